@@ -1,0 +1,46 @@
+# Two commands do everything from a fresh clone: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup run test test-slow test-all lint format bench clean-db vendor browser-deps
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=python3.11)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+## Run the CRM on http://127.0.0.1:8000 (embedded PostgreSQL unless DATABASE_URL is set).
+run: setup
+	$(BIN)/wacrm serve
+
+## The whole test suite (fast part), against TEST_DATABASE_URL or an embedded PostgreSQL.
+test: setup browser-deps
+	$(BIN)/python -m pytest
+
+## Long fault and load tests.
+test-slow: setup browser-deps
+	$(BIN)/python -m pytest -m slow
+
+test-all: setup browser-deps
+	$(BIN)/python -m pytest -m 'slow or not slow'
+
+lint: setup
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+browser-deps:
+	@sh scripts/ensure-chromium.sh
+
+bench: setup
+	$(BIN)/python -m bench.run

@@ -1,0 +1,3 @@
+"""iDesign WhatsApp CRM."""
+
+__version__ = "0.1.0"

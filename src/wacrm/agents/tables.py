@@ -1,0 +1,72 @@
+"""Per-agent table names, composed only from validated prefixes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+from psycopg import sql
+
+PREFIX_PATTERN = re.compile(r"^agt_[a-z0-9]{1,32}$")
+
+
+class InvalidPrefixError(ValueError):
+    """An agent prefix that does not match ^agt_[a-z0-9]{1,32}$."""
+
+
+def validate_prefix(prefix: str) -> str:
+    """Return `prefix` if it is a valid agent prefix, else raise InvalidPrefixError."""
+    if not isinstance(prefix, str) or not PREFIX_PATTERN.fullmatch(prefix):
+        raise InvalidPrefixError(
+            f"invalid agent prefix {prefix!r}: it must match ^agt_[a-z0-9]{{1,32}}$ (e.g. agt_3784)"
+        )
+    return prefix
+
+
+@dataclass(frozen=True)
+class AgentTables:
+    """The identifiers of one agent's tables. Build it only from a validated prefix."""
+
+    agent_id: int
+    prefix: str
+
+    def __post_init__(self) -> None:
+        validate_prefix(self.prefix)
+
+    def _ident(self, suffix: str) -> sql.Identifier:
+        return sql.Identifier(f"{self.prefix}_{suffix}")
+
+    @cached_property
+    def customers(self) -> sql.Identifier:
+        return self._ident("customers")
+
+    @cached_property
+    def messages(self) -> sql.Identifier:
+        return self._ident("messages")
+
+    @cached_property
+    def orders(self) -> sql.Identifier:
+        return self._ident("orders")
+
+    @cached_property
+    def orders_items(self) -> sql.Identifier:
+        return self._ident("orders_items")
+
+    @cached_property
+    def orders_history(self) -> sql.Identifier:
+        return self._ident("orders_history")
+
+    def query(self, template: str, **extra: sql.Composable) -> sql.Composed:
+        """Compose `template` with {customers}, {messages}, {orders}, {orders_items}, {orders_history}."""
+        return sql.SQL(template).format(
+            customers=self.customers,
+            messages=self.messages,
+            orders=self.orders,
+            orders_items=self.orders_items,
+            orders_history=self.orders_history,
+            **extra,
+        )
+
+
+TABLE_SUFFIXES = ("customers", "messages", "orders", "orders_items", "orders_history")

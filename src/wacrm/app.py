@@ -1,0 +1,85 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from wacrm import __version__
+from wacrm.config import Settings, get_settings
+from wacrm.db.migrate import discover
+from wacrm.db.pool import create_pool
+from wacrm.ops.limits import BodySizeLimitMiddleware
+from wacrm.ops.metrics import MetricsMiddleware
+
+log = logging.getLogger(__name__)
+
+# Extra start-up work registered by feature packages: each gets (app, stack) and may push
+# context managers (background tasks, listeners) onto the stack, which closes them on shutdown.
+StartupHook = Callable[[FastAPI, AsyncExitStack], Awaitable[None]]
+
+
+def _include_routers(app: FastAPI) -> None:
+    from wacrm.ops.router import router as ops_router
+
+    app.include_router(ops_router)
+
+
+def _startup_hooks(settings: Settings) -> list[StartupHook]:
+    return []
+
+
+def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
+    """Build the app. The database URL comes from the argument, DATABASE_URL, or the embedded server."""
+    settings = settings or get_settings()
+    url = database_url or settings.database_url or os.environ.get("DATABASE_URL")
+    if not url:
+        raise RuntimeError("create_app needs a database URL (wacrm serve resolves the embedded one)")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = create_pool(url, max_size=settings.db_pool_size)
+        await pool.open(wait=False)
+        app.state.pool = pool
+        async with AsyncExitStack() as stack:
+            for hook in _startup_hooks(settings):
+                await hook(app, stack)
+            try:
+                yield
+            finally:
+                log.info("shutting down")
+        await pool.close()
+
+    app = FastAPI(
+        title="iDesign WhatsApp CRM",
+        version=__version__,
+        default_response_class=ORJSONResponse,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.database_url = url
+    app.state.schema_version = max(m.version for m in discover())
+    _include_routers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       overrides=_body_limit_overrides(settings))
+    app.add_middleware(MetricsMiddleware, router_app=app)
+    return app
+
+
+def _body_limit_overrides(settings: Settings) -> dict[str, int]:
+    """Uploads may be larger than other bodies."""
+    return {"/api/v1/media": settings.max_upload_bytes, "/app/upload": settings.max_upload_bytes}
+
+
+def app_from_env() -> Any:
+    """Factory for `uvicorn --factory wacrm.app:app_from_env` (multi-process serving)."""
+    return create_app()

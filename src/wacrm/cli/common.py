@@ -1,0 +1,69 @@
+"""Shared pieces of the CLI: database resolution, printing, clean failures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
+
+import psycopg
+import typer
+from psycopg.rows import dict_row
+from rich.console import Console
+
+from wacrm.config import Settings, get_settings
+from wacrm.db.embedded import EmbeddedDatabaseError
+from wacrm.db.migrate import DatabaseAheadError, MigrationError, migrate
+from wacrm.db.runtime import DatabaseUnavailableError, check_reachable, resolve_database_url
+
+console = Console(stderr=True)
+T = TypeVar("T")
+
+_server_handles: list[Any] = []
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def database_url(settings: Settings | None = None, *, migrate_first: bool = True) -> str:
+    """Resolve (and start, if embedded) the database, check it, and migrate it; exit cleanly on failure."""
+    settings = settings or get_settings()
+    try:
+        url, handle = resolve_database_url(settings)
+        if handle is not None:
+            _server_handles.append(handle)
+        check_reachable(url)
+        if migrate_first:
+            migrate(url)
+    except (DatabaseUnavailableError, EmbeddedDatabaseError) as exc:
+        fail(str(exc), 2)
+    except DatabaseAheadError as exc:
+        fail(str(exc), 3)
+    except MigrationError as exc:
+        fail(str(exc), 4)
+    return url
+
+
+def run_with_connection(fn: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
+    """Run `fn(conn)` on one async connection (dict rows) to the resolved database, committing at the end."""
+    url = database_url()
+
+    async def runner() -> T:
+        async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row) as conn:
+            result = await fn(conn)
+            await conn.commit()
+            return result
+
+    return asyncio.run(runner())
+
+
+def emit(data: dict[str, Any], as_json: bool, human: str) -> None:
+    """Print JSON (for scripts) or a human sentence."""
+    if as_json:
+        sys.stdout.write(json.dumps(data, default=str) + "\n")
+    else:
+        console.print(human)

@@ -1,0 +1,90 @@
+"""Top-level commands: serve, migrate; feature packages add their own groups."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from wacrm.cli.common import console, database_url, fail
+from wacrm.config import get_settings
+from wacrm.logs import configure_logging
+
+app = typer.Typer(help="iDesign WhatsApp CRM", no_args_is_help=True, add_completion=False)
+log = logging.getLogger("wacrm")
+
+
+@app.callback()
+def _setup() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+
+@app.command()
+def migrate(
+    status_only: bool = typer.Option(False, "--status", help="Only show what would be applied."),
+) -> None:
+    """Apply pending database migrations (and bring every agent's tables up to date)."""
+    from wacrm.db.migrate import migrate as run_migrations
+    from wacrm.db.migrate import status, unregistered_agent_tables
+
+    url = database_url(migrate_first=False)
+    if status_only:
+        pending, ahead = status(url)
+        console.print(f"pending: {[f'{m.version:04d}_{m.name}' for m in pending] or 'none'}")
+        if ahead:
+            fail(f"database has unknown migrations {ahead}", 3)
+        return
+    url = database_url(migrate_first=True)
+    pending, _ = status(url)
+    console.print("database is up to date" if not pending else f"still pending: {pending}")
+    orphans = unregistered_agent_tables(url)
+    if orphans:
+        console.print(
+            f"[yellow]agent tables without an agents row (left as they are): {', '.join(orphans)}; "
+            "adopt them with `wacrm agent create --user EMAIL --prefix PREFIX`[/]"
+        )
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Interface to listen on (default WACRM_HOST or 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port (default WACRM_PORT or 8000)."),
+    workers: int = typer.Option(1, min=1, help="Web processes."),
+) -> None:
+    """Run the CRM: database (embedded if no DATABASE_URL), migrations, web app and a job worker."""
+    import os
+
+    import uvicorn
+
+    settings = get_settings()
+    url = database_url(settings)
+    os.environ["DATABASE_URL"] = url  # web processes started by uvicorn read it
+    _bootstrap(url)
+    host = host or settings.host
+    port = port or settings.port
+    console.print(f"[bold green]iDesign WhatsApp CRM[/] on http://{host}:{port}")
+    uvicorn.run(
+        "wacrm.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        proxy_headers=True,
+    )
+
+
+def _bootstrap(url: str) -> None:
+    """First-start work that needs the database (e.g. the first admin); features register it here."""
+    for hook in BOOTSTRAP_HOOKS:
+        hook(url)
+
+
+BOOTSTRAP_HOOKS: list = []
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,88 @@
+"""One settings object for the whole application, read from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "changethis", "secret"}
+
+
+class Settings(BaseSettings):
+    """Every environment variable the CRM reads, with its default (see README)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    env: Literal["development", "production", "test"] = Field(
+        "development", validation_alias="WACRM_ENV"
+    )
+    database_url: str | None = Field(None, validation_alias="DATABASE_URL")
+    data_dir: Path = Field(Path(".wacrm"), validation_alias="WACRM_DATA_DIR")
+    secret_key: str = Field("", validation_alias="WACRM_SECRET_KEY")
+    public_url: str = Field("http://127.0.0.1:8000", validation_alias="WACRM_PUBLIC_URL")
+    host: str = Field("127.0.0.1", validation_alias="WACRM_HOST")
+    port: int = Field(8000, validation_alias="WACRM_PORT")
+    log_level: str = Field("INFO", validation_alias="WACRM_LOG_LEVEL")
+    log_format: Literal["json", "text"] = Field("text", validation_alias="WACRM_LOG_FORMAT")
+    db_pool_size: int = Field(16, ge=1, le=200, validation_alias="WACRM_DB_POOL_SIZE")
+    max_body_bytes: int = Field(
+        3 * 1024 * 1024, ge=1024, validation_alias=AliasChoices("WACRM_MAX_BODY_BYTES")
+    )
+    max_upload_bytes: int = Field(100 * 1024 * 1024, ge=1024, validation_alias="WACRM_MAX_UPLOAD_BYTES")
+    default_currency: str = Field("USD", pattern=r"^[A-Z]{3}$", validation_alias="WACRM_DEFAULT_CURRENCY")
+    run_worker: bool = Field(True, validation_alias="WACRM_RUN_WORKER")
+    admin_email: str | None = Field(None, validation_alias="WACRM_ADMIN_EMAIL")
+    admin_password: str | None = Field(None, validation_alias="WACRM_ADMIN_PASSWORD")
+
+    whatsapp_api_base_url: str = Field(
+        "https://graph.facebook.com", validation_alias="WHATSAPP_API_BASE_URL"
+    )
+    whatsapp_api_version: str = Field("23.0", validation_alias="WHATSAPP_API_VERSION")
+    whatsapp_verify_token: str | None = Field(None, validation_alias="WHATSAPP_VERIFY_TOKEN")
+    whatsapp_app_secret: str | None = Field(None, validation_alias="WHATSAPP_APP_SECRET")
+
+    @field_validator("public_url", "whatsapp_api_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.env == "production" and self.secret_key.strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError(
+                "WACRM_SECRET_KEY is empty or a placeholder; set a long random value in production"
+            )
+        if self.env == "production" and len(self.secret_key) < 32:
+            raise ValueError("WACRM_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.public_url}/webhooks/whatsapp"
+
+    @property
+    def cookie_secure(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    def effective_secret_key(self) -> str:
+        """The secret key; in development a random one is created once in the data folder."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key + "\n")
+        path.chmod(0o600)
+        return key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Operations endpoints and middleware: health, readiness, metrics, request limits."""

@@ -1,0 +1,42 @@
+"""/healthz (process up), /readyz (database reachable and migrated), /metrics (Prometheus)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from wacrm.ops import metrics
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/healthz")
+async def healthz() -> PlainTextResponse:
+    return PlainTextResponse("ok")
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    pool = request.app.state.pool
+    expected = request.app.state.schema_version
+    try:
+        async with asyncio.timeout(2):
+            async with pool.connection() as conn:
+                cur = await conn.execute("SELECT max(version) AS v FROM schema_migrations")
+                row = await cur.fetchone()
+    except Exception as exc:  # any failure means not ready
+        return JSONResponse({"ready": False, "database": f"unreachable: {type(exc).__name__}"}, status_code=503)
+    version = row["v"] if row else None
+    if version != expected:
+        return JSONResponse(
+            {"ready": False, "database": f"schema at {version}, code expects {expected}"}, status_code=503
+        )
+    return JSONResponse({"ready": True, "database": "ok", "schema_version": version})
+
+
+@router.get("/metrics")
+async def metrics_endpoint() -> Response:
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

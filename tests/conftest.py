@@ -1,0 +1,87 @@
+"""Test fixtures: a real PostgreSQL (TEST_DATABASE_URL or an embedded one) and one database per test.
+
+A template database is migrated once per run; each test gets a fresh copy (CREATE DATABASE ...
+TEMPLATE), so tests are isolated and may run the app, workers and subprocesses against it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import dict_row
+
+from wacrm.db.migrate import migrate
+
+DATA_DIR = Path(__file__).parent / "data"
+
+
+def with_dbname(url: str, dbname: str) -> str:
+    return make_conninfo(url, dbname=dbname)
+
+
+def _admin_exec(url: str, statement: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(statement)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a maintenance database on the server the tests use."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    from wacrm.db.embedded import start_embedded
+
+    data_dir = Path(os.environ.get("WACRM_TEST_PGDATA", tmp_path_factory.mktemp("embedded-pg")))
+    url, handle = start_embedded(data_dir, cleanup_mode="stop")
+    yield url
+    del handle
+
+
+@pytest.fixture(scope="session")
+def template_url(pg_server_url: str) -> Iterator[str]:
+    name = f"wacrm_tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    _admin_exec(pg_server_url, f'CREATE DATABASE "{name}"')
+    url = with_dbname(pg_server_url, name)
+    migrate(url)
+    yield url
+    _admin_exec(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_db_url(pg_server_url: str) -> Iterator[str]:
+    """A brand-new, empty database (not migrated)."""
+    name = f"wacrm_e_{uuid.uuid4().hex[:12]}"
+    _admin_exec(pg_server_url, f'CREATE DATABASE "{name}"')
+    yield with_dbname(pg_server_url, name)
+    _admin_exec(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db_url(pg_server_url: str, template_url: str) -> Iterator[str]:
+    """A migrated database of this test's own."""
+    name = f"wacrm_t_{uuid.uuid4().hex[:12]}"
+    template = conninfo_to_dict(template_url)["dbname"]
+    _admin_exec(pg_server_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    yield with_dbname(pg_server_url, name)
+    _admin_exec(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def conn(db_url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    async with await psycopg.AsyncConnection.connect(db_url, row_factory=dict_row) as connection:
+        yield connection
+
+
+@pytest.fixture
+def sync_conn(db_url: str) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(db_url, row_factory=dict_row, autocommit=True) as connection:
+        yield connection
