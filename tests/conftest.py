@@ -77,7 +77,7 @@ def db_url(pg_server_url: str, template_url: str) -> Iterator[str]:
 
 @pytest.fixture
 async def conn(db_url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    async with await psycopg.AsyncConnection.connect(db_url, row_factory=dict_row) as connection:
+    async with await psycopg.AsyncConnection.connect(db_url, row_factory=dict_row, autocommit=True) as connection:
         yield connection
 
 
@@ -85,3 +85,38 @@ async def conn(db_url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
 def sync_conn(db_url: str) -> Iterator[psycopg.Connection[Any]]:
     with psycopg.connect(db_url, row_factory=dict_row, autocommit=True) as connection:
         yield connection
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Any:
+    """Test settings: a data folder of the test's own, a fixed secret key."""
+    from wacrm.config import Settings
+
+    return Settings(
+        WACRM_ENV="test",
+        WACRM_DATA_DIR=tmp_path / "data",
+        WACRM_SECRET_KEY="test-secret-key-0123456789-abcdefghijklmnop",
+        WACRM_RUN_WORKER=False,
+        WACRM_PUBLIC_URL="http://testserver",
+        WACRM_DB_POOL_SIZE=4,
+    )
+
+
+@pytest.fixture
+async def app(db_url: str, settings: Any) -> AsyncIterator[Any]:
+    """The ASGI app on this test's database, with its lifespan running (no in-process worker)."""
+    from wacrm.app import create_app
+
+    application = create_app(settings, database_url=db_url)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[Any]:
+    """An httpx client talking to the app in-process."""
+    import httpx
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http

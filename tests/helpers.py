@@ -54,5 +54,4 @@ async def make_user(conn: Any, email: str = "admin@example.com", role: str = "ad
         (email.split("@")[0], email, role),
     )
     row = await cur.fetchone()
-    await conn.commit()
     return row["id"]

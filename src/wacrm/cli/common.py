@@ -49,14 +49,12 @@ def database_url(settings: Settings | None = None, *, migrate_first: bool = True
 
 
 def run_with_connection(fn: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
-    """Run `fn(conn)` on one async connection (dict rows) to the resolved database, committing at the end."""
+    """Run `fn(conn)` on one autocommit async connection (dict rows) to the resolved database."""
     url = database_url()
 
     async def runner() -> T:
-        async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row) as conn:
-            result = await fn(conn)
-            await conn.commit()
-            return result
+        async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row, autocommit=True) as conn:
+            return await fn(conn)
 
     return asyncio.run(runner())
 

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 
-async def _configure(conn: AsyncConnection) -> None:
-    await conn.set_autocommit(False)
-
-
 def create_pool(url: str, *, max_size: int = 16, min_size: int = 2, name: str = "wacrm") -> AsyncConnectionPool:
-    """A pool that checks connections on checkout, so it recovers after a database restart."""
+    """A pool of autocommit connections (dict rows) checked on checkout, so it survives a database restart.
+
+    Autocommit is the rule: a unit of work opens `async with conn.transaction():` explicitly, which
+    also lets pgqueuer enqueue a job in the same transaction as the row it serves.
+    """
     return AsyncConnectionPool(
         url,
         min_size=min(min_size, max_size),
         max_size=max_size,
         open=False,
         name=name,
-        kwargs={"row_factory": dict_row, "autocommit": False},
-        configure=_configure,
+        kwargs={"row_factory": dict_row, "autocommit": True},
         check=AsyncConnectionPool.check_connection,
         reconnect_timeout=3600,
         timeout=10,

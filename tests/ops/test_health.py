@@ -1,0 +1,29 @@
+"""Health, readiness, metrics and body limits."""
+
+from __future__ import annotations
+
+
+async def test_healthz_and_readyz(client) -> None:
+    assert (await client.get("/healthz")).text == "ok"
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["ready"] is True
+
+
+async def test_readyz_reports_schema_mismatch(client, app, sync_conn) -> None:
+    sync_conn.execute("DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)")
+    ready = await client.get("/readyz")
+    assert ready.status_code == 503
+    assert "schema" in ready.json()["database"]
+
+
+async def test_metrics_count_requests_by_route(client) -> None:
+    await client.get("/healthz")
+    body = (await client.get("/metrics")).text
+    assert 'wacrm_http_requests_total{method="GET",route="/healthz",status="200"}' in body
+    assert "wacrm_http_request_duration_seconds_bucket" in body
+
+
+async def test_body_too_large_is_refused_early(client, settings) -> None:
+    response = await client.post("/healthz", content=b"x" * (settings.max_body_bytes + 1))
+    assert response.status_code == 413
