@@ -19,6 +19,8 @@ from psycopg.rows import dict_row
 
 from wacrm.db.migrate import migrate
 
+pytest_plugins = ["tests.sandbox_fixture"]
+
 DATA_DIR = Path(__file__).parent / "data"
 
 

@@ -86,5 +86,12 @@ def _bootstrap(url: str) -> None:
 BOOTSTRAP_HOOKS: list = []
 
 
+def _register_feature_commands() -> None:
+    """Command groups of the feature packages (each a typer.Typer in its package's cli.py)."""
+
+
+_register_feature_commands()
+
+
 def main() -> None:
     app()
