@@ -22,6 +22,8 @@ from wacrm.db.migrate import migrate
 pytest_plugins = ["tests.sandbox_fixture"]
 
 DATA_DIR = Path(__file__).parent / "data"
+# get_settings() (used by wacrm.security.crypto) must not create a key file in the working tree.
+os.environ.setdefault("WACRM_SECRET_KEY", "test-secret-key-0123456789-abcdefghijklmnop")
 
 
 def with_dbname(url: str, dbname: str) -> str:

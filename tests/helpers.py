@@ -55,3 +55,38 @@ async def make_user(conn: Any, email: str = "admin@example.com", role: str = "ad
     )
     row = await cur.fetchone()
     return row["id"]
+
+
+async def make_admin(conn: Any, email: str = "admin@example.com") -> dict[str, Any]:
+    """An admin user (no password) with an API token: {"user_id", "token"}."""
+    from wacrm.accounts.service import create_user
+    from wacrm.accounts.tokens import create_token
+
+    user = await create_user(conn, email=email, name=email.split("@")[0], role="admin")
+    token = await create_token(conn, user_id=user["id"], name="tests")
+    return {"user_id": user["id"], "token": token}
+
+
+async def make_agent_user(
+    conn: Any, email: str, *, role: str = "agent", prefix: str | None = None
+) -> dict[str, Any]:
+    """A user linked to a new agent (tables provisioned) with an API token:
+    {"user_id", "agent" (row dict), "token", "tables": AgentTables}."""
+    from wacrm.accounts.service import create_user
+    from wacrm.accounts.tokens import create_token
+    from wacrm.agents.service import create_agent
+    from wacrm.agents.tables import AgentTables
+
+    user = await create_user(conn, email=email, name=email.split("@")[0], role=role)
+    agent = await create_agent(conn, created_by=user["id"], user_id=user["id"], prefix=prefix)
+    token = await create_token(conn, user_id=user["id"], name="tests")
+    return {
+        "user_id": user["id"],
+        "agent": agent,
+        "token": token,
+        "tables": AgentTables(agent["id"], agent["agent_prefix"]),
+    }
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

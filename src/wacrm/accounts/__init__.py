@@ -1,0 +1,1 @@
+"""Users, passwords, sessions, API tokens, login throttling and the request dependencies."""

@@ -1,0 +1,180 @@
+"""Users: create, read, update, deactivate; passwords."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from email_validator import EmailNotValidError, validate_email
+from psycopg import AsyncConnection
+
+from wacrm.accounts.passwords import WeakPasswordError, check_password_rule, hash_password
+
+ROLES = ("admin", "agent")
+USER_COLUMNS = "id, email, name, role::text AS role, is_active, created_at, updated_at"
+
+
+class AccountError(ValueError):
+    """A user cannot be created or changed as asked (the message says why)."""
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class AccountNotFoundError(AccountError):
+    def __init__(self, message: str = "no such user") -> None:
+        super().__init__(message, status=404)
+
+
+def normalize_email(email: str | None) -> str:
+    """The validated, normalized address (domain lower-cased); AccountError if malformed."""
+    if not isinstance(email, str) or not email.strip():
+        raise AccountError("the email address is empty")
+    email = email.strip()
+    local, _, domain = email.rpartition("@")
+    try:
+        if domain.lower() == "localhost" and local:  # the first admin's default address
+            validate_email(f"{local}@example.com", check_deliverability=False)
+            return f"{local}@localhost".lower()
+        return validate_email(email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise AccountError(f"the email address {email!r} is not valid: {exc}") from exc
+
+
+def validate_role(role: str) -> str:
+    if role not in ROLES:
+        raise AccountError(f"unknown role {role!r}: it must be one of {', '.join(ROLES)}")
+    return role
+
+
+def validate_name(name: str | None) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise AccountError("the name is empty")
+    if len(name) > 200:
+        raise AccountError("the name is too long (at most 200 characters)")
+    return name.strip()
+
+
+async def create_user(
+    conn: AsyncConnection[Any],
+    *,
+    email: str,
+    name: str,
+    role: str,
+    password: str | None = None,
+) -> dict[str, Any]:
+    """Create a user (with an Argon2id password if given; without one it can use API tokens only)."""
+    email = normalize_email(email)
+    name = validate_name(name)
+    validate_role(role)
+    password_hash = None
+    if password is not None:
+        try:
+            check_password_rule(password, email=email)
+        except WeakPasswordError as exc:
+            raise AccountError(str(exc)) from exc
+        password_hash = hash_password(password)
+    async with conn.transaction():
+        try:
+            cur = await conn.execute(
+                f"INSERT INTO users (email, name, role) VALUES (%s, %s, %s) RETURNING {USER_COLUMNS}",
+                (email, name, role),
+            )
+        except psycopg.errors.UniqueViolation as exc:
+            raise AccountError(f"a user with email {email} already exists", status=409) from exc
+        user = await cur.fetchone()
+        assert user is not None
+        if password_hash is not None:
+            await conn.execute(
+                "INSERT INTO user_credentials (user_id, password_hash) VALUES (%s, %s)",
+                (user["id"], password_hash),
+            )
+    return dict(user)
+
+
+async def get_user(conn: AsyncConnection[Any], *, user_id: UUID) -> dict[str, Any]:
+    cur = await conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = %s", (user_id,))
+    row = await cur.fetchone()
+    if row is None:
+        raise AccountNotFoundError(f"no user with id {user_id}")
+    return dict(row)
+
+
+async def get_user_by_email(conn: AsyncConnection[Any], *, email: str) -> dict[str, Any]:
+    email = normalize_email(email)
+    cur = await conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE lower(email) = %s", (email,))
+    row = await cur.fetchone()
+    if row is None:
+        raise AccountNotFoundError(f"no user with email {email}")
+    return dict(row)
+
+
+async def list_users(conn: AsyncConnection[Any]) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        f"""SELECT {USER_COLUMNS}, (SELECT a.id FROM agents a WHERE a.user_id = users.id) AS agent_id
+            FROM users ORDER BY created_at, email"""
+    )
+    return [dict(r) for r in await cur.fetchall()]
+
+
+async def update_user(
+    conn: AsyncConnection[Any], *, user_id: UUID, name: str | None = None, role: str | None = None
+) -> dict[str, Any]:
+    """Change a user's name and/or role."""
+    if name is not None:
+        name = validate_name(name)
+    if role is not None:
+        validate_role(role)
+    cur = await conn.execute(
+        f"""UPDATE users SET name = coalesce(%s, name), role = coalesce(%s::user_role, role),
+                updated_at = now() WHERE id = %s RETURNING {USER_COLUMNS}""",
+        (name, role, user_id),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise AccountNotFoundError(f"no user with id {user_id}")
+    return dict(row)
+
+
+async def set_active(conn: AsyncConnection[Any], *, user_id: UUID, active: bool) -> dict[str, Any]:
+    """Deactivate (or reactivate) a user; deactivation also revokes its sessions and tokens."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            f"UPDATE users SET is_active = %s, updated_at = now() WHERE id = %s RETURNING {USER_COLUMNS}",
+            (active, user_id),
+        )
+        row = await cur.fetchone()
+        if row is None:
+            raise AccountNotFoundError(f"no user with id {user_id}")
+        if not active:
+            await conn.execute(
+                "UPDATE user_sessions SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL",
+                (user_id,),
+            )
+            await conn.execute(
+                "UPDATE api_tokens SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL",
+                (user_id,),
+            )
+    return dict(row)
+
+
+async def set_password(conn: AsyncConnection[Any], *, user_id: UUID, password: str) -> None:
+    """Store a new password (rule checked); the caller decides which sessions to revoke."""
+    user = await get_user(conn, user_id=user_id)
+    try:
+        check_password_rule(password, email=user["email"])
+    except WeakPasswordError as exc:
+        raise AccountError(str(exc)) from exc
+    await conn.execute(
+        """INSERT INTO user_credentials (user_id, password_hash) VALUES (%s, %s)
+           ON CONFLICT (user_id) DO UPDATE
+           SET password_hash = excluded.password_hash, password_changed_at = now()""",
+        (user_id, hash_password(password)),
+    )
+
+
+async def admin_exists(conn: AsyncConnection[Any]) -> bool:
+    cur = await conn.execute("SELECT 1 FROM users WHERE role = 'admin' AND is_active LIMIT 1")
+    return await cur.fetchone() is not None

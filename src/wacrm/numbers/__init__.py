@@ -1,0 +1,1 @@
+"""WhatsApp configurations (one per user), their secrets encrypted at rest."""

@@ -1,0 +1,218 @@
+"""WhatsApp configurations: configure, read (masked or decrypted), route by phone_number_id."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg import AsyncConnection
+
+from wacrm.config import get_settings
+from wacrm.security.crypto import decrypt_secret, encrypt_secret, mask
+
+
+class NumberError(ValueError):
+    """A WhatsApp configuration cannot be saved as asked (the message says why)."""
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    """The configuration as shown to people: secrets replaced by masked hints."""
+    out = {k: v for k, v in row.items() if k not in ("api_key", "app_secret", "verify_token")}
+    out["access_token_hint"] = mask(decrypt_secret(row["api_key"])) if row.get("api_key") else None
+    out["app_secret_hint"] = (
+        mask(decrypt_secret(row["app_secret"])) if row.get("app_secret") else None
+    )
+    out["verify_token_hint"] = mask(row["verify_token"]) if row.get("verify_token") else None
+    return out
+
+
+def _check_text(
+    name: str, value: str | None, *, required: bool = False, max_len: int = 512
+) -> None:
+    if value is None:
+        if required:
+            raise NumberError(f"{name} is required")
+        return
+    if not isinstance(value, str) or not value.strip():
+        raise NumberError(f"{name} must not be empty")
+    if len(value) > max_len:
+        raise NumberError(f"{name} is too long (at most {max_len} characters)")
+
+
+async def configure(
+    conn: AsyncConnection[Any],
+    *,
+    user_id: UUID,
+    whatsapp_number: str | None = None,
+    phone_number_id: str | None = None,
+    business_account_id: str | None = None,
+    access_token: str | None = None,
+    app_secret: str | None = None,
+    verify_token: str | None = None,
+    is_active: bool | None = None,
+    messages_per_second: int | None = None,
+) -> dict[str, Any]:
+    """Create or update the user's configuration (one per user); fields left None keep their value."""
+    for name, value in (
+        ("whatsapp_number", whatsapp_number),
+        ("phone_number_id", phone_number_id),
+        ("business_account_id", business_account_id),
+        ("verify_token", verify_token),
+    ):
+        _check_text(name, value, max_len=128)
+    _check_text("access_token", access_token, max_len=4096)
+    _check_text("app_secret", app_secret, max_len=512)
+    if phone_number_id is not None and not phone_number_id.strip().isdigit():
+        raise NumberError("phone_number_id must be the numeric id Meta shows for the number")
+    if messages_per_second is not None and messages_per_second < 1:
+        raise NumberError("messages_per_second must be at least 1")
+    values: dict[str, Any] = {
+        "whatsapp_number": whatsapp_number.strip() if whatsapp_number else None,
+        "phone_number_id": phone_number_id.strip() if phone_number_id else None,
+        "business_account_id": business_account_id.strip() if business_account_id else None,
+        "api_key": encrypt_secret(access_token) if access_token else None,
+        "app_secret": encrypt_secret(app_secret) if app_secret else None,
+        "verify_token": verify_token,
+        "is_active": is_active,
+        "messages_per_second": messages_per_second,
+        "user_id": user_id,
+        "webhook_url": get_settings().webhook_url,
+    }
+    async with conn.transaction():
+        cur = await conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,))
+        if await cur.fetchone() is None:
+            raise NumberError(f"no user with id {user_id}", status=404)
+        if values["phone_number_id"]:
+            cur = await conn.execute(
+                "SELECT 1 FROM whatsapp_configuration WHERE phone_number_id = %s AND user_id <> %s",
+                (values["phone_number_id"], user_id),
+            )
+            if await cur.fetchone() is not None:
+                raise NumberError(
+                    f"phone number id {values['phone_number_id']} is already configured for another user",
+                    status=409,
+                )
+        cur = await conn.execute(
+            "SELECT id FROM whatsapp_configuration WHERE user_id = %s", (user_id,)
+        )
+        exists = await cur.fetchone() is not None
+        try:
+            if exists:
+                cur = await conn.execute(
+                    """UPDATE whatsapp_configuration SET
+                         whatsapp_number = coalesce(%(whatsapp_number)s, whatsapp_number),
+                         phone_number_id = coalesce(%(phone_number_id)s, phone_number_id),
+                         business_account_id = coalesce(%(business_account_id)s, business_account_id),
+                         api_key = coalesce(%(api_key)s, api_key),
+                         app_secret = coalesce(%(app_secret)s, app_secret),
+                         verify_token = coalesce(%(verify_token)s, verify_token),
+                         is_active = coalesce(%(is_active)s, is_active),
+                         messages_per_second = coalesce(%(messages_per_second)s, messages_per_second),
+                         webhook_url = %(webhook_url)s, needs_attention = NULL, updated_at = now()
+                       WHERE user_id = %(user_id)s RETURNING *""",
+                    values,
+                )
+            else:
+                if not values["whatsapp_number"]:
+                    raise NumberError("whatsapp_number is required for a new configuration")
+                cur = await conn.execute(
+                    """INSERT INTO whatsapp_configuration
+                         (user_id, whatsapp_number, webhook_url, api_key, business_account_id,
+                          phone_number_id, is_active, app_secret, verify_token, messages_per_second)
+                       VALUES (%(user_id)s, %(whatsapp_number)s, %(webhook_url)s, %(api_key)s,
+                          %(business_account_id)s, %(phone_number_id)s, coalesce(%(is_active)s, true),
+                          %(app_secret)s, %(verify_token)s, coalesce(%(messages_per_second)s, 80))
+                       RETURNING *""",
+                    values,
+                )
+        except psycopg.errors.UniqueViolation as exc:
+            raise NumberError(
+                "this phone number id is already configured for another user", status=409
+            ) from exc
+        row = await cur.fetchone()
+    assert row is not None
+    return _public(dict(row))
+
+
+async def get_for_user(conn: AsyncConnection[Any], *, user_id: UUID) -> dict[str, Any] | None:
+    """The user's configuration with masked secrets, or None."""
+    cur = await conn.execute("SELECT * FROM whatsapp_configuration WHERE user_id = %s", (user_id,))
+    row = await cur.fetchone()
+    return _public(dict(row)) if row else None
+
+
+async def get_public(conn: AsyncConnection[Any], *, config_id: int) -> dict[str, Any] | None:
+    cur = await conn.execute("SELECT * FROM whatsapp_configuration WHERE id = %s", (config_id,))
+    row = await cur.fetchone()
+    return _public(dict(row)) if row else None
+
+
+async def list_configurations(conn: AsyncConnection[Any]) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        """SELECT w.*, u.email AS user_email, a.id AS agent_id FROM whatsapp_configuration w
+           JOIN users u ON u.id = w.user_id LEFT JOIN agents a ON a.user_id = w.user_id
+           ORDER BY w.id"""
+    )
+    return [_public(dict(r)) for r in await cur.fetchall()]
+
+
+_ROUTING_SQL = """
+    SELECT w.id, w.user_id, w.whatsapp_number, w.phone_number_id, w.business_account_id,
+           w.api_key, w.app_secret, w.verify_token, w.is_active, w.messages_per_second,
+           w.needs_attention, a.id AS agent_id, a.agent_prefix, a.is_active AS agent_is_active
+    FROM whatsapp_configuration w LEFT JOIN agents a ON a.user_id = w.user_id
+"""
+
+
+def _decrypted(row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    api_key = out.pop("api_key")
+    out["access_token"] = decrypt_secret(api_key) if api_key else None
+    out["app_secret"] = decrypt_secret(row["app_secret"]) if row["app_secret"] else None
+    return out
+
+
+async def get_by_phone_number_id(
+    conn: AsyncConnection[Any], phone_number_id: str
+) -> dict[str, Any] | None:
+    """The configuration for Meta's phone_number_id with decrypted access_token and app_secret,
+    verify_token, is_active, and the linked agent's agent_id and agent_prefix (None if unlinked)."""
+    cur = await conn.execute(_ROUTING_SQL + " WHERE w.phone_number_id = %s", (phone_number_id,))
+    row = await cur.fetchone()
+    return _decrypted(dict(row)) if row else None
+
+
+async def get_by_user_id(conn: AsyncConnection[Any], *, user_id: UUID) -> dict[str, Any] | None:
+    """Like get_by_phone_number_id, by the owning user (decrypted secrets: server-side use only)."""
+    cur = await conn.execute(_ROUTING_SQL + " WHERE w.user_id = %s", (user_id,))
+    row = await cur.fetchone()
+    return _decrypted(dict(row)) if row else None
+
+
+async def get_by_agent_id(conn: AsyncConnection[Any], *, agent_id: int) -> dict[str, Any] | None:
+    """Like get_by_phone_number_id, for the number of an agent (for sending)."""
+    cur = await conn.execute(_ROUTING_SQL + " WHERE a.id = %s", (agent_id,))
+    row = await cur.fetchone()
+    return _decrypted(dict(row)) if row else None
+
+
+async def list_verify_tokens(conn: AsyncConnection[Any]) -> set[str]:
+    """Every verify token of an active configuration (for the webhook GET handshake)."""
+    cur = await conn.execute(
+        "SELECT verify_token FROM whatsapp_configuration WHERE verify_token IS NOT NULL AND is_active"
+    )
+    tokens = {r["verify_token"] for r in await cur.fetchall()}
+    extra = get_settings().whatsapp_verify_token
+    if extra:
+        tokens.add(extra)
+    return tokens
+
+
+async def delete_configuration(conn: AsyncConnection[Any], *, user_id: UUID) -> bool:
+    cur = await conn.execute("DELETE FROM whatsapp_configuration WHERE user_id = %s", (user_id,))
+    return cur.rowcount > 0
