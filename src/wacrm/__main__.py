@@ -1,0 +1,3 @@
+from wacrm.cli import main
+
+main()

@@ -1,0 +1,117 @@
+"""Creating agents: tables from one definition, atomic, validated prefixes, later migrations."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from tests.helpers import make_user
+from wacrm.agents.service import AgentError, create_agent
+from wacrm.agents.tables import InvalidPrefixError, validate_prefix
+from wacrm.db.migrate import Migration, discover, migrate
+
+HOSTILE = ["agt_", "AGT_1", "agt_1; DROP TABLE users", 'agt_1"', "agt_" + "a" * 33, "x_1", "agt-1",
+           "agt_1\x00", "agt_é", " agt_1", "agt_1 ", "", "agt_1_"]
+
+
+async def _tables(conn, prefix: str) -> set[str]:
+    cur = await conn.execute(
+        "SELECT relname FROM pg_class WHERE relname LIKE %s AND relkind IN ('r', 'S')",
+        (prefix + "\\_%",),
+    )
+    return {r["relname"] for r in await cur.fetchall()}
+
+
+@pytest.mark.parametrize("prefix", HOSTILE)
+async def test_hostile_prefixes_are_refused_before_any_sql(prefix: str, conn) -> None:
+    with pytest.raises(InvalidPrefixError, match="must match"):
+        validate_prefix(prefix)
+    admin = await make_user(conn)
+    with pytest.raises(InvalidPrefixError):
+        await create_agent(conn, created_by=admin, prefix=prefix)
+    cur = await conn.execute("SELECT count(*) AS n FROM agents")
+    assert (await cur.fetchone())["n"] == 0
+
+
+async def test_hostile_prefix_refused_by_the_database_too(conn) -> None:
+    admin = await make_user(conn)
+    with pytest.raises(psycopg.errors.CheckViolation):
+        await conn.execute(
+            "INSERT INTO agents (agent_prefix, created_by) VALUES ('agt_x; drop', %s)", (admin,)
+        )
+
+
+async def test_default_prefix_is_agt_id_and_tables_exist(conn) -> None:
+    admin = await make_user(conn)
+    agent = await create_agent(conn, created_by=admin)
+    assert agent["agent_prefix"] == f"agt_{agent['id']}"
+    assert agent["schema_version"] == 2
+    names = await _tables(conn, agent["agent_prefix"])
+    for suffix in ("customers", "messages", "orders", "orders_items", "orders_history"):
+        assert f"{agent['agent_prefix']}_{suffix}" in names
+
+
+async def test_duplicate_prefix_and_unknown_user(conn) -> None:
+    admin = await make_user(conn)
+    await create_agent(conn, created_by=admin, prefix="agt_3784")
+    with pytest.raises(AgentError, match="already exists"):
+        await create_agent(conn, created_by=admin, prefix="agt_3784")
+    import uuid
+
+    with pytest.raises(AgentError, match="no user"):
+        await create_agent(conn, created_by=admin, user_id=uuid.uuid4())
+
+
+async def test_one_agent_per_user(conn) -> None:
+    admin = await make_user(conn)
+    user = await make_user(conn, "agent@example.com", "agent")
+    await create_agent(conn, created_by=admin, user_id=user)
+    with pytest.raises(AgentError, match="already linked"):
+        await create_agent(conn, created_by=admin, user_id=user)
+
+
+async def test_provisioning_is_atomic(conn) -> None:
+    """A failure halfway (a table name already taken) leaves neither the agent row nor any table."""
+    admin = await make_user(conn)
+    await conn.execute("CREATE TABLE agt_half_orders (id int)")  # step 1 will collide here
+    with pytest.raises(psycopg.errors.DuplicateTable):
+        await create_agent(conn, created_by=admin, prefix="agt_half")
+    assert await _tables(conn, "agt_half") == {"agt_half_orders"}
+    cur = await conn.execute("SELECT count(*) AS n FROM agents")
+    assert (await cur.fetchone())["n"] == 0
+
+
+def test_migrations_are_idempotent(db_url: str) -> None:
+    assert migrate(db_url) == []
+    assert migrate(db_url) == []
+
+
+async def test_later_per_agent_migration_reaches_every_agent(db_url: str, conn) -> None:
+    admin = await make_user(conn)
+    prefixes = [(await create_agent(conn, created_by=admin))["agent_prefix"] for _ in range(3)]
+    later = Migration(
+        9001,
+        "test_agent_column",
+        """
+        CREATE FUNCTION wacrm_agent_step_9001(p text, a_id bigint) RETURNS void LANGUAGE plpgsql AS $$
+        BEGIN EXECUTE format('ALTER TABLE %I ADD COLUMN loyalty_points integer NOT NULL DEFAULT 0', p || '_customers'); END $$;
+        INSERT INTO agent_schema_steps VALUES (9001, 'wacrm_agent_step_9001', 'test');
+        """,
+    )
+    applied = migrate(db_url, discover() + [later])
+    assert [m.version for m in applied] == [9001]
+    for prefix in prefixes:
+        cur = await conn.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_name = %s AND column_name = 'loyalty_points'",
+            (f"{prefix}_customers",),
+        )
+        assert await cur.fetchone() is not None, prefix
+    cur = await conn.execute("SELECT DISTINCT schema_version FROM agents")
+    assert [r["schema_version"] for r in await cur.fetchall()] == [9001]
+    # a new agent gets the same column from the same step
+    fresh = await create_agent(conn, created_by=admin)
+    cur = await conn.execute(
+        "SELECT 1 FROM information_schema.columns WHERE table_name = %s AND column_name = 'loyalty_points'",
+        (f"{fresh['agent_prefix']}_customers",),
+    )
+    assert await cur.fetchone() is not None
