@@ -1,0 +1,1 @@
+"""Orders: line items, totals, the status workflow and its history, lists, CSV export."""

@@ -1,0 +1,76 @@
+"""Amounts as Decimal, checked against the currency's ISO 4217 minor unit."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from wacrm.orders.errors import OrderError
+
+# ISO 4217 currencies whose minor unit is not 2 (every other code has 2 decimal places).
+MINOR_UNITS: dict[str, int] = {
+    **dict.fromkeys(
+        ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
+         "VND", "VUV", "XAF", "XOF", "XPF"),
+        0,
+    ),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    "CLF": 4,
+    "UYW": 4,
+}
+CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+MAX_PRICE = Decimal("1000000000000")  # 10^12 of any currency is a typo, not an order
+_DECIMAL_RE = re.compile(r"^\s*\d+(\.\d+)?\s*$")
+
+
+def minor_unit(currency: str) -> int:
+    return MINOR_UNITS.get(currency, 2)
+
+
+def check_currency(value: Any) -> str:
+    """The currency code, upper-cased, if it looks like ISO 4217 (three letters)."""
+    if not isinstance(value, str) or not CURRENCY_RE.fullmatch(value.strip().upper()):
+        raise OrderError(f"currency {value!r} is not an ISO 4217 code (three letters, e.g. USD)")
+    return value.strip().upper()
+
+
+def parse_price(value: Any, currency: str, *, field: str = "price") -> Decimal:
+    """A non-negative amount with at most the currency's decimal places (decimal string or integer)."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise OrderError(f"{field} must be a decimal string such as \"12.50\", not a JSON float or boolean")
+    if isinstance(value, int):
+        value = str(value)
+    if isinstance(value, Decimal):
+        amount = value
+    elif isinstance(value, str) and _DECIMAL_RE.fullmatch(value):
+        try:
+            amount = Decimal(value.strip())
+        except InvalidOperation as exc:  # pragma: no cover - the pattern rules it out
+            raise OrderError(f"{field} {value!r} is not a decimal number") from exc
+    elif isinstance(value, str) and value.strip().startswith("-"):
+        raise OrderError(f"{field} must not be negative (got {value!r})")
+    else:
+        raise OrderError(f"{field} {value!r} is not a decimal number such as \"12.50\"")
+    if not amount.is_finite():
+        raise OrderError(f"{field} must be a finite decimal number")
+    if amount < 0:
+        raise OrderError(f"{field} must not be negative (got {value})")
+    if amount > MAX_PRICE:
+        raise OrderError(f"{field} {value} is too large (at most {MAX_PRICE})")
+    places = minor_unit(currency)
+    quantum = Decimal(1).scaleb(-places)
+    rounded = amount.quantize(quantum)
+    if rounded != amount:
+        raise OrderError(
+            f"{field} {value} has more than {places} decimal place{'s' if places != 1 else ''},"
+            f" the most {currency} allows"
+        )
+    return rounded
+
+
+def format_amount(amount: Decimal | None, currency: str) -> str | None:
+    """The amount as a decimal string with the currency's decimal places."""
+    if amount is None:
+        return None
+    return str(Decimal(amount).quantize(Decimal(1).scaleb(-minor_unit(currency))))
