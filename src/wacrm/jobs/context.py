@@ -1,0 +1,31 @@
+"""What a running job handler may use: the worker's connection pool and the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg_pool import AsyncConnectionPool
+
+from wacrm.config import Settings
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    pool: AsyncConnectionPool
+    settings: Settings
+    database_url: str
+
+
+_current: WorkerContext | None = None
+
+
+def current() -> WorkerContext:
+    """The context of the worker running this handler (raises outside a worker)."""
+    if _current is None:
+        raise RuntimeError("no job worker is running in this process")
+    return _current
+
+
+def install(context: WorkerContext | None) -> None:
+    global _current
+    _current = context

@@ -1,0 +1,130 @@
+"""The job worker: pgqueuer's QueueManager over one LISTEN connection, handlers over a pool."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+import logging
+import pkgutil
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import psycopg
+from pgqueuer.db import PsycopgDriver
+from pgqueuer.executors import DatabaseRetryEntrypointExecutor
+from pgqueuer.models import Job
+from pgqueuer.qm import QueueManager
+from pgqueuer.queries import Queries
+
+import wacrm
+from wacrm.config import Settings, get_settings
+from wacrm.db.pool import create_pool
+from wacrm.jobs import context
+from wacrm.jobs.registry import (
+    ENTRYPOINTS,
+    PERIODICS,
+    EntrypointSpec,
+    PeriodicSpec,
+    reset_attempt,
+    set_attempt,
+)
+
+log = logging.getLogger(__name__)
+
+
+def load_task_modules() -> list[str]:
+    """Import every `wacrm.<feature>.tasks` module, which registers that feature's handlers."""
+    loaded = []
+    for info in pkgutil.iter_modules(wacrm.__path__):
+        if not info.ispkg:
+            continue
+        name = f"wacrm.{info.name}.tasks"
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
+            loaded.append(name)
+    return loaded
+
+
+def _wrap(spec: EntrypointSpec) -> Any:
+    async def run(job: Job) -> None:
+        payload = orjson.loads(job.payload) if job.payload else {}
+        token = set_attempt(job.attempts)
+        try:
+            await spec.handler(payload)
+        finally:
+            reset_attempt(token)
+
+    run.__qualname__ = f"job:{spec.name}"
+    return run
+
+
+def _register(qm: QueueManager, spec: EntrypointSpec) -> None:
+    if spec.max_attempts > 0:
+        max_attempts = spec.max_attempts
+
+        def factory(params: Any) -> Any:
+            return DatabaseRetryEntrypointExecutor(params, max_attempts=max_attempts)
+
+        qm.entrypoint(
+            spec.name, concurrency_limit=spec.concurrency_limit, executor_factory=factory
+        )(_wrap(spec))
+    else:
+        qm.entrypoint(spec.name, concurrency_limit=spec.concurrency_limit)(_wrap(spec))
+
+
+async def _run_periodic(spec: PeriodicSpec, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await spec.func()
+        except Exception:
+            log.exception("periodic task %s failed", spec.name)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), spec.every.total_seconds())
+
+
+async def run_worker(
+    database_url: str,
+    *,
+    concurrency: int,
+    stop: asyncio.Event,
+    heartbeat_timeout: timedelta = timedelta(seconds=30),
+    settings: Settings | None = None,
+) -> None:
+    """Run jobs until `stop` is set. A job whose worker died is run again after `heartbeat_timeout`."""
+    settings = settings or get_settings()
+    load_task_modules()
+    concurrency = max(2, concurrency)
+    pool = create_pool(database_url, max_size=max(2, concurrency), min_size=1, name="wacrm-worker")
+    await pool.open(wait=True)
+    listen = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
+    qm = QueueManager(Queries(PsycopgDriver(listen)))
+    for spec in ENTRYPOINTS.values():
+        _register(qm, spec)
+    context.install(context.WorkerContext(pool=pool, settings=settings, database_url=database_url))
+
+    async def relay_stop() -> None:
+        await stop.wait()
+        qm.shutdown.set()
+
+    helpers = [asyncio.create_task(relay_stop())]
+    helpers += [asyncio.create_task(_run_periodic(spec, stop)) for spec in PERIODICS.values()]
+    log.info("job worker started: %d entrypoints, concurrency %d", len(ENTRYPOINTS), concurrency)
+    try:
+        await qm.run(
+            batch_size=max(1, concurrency // 2),
+            max_concurrent_tasks=concurrency,
+            heartbeat_timeout=heartbeat_timeout,
+            dequeue_timeout=timedelta(seconds=1),
+        )
+    finally:
+        stop.set()
+        for task in helpers:
+            task.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
+        context.install(None)
+        await listen.close()
+        await pool.close()
+        log.info("job worker stopped")
