@@ -29,10 +29,22 @@ def _include_routers(app: FastAPI) -> None:
     from wacrm.ops.router import router as ops_router
 
     app.include_router(ops_router)
+    from wacrm.accounts.router import router as accounts_router
+    from wacrm.agents.router import router as agents_router
+    from wacrm.numbers.router import router as numbers_router
+
+    app.include_router(accounts_router)
+    app.include_router(agents_router)
+    app.include_router(numbers_router)
 
 
 def _startup_hooks(settings: Settings) -> list[StartupHook]:
-    return []
+    hooks: list[StartupHook] = []
+    if settings.run_worker:
+        from wacrm.jobs.inprocess import start_inprocess_worker
+
+        hooks.append(start_inprocess_worker)
+    return hooks
 
 
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
@@ -40,7 +52,9 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     settings = settings or get_settings()
     url = database_url or settings.database_url or os.environ.get("DATABASE_URL")
     if not url:
-        raise RuntimeError("create_app needs a database URL (wacrm serve resolves the embedded one)")
+        raise RuntimeError(
+            "create_app needs a database URL (wacrm serve resolves the embedded one)"
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,8 +83,11 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.state.database_url = url
     app.state.schema_version = max(m.version for m in discover())
     _include_routers(app)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes,
-                       overrides=_body_limit_overrides(settings))
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        overrides=_body_limit_overrides(settings),
+    )
     app.add_middleware(MetricsMiddleware, router_app=app)
     return app
 

@@ -88,6 +88,9 @@ BOOTSTRAP_HOOKS: list = []
 
 def _register_feature_commands() -> None:
     """Command groups of the feature packages (each a typer.Typer in its package's cli.py)."""
+    from wacrm.jobs.cli import worker
+
+    app.command("worker")(worker)
 
 
 _register_feature_commands()
