@@ -33,8 +33,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         3 * 1024 * 1024, ge=1024, validation_alias=AliasChoices("WACRM_MAX_BODY_BYTES")
     )
-    max_upload_bytes: int = Field(100 * 1024 * 1024, ge=1024, validation_alias="WACRM_MAX_UPLOAD_BYTES")
-    default_currency: str = Field("USD", pattern=r"^[A-Z]{3}$", validation_alias="WACRM_DEFAULT_CURRENCY")
+    max_upload_bytes: int = Field(
+        100 * 1024 * 1024, ge=1024, validation_alias="WACRM_MAX_UPLOAD_BYTES"
+    )
+    default_currency: str = Field(
+        "USD", pattern=r"^[A-Z]{3}$", validation_alias="WACRM_DEFAULT_CURRENCY"
+    )
     run_worker: bool = Field(True, validation_alias="WACRM_RUN_WORKER")
     admin_email: str | None = Field(None, validation_alias="WACRM_ADMIN_EMAIL")
     admin_password: str | None = Field(None, validation_alias="WACRM_ADMIN_PASSWORD")

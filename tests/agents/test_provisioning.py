@@ -10,8 +10,21 @@ from wacrm.agents.service import AgentError, create_agent
 from wacrm.agents.tables import InvalidPrefixError, validate_prefix
 from wacrm.db.migrate import Migration, discover, migrate
 
-HOSTILE = ["agt_", "AGT_1", "agt_1; DROP TABLE users", 'agt_1"', "agt_" + "a" * 33, "x_1", "agt-1",
-           "agt_1\x00", "agt_é", " agt_1", "agt_1 ", "", "agt_1_"]
+HOSTILE = [
+    "agt_",
+    "AGT_1",
+    "agt_1; DROP TABLE users",
+    'agt_1"',
+    "agt_" + "a" * 33,
+    "x_1",
+    "agt-1",
+    "agt_1\x00",
+    "agt_é",
+    " agt_1",
+    "agt_1 ",
+    "",
+    "agt_1_",
+]
 
 
 async def _tables(conn, prefix: str) -> set[str]:

@@ -24,9 +24,15 @@ def free_port() -> int:
 
 def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WACRM_", "DATABASE_URL"))}
-    env.update({"WACRM_DATA_DIR": str(tmp_path / "data"), "WACRM_SECRET_KEY": "x" * 40,
-                "WACRM_RUN_WORKER": "false", "WACRM_ADMIN_EMAIL": "boss@example.com",
-                "WACRM_ADMIN_PASSWORD": "a-long-enough-passphrase-1"})
+    env.update(
+        {
+            "WACRM_DATA_DIR": str(tmp_path / "data"),
+            "WACRM_SECRET_KEY": "x" * 40,
+            "WACRM_RUN_WORKER": "false",
+            "WACRM_ADMIN_EMAIL": "boss@example.com",
+            "WACRM_ADMIN_PASSWORD": "a-long-enough-passphrase-1",
+        }
+    )
     env.update(extra)
     return env
 
@@ -35,7 +41,9 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> httpx.R
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"server exited early: {proc.stderr.read() if proc.stderr else ''}")
+            raise AssertionError(
+                f"server exited early: {proc.stderr.read() if proc.stderr else ''}"
+            )
         try:
             response = httpx.get(url + "/readyz", timeout=1)
             if response.status_code == 200:
@@ -60,8 +68,13 @@ def stop(proc: subprocess.Popen) -> int:
 
 def test_serve_on_database_url(db_url: str, tmp_path: Path) -> None:
     port = free_port()
-    proc = subprocess.Popen([*WACRM, "serve", "--port", str(port)], env=env_for(tmp_path, DATABASE_URL=db_url),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*WACRM, "serve", "--port", str(port)],
+        env=env_for(tmp_path, DATABASE_URL=db_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         ready = wait_ready(f"http://127.0.0.1:{port}", proc)
         assert ready.json()["ready"] is True
@@ -74,8 +87,13 @@ def test_embedded_database_survives_restart(tmp_path: Path) -> None:
     env = env_for(tmp_path)
     for round_ in range(2):
         port = free_port()
-        proc = subprocess.Popen([*WACRM, "serve", "--port", str(port)], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [*WACRM, "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             wait_ready(f"http://127.0.0.1:{port}", proc)
         finally:
@@ -86,20 +104,38 @@ def test_embedded_database_survives_restart(tmp_path: Path) -> None:
         )
         pgdata = str(tmp_path / "data" / "pgdata")
         if round_ == 0:
-            out = subprocess.run([sys.executable, "-c", script, pgdata,
-                                  "CREATE TABLE survivor (v text); INSERT INTO survivor VALUES ('kept');"],
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    script,
+                    pgdata,
+                    "CREATE TABLE survivor (v text); INSERT INTO survivor VALUES ('kept');",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
         else:
-            out = subprocess.run([sys.executable, "-c", script, pgdata, "SELECT v FROM survivor;"],
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", script, pgdata, "SELECT v FROM survivor;"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             assert "kept" in out.stdout
     assert (tmp_path / "data" / "pgdata" / "PG_VERSION").exists()
 
 
 def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     port = free_port()
-    result = subprocess.run([*WACRM, "migrate"], capture_output=True, text=True, timeout=60,
-                            env=env_for(tmp_path, DATABASE_URL=f"postgresql://nobody@127.0.0.1:{port}/nowhere"))
+    result = subprocess.run(
+        [*WACRM, "migrate"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env_for(tmp_path, DATABASE_URL=f"postgresql://nobody@127.0.0.1:{port}/nowhere"),
+    )
     assert result.returncode == 2
     assert "cannot reach the database" in result.stderr
     assert "Traceback" not in result.stderr
@@ -109,9 +145,16 @@ def test_database_ahead_is_refused_at_start(db_url: str, tmp_path: Path) -> None
     import psycopg
 
     with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("INSERT INTO schema_migrations (version, name, checksum) VALUES (9999, 'future', 'x')")
-    result = subprocess.run([*WACRM, "serve", "--port", str(free_port())], capture_output=True, text=True,
-                            timeout=60, env=env_for(tmp_path, DATABASE_URL=db_url))
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES (9999, 'future', 'x')"
+        )
+    result = subprocess.run(
+        [*WACRM, "serve", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env_for(tmp_path, DATABASE_URL=db_url),
+    )
     assert result.returncode == 3
     assert "9999" in result.stderr and "Traceback" not in result.stderr
 

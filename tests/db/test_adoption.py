@@ -36,8 +36,15 @@ INSERT INTO agt_3784_orders_items (order_id, name, quantity, price, total, creat
 CREATE TABLE agt_old_customers (id serial PRIMARY KEY, name text);
 """
 
-COUNTS = ["users", "agents", "whatsapp_configuration", "agt_3784_customers", "agt_3784_messages",
-          "agt_3784_orders", "agt_3784_orders_items"]
+COUNTS = [
+    "users",
+    "agents",
+    "whatsapp_configuration",
+    "agt_3784_customers",
+    "agt_3784_messages",
+    "agt_3784_orders",
+    "agt_3784_orders_items",
+]
 
 
 def _counts(url: str) -> dict[str, int]:
@@ -64,16 +71,29 @@ def test_adopts_seed_database_and_keeps_rows(seeded_url: str) -> None:
         customer = conn.execute("SELECT * FROM agt_3784_customers WHERE id = 1").fetchone()
         assert customer["name"] == "Jonas" and customer["phone"] == "+4915123456789"
         assert customer["created_at"].isoformat() == "2025-02-01T08:30:00+00:00"
-        msgs = conn.execute('SELECT message, "timestamp" FROM agt_3784_messages ORDER BY id').fetchall()
+        msgs = conn.execute(
+            'SELECT message, "timestamp" FROM agt_3784_messages ORDER BY id'
+        ).fetchall()
         assert [m["message"] for m in msgs] == ["Hello", "Hi Jonas!", "photo"]
         assert msgs[0]["timestamp"].tzinfo is not None
         items = conn.execute("SELECT name, total FROM agt_3784_orders_items ORDER BY id").fetchall()
-        assert [(i["name"], i["total"]) for i in items] == [("Mug", Decimal("15.00")), ("Card", Decimal("10.00"))]
+        assert [(i["name"], i["total"]) for i in items] == [
+            ("Mug", Decimal("15.00")),
+            ("Card", Decimal("10.00")),
+        ]
         order = conn.execute("SELECT total_amount, status, notes FROM agt_3784_orders").fetchone()
-        assert order == {"total_amount": Decimal("25.00"), "status": "confirmed", "notes": "gift wrap"}
-        new = conn.execute("INSERT INTO agt_3784_customers (name, phone) VALUES ('New', '+4917000000000') RETURNING agent_id").fetchone()
+        assert order == {
+            "total_amount": Decimal("25.00"),
+            "status": "confirmed",
+            "notes": "gift wrap",
+        }
+        new = conn.execute(
+            "INSERT INTO agt_3784_customers (name, phone) VALUES ('New', '+4917000000000') RETURNING agent_id"
+        ).fetchone()
         assert new["agent_id"] == 62  # defaults to the owning agent, not the seed's literal
-        config = conn.execute("SELECT api_key, phone_number_id FROM whatsapp_configuration").fetchone()
+        config = conn.execute(
+            "SELECT api_key, phone_number_id FROM whatsapp_configuration"
+        ).fetchone()
         assert config["phone_number_id"] == "12345"
     cols = columns(seeded_url, "agt_3784_orders_items")
     assert cols["total"]["generated"]
@@ -88,11 +108,16 @@ def test_seed_prefix_with_trailing_underscore_is_normalised(empty_db_url: str) -
         conn.execute(FILL.replace("'agt_3784', '2222", "'agt_3784_', '2222").encode())
     migrate(empty_db_url)
     with psycopg.connect(empty_db_url) as conn:
-        assert conn.execute("SELECT agent_prefix, schema_version FROM agents").fetchone() == ("agt_3784", 2)
+        assert conn.execute("SELECT agent_prefix, schema_version FROM agents").fetchone() == (
+            "agt_3784",
+            2,
+        )
 
 
 def test_database_ahead_of_code_is_refused(db_url: str) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("INSERT INTO schema_migrations (version, name, checksum) VALUES (9999, 'future', 'x')")
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES (9999, 'future', 'x')"
+        )
     with pytest.raises(DatabaseAheadError, match="9999"):
         migrate(db_url)

@@ -42,7 +42,9 @@ def test_core_tables_keep_every_seed_column(table: str, seed_url: str, db_url: s
 
 
 @pytest.mark.parametrize("suffix", ["customers", "messages", "orders", "orders_items"])
-async def test_agent_tables_keep_every_seed_column(suffix: str, seed_url: str, db_url: str, conn) -> None:
+async def test_agent_tables_keep_every_seed_column(
+    suffix: str, seed_url: str, db_url: str, conn
+) -> None:
     admin = await make_user(conn)
     agent = await create_agent(conn, created_by=admin, prefix="agt_77")
     seed = columns(seed_url, f"agt_3784_{suffix}")
@@ -69,7 +71,9 @@ async def test_agent_tables_keep_every_seed_column(suffix: str, seed_url: str, d
             assert "nextval" in ours[name]["default"]
         else:
             assert ours[name]["default"] == spec["default"], (suffix, name)
-    seed_checks = {d.replace("agt_3784", "agt_77") for t, d in constraints(seed_url, f"agt_3784_{suffix}")}
+    seed_checks = {
+        d.replace("agt_3784", "agt_77") for t, d in constraints(seed_url, f"agt_3784_{suffix}")
+    }
     our_checks = {d for t, d in constraints(db_url, f"agt_77_{suffix}")}
     assert seed_checks <= our_checks
 
@@ -79,18 +83,27 @@ def test_generated_total_is_quantity_times_price(db_url: str, sync_conn) -> None
     uid = sync_conn.execute("SELECT id FROM users").fetchone()["id"]
     sync_conn.execute("INSERT INTO agents (agent_prefix, created_by) VALUES ('agt_5', %s)", (uid,))
     sync_conn.execute("SELECT wacrm_upgrade_agent((SELECT id FROM agents))")
-    cid = sync_conn.execute("INSERT INTO agt_5_customers (name, phone) VALUES ('c', '+4915123456789') RETURNING id").fetchone()["id"]
-    oid = sync_conn.execute("INSERT INTO agt_5_orders (customer_id) VALUES (%s) RETURNING id", (cid,)).fetchone()["id"]
+    cid = sync_conn.execute(
+        "INSERT INTO agt_5_customers (name, phone) VALUES ('c', '+4915123456789') RETURNING id"
+    ).fetchone()["id"]
+    oid = sync_conn.execute(
+        "INSERT INTO agt_5_orders (customer_id) VALUES (%s) RETURNING id", (cid,)
+    ).fetchone()["id"]
     row = sync_conn.execute(
         "INSERT INTO agt_5_orders_items (order_id, name, quantity, price) VALUES (%s, 'x', 3, 2.50) RETURNING total",
         (oid,),
     ).fetchone()
     assert str(row["total"]) == "7.50"
     with pytest.raises(psycopg.errors.CheckViolation):
-        sync_conn.execute("INSERT INTO agt_5_orders_items (order_id, name, quantity, price) VALUES (%s, 'x', 0, 1)", (oid,))
+        sync_conn.execute(
+            "INSERT INTO agt_5_orders_items (order_id, name, quantity, price) VALUES (%s, 'x', 0, 1)",
+            (oid,),
+        )
     with pytest.raises(psycopg.errors.CheckViolation):
         sync_conn.execute("INSERT INTO agt_5_customers (name) VALUES ('nobody')")
-    sync_conn.execute("INSERT INTO agt_5_customers (name, bsuid) VALUES ('hidden', 'US.1349120865530274191')")
+    sync_conn.execute(
+        "INSERT INTO agt_5_customers (name, bsuid) VALUES ('hidden', 'US.1349120865530274191')"
+    )
 
 
 def test_enums(db_url: str, sync_conn) -> None:
@@ -100,6 +113,17 @@ def test_enums(db_url: str, sync_conn) -> None:
     ).fetchall()
     enums = {r["typname"]: r["labels"] for r in rows}
     assert enums["user_role"] == ["admin", "agent"]
-    for label in ["none", "image", "video", "audio", "document", "sticker", "location", "contacts",
-                  "interactive", "reaction", "order"]:
+    for label in [
+        "none",
+        "image",
+        "video",
+        "audio",
+        "document",
+        "sticker",
+        "location",
+        "contacts",
+        "interactive",
+        "reaction",
+        "order",
+    ]:
         assert label in enums["media_type"]

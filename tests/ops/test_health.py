@@ -11,7 +11,9 @@ async def test_healthz_and_readyz(client) -> None:
 
 
 async def test_readyz_reports_schema_mismatch(client, app, sync_conn) -> None:
-    sync_conn.execute("DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)")
+    sync_conn.execute(
+        "DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)"
+    )
     ready = await client.get("/readyz")
     assert ready.status_code == 503
     assert "schema" in ready.json()["database"]

@@ -53,7 +53,9 @@ def run_with_connection(fn: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T
     url = database_url()
 
     async def runner() -> T:
-        async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row, autocommit=True) as conn:
+        async with await psycopg.AsyncConnection.connect(
+            url, row_factory=dict_row, autocommit=True
+        ) as conn:
             return await fn(conn)
 
     return asyncio.run(runner())

@@ -28,7 +28,9 @@ def start_embedded(data_dir: Path, *, cleanup_mode: str | None = "stop") -> tupl
     try:
         server = pgserver.get_server(pgdata, cleanup_mode=cleanup_mode)
     except Exception as exc:
-        raise EmbeddedDatabaseError(f"could not start the embedded PostgreSQL in {pgdata}: {exc}") from exc
+        raise EmbeddedDatabaseError(
+            f"could not start the embedded PostgreSQL in {pgdata}: {exc}"
+        ) from exc
     url = server.get_uri()
     log.info("embedded PostgreSQL running in %s", pgdata)
     return url, server

@@ -85,11 +85,15 @@ def _applied(conn: psycopg.Connection) -> dict[int, str]:
     return {int(r[0]): str(r[1]) for r in rows}
 
 
-def status(url: str, migrations: list[Migration] | None = None) -> tuple[list[Migration], list[int]]:
+def status(
+    url: str, migrations: list[Migration] | None = None
+) -> tuple[list[Migration], list[int]]:
     """(pending migrations, versions in the database unknown to the code)."""
     migrations = migrations if migrations is not None else discover()
     with psycopg.connect(url) as conn:
-        exists = conn.execute("SELECT to_regclass('public.schema_migrations') IS NOT NULL").fetchone()
+        exists = conn.execute(
+            "SELECT to_regclass('public.schema_migrations') IS NOT NULL"
+        ).fetchone()
         applied = _applied(conn) if exists and exists[0] else {}
     known = {m.version for m in migrations}
     return [m for m in migrations if m.version not in applied], sorted(set(applied) - known)
@@ -114,11 +118,17 @@ def migrate(url: str, migrations: list[Migration] | None = None) -> list[Migrati
         for migration in migrations:
             if migration.version in applied:
                 if applied[migration.version] != migration.checksum:
-                    log.warning("migration %04d_%s changed after it was applied", migration.version, migration.name)
+                    log.warning(
+                        "migration %04d_%s changed after it was applied",
+                        migration.version,
+                        migration.name,
+                    )
                 continue
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
-                if conn.execute("SELECT 1 FROM schema_migrations WHERE version = %s", (migration.version,)).fetchone():
+                if conn.execute(
+                    "SELECT 1 FROM schema_migrations WHERE version = %s", (migration.version,)
+                ).fetchone():
                     continue  # another process applied it while we waited for the lock
                 try:
                     conn.execute(migration.sql.encode())

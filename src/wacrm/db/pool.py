@@ -6,7 +6,9 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 
-def create_pool(url: str, *, max_size: int = 16, min_size: int = 2, name: str = "wacrm") -> AsyncConnectionPool:
+def create_pool(
+    url: str, *, max_size: int = 16, min_size: int = 2, name: str = "wacrm"
+) -> AsyncConnectionPool:
     """A pool of autocommit connections (dict rows) checked on checkout, so it survives a database restart.
 
     Autocommit is the rule: a unit of work opens `async with conn.transaction():` explicitly, which

@@ -28,4 +28,6 @@ def check_reachable(url: str, timeout: float = 5.0) -> None:
     except psycopg.OperationalError as exc:
         safe = url.split("@")[-1] if "@" in url else url
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DatabaseUnavailableError(f"cannot reach the database at {safe}: {first_line}") from exc
+        raise DatabaseUnavailableError(
+            f"cannot reach the database at {safe}: {first_line}"
+        ) from exc

@@ -31,7 +31,7 @@ def _route_template(app: Any, scope: Scope) -> str:
     for route in getattr(app, "routes", []):
         match, _ = route.matches(scope)
         if match == Match.FULL:
-            return getattr(route, "path", scope["path"])
+            return str(getattr(route, "path", scope["path"]))
     return "unmatched"
 
 

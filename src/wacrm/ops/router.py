@@ -28,11 +28,14 @@ async def readyz(request: Request) -> JSONResponse:
                 cur = await conn.execute("SELECT max(version) AS v FROM schema_migrations")
                 row = await cur.fetchone()
     except Exception as exc:  # any failure means not ready
-        return JSONResponse({"ready": False, "database": f"unreachable: {type(exc).__name__}"}, status_code=503)
+        return JSONResponse(
+            {"ready": False, "database": f"unreachable: {type(exc).__name__}"}, status_code=503
+        )
     version = row["v"] if row else None
     if version != expected:
         return JSONResponse(
-            {"ready": False, "database": f"schema at {version}, code expects {expected}"}, status_code=503
+            {"ready": False, "database": f"schema at {version}, code expects {expected}"},
+            status_code=503,
         )
     return JSONResponse({"ready": True, "database": "ok", "schema_version": version})
 
