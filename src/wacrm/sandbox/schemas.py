@@ -1,0 +1,76 @@
+"""Request bodies of the sandbox's own control API (`/sandbox/...`)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, HttpUrl
+
+from wacrm.sandbox.customer import KINDS
+
+
+class NumberIn(BaseModel):
+    phone_number_id: str = Field(pattern=r"^[0-9]{3,30}$")
+    display_phone_number: str = Field(pattern=r"^\+?[0-9 ]{7,20}$")
+    waba_id: str = Field(pattern=r"^[0-9]{3,30}$")
+    access_token: str = Field(min_length=8)
+    app_secret: str = Field(min_length=8)
+    webhook_url: HttpUrl | None = None
+    messages_per_second: int = Field(80, ge=1, le=10_000)
+    pair_limit: int | None = Field(
+        None, ge=1, description="messages per pair_window_seconds to one customer"
+    )
+    pair_window_seconds: float = Field(6.0, gt=0, le=3600)
+    verified_name: str = "iDesign Sandbox Shop"
+    enforce_window: bool = True
+    window_error_via: Literal["response", "status"] = "response"
+    status_delays_ms: tuple[int, int, int] | None = Field(
+        None, description="sent, delivered, read delays after acceptance (cumulative, ms)"
+    )
+    send_read: bool = True
+    bsuid: bool = True
+
+
+class CustomerSendIn(BaseModel):
+    """A message the sandbox sends the CRM as a customer."""
+
+    type: Literal[KINDS] = "text"  # type: ignore[valid-type]
+    phone_number_id: str | None = Field(
+        None, description="which business number (default: the only one)"
+    )
+    content: Any = Field(
+        None, description="the type's object (Meta's shape) or a string: text / caption"
+    )
+    text: str | None = Field(None, description="shortcut for a text body or a media caption")
+    context_message_id: str | None = None
+    timestamp: int | None = Field(None, ge=0, description="Unix seconds (default now)")
+    name: str | None = "Sandbox Customer"
+    username: str | None = None
+    user_id: str | None = Field(None, pattern=r"^[A-Z]{2}\.[0-9]{5,40}$")
+    shape: Literal["new", "old"] = "new"
+    hide_phone: bool = Field(False, description="a username-only customer: no wa_id / from")
+    deliver: bool = Field(True, description="false: build, sign and record it, but do not POST it")
+    extra: dict[str, Any] = Field(
+        default_factory=dict, description="merged into the message object"
+    )
+
+
+class WindowIn(BaseModel):
+    phone_number_id: str
+    last_inbound_at: float | None = Field(None, description="Unix seconds; null closes the window")
+
+
+class FailIn(BaseModel):
+    code: int = 131026
+    details: str | None = None
+
+
+class FaultsIn(BaseModel):
+    mode: Literal["none", "slow", "error5xx", "drop", "token_expired"] = "none"
+    delay_ms: int = Field(0, ge=0, le=600_000)
+    probability: float = Field(1.0, ge=0, le=1)
+    count: int | None = Field(None, ge=0)
+
+
+class ResetIn(BaseModel):
+    keep_numbers: bool = False
