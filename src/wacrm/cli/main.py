@@ -91,6 +91,9 @@ def _register_feature_commands() -> None:
     from wacrm.jobs.cli import worker
 
     app.command("worker")(worker)
+    from wacrm.sandbox.cli import sandbox
+
+    app.command("sandbox")(sandbox)
 
 
 _register_feature_commands()

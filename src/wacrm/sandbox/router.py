@@ -74,13 +74,9 @@ async def page() -> HTMLResponse:
 @router.post("/numbers", status_code=201)
 async def register_number(body: NumberIn, request: Request, response: Response) -> dict[str, Any]:
     state = state_of(request)
-    data = body.model_dump()
-    data["webhook_url"] = str(body.webhook_url) if body.webhook_url else None
-    data["display_phone_number"] = re.sub(r"[\s+]", "", body.display_phone_number)
-    data["status_delays_ms"] = tuple(body.status_delays_ms or state.config.status_delays_ms)
     if body.phone_number_id in state.numbers:
         response.status_code = 200
-    number = Number(**data)
+    number = body.to_number(state.config.status_delays_ms)
     state.numbers[number.phone_number_id] = number
     return number.public()
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, HttpUrl
 
 from wacrm.sandbox.customer import KINDS
+from wacrm.sandbox.state import Number
 
 
 class NumberIn(BaseModel):
@@ -29,6 +31,13 @@ class NumberIn(BaseModel):
     )
     send_read: bool = True
     bsuid: bool = True
+
+    def to_number(self, default_delays: tuple[int, int, int]) -> Number:
+        data = self.model_dump()
+        data["webhook_url"] = str(self.webhook_url) if self.webhook_url else None
+        data["display_phone_number"] = re.sub(r"[\s+]", "", self.display_phone_number)
+        data["status_delays_ms"] = tuple(self.status_delays_ms or default_delays)
+        return Number(**data)
 
 
 class CustomerSendIn(BaseModel):
