@@ -12,7 +12,14 @@ from wacrm.agents.tables import AgentTables, validate_prefix
 
 
 class AgentError(ValueError):
-    """An agent cannot be created or changed as asked (the message says why)."""
+    """An agent cannot be created or changed as asked (the message says why; `status` for HTTP)."""
+
+    status = 400
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
 
 
 async def _table_exists(conn: AsyncConnection[Any], name: str) -> bool:
@@ -39,15 +46,17 @@ async def create_agent(
         if user_id is not None:
             cur = await conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,))
             if await cur.fetchone() is None:
-                raise AgentError(f"no user with id {user_id}")
+                raise AgentError(f"no user with id {user_id}", status=404)
             cur = await conn.execute("SELECT agent_prefix FROM agents WHERE user_id = %s", (user_id,))
             linked = await cur.fetchone()
             if linked is not None:
-                raise AgentError(f"this user is already linked to agent {linked['agent_prefix']}")
+                raise AgentError(
+                    f"this user is already linked to agent {linked['agent_prefix']}", status=409
+                )
         if prefix is not None:
             cur = await conn.execute("SELECT 1 FROM agents WHERE agent_prefix = %s", (prefix,))
             if await cur.fetchone() is not None:
-                raise AgentError(f"an agent with prefix {prefix} already exists")
+                raise AgentError(f"an agent with prefix {prefix} already exists", status=409)
         takeover_version = 0
         if prefix is not None and await _table_exists(conn, f"{prefix}_customers"):
             takeover_version = 2 if await _table_exists(conn, f"{prefix}_orders_history") else 1
@@ -63,7 +72,9 @@ async def create_agent(
                 {"prefix": prefix, "user_id": user_id, "created_by": created_by, "version": takeover_version},
             )
         except psycopg.errors.UniqueViolation as exc:
-            raise AgentError("an agent with this prefix or user already exists") from exc
+            raise AgentError(
+                "an agent with this prefix or user already exists", status=409
+            ) from exc
         agent = await cur.fetchone()
         assert agent is not None
         agent_id = agent["id"]
@@ -81,3 +92,122 @@ async def create_agent(
         row = await cur.fetchone()
         assert row is not None
         return dict(row)
+
+
+# --- administration: list with counts, link/unlink, (de)activate, drop ---------------------------
+
+
+class AgentNotFoundError(AgentError):
+    status = 404
+
+
+async def get_agent(conn: AsyncConnection[Any], *, agent_id: int) -> dict[str, Any]:
+    cur = await conn.execute(
+        """SELECT a.*, u.email AS user_email FROM agents a LEFT JOIN users u ON u.id = a.user_id
+           WHERE a.id = %s""",
+        (agent_id,),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise AgentNotFoundError(f"no agent with id {agent_id}")
+    return dict(row)
+
+
+async def counts(conn: AsyncConnection[Any], *, tables: AgentTables) -> dict[str, int]:
+    """Numbers of customers, messages and orders in an agent's tables."""
+    cur = await conn.execute(
+        tables.query(
+            """SELECT (SELECT count(*) FROM {customers}) AS customers,
+                      (SELECT count(*) FROM {messages}) AS messages,
+                      (SELECT count(*) FROM {orders}) AS orders"""
+        )
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return {k: int(row[k]) for k in ("customers", "messages", "orders")}
+
+
+async def list_agents(conn: AsyncConnection[Any], *, with_counts: bool = True) -> list[dict[str, Any]]:
+    """Every agent with its user's email and (optionally) its counts."""
+    cur = await conn.execute(
+        """SELECT a.*, u.email AS user_email FROM agents a LEFT JOIN users u ON u.id = a.user_id
+           ORDER BY a.id"""
+    )
+    agents = [dict(r) for r in await cur.fetchall()]
+    if with_counts:
+        for agent in agents:
+            tables = AgentTables(agent["id"], agent["agent_prefix"])
+            agent["counts"] = await counts(conn, tables=tables)
+    return agents
+
+
+async def link_user(conn: AsyncConnection[Any], *, agent_id: int, user_id: UUID) -> dict[str, Any]:
+    """Link a user to an agent (a user has at most one agent: index agents_one_agent_per_user)."""
+    async with conn.transaction():
+        await get_agent(conn, agent_id=agent_id)
+        cur = await conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,))
+        if await cur.fetchone() is None:
+            raise AgentNotFoundError(f"no user with id {user_id}")
+        cur = await conn.execute(
+            "SELECT id, agent_prefix FROM agents WHERE user_id = %s AND id <> %s", (user_id, agent_id)
+        )
+        other = await cur.fetchone()
+        if other is not None:
+            raise AgentError(
+                f"this user is already linked to agent {other['agent_prefix']}; unlink it first",
+                status=409,
+            )
+        try:
+            await conn.execute(
+                "UPDATE agents SET user_id = %s, updated_at = now() WHERE id = %s", (user_id, agent_id)
+            )
+        except psycopg.errors.UniqueViolation as exc:
+            raise AgentError("this user is already linked to another agent", status=409) from exc
+    return await get_agent(conn, agent_id=agent_id)
+
+
+async def unlink_user(conn: AsyncConnection[Any], *, agent_id: int) -> dict[str, Any]:
+    await get_agent(conn, agent_id=agent_id)
+    await conn.execute("UPDATE agents SET user_id = NULL, updated_at = now() WHERE id = %s", (agent_id,))
+    return await get_agent(conn, agent_id=agent_id)
+
+
+async def set_active(conn: AsyncConnection[Any], *, agent_id: int, active: bool) -> dict[str, Any]:
+    """Deactivate (or reactivate) an agent; its tables and data stay."""
+    await get_agent(conn, agent_id=agent_id)
+    await conn.execute(
+        "UPDATE agents SET is_active = %s, updated_at = now() WHERE id = %s", (active, agent_id)
+    )
+    return await get_agent(conn, agent_id=agent_id)
+
+
+async def drop_agent(conn: AsyncConnection[Any], *, agent_id: int, confirm: str) -> list[str]:
+    """Drop an agent's tables and its row, only if `confirm` equals its prefix; the tables dropped."""
+    async with conn.transaction():
+        cur = await conn.execute("SELECT agent_prefix FROM agents WHERE id = %s FOR UPDATE", (agent_id,))
+        row = await cur.fetchone()
+        if row is None:
+            raise AgentNotFoundError(f"no agent with id {agent_id}")
+        prefix = validate_prefix(row["agent_prefix"])
+        if confirm != prefix:
+            raise AgentError(
+                f"to drop this agent's tables and data, confirm with its prefix {prefix!r}"
+            )
+        cur = await conn.execute(
+            """SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+                 AND starts_with(c.relname, %s) ORDER BY c.relname""",
+            (prefix + "_",),
+        )
+        names = [r["relname"] for r in await cur.fetchall()]
+        for name in names:
+            await conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+        try:
+            await conn.execute("DELETE FROM agents WHERE id = %s", (agent_id,))
+        except psycopg.errors.ForeignKeyViolation as exc:
+            raise AgentError(
+                f"agent {prefix} is still referenced elsewhere ({exc.diag.table_name}); "
+                "deactivate it instead",
+                status=409,
+            ) from exc
+    return names

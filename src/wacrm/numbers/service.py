@@ -152,11 +152,15 @@ async def get_public(conn: AsyncConnection[Any], *, config_id: int) -> dict[str,
     return _public(dict(row)) if row else None
 
 
-async def list_configurations(conn: AsyncConnection[Any]) -> list[dict[str, Any]]:
+async def list_configurations(
+    conn: AsyncConnection[Any], *, config_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Configurations (masked) with the user's email and linked agent id; all or one."""
     cur = await conn.execute(
         """SELECT w.*, u.email AS user_email, a.id AS agent_id FROM whatsapp_configuration w
            JOIN users u ON u.id = w.user_id LEFT JOIN agents a ON a.user_id = w.user_id
-           ORDER BY w.id"""
+           WHERE %(id)s::bigint IS NULL OR w.id = %(id)s ORDER BY w.id""",
+        {"id": config_id},
     )
     return [_public(dict(r)) for r in await cur.fetchall()]
 
