@@ -1,0 +1,1 @@
+"""Inbox and chat queries, mark read, search."""

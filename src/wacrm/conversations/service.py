@@ -1,0 +1,299 @@
+"""Inbox (conversations by last activity), chat pages, search and mark-read."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+
+from wacrm.agents.tables import AgentTables
+from wacrm.conversations import cursors
+from wacrm.conversations.previews import chat_message, preview
+from wacrm.realtime import service as realtime
+
+WINDOW = timedelta(hours=24)
+CLOSED_ORDER_STATUSES = ("delivered", "cancelled")
+MAX_PAGE = 100
+NOT_REACTION = "m.media_type <> 'reaction' AND m.wa_type IS DISTINCT FROM 'reaction'"
+_WORD = re.compile(r"\w+", re.UNICODE)
+_MESSAGE_COLUMNS = (
+    "m.id, m.customer_id, m.message, m.direction, m.\"timestamp\", m.is_read, m.media_type, "
+    "m.media_url, m.caption, m.wamid, m.wa_type, m.status, m.status_at, m.error_code, "
+    "m.error_title, m.error_details, m.context_wamid, m.reaction, m.agent_reaction, m.order_id, "
+    "m.media_mime_type, m.media_size, m.media_filename, m.media_status, m.media_error, m.raw, "
+    "m.payload, m.sent_by"
+)
+
+
+class ConversationNotFoundError(LookupError):
+    """No customer with this id in the agent's tables."""
+
+
+@dataclass(frozen=True)
+class Search:
+    """A search text split into what each index can answer."""
+
+    text: str
+
+    @property
+    def name_prefix(self) -> str:
+        escaped = self.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return escaped + "%"
+
+    @property
+    def phone_prefix(self) -> str | None:
+        digits = re.sub(r"\D", "", self.text)
+        return digits + "%" if len(digits) >= 3 else None
+
+    @property
+    def tsquery(self) -> str | None:
+        """Words ANDed, the last one as a prefix: 'red' & 'shoe':* (only \\w characters, so safe)."""
+        words = [w.lower() for w in _WORD.findall(self.text)][:8]
+        if not words:
+            return None
+        return " & ".join(f"'{w}'" for w in words[:-1]) + (" & " if len(words) > 1 else "") + f"'{words[-1]}':*"
+
+
+def window_state(last_inbound_at: datetime | None, now: datetime) -> dict[str, Any]:
+    """The 24-hour customer-service window: open until last_inbound_at + 24 h."""
+    if last_inbound_at is None:
+        return {"state": "closed", "closes_at": None}
+    closes = last_inbound_at + WINDOW
+    return {"state": "open" if closes > now else "closed", "closes_at": closes}
+
+
+def _conversation(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    last = None
+    if row["m_id"] is not None:
+        msg = {k[2:]: v for k, v in row.items() if k.startswith("m_")}
+        last = {"id": msg["id"], "preview": preview(msg), "direction": msg["direction"],
+                "status": msg["status"], "timestamp": msg["timestamp"], "type": msg["wa_type"] or (
+                    "text" if msg["media_type"] == "none" else msg["media_type"])}
+    return {
+        "customer_id": row["id"],
+        "name": row["name"],
+        "phone": row["phone"],
+        "username": row["username"],
+        "profile_image_url": row["profile_image_url"],
+        "last_message_at": row["last_message_at"],
+        "last_message": last,
+        "unread_count": row["unread_count"],
+        "window": window_state(row["last_inbound_at"], now),
+        "has_open_order": row["has_open_order"],
+    }
+
+
+_INBOX_SQL = """
+SELECT c.id, c.name, c.phone, c.username, c.profile_image_url, c.last_message_at,
+       c.last_inbound_at, c.unread_count,
+       EXISTS (SELECT 1 FROM {orders} o WHERE o.customer_id = c.id
+               AND o.status NOT IN ('delivered', 'cancelled')) AS has_open_order,
+       lm.id AS m_id, lm.direction AS m_direction, lm.status AS m_status, lm.message AS m_message,
+       lm.caption AS m_caption, lm.media_type AS m_media_type, lm.wa_type AS m_wa_type,
+       lm."timestamp" AS m_timestamp, lm.media_filename AS m_media_filename,
+       lm.media_mime_type AS m_media_mime_type, lm.raw AS m_raw, lm.payload AS m_payload,
+       CASE WHEN lm.order_id IS NOT NULL THEN
+         (SELECT sum(i.quantity) FROM {orders_items} i WHERE i.order_id = lm.order_id) END
+         AS m_order_items
+FROM {customers} c
+LEFT JOIN LATERAL (
+  (SELECT m.* FROM {messages} m WHERE m.id = c.last_message_id AND {not_reaction})
+  UNION ALL
+  (SELECT m.* FROM {messages} m WHERE m.customer_id = c.id AND {not_reaction}
+   ORDER BY m."timestamp" DESC, m.id DESC LIMIT 1)
+  LIMIT 1
+) lm ON true
+WHERE {where}
+ORDER BY c.last_message_at DESC NULLS LAST, c.id DESC
+LIMIT %(limit)s
+"""
+
+
+def _filters(tables: AgentTables, *, unread: bool, has_open_order: bool,
+             search: Search | None, params: dict[str, Any]) -> list[sql.Composable]:
+    where: list[sql.Composable] = []
+    if unread:
+        where.append(sql.SQL("c.unread_count > 0"))
+    if has_open_order:
+        where.append(tables.query(
+            "EXISTS (SELECT 1 FROM {orders} o WHERE o.customer_id = c.id "
+            "AND o.status NOT IN ('delivered', 'cancelled'))"))
+    if search is not None:
+        params["name_prefix"] = search.name_prefix
+        params["words"] = search.tsquery
+        params["phone_prefix"] = search.phone_prefix
+        parts = [
+            "SELECT s.id FROM {customers} s WHERE lower(s.name) LIKE %(name_prefix)s"
+            " OR lower(s.username) LIKE %(name_prefix)s",
+        ]
+        if search.phone_prefix:
+            parts.append("SELECT s.id FROM {customers} s WHERE s.phone LIKE %(phone_prefix)s")
+        if search.tsquery:
+            parts.append("SELECT s.id FROM {customers} s WHERE to_tsvector('simple', "
+                         "coalesce(s.name, '') || ' ' || coalesce(s.username, '')) "
+                         "@@ to_tsquery('simple', %(words)s)")
+            parts.append("SELECT t.customer_id FROM {messages} t "
+                         "WHERE to_tsvector('simple', t.message) @@ to_tsquery('simple', %(words)s)")
+        where.append(tables.query("c.id IN (" + " UNION ".join(parts) + ")"))
+    return where
+
+
+async def inbox(
+    conn: AsyncConnection[Any],
+    *,
+    tables: AgentTables,
+    limit: int = 50,
+    cursor: str | None = None,
+    unread: bool = False,
+    has_open_order: bool = False,
+    q: str | None = None,
+) -> dict[str, Any]:
+    """One page of conversations by last activity: {"items": [...], "next_cursor": str | None}.
+
+    Customers that never had a message come after all others (by id, newest first).
+    """
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+    after_at, after_id = cursors.decode(cursor) if cursor else (None, None)
+    search = Search(q.strip()) if q and q.strip() else None
+    base: dict[str, Any] = {}
+    filters = _filters(tables, unread=unread, has_open_order=has_open_order, search=search, params=base)
+    rows: list[dict[str, Any]] = []
+    phases = []
+    if cursor is None or after_at is not None:
+        phases.append("active")
+    phases.append("quiet")
+    for phase in phases:
+        want = limit + 1 - len(rows)
+        if want <= 0:
+            break
+        params = dict(base, limit=want)
+        where = list(filters)
+        if phase == "active":
+            where.append(sql.SQL("c.last_message_at IS NOT NULL"))
+            if after_at is not None:
+                where.append(sql.SQL("(c.last_message_at, c.id) < (%(after_at)s, %(after_id)s)"))
+                params.update(after_at=after_at, after_id=after_id)
+        else:
+            where.append(sql.SQL("c.last_message_at IS NULL"))
+            if cursor is not None and after_at is None:
+                where.append(sql.SQL("c.id < %(after_id)s"))
+                params["after_id"] = after_id
+        query = tables.query(_INBOX_SQL, where=sql.SQL(" AND ").join(where),
+                             not_reaction=sql.SQL(NOT_REACTION))
+        cur = await conn.execute(query, params)
+        rows.extend(await cur.fetchall())
+    now = await _now(conn)
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1]
+        next_cursor = cursors.encode(last["last_message_at"], last["id"])
+    return {"items": [_conversation(r, now) for r in page], "next_cursor": next_cursor}
+
+
+async def _now(conn: AsyncConnection[Any]) -> datetime:
+    cur = await conn.execute("SELECT now() AS now")
+    row = await cur.fetchone()
+    assert row is not None
+    return row["now"]  # type: ignore[no-any-return]
+
+
+async def conversation(conn: AsyncConnection[Any], *, tables: AgentTables, customer_id: int) -> dict[str, Any]:
+    """The inbox entry of one customer (raises ConversationNotFoundError)."""
+    query = tables.query(_INBOX_SQL, where=sql.SQL("c.id = %(customer_id)s"),
+                         not_reaction=sql.SQL(NOT_REACTION))
+    cur = await conn.execute(query, {"customer_id": customer_id, "limit": 1})
+    row = await cur.fetchone()
+    if row is None:
+        raise ConversationNotFoundError(f"no customer with id {customer_id}")
+    return _conversation(row, await _now(conn))
+
+
+async def _require_customer(conn: AsyncConnection[Any], tables: AgentTables, customer_id: int) -> None:
+    cur = await conn.execute(tables.query("SELECT 1 FROM {customers} WHERE id = %s"), (customer_id,))
+    if await cur.fetchone() is None:
+        raise ConversationNotFoundError(f"no customer with id {customer_id}")
+
+
+_CHAT_SQL = """
+SELECT {columns},
+       CASE WHEN m.order_id IS NOT NULL THEN
+         (SELECT sum(i.quantity) FROM {orders_items} i WHERE i.order_id = m.order_id) END AS order_items,
+       to_jsonb(q) AS quoted
+FROM {messages} m
+LEFT JOIN LATERAL (
+  SELECT r.id, r.direction, r.message, r.caption, r.media_type, r.wa_type, r.media_filename,
+         r.media_mime_type, r.raw, r.payload, r.order_id
+  FROM {messages} r WHERE r.wamid = m.context_wamid LIMIT 1
+) q ON m.context_wamid IS NOT NULL
+WHERE m.customer_id = %(customer_id)s AND {not_reaction} {keyset}
+ORDER BY m."timestamp" DESC, m.id DESC
+LIMIT %(limit)s
+"""
+
+
+async def chat(
+    conn: AsyncConnection[Any],
+    *,
+    tables: AgentTables,
+    customer_id: int,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """A customer's messages, newest first: {"items": [...], "next_cursor": str | None} (older page)."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+    await _require_customer(conn, tables, customer_id)
+    params: dict[str, Any] = {"customer_id": customer_id, "limit": limit + 1}
+    keyset = sql.SQL("")
+    if cursor:
+        before_at, before_id = cursors.decode(cursor)
+        if before_at is None:
+            raise cursors.InvalidCursorError("the cursor is not valid for a chat page")
+        keyset = sql.SQL('AND (m."timestamp", m.id) < (%(before_at)s, %(before_id)s)')
+        params.update(before_at=before_at, before_id=before_id)
+    query = tables.query(_CHAT_SQL, columns=sql.SQL(_MESSAGE_COLUMNS), keyset=keyset,
+                         not_reaction=sql.SQL(NOT_REACTION))
+    cur = await conn.execute(query, params)
+    rows = await cur.fetchall()
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = cursors.encode(page[-1]["timestamp"], page[-1]["id"])
+    return {"items": [chat_message(r, quoted=r["quoted"]) for r in page], "next_cursor": next_cursor}
+
+
+async def mark_read(
+    conn: AsyncConnection[Any], *, tables: AgentTables, agent_id: int, customer_id: int
+) -> dict[str, Any]:
+    """Mark the conversation read (and send WhatsApp's read receipt when outbound offers it)."""
+    await _require_customer(conn, tables, customer_id)
+    receipt = _read_receipt_function()
+    async with conn.transaction():
+        if receipt is not None:
+            await receipt(conn, tables=tables, agent_id=agent_id, customer_id=customer_id)
+        cur = await conn.execute(
+            tables.query("UPDATE {messages} SET is_read = true WHERE customer_id = %s "
+                         "AND direction = 'inbound' AND is_read IS NOT TRUE"),
+            (customer_id,),
+        )
+        marked = cur.rowcount
+        await conn.execute(
+            tables.query("UPDATE {customers} SET unread_count = 0 WHERE id = %s AND unread_count <> 0"),
+            (customer_id,),
+        )
+        await realtime.notify(conn, agent_id=agent_id, kind="customer", customer_id=customer_id)
+    return {"customer_id": customer_id, "marked": marked, "receipt_sent": receipt is not None}
+
+
+def _read_receipt_function() -> Any:
+    try:
+        module = importlib.import_module("wacrm.outbound.service")
+    except ImportError:
+        return None
+    return getattr(module, "queue_read_receipt", None)

@@ -1,0 +1,1 @@
+"""LISTEN/NOTIFY fan-out to in-process subscribers and the SSE endpoint."""
