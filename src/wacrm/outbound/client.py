@@ -1,0 +1,240 @@
+"""The one place that talks to Meta's Graph API for sending: pywa_async's client, pointed at our base URL.
+
+pywa fixes its base URL to https://graph.facebook.com; `RebaseTransport` (an httpx transport we own)
+sends those requests to WHATSAPP_API_BASE_URL instead (the sandbox in tests and demos). Every
+failure comes out as a `wacrm.outbound.errors.SendError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import httpx
+from pywa.errors import WhatsAppError
+from pywa.types.templates import TemplateLanguage
+from pywa_async import WhatsApp
+
+from wacrm.config import get_settings
+from wacrm.outbound import errors
+
+META_HOST = "graph.facebook.com"
+T = TypeVar("T")
+
+
+class RebaseTransport(httpx.AsyncBaseTransport):
+    """Sends requests addressed to graph.facebook.com to `base_url` (scheme, host, port, path prefix)."""
+
+    def __init__(self, base_url: str, inner: httpx.AsyncBaseTransport | None = None) -> None:
+        self._base = httpx.URL(base_url.rstrip("/"))
+        self._inner = inner or httpx.AsyncHTTPTransport(retries=0)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host == META_HOST:
+            path = self._base.raw_path.rstrip(b"/") + request.url.raw_path
+            request.url = request.url.copy_with(
+                scheme=self._base.scheme, host=self._base.host, port=self._base.port, raw_path=path
+            )
+            request.headers["Host"] = request.url.netloc.decode()
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def _call(awaitable: Awaitable[T]) -> T:
+    try:
+        return await awaitable
+    except WhatsAppError as exc:
+        raw = exc.raw if isinstance(exc.raw, dict) else {"code": exc.code, "message": exc.message}
+        raise errors.from_meta_error(raw, http_status=exc.status_code) from None
+    except httpx.HTTPError as exc:
+        raise errors.NetworkError(
+            None, type(exc).__name__, str(exc) or type(exc).__name__
+        ) from None
+    except ValueError as exc:  # an answer that is not the JSON Meta sends
+        raise errors.GenericError(None, "Unexpected answer", str(exc)) from None
+
+
+def _wamid(sent: Any) -> str:
+    return str(sent.id)
+
+
+class WhatsAppClient:
+    """Sending as one phone number. `to` is a phone number (digits) or a BSUID (e.g. US.1349...)."""
+
+    def __init__(
+        self,
+        *,
+        phone_id: str,
+        token: str,
+        waba_id: str | None = None,
+        base_url: str | None = None,
+        api_version: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        settings = get_settings()
+        self.phone_id = str(phone_id)
+        self.waba_id = waba_id
+        self._http = httpx.AsyncClient(
+            transport=RebaseTransport(base_url or settings.whatsapp_api_base_url),
+            timeout=timeout,
+        )
+        self.wa = WhatsApp(
+            phone_id=self.phone_id,
+            token=token,
+            session=self._http,
+            api_version=float(api_version or settings.whatsapp_api_version),
+            waba_id=waba_id,
+            filter_updates=False,
+        )
+
+    def __repr__(self) -> str:  # never show the token
+        return f"WhatsAppClient(phone_id={self.phone_id!r})"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def send_text(
+        self, to: str, body: str, *, preview_url: bool = False, reply_to: str | None = None
+    ) -> str:
+        return _wamid(
+            await _call(
+                self.wa.send_message(
+                    to=to, text=body, preview_url=preview_url, reply_to_message_id=reply_to
+                )
+            )
+        )
+
+    async def upload_media(self, data: bytes, *, mime_type: str, filename: str) -> str:
+        """Upload a file to /{phone-number-id}/media; return Meta's media id."""
+        return str(
+            await _call(self.wa.upload_media(media=data, mime_type=mime_type, filename=filename))
+        )
+
+    async def send_media(
+        self,
+        to: str,
+        kind: str,
+        media_id: str,
+        *,
+        caption: str | None = None,
+        filename: str | None = None,
+        reply_to: str | None = None,
+    ) -> str:
+        """Send an uploaded file by id: kind is image, video, audio, document or sticker."""
+        body: dict[str, Any] = {"id": media_id}
+        if caption and kind in ("image", "video", "document"):
+            body["caption"] = caption
+        if filename and kind == "document":
+            body["filename"] = filename
+        return await self._send(to, kind, body, reply_to)
+
+    async def send_location(
+        self,
+        to: str,
+        *,
+        latitude: float,
+        longitude: float,
+        name: str | None = None,
+        address: str | None = None,
+        reply_to: str | None = None,
+    ) -> str:
+        return _wamid(
+            await _call(
+                self.wa.send_location(
+                    to=to,
+                    latitude=latitude,
+                    longitude=longitude,
+                    name=name,
+                    address=address,
+                    reply_to_message_id=reply_to,
+                )
+            )
+        )
+
+    async def send_reaction(self, to: str, *, emoji: str, message_wamid: str) -> str:
+        return _wamid(
+            await _call(self.wa.send_reaction(to=to, emoji=emoji, message_id=message_wamid))
+        )
+
+    async def send_template(
+        self,
+        to: str,
+        *,
+        name: str,
+        language: str,
+        body_params: list[str] | None = None,
+        reply_to: str | None = None,
+    ) -> str:
+        params = (
+            [{"type": "body", "parameters": [{"type": "text", "text": p} for p in body_params]}]
+            if body_params
+            else []
+        )
+        return _wamid(
+            await _call(
+                self.wa.send_template(
+                    to=to,
+                    name=name,
+                    language=TemplateLanguage(language),
+                    params=params,
+                    reply_to_message_id=reply_to,
+                )
+            )
+        )
+
+    async def mark_as_read(self, wamid: str) -> None:
+        await _call(self.wa.mark_message_as_read(message_id=wamid))
+
+    async def list_templates(self) -> list[dict[str, Any]]:
+        """Every template of the business account (all pages), as Meta returns them."""
+        if not self.waba_id:
+            raise errors.ParameterError(
+                None, "No business account id", "set the business account id of this number"
+            )
+        found: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            page = await _call(
+                self.wa.api.get_templates(
+                    waba_id=self.waba_id, pagination={"after": after} if after else None
+                )
+            )
+            found += page.get("data", [])
+            after = (page.get("paging") or {}).get("cursors", {}).get("after")
+            if not after or not (page.get("paging") or {}).get("next"):
+                return found
+
+    async def phone_number_details(self) -> dict[str, Any]:
+        return await _call(self.wa.api.get_business_phone_number(phone_id=self.phone_id))
+
+    async def _send(self, to: str, typ: str, body: dict[str, Any], reply_to: str | None) -> str:
+        """A message type pywa has no flat method for (media by id), through pywa's Graph API call."""
+        target = {"to": None, "recipient": to} if "." in to else {"to": to, "recipient": None}
+        answer = await _call(
+            self.wa.api.send_message(
+                sender=self.phone_id,
+                **target,
+                recipient_type="individual",
+                typ=typ,
+                msg=body,
+                reply_to_message_id=reply_to,
+            )
+        )
+        return str(answer["messages"][0]["id"])
+
+
+@asynccontextmanager
+async def client_for(config: dict[str, Any]) -> AsyncIterator[WhatsAppClient]:
+    """A client for a decrypted configuration row (from wacrm.numbers.service.get_by_agent_id)."""
+    client = WhatsAppClient(
+        phone_id=config["phone_number_id"],
+        token=config["access_token"],
+        waba_id=config.get("business_account_id"),
+    )
+    try:
+        yield client
+    finally:
+        await client.aclose()

@@ -1,0 +1,58 @@
+"""What an agent may send: one model per message type (the `type` field tells them apart)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+
+class TextContent(BaseModel):
+    type: Literal["text"] = "text"
+    body: str = Field(min_length=1, max_length=4096)
+    preview_url: bool = False
+    reply_to: int | None = Field(None, description="id of the message this answers (shown quoted)")
+
+
+class MediaContent(BaseModel):
+    type: Literal["image", "video", "audio", "document", "sticker"]
+    media_id: int = Field(description="id returned by POST /api/v1/media")
+    caption: str | None = Field(None, max_length=1024)
+    reply_to: int | None = None
+
+
+class LocationContent(BaseModel):
+    type: Literal["location"] = "location"
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    name: str | None = Field(None, max_length=1000)
+    address: str | None = Field(None, max_length=1000)
+    reply_to: int | None = None
+
+
+class ReactionContent(BaseModel):
+    type: Literal["reaction"] = "reaction"
+    message_id: int = Field(description="id of the message reacted to")
+    emoji: str = Field(max_length=16, description="an emoji; empty removes the reaction")
+
+
+class TemplateContent(BaseModel):
+    type: Literal["template"] = "template"
+    name: str = Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")
+    language: str = Field("en_US", min_length=2, max_length=16)
+    body_params: list[Annotated[str, Field(min_length=1, max_length=1024)]] = Field(
+        default_factory=list, max_length=20
+    )
+    reply_to: int | None = None
+
+
+OutboundContent = Annotated[
+    TextContent | MediaContent | LocationContent | ReactionContent | TemplateContent,
+    Field(discriminator="type"),
+]
+
+
+class NotificationSettingsIn(BaseModel):
+    text_template: str | None = Field(None, min_length=1, max_length=1024)
+    template_name: str | None = Field(None, min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")
+    template_language: str | None = Field(None, min_length=2, max_length=16)

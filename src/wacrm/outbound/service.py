@@ -1,0 +1,305 @@
+"""Queueing outbound messages (row + send job in one transaction), the 24 h window, read receipts, retry."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+
+from wacrm.agents.tables import AgentTables
+from wacrm.jobs import enqueue
+from wacrm.outbound.schemas import (
+    LocationContent,
+    MediaContent,
+    OutboundContent,
+    ReactionContent,
+    TemplateContent,
+    TextContent,
+)
+
+WINDOW = timedelta(hours=24)
+SEND_JOB = "outbound.send"
+READ_JOB = "outbound.read_receipt"
+
+
+class OutboundError(Exception):
+    """A message cannot be queued as asked (the message says why and what to do)."""
+
+    status = 422
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+
+
+class WindowClosedError(OutboundError):
+    """Free-form content outside the 24-hour customer-service window."""
+
+    status = 409
+
+    def __init__(self, closed_at: datetime | None) -> None:
+        when = (
+            f"closed at {closed_at.isoformat(timespec='seconds')}" if closed_at else "is not open"
+        )
+        super().__init__(
+            f"the 24-hour window {when} (the customer has not written since); send an approved template"
+        )
+        self.closed_at = closed_at
+
+
+def window_closes_at(last_inbound_at: datetime | None) -> datetime | None:
+    return last_inbound_at + WINDOW if last_inbound_at else None
+
+
+def _describe(content: Any, media: dict[str, Any] | None) -> tuple[str, str]:
+    """(human-readable text for the messages row, media_type)."""
+    if isinstance(content, TextContent):
+        return content.body, "none"
+    if isinstance(content, MediaContent):
+        return (
+            content.caption or f"[{content.type}: {media['filename'] if media else ''}]",
+            content.type,
+        )
+    if isinstance(content, LocationContent):
+        label = ", ".join(x for x in (content.name, content.address) if x)
+        return f"📍 {label or f'{content.latitude}, {content.longitude}'}", "location"
+    if isinstance(content, ReactionContent):
+        return content.emoji or "(reaction removed)", "reaction"
+    assert isinstance(content, TemplateContent)
+    params = f": {', '.join(content.body_params)}" if content.body_params else ""
+    return f"[template {content.name} ({content.language}){params}]", "template"
+
+
+async def _wamid_of(
+    conn: AsyncConnection[Any], tables: AgentTables, customer_id: int, message_id: int
+) -> str:
+    cur = await conn.execute(
+        tables.query("SELECT wamid FROM {messages} WHERE id = %s AND customer_id = %s"),
+        (message_id, customer_id),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise OutboundError(f"message {message_id} is not in this conversation", 422)
+    if not row["wamid"]:
+        raise OutboundError(
+            f"message {message_id} has no WhatsApp id yet (not sent), so it cannot be referenced",
+            422,
+        )
+    return str(row["wamid"])
+
+
+async def queue_message(
+    conn: AsyncConnection[Any],
+    *,
+    tables: AgentTables,
+    agent_id: int,
+    customer_id: int,
+    content: OutboundContent,
+    sent_by: UUID | None,
+) -> dict[str, Any]:
+    """Insert the outbound message ('queued') and its send job in one transaction; return the row.
+
+    Refuses free-form content outside the 24-hour window (WindowClosedError); templates always pass.
+    """
+    async with conn.transaction():
+        cur = await conn.execute(
+            tables.query(
+                "SELECT id, phone, bsuid, last_inbound_at FROM {customers} WHERE id = %s FOR UPDATE"
+            ),
+            (customer_id,),
+        )
+        customer = await cur.fetchone()
+        if customer is None:
+            raise OutboundError(f"no customer {customer_id}", 404)
+        if not isinstance(content, TemplateContent):
+            closes = window_closes_at(customer["last_inbound_at"])
+            now = (await (await conn.execute("SELECT now() AS now")).fetchone())["now"]
+            if closes is None or closes <= now:
+                raise WindowClosedError(closes)
+        media = None
+        if isinstance(content, MediaContent):
+            cur = await conn.execute(
+                "SELECT id, kind, filename, mime_type, size FROM outbound_media WHERE id = %s AND agent_id = %s",
+                (content.media_id, agent_id),
+            )
+            media = await cur.fetchone()
+            if media is None:
+                raise OutboundError(
+                    f"no uploaded file {content.media_id}: upload it with POST /api/v1/media", 404
+                )
+            if media["kind"] != content.type:
+                raise OutboundError(
+                    f"file {content.media_id} was uploaded as {media['kind']}, not {content.type}"
+                )
+        context_wamid = None
+        reply_to = getattr(content, "reply_to", None)
+        if reply_to is not None:
+            context_wamid = await _wamid_of(conn, tables, customer_id, reply_to)
+        reacted_wamid = None
+        if isinstance(content, ReactionContent):
+            reacted_wamid = await _wamid_of(conn, tables, customer_id, content.message_id)
+        text, media_type = _describe(content, media)
+        payload = content.model_dump(mode="json")
+        if reacted_wamid:
+            payload["message_wamid"] = reacted_wamid
+        cur = await conn.execute(
+            tables.query(
+                """INSERT INTO {messages} (customer_id, message, direction, media_type, caption, status,
+                     status_at, payload, sent_by, context_wamid, reaction, wa_type, media_mime_type,
+                     media_filename, media_size, is_read, "timestamp")
+                   VALUES (%(customer_id)s, %(text)s, 'outbound', %(media_type)s, %(caption)s, 'queued', now(),
+                     %(payload)s, %(sent_by)s, %(context)s, %(reaction)s, %(wa_type)s, %(mime)s, %(filename)s,
+                     %(size)s, true, now())
+                   RETURNING *"""
+            ),
+            {
+                "customer_id": customer_id,
+                "text": text,
+                "media_type": media_type,
+                "caption": getattr(content, "caption", None),
+                "payload": json.dumps(payload),
+                "sent_by": sent_by,
+                "context": context_wamid,
+                "reaction": content.emoji if isinstance(content, ReactionContent) else None,
+                "wa_type": content.type,
+                "mime": media["mime_type"] if media else None,
+                "filename": media["filename"] if media else None,
+                "size": media["size"] if media else None,
+            },
+        )
+        message = await cur.fetchone()
+        assert message is not None
+        if isinstance(content, ReactionContent):
+            await conn.execute(
+                tables.query("UPDATE {messages} SET agent_reaction = %s WHERE id = %s"),
+                (content.emoji or None, content.message_id),
+            )
+        await conn.execute(
+            tables.query(
+                "UPDATE {customers} SET last_message_at = now(), last_message_id = %s, updated_at = now() WHERE id = %s"
+            ),
+            (message["id"], customer_id),
+        )
+        await schedule_send(conn, tables=tables, message_id=message["id"])
+        await notify(
+            conn,
+            agent_id=agent_id,
+            kind="message",
+            customer_id=customer_id,
+            message_id=message["id"],
+        )
+    return dict(message)
+
+
+async def schedule_send(conn: AsyncConnection[Any], *, tables: AgentTables, message_id: int) -> int:
+    """(Re)queue the send job of a message, in the caller's transaction."""
+    job_id = await enqueue(
+        conn,
+        SEND_JOB,
+        {"agent_id": tables.agent_id, "prefix": tables.prefix, "message_id": message_id},
+    )
+    await conn.execute(
+        """INSERT INTO outbound_sends (agent_id, message_id, job_id) VALUES (%s, %s, %s)
+           ON CONFLICT (agent_id, message_id) DO UPDATE SET state = 'queued', attempts = 0, lease_until = NULL,
+             pair_slot_at = NULL, job_id = EXCLUDED.job_id, updated_at = now()""",
+        (tables.agent_id, message_id, job_id),
+    )
+    return job_id
+
+
+async def notify(
+    conn: AsyncConnection[Any],
+    *,
+    agent_id: int,
+    kind: str,
+    customer_id: int,
+    message_id: int | None,
+) -> None:
+    event = {
+        "agent_id": agent_id,
+        "kind": kind,
+        "customer_id": customer_id,
+        "message_id": message_id,
+        "order_id": None,
+    }
+    await conn.execute("SELECT pg_notify('wacrm_events', %s)", (json.dumps(event),))
+
+
+async def retry_message(
+    conn: AsyncConnection[Any], *, tables: AgentTables, message_id: int
+) -> dict[str, Any]:
+    """Queue a failed outbound message again (the window rule applies again to free-form content)."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            tables.query(
+                "SELECT * FROM {messages} WHERE id = %s AND direction = 'outbound' FOR UPDATE"
+            ),
+            (message_id,),
+        )
+        message = await cur.fetchone()
+        if message is None:
+            raise OutboundError(f"no outbound message {message_id}", 404)
+        if message["status"] != "failed":
+            raise OutboundError(
+                f"message {message_id} is {message['status']}, only failed messages can be retried",
+                409,
+            )
+        if message["wa_type"] != "template":
+            cur = await conn.execute(
+                tables.query("SELECT last_inbound_at, now() AS now FROM {customers} WHERE id = %s"),
+                (message["customer_id"],),
+            )
+            customer = await cur.fetchone()
+            closes = window_closes_at(customer["last_inbound_at"]) if customer else None
+            if closes is None or closes <= customer["now"]:
+                raise WindowClosedError(closes)
+        cur = await conn.execute(
+            tables.query(
+                """UPDATE {messages} SET status = 'queued', status_at = now(), error_code = NULL, error_title = NULL,
+                     error_details = NULL WHERE id = %s RETURNING *"""
+            ),
+            (message_id,),
+        )
+        updated = await cur.fetchone()
+        await schedule_send(conn, tables=tables, message_id=message_id)
+        await notify(
+            conn,
+            agent_id=tables.agent_id,
+            kind="status",
+            customer_id=message["customer_id"],
+            message_id=message_id,
+        )
+    assert updated is not None
+    return dict(updated)
+
+
+async def queue_read_receipt(
+    conn: AsyncConnection[Any], *, tables: AgentTables, agent_id: int, customer_id: int
+) -> int:
+    """Mark the customer's inbound messages read here; send Meta one read receipt for the newest, once.
+
+    Returns how many messages were marked. Nothing is queued when nothing was unread.
+    """
+    async with conn.transaction():
+        cur = await conn.execute(
+            tables.query(
+                """UPDATE {messages} SET is_read = true
+                   WHERE customer_id = %s AND direction = 'inbound' AND NOT coalesce(is_read, false)
+                   RETURNING id, wamid, "timestamp" """
+            ),
+            (customer_id,),
+        )
+        marked = await cur.fetchall()
+        await conn.execute(
+            tables.query("UPDATE {customers} SET unread_count = 0 WHERE id = %s"), (customer_id,)
+        )
+        newest = max(
+            (m for m in marked if m["wamid"]), key=lambda m: (m["timestamp"], m["id"]), default=None
+        )
+        if newest is not None:
+            await enqueue(conn, READ_JOB, {"agent_id": agent_id, "wamid": newest["wamid"]})
+    return len(marked)

@@ -1,0 +1,357 @@
+"""The send job, the read-receipt job, and the sweeper of expired send leases."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from wacrm.agents.tables import AgentTables
+from wacrm.jobs import Retry, context, entrypoint, periodic
+from wacrm.numbers import service as numbers
+from wacrm.outbound import errors, limiter
+from wacrm.outbound.client import client_for
+from wacrm.outbound.service import READ_JOB, SEND_JOB, notify, schedule_send
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+LEASE = timedelta(seconds=90)  # longer than the client's 30 s timeout plus waits for the limiter
+PAIR_WAIT_INLINE = 2.0  # longer waits for a customer's slot free the worker and come back later
+
+
+def backoff(attempt: int) -> timedelta:
+    """Delay before retry `attempt` (1, 2, ...): 2, 4, 8, ... seconds, at most 5 minutes."""
+    return timedelta(seconds=min(300, 2**attempt))
+
+
+async def _claim(
+    conn: AsyncConnection[Any], agent_id: int, message_id: int
+) -> dict[str, Any] | None:
+    """Take the send lease; None when another worker holds a live lease or the send is done."""
+    cur = await conn.execute(
+        """UPDATE outbound_sends SET state = 'sending', attempts = attempts + 1,
+             lease_until = now() + %s, updated_at = now()
+           WHERE agent_id = %s AND message_id = %s
+             AND (state = 'queued' OR (state = 'sending' AND lease_until < now()))
+           RETURNING *""",
+        (LEASE, agent_id, message_id),
+    )
+    return await cur.fetchone()
+
+
+async def _finish(
+    conn: AsyncConnection[Any],
+    tables: AgentTables,
+    message_id: int,
+    customer_id: int,
+    *,
+    wamid: str | None = None,
+    failure: errors.SendError | None = None,
+) -> None:
+    async with conn.transaction():
+        if failure is None:
+            await conn.execute(
+                tables.query(
+                    """UPDATE {messages} SET wamid = %s, status = 'sent', status_at = now()
+                       WHERE id = %s AND status IN ('queued', 'sending')"""
+                ),
+                (wamid, message_id),
+            )
+            # a status webhook may have come first: it only needs the wamid
+            await conn.execute(
+                tables.query("UPDATE {messages} SET wamid = %s WHERE id = %s AND wamid IS NULL"),
+                (wamid, message_id),
+            )
+        else:
+            await conn.execute(
+                tables.query(
+                    """UPDATE {messages} SET status = 'failed', status_at = now(), error_code = %s,
+                         error_title = %s, error_details = %s WHERE id = %s"""
+                ),
+                (
+                    failure.code,
+                    failure.title,
+                    f"{failure.explanation}. {failure.details or ''}".strip(),
+                    message_id,
+                ),
+            )
+        await conn.execute(
+            "UPDATE outbound_sends SET state = 'done', lease_until = NULL, updated_at = now() WHERE agent_id = %s AND message_id = %s",
+            (tables.agent_id, message_id),
+        )
+        await notify(
+            conn,
+            agent_id=tables.agent_id,
+            kind="status",
+            customer_id=customer_id,
+            message_id=message_id,
+        )
+
+
+async def _send(client: Any, to: str, message: dict[str, Any], media: dict[str, Any] | None) -> str:
+    p = message["payload"]
+    reply = message["context_wamid"]
+    kind = p["type"]
+    if kind == "text":
+        return str(
+            await client.send_text(
+                to, p["body"], preview_url=p.get("preview_url", False), reply_to=reply
+            )
+        )
+    if kind in ("image", "video", "audio", "document", "sticker"):
+        assert media is not None
+        media_id = await client.upload_media(
+            media["data"], mime_type=media["mime_type"], filename=media["filename"]
+        )
+        return str(
+            await client.send_media(
+                to,
+                kind,
+                media_id,
+                caption=p.get("caption"),
+                filename=media["filename"],
+                reply_to=reply,
+            )
+        )
+    if kind == "location":
+        return str(
+            await client.send_location(
+                to,
+                latitude=p["latitude"],
+                longitude=p["longitude"],
+                name=p.get("name"),
+                address=p.get("address"),
+                reply_to=reply,
+            )
+        )
+    if kind == "reaction":
+        return str(
+            await client.send_reaction(to, emoji=p["emoji"], message_wamid=p["message_wamid"])
+        )
+    if kind == "template":
+        return str(
+            await client.send_template(
+                to,
+                name=p["name"],
+                language=p["language"],
+                body_params=p.get("body_params") or [],
+                reply_to=reply,
+            )
+        )
+    raise errors.ParameterError(None, "Unknown message type", f"cannot send {kind!r}")
+
+
+@entrypoint(SEND_JOB)
+async def send_message(payload: dict[str, Any]) -> None:
+    """Send one queued outbound message; record wamid and 'sent', or 'failed' with the explanation."""
+    tables = AgentTables(int(payload["agent_id"]), payload["prefix"])
+    message_id = int(payload["message_id"])
+    pool = context.current().pool
+    async with pool.connection() as conn:
+        claim = await _claim(conn, tables.agent_id, message_id)
+        if claim is None:
+            cur = await conn.execute(
+                "SELECT lease_until - now() AS left FROM outbound_sends WHERE agent_id = %s AND message_id = %s AND state = 'sending'",
+                (tables.agent_id, message_id),
+            )
+            held = await cur.fetchone()
+            if (
+                held is not None
+            ):  # a worker that looked dead may still be sending: decide after its lease
+                raise Retry(
+                    held["left"] + timedelta(seconds=1),
+                    reason="another worker holds the send lease",
+                )
+            return
+        cur = await conn.execute(
+            tables.query("SELECT * FROM {messages} WHERE id = %s"), (message_id,)
+        )
+        message = await cur.fetchone()
+        if message is None:
+            await conn.execute(
+                "DELETE FROM outbound_sends WHERE agent_id = %s AND message_id = %s",
+                (tables.agent_id, message_id),
+            )
+            return
+        await conn.execute(
+            tables.query(
+                "UPDATE {messages} SET status = 'sending', status_at = now() WHERE id = %s AND status IN ('queued', 'sending')"
+            ),
+            (message_id,),
+        )
+        cur = await conn.execute(
+            tables.query("SELECT phone, bsuid FROM {customers} WHERE id = %s"),
+            (message["customer_id"],),
+        )
+        customer = await cur.fetchone()
+        config = await numbers.get_by_agent_id(conn, agent_id=tables.agent_id)
+        if (
+            config is None
+            or not config.get("is_active")
+            or not config.get("phone_number_id")
+            or not config.get("access_token")
+        ):
+            await _finish(
+                conn,
+                tables,
+                message_id,
+                message["customer_id"],
+                failure=errors.NotConfiguredError(),
+            )
+            return
+        to = (customer or {}).get("phone") or (customer or {}).get("bsuid")
+        if not to:
+            await _finish(
+                conn,
+                tables,
+                message_id,
+                message["customer_id"],
+                failure=errors.UndeliverableError(
+                    None,
+                    "No recipient",
+                    "the customer has neither a phone number nor a WhatsApp user id",
+                ),
+            )
+            return
+        phone_id = str(config["phone_number_id"])
+        if claim["pair_slot_at"] is None:
+            wait = await limiter.reserve_pair(conn, phone_number_id=phone_id, recipient=to)
+            if wait > PAIR_WAIT_INLINE:
+                await conn.execute(
+                    """UPDATE outbound_sends SET state = 'queued', attempts = attempts - 1, lease_until = NULL,
+                         pair_slot_at = now() + %s WHERE agent_id = %s AND message_id = %s""",
+                    (timedelta(seconds=wait), tables.agent_id, message_id),
+                )
+                raise Retry(timedelta(seconds=wait), reason="spacing messages to this customer")
+            await asyncio.sleep(wait)
+        await asyncio.sleep(
+            await limiter.reserve_number(
+                conn, phone_number_id=phone_id, per_second=int(config["messages_per_second"] or 80)
+            )
+        )
+        media = None
+        if message["payload"]["type"] in ("image", "video", "audio", "document", "sticker"):
+            cur = await conn.execute(
+                "SELECT * FROM outbound_media WHERE id = %s AND agent_id = %s",
+                (message["payload"]["media_id"], tables.agent_id),
+            )
+            media = await cur.fetchone()
+            if media is None:
+                await _finish(
+                    conn,
+                    tables,
+                    message_id,
+                    message["customer_id"],
+                    failure=errors.MediaError(
+                        None, "File deleted", "the uploaded file no longer exists"
+                    ),
+                )
+                return
+        try:
+            async with client_for(config) as client:
+                wamid = await _send(client, to, message, media)
+        except errors.SendError as exc:
+            await _handle_failure(conn, tables, message, claim["attempts"], exc, config)
+            return
+        await _finish(conn, tables, message_id, message["customer_id"], wamid=wamid)
+
+
+async def _handle_failure(
+    conn: AsyncConnection[Any],
+    tables: AgentTables,
+    message: dict[str, Any],
+    attempts: int,
+    exc: errors.SendError,
+    config: dict[str, Any],
+) -> None:
+    log.warning(
+        "send of message %s (agent %s) failed: %s %s",
+        message["id"],
+        tables.agent_id,
+        exc.code,
+        exc.title,
+    )
+    if isinstance(exc, errors.AuthError):
+        await conn.execute(
+            "UPDATE whatsapp_configuration SET needs_attention = %s, updated_at = now() WHERE id = %s",
+            (exc.explanation, config["id"]),
+        )
+    if exc.transient and attempts < MAX_ATTEMPTS:
+        delay = backoff(attempts)
+        async with conn.transaction():
+            await conn.execute(
+                tables.query(
+                    "UPDATE {messages} SET status = 'queued', status_at = now(), error_code = %s, error_title = %s, error_details = %s WHERE id = %s"
+                ),
+                (
+                    exc.code,
+                    exc.title,
+                    f"attempt {attempts} failed: {exc.explanation}",
+                    message["id"],
+                ),
+            )
+            await conn.execute(
+                "UPDATE outbound_sends SET state = 'queued', lease_until = NULL, pair_slot_at = now(), updated_at = now() WHERE agent_id = %s AND message_id = %s",
+                (tables.agent_id, message["id"]),
+            )
+        raise Retry(delay, reason=exc.explanation)
+    if exc.transient:
+        exc.details = f"gave up after {attempts} attempts: {exc.details or exc.title}"
+    await _finish(conn, tables, message["id"], message["customer_id"], failure=exc)
+
+
+@entrypoint(READ_JOB, max_attempts=3)
+async def send_read_receipt(payload: dict[str, Any]) -> None:
+    """Tell Meta the customer's message (and the earlier ones) were read."""
+    async with context.current().pool.connection() as conn:
+        config = await numbers.get_by_agent_id(conn, agent_id=int(payload["agent_id"]))
+    if config is None or not config.get("access_token") or not config.get("phone_number_id"):
+        return
+    async with client_for(config) as client:
+        try:
+            await client.mark_as_read(payload["wamid"])
+        except errors.SendError as exc:
+            if exc.transient:
+                raise
+            log.info("read receipt for %s not sent: %s", payload["wamid"], exc.explanation)
+
+
+@periodic("outbound.sweep_leases", every=timedelta(seconds=30))
+async def sweep_expired_leases() -> None:
+    """Sends whose worker vanished and whose job is gone: queue them again, or fail them after MAX_ATTEMPTS."""
+    async with context.current().pool.connection() as conn, conn.transaction():
+        cur = await conn.execute(
+            """SELECT s.agent_id, s.message_id, s.attempts, a.agent_prefix FROM outbound_sends s
+               JOIN agents a ON a.id = s.agent_id
+               WHERE s.state = 'sending' AND s.lease_until < now() - interval '30 seconds'
+                 AND NOT EXISTS (SELECT 1 FROM pgqueuer q WHERE q.id = s.job_id)
+               ORDER BY s.lease_until LIMIT 100 FOR UPDATE OF s SKIP LOCKED"""
+        )
+        for row in await cur.fetchall():
+            tables = AgentTables(row["agent_id"], row["agent_prefix"])
+            if row["attempts"] < MAX_ATTEMPTS:
+                attempts = row["attempts"]
+                await schedule_send(conn, tables=tables, message_id=row["message_id"])
+                await conn.execute(
+                    "UPDATE outbound_sends SET attempts = %s WHERE agent_id = %s AND message_id = %s",
+                    (attempts, row["agent_id"], row["message_id"]),
+                )
+                continue
+            await conn.execute(
+                tables.query(
+                    """UPDATE {messages} SET status = 'failed', status_at = now(), error_title = 'Send interrupted',
+                         error_details = %s WHERE id = %s AND status IN ('queued', 'sending')"""
+                ),
+                (
+                    f"the send was interrupted {row['attempts']} times; it may or may not have reached the customer",
+                    row["message_id"],
+                ),
+            )
+            await conn.execute(
+                "UPDATE outbound_sends SET state = 'done', lease_until = NULL WHERE agent_id = %s AND message_id = %s",
+                (row["agent_id"], row["message_id"]),
+            )
