@@ -1,0 +1,1 @@
+"""Customers: identity by BSUID or phone number, and the customers API."""

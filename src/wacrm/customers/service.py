@@ -1,0 +1,193 @@
+"""Customer identity: one customer per person, found by BSUID first and phone number otherwise."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import phonenumbers
+from psycopg import AsyncConnection
+
+from wacrm.agents.tables import AgentTables
+
+_COLUMNS = (
+    "id, agent_id, name, phone, wa_id, bsuid, parent_bsuid, username, profile_image_url, created_at,"
+    " updated_at, last_message_at, last_inbound_at, last_message_id, unread_count"
+)
+
+
+class CustomerError(ValueError):
+    """A customer cannot be changed as asked (the message says why)."""
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def e164(wa_id: str | None) -> str | None:
+    """Meta's digits-only number as E.164 (`+4915123456789`); None when there is none."""
+    if not wa_id:
+        return None
+    digits = "".join(ch for ch in str(wa_id) if ch.isdigit())
+    if not digits:
+        return None
+    try:
+        parsed = phonenumbers.parse("+" + digits, None)
+        if phonenumbers.is_possible_number(parsed):
+            return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    except phonenumbers.NumberParseException:
+        pass
+    return "+" + digits
+
+
+_SET_PROFILE = """
+    name = CASE WHEN %(name)s::text IS NOT NULL THEN %(name)s::text ELSE c.name END,
+    username = coalesce(%(username)s::text, c.username),
+    parent_bsuid = coalesce(%(parent_bsuid)s::text, c.parent_bsuid),
+    updated_at = now()
+"""
+
+
+@lru_cache(maxsize=4096)
+def _sql(tables: AgentTables) -> dict[str, str]:
+    """The identity statements of one agent, composed once."""
+    q = {
+        "by_phone": """
+            INSERT INTO {customers} AS c (name, phone, wa_id, username, parent_bsuid)
+            VALUES (%(fallback)s, %(phone)s, %(wa_id)s, %(username)s, %(parent_bsuid)s)
+            ON CONFLICT (phone) WHERE phone IS NOT NULL DO UPDATE SET
+              wa_id = coalesce(c.wa_id, excluded.wa_id), """
+        + _SET_PROFILE
+        + " RETURNING id",
+        "link": """
+            UPDATE {customers} SET bsuid = %(bsuid)s, updated_at = now()
+            WHERE phone = %(phone)s AND bsuid IS NULL
+              AND NOT EXISTS (SELECT 1 FROM {customers} WHERE bsuid = %(bsuid)s)
+        """,
+        "by_bsuid": """
+            INSERT INTO {customers} AS c (name, phone, wa_id, bsuid, username, parent_bsuid)
+            SELECT %(fallback)s, p.phone, CASE WHEN p.phone IS NULL THEN NULL ELSE %(wa_id)s END,
+                   %(bsuid)s, %(username)s, %(parent_bsuid)s
+            FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM {customers} WHERE phone = %(phone)s)
+                              THEN NULL ELSE %(phone)s::text END AS phone) p
+            ON CONFLICT (bsuid) WHERE bsuid IS NOT NULL DO UPDATE SET
+              phone = coalesce(c.phone, excluded.phone),
+              wa_id = coalesce(c.wa_id, excluded.wa_id), """
+        + _SET_PROFILE
+        + " RETURNING id",
+        "find": "SELECT id FROM {customers} WHERE (%(bsuid)s::text IS NOT NULL AND bsuid = %(bsuid)s)"
+        " OR (%(phone)s::text IS NOT NULL AND phone = %(phone)s) ORDER BY (bsuid = %(bsuid)s) DESC NULLS LAST"
+        " LIMIT 1",
+        "taken_phone": "SELECT id FROM {customers} WHERE phone = %(phone)s AND id <> %(id)s",
+        "taken_bsuid": "SELECT id FROM {customers} WHERE bsuid = %(bsuid)s AND id <> %(id)s",
+        "set_phone": "UPDATE {customers} SET phone = %(phone)s, wa_id = %(wa_id)s,"
+        " bsuid = coalesce(%(bsuid)s::text, bsuid), updated_at = now() WHERE id = %(id)s",
+        "set_bsuid": "UPDATE {customers} SET bsuid = %(bsuid)s, updated_at = now() WHERE id = %(id)s",
+        "get": f"SELECT {_COLUMNS} FROM {{customers}} WHERE id = %(id)s",
+        "rename": f"UPDATE {{customers}} SET name = %(name)s, updated_at = now() WHERE id = %(id)s"
+        f" RETURNING {_COLUMNS}",
+    }
+    return {k: tables.query(v).as_string(None) for k, v in q.items()}
+
+
+async def resolve_customer(
+    conn: AsyncConnection[Any],
+    *,
+    tables: AgentTables,
+    wa_id: str | None,
+    bsuid: str | None,
+    name: str | None = None,
+    username: str | None = None,
+    parent_bsuid: str | None = None,
+    fetch: bool = True,
+) -> int | None:
+    """The id of the customer with this BSUID or phone (created or updated; races make one row).
+
+    The profile name and username are updated when given and never blanked when missing. With
+    `fetch=False` nothing is read back (pipeline mode: find the row again by phone or BSUID).
+    """
+    phone = e164(wa_id)
+    bsuid = bsuid or None
+    if phone is None and bsuid is None:
+        raise CustomerError("a customer needs a phone number (wa_id) or a business-scoped user id")
+    params = {
+        "phone": phone,
+        "wa_id": wa_id if phone else None,
+        "bsuid": bsuid,
+        "name": name or None,
+        "username": username or None,
+        "parent_bsuid": parent_bsuid or None,
+        "fallback": name or username or phone or bsuid,
+    }
+    q = _sql(tables)
+    if bsuid is None:
+        cur = await conn.execute(q["by_phone"], params, prepare=True)
+    else:
+        if phone is not None:
+            await conn.execute(q["link"], params, prepare=True)
+        cur = await conn.execute(q["by_bsuid"], params, prepare=True)
+    if not fetch:
+        return None
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+async def change_identity(
+    conn: AsyncConnection[Any],
+    *,
+    tables: AgentTables,
+    old_wa_id: str | None,
+    old_bsuid: str | None,
+    new_wa_id: str | None = None,
+    new_bsuid: str | None = None,
+) -> int | None:
+    """Apply a `user_changed_number` / `user_changed_user_id` system message; the customer's id.
+
+    A new phone number comes with a new BSUID: unless the message gives it, the old BSUID is
+    dropped so that the next message (new phone, new BSUID) links to this customer.
+    """
+    q = _sql(tables)
+    old_phone = e164(old_wa_id)
+    cur = await conn.execute(q["find"], {"bsuid": old_bsuid or None, "phone": old_phone})
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    cid = int(row["id"])
+    new_phone = e164(new_wa_id)
+    if new_phone is not None:
+        cur = await conn.execute(q["taken_phone"], {"phone": new_phone, "id": cid})
+        if await cur.fetchone() is None:
+            await conn.execute(
+                q["set_phone"],
+                {"phone": new_phone, "wa_id": new_wa_id, "bsuid": new_bsuid or None, "id": cid},
+            )
+            if not new_bsuid:
+                await conn.execute(q["set_bsuid"], {"bsuid": None, "id": cid})
+            return cid
+    if new_bsuid:
+        cur = await conn.execute(q["taken_bsuid"], {"bsuid": new_bsuid, "id": cid})
+        if await cur.fetchone() is None:
+            await conn.execute(q["set_bsuid"], {"bsuid": new_bsuid, "id": cid})
+    return cid
+
+
+async def get_customer(
+    conn: AsyncConnection[Any], *, tables: AgentTables, customer_id: int
+) -> dict[str, Any] | None:
+    cur = await conn.execute(_sql(tables)["get"], {"id": customer_id})
+    row = await cur.fetchone()
+    return dict(row) if row else None
+
+
+async def rename_customer(
+    conn: AsyncConnection[Any], *, tables: AgentTables, customer_id: int, name: str
+) -> dict[str, Any] | None:
+    """Set the name the agent knows the customer by; None if there is no such customer."""
+    if not isinstance(name, str) or not name.strip():
+        raise CustomerError("the name is empty: give the customer a name of at least one character")
+    if len(name) > 200:
+        raise CustomerError("the name is too long (at most 200 characters)")
+    cur = await conn.execute(_sql(tables)["rename"], {"id": customer_id, "name": name.strip()})
+    row = await cur.fetchone()
+    return dict(row) if row else None

@@ -1,0 +1,1 @@
+"""Inbound WhatsApp: the webhook, its journal, processing and replay."""

@@ -1,0 +1,167 @@
+"""The webhook journal: store a verified body (processed in the same transaction when it can be), list, replay."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg import AsyncConnection
+
+from wacrm.inbound.processing import ProcessingError, RouteSource, process_payload
+from wacrm.inbound.routing import RouteCache
+
+log = logging.getLogger(__name__)
+
+LAST_WEBHOOK_EVERY = 5.0  # seconds between updates of whatsapp_configuration.last_webhook_at
+_last_webhook_sent: dict[int, float] = {}
+
+_JOURNAL_OK = (
+    "INSERT INTO webhook_journal (phone_number_id, body, status, attempts, processed_at)"
+    " VALUES (%s, %s, 'processed', 1, now())"
+)
+_JOURNAL_FAILED = (
+    "INSERT INTO webhook_journal (phone_number_id, body, status, error, attempts)"
+    " VALUES (%s, %s, 'failed', %s, 1) RETURNING id"
+)
+_TOUCH_CONFIG = (
+    "UPDATE whatsapp_configuration SET last_webhook_at = now() WHERE id = ANY(%s)"
+    " AND (last_webhook_at IS NULL OR last_webhook_at < now() - interval '5 seconds')"
+)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A verified POST body, decoded when it is JSON (`data` is None when it is not)."""
+
+    body: bytes
+    data: Any
+    phone_number_id: str | None
+
+
+def describe(exc: BaseException) -> str:
+    """The error text kept in the journal."""
+    if isinstance(exc, ProcessingError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def _due_config_ids(config_ids: set[int]) -> list[int]:
+    now = time.monotonic()
+    due = [c for c in config_ids if now - _last_webhook_sent.get(c, 0.0) >= LAST_WEBHOOK_EVERY]
+    for c in due:
+        _last_webhook_sent[c] = now
+    return due
+
+
+async def process_in_transaction(
+    conn: AsyncConnection[Any], hooks: Sequence[Webhook], routes: RouteSource
+) -> None:
+    """Journal and process `hooks` in ONE pipelined transaction (raises if any of them fails)."""
+    async with conn.pipeline(), conn.transaction():
+        config_ids: set[int] = set()
+        for hook in hooks:
+            if hook.data is None:
+                raise ProcessingError("the body is not JSON")
+            await conn.execute(_JOURNAL_OK, (hook.phone_number_id, hook.body), prepare=True)
+            out = await process_payload(conn, data=hook.data, routes=routes)
+            config_ids |= out.config_ids
+        due = _due_config_ids(config_ids)
+        if due:
+            await conn.execute(_TOUCH_CONFIG, (due,))
+
+
+async def journal_failed(conn: AsyncConnection[Any], hook: Webhook, error: str) -> int:
+    async with conn.transaction():
+        cur = await conn.execute(_JOURNAL_FAILED, (hook.phone_number_id, hook.body, error))
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+async def store_webhook(conn: AsyncConnection[Any], hook: Webhook, routes: RouteSource) -> str:
+    """Journal one verified body, processed in the same transaction when possible; 'processed' or 'failed'.
+
+    Database outages propagate (the caller answers 503 and Meta delivers again); anything else
+    leaves the body in the journal with status 'failed' and the reason.
+    """
+    try:
+        await process_in_transaction(conn, [hook], routes)
+        return "processed"
+    except psycopg.OperationalError:
+        raise
+    except Exception as exc:
+        if not isinstance(exc, ProcessingError):
+            log.exception("webhook processing failed; kept in the journal for replay")
+        await journal_failed(conn, hook, describe(exc))
+        return "failed"
+
+
+async def list_journal(
+    conn: AsyncConnection[Any], *, status: str | None = None, limit: int = 50, before_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Journal rows newest first (the body decoded when it is JSON)."""
+    cur = await conn.execute(
+        """SELECT id, received_at, phone_number_id, status, error, attempts, processed_at, body
+           FROM webhook_journal
+           WHERE (%(status)s::text IS NULL OR status = %(status)s)
+             AND (%(before)s::bigint IS NULL OR id < %(before)s)
+           ORDER BY id DESC LIMIT %(limit)s""",
+        {"status": status, "before": before_id, "limit": limit},
+    )
+    rows = []
+    for r in await cur.fetchall():
+        row = dict(r)
+        body = bytes(row.pop("body"))
+        try:
+            row["body"] = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            row["body"] = body.decode("utf-8", "replace")
+        rows.append(row)
+    return rows
+
+
+async def replay(
+    conn: AsyncConnection[Any], *, journal_id: int | None = None, failed: bool = False
+) -> list[dict[str, Any]]:
+    """Process journal rows again (one id, or every failed one); each row's new status and error."""
+    if journal_id is None and not failed:
+        raise ValueError("give a journal id or ask for every failed webhook")
+    if journal_id is not None:
+        cur = await conn.execute("SELECT id, phone_number_id, body FROM webhook_journal WHERE id = %s",
+                                 (journal_id,))
+    else:
+        cur = await conn.execute(
+            "SELECT id, phone_number_id, body FROM webhook_journal WHERE status <> 'processed' ORDER BY id"
+        )
+    rows = await cur.fetchall()
+    routes = RouteCache(ttl=0.0)
+    results = []
+    for row in rows:
+        body = bytes(row["body"])
+        status, error = "processed", None
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            status, error = "failed", "the body is not JSON"
+        if status == "processed":
+            try:
+                async with conn.pipeline(), conn.transaction():
+                    await process_payload(conn, data=data, routes=routes)
+                    await conn.execute(
+                        "UPDATE webhook_journal SET status = 'processed', error = NULL,"
+                        " attempts = attempts + 1, processed_at = now() WHERE id = %s", (row["id"],))
+            except psycopg.OperationalError:
+                raise
+            except Exception as exc:
+                status, error = "failed", describe(exc)
+        if status == "failed":
+            await conn.execute(
+                "UPDATE webhook_journal SET status = 'failed', error = %s, attempts = attempts + 1"
+                " WHERE id = %s", (error, row["id"]))
+        results.append({"id": row["id"], "status": status, "error": error})
+    return results

@@ -1,0 +1,1 @@
+"""Media: the store, the download job, serving files to the agent's users."""
