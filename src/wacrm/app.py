@@ -36,13 +36,11 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(accounts_router)
     app.include_router(agents_router)
     app.include_router(numbers_router)
-    from wacrm.accounts.router import router as accounts_router
-    from wacrm.agents.router import router as agents_router
-    from wacrm.numbers.router import router as numbers_router
+    from wacrm.inbound.router import admin_router as webhooks_admin_router
+    from wacrm.inbound.router import router as webhooks_router
 
-    app.include_router(accounts_router)
-    app.include_router(agents_router)
-    app.include_router(numbers_router)
+    app.include_router(webhooks_router)
+    app.include_router(webhooks_admin_router)
 
 
 def _startup_hooks(settings: Settings) -> list[StartupHook]:
