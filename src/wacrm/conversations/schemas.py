@@ -103,4 +103,4 @@ class ChatPage(BaseModel):
 class MarkedRead(BaseModel):
     customer_id: int
     marked: int
-    receipt_sent: bool
+    receipt_queued: bool

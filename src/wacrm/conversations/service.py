@@ -274,21 +274,24 @@ async def mark_read(
     """Mark the conversation read (and send WhatsApp's read receipt when outbound offers it)."""
     await _require_customer(conn, tables, customer_id)
     receipt = _read_receipt_function()
+    marked = 0
     async with conn.transaction():
-        if receipt is not None:
-            await receipt(conn, tables=tables, agent_id=agent_id, customer_id=customer_id)
+        if receipt is not None:  # outbound marks the rows and queues one receipt for the newest
+            done = await receipt(conn, tables=tables, agent_id=agent_id, customer_id=customer_id)
+            marked = done if isinstance(done, int) else 0
         cur = await conn.execute(
             tables.query("UPDATE {messages} SET is_read = true WHERE customer_id = %s "
                          "AND direction = 'inbound' AND is_read IS NOT TRUE"),
             (customer_id,),
         )
-        marked = cur.rowcount
+        marked += max(cur.rowcount, 0)
         await conn.execute(
             tables.query("UPDATE {customers} SET unread_count = 0 WHERE id = %s AND unread_count <> 0"),
             (customer_id,),
         )
         await realtime.notify(conn, agent_id=agent_id, kind="customer", customer_id=customer_id)
-    return {"customer_id": customer_id, "marked": marked, "receipt_sent": receipt is not None}
+    return {"customer_id": customer_id, "marked": marked,
+            "receipt_queued": receipt is not None and marked > 0}
 
 
 def _read_receipt_function() -> Any:
