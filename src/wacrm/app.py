@@ -41,10 +41,17 @@ def _include_routers(app: FastAPI) -> None:
 
     app.include_router(webhooks_router)
     app.include_router(webhooks_admin_router)
+    from wacrm.conversations.router import router as conversations_router
+    from wacrm.realtime.router import router as realtime_router
+
+    app.include_router(conversations_router)
+    app.include_router(realtime_router)
 
 
 def _startup_hooks(settings: Settings) -> list[StartupHook]:
-    hooks: list[StartupHook] = []
+    from wacrm.realtime.hub import startup_hook as start_event_hub
+
+    hooks: list[StartupHook] = [start_event_hub]
     if settings.run_worker:
         from wacrm.jobs.inprocess import start_inprocess_worker
 

@@ -55,6 +55,7 @@ class EventHub:
         self.health_interval = health_interval
         self.connected = asyncio.Event()
         self.reconnects = 0
+        self.backend_pid: int | None = None
         self._subscribers: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
 
@@ -108,6 +109,7 @@ class EventHub:
             try:
                 async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+                    self.backend_pid = conn.info.backend_pid
                     self.connected.set()
                     if gap:
                         self.reconnects += 1
