@@ -86,8 +86,20 @@ def _bootstrap(url: str) -> None:
 BOOTSTRAP_HOOKS: list = []
 
 
+def _register_bootstrap_hooks() -> None:
+    from wacrm.accounts.bootstrap import bootstrap_admin
+
+    BOOTSTRAP_HOOKS.append(bootstrap_admin)
+
+
+_register_bootstrap_hooks()
+
+
 def _register_feature_commands() -> None:
     """Command groups of the feature packages (each a typer.Typer in its package's cli.py)."""
+    from wacrm.accounts.cli import register as register_accounts
+
+    register_accounts(app)
     from wacrm.jobs.cli import worker
 
     app.command("worker")(worker)

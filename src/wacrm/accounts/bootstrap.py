@@ -1,0 +1,53 @@
+"""First start: create an admin when there is none."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from wacrm.accounts import service
+from wacrm.accounts.passwords import generate_password
+from wacrm.config import Settings, get_settings
+
+
+async def ensure_admin(conn: psycopg.AsyncConnection[Any], settings: Settings) -> tuple[str, str] | None:
+    """Create the first admin if no active admin exists: (email, generated password or '')."""
+    if await service.admin_exists(conn):
+        return None
+    email = settings.admin_email or "admin@localhost"
+    password = settings.admin_password or generate_password()
+    await service.create_user(conn, email=email, name="Administrator", role="admin", password=password)
+    return email, ("" if settings.admin_password else password)
+
+
+def bootstrap_admin(url: str) -> None:
+    """BOOTSTRAP_HOOKS entry: print a generated password once and keep it in initial-admin.txt (0600)."""
+    from wacrm.cli.common import console
+
+    settings = get_settings()
+
+    async def run() -> tuple[str, str] | None:
+        async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row, autocommit=True) as c:
+            return await ensure_admin(c, settings)
+
+    created = asyncio.run(run())
+    if created is None:
+        return
+    email, password = created
+    if not password:
+        console.print(f"[bold]created the first admin {email}[/] (password from WACRM_ADMIN_PASSWORD)")
+        return
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir / "initial-admin.txt"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"email: {email}\npassword: {password}\n")
+    path.chmod(0o600)
+    console.print(
+        f"[bold yellow]created the first admin[/] {email} with password [bold]{password}[/] "
+        f"(also in {path}); change it after logging in"
+    )
