@@ -17,16 +17,24 @@ async def test_create_list_update_user(client, conn):
     h = bearer(admin["token"])
     r = await client.post(
         "/api/v1/users",
-        json={"email": "Ann@Example.com", "name": "Ann", "role": "agent", "password": "ann's passphrase"},
+        json={
+            "email": "Ann@Example.com",
+            "name": "Ann",
+            "role": "agent",
+            "password": "ann's passphrase",
+        },
         headers=h,
     )
     assert r.status_code == 201, r.text
     user = r.json()
     assert user["email"] == "ann@example.com" and "password" not in r.text
     assert {u["email"] for u in (await client.get("/api/v1/users", headers=h)).json()} == {
-        "admin@example.com", "ann@example.com"
+        "admin@example.com",
+        "ann@example.com",
     }
-    r = await client.patch(f"/api/v1/users/{user['id']}", json={"name": "Ann B", "role": "admin"}, headers=h)
+    r = await client.patch(
+        f"/api/v1/users/{user['id']}", json={"name": "Ann B", "role": "admin"}, headers=h
+    )
     assert r.status_code == 200 and r.json()["name"] == "Ann B" and r.json()["role"] == "admin"
     r = await client.get("/api/v1/users/00000000-0000-0000-0000-000000000000", headers=h)
     assert r.status_code == 404
@@ -40,7 +48,11 @@ async def test_create_list_update_user(client, conn):
         ({"email": "not an email", "name": "X", "role": "agent"}, 400, "not valid"),
         ({"email": "x@example.com", "name": "X", "role": "owner"}, 422, "admin"),
         ({"email": "x@example.com", "name": "X", "role": "agent", "password": ""}, 400, "empty"),
-        ({"email": "x@example.com", "name": "X", "role": "agent", "password": "abc"}, 400, "too short"),
+        (
+            {"email": "x@example.com", "name": "X", "role": "agent", "password": "abc"},
+            400,
+            "too short",
+        ),
         ({"email": "x@example.com", "name": "", "role": "agent"}, 422, "name"),
     ],
 )

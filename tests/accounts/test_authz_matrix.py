@@ -133,16 +133,25 @@ async def test_authorization_matrix(app, client, world):
             r = await _call(client, method, url, a["token"])
             expect(_allowed(r.status_code), f"A {method} {path} (own scope)", r)
             if "{" in path:  # agent A asking for agent B's ids
-                expect(r.status_code in (404, 422) and r.status_code != 200,
-                       f"A {method} {path} with B's id {FOREIGN_ID}", r)
+                expect(
+                    r.status_code in (404, 422) and r.status_code != 200,
+                    f"A {method} {path} with B's id {FOREIGN_ID}",
+                    r,
+                )
                 if method == "GET":
                     expect(r.status_code == 404, f"A GET {path} with B's id", r)
             r = await _call(client, method, url, a["token"], params={"agent_id": b["agent"]["id"]})
             expect(r.status_code == 404, f"A {method} {path}?agent_id=B", r)
             r = await _call(client, method, url, admin["token"])
             expect(r.status_code == 400, f"admin {method} {path} without agent_id", r)
-            r = await _call(client, method, url, admin["token"], params={"agent_id": b["agent"]["id"]})
-            expect(_allowed(r.status_code) and r.status_code != 400, f"admin {method} {path}?agent_id=B", r)
+            r = await _call(
+                client, method, url, admin["token"], params={"agent_id": b["agent"]["id"]}
+            )
+            expect(
+                _allowed(r.status_code) and r.status_code != 400,
+                f"admin {method} {path}?agent_id=B",
+                r,
+            )
             if method == "GET" and "{" in path:
                 expect(r.status_code == 200, f"admin GET {path}?agent_id=B finds B's row", r)
     assert checked > 0
@@ -158,16 +167,22 @@ async def test_revoked_token_and_deactivated_user_lose_access(client, conn, worl
     r = await client.get("/api/v1/auth/me", headers=bearer(a["token"]))
     assert r.status_code == 401 and "revoked" in r.json()["detail"]
     b = world["b"]
-    r = await client.post(f"/api/v1/users/{b['user_id']}/deactivate", headers=bearer(admin["token"]))
+    r = await client.post(
+        f"/api/v1/users/{b['user_id']}/deactivate", headers=bearer(admin["token"])
+    )
     assert r.status_code == 200
     assert (await client.get("/api/v1/auth/me", headers=bearer(b["token"]))).status_code == 401
 
 
 async def test_a_cannot_revoke_b_token(client, world):
     b_tokens = (await client.get("/api/v1/tokens", headers=bearer(world["b"]["token"]))).json()
-    r = await client.delete(f"/api/v1/tokens/{b_tokens[0]['id']}", headers=bearer(world["a"]["token"]))
+    r = await client.delete(
+        f"/api/v1/tokens/{b_tokens[0]['id']}", headers=bearer(world["a"]["token"])
+    )
     assert r.status_code == 404
-    assert (await client.get("/api/v1/auth/me", headers=bearer(world["b"]["token"]))).status_code == 200
+    assert (
+        await client.get("/api/v1/auth/me", headers=bearer(world["b"]["token"]))
+    ).status_code == 200
 
 
 async def test_deactivated_agent_loses_its_scope(app, client, conn, world):

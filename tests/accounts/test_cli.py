@@ -27,22 +27,53 @@ def env(db_url, monkeypatch, tmp_path):
 
 def run(*args: str, input: str | None = None) -> dict:
     result = CliRunner().invoke(cli, list(args), input=input)
-    assert result.exit_code == 0, (result.stdout, result.stderr if hasattr(result, "stderr") else "")
+    assert result.exit_code == 0, (
+        result.stdout,
+        result.stderr if hasattr(result, "stderr") else "",
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def test_create_commands_print_json(env, db_url):
-    user = run("user", "create", "--email", "ann@example.com", "--name", "Ann", "--role", "agent", "--json")
+    user = run(
+        "user", "create", "--email", "ann@example.com", "--name", "Ann", "--role", "agent", "--json"
+    )
     assert user["email"] == "ann@example.com" and len(user["password"]) >= 10
-    admin = run("user", "create", "--email", "boss@example.com", "--name", "Boss", "--role", "admin",
-                "--password-stdin", "--json", input="the boss passphrase\n")
+    admin = run(
+        "user",
+        "create",
+        "--email",
+        "boss@example.com",
+        "--name",
+        "Boss",
+        "--role",
+        "admin",
+        "--password-stdin",
+        "--json",
+        input="the boss passphrase\n",
+    )
     assert "password" not in admin
     agent = run("agent", "create", "--user", "ann@example.com", "--prefix", "agt_3784", "--json")
     assert agent["agent_prefix"] == "agt_3784"
-    number = run("whatsapp", "configure", "--user", "ann@example.com", "--whatsapp-number", "+1555",
-                 "--phone-number-id", "123", "--business-account-id", "9", "--access-token",
-                 "EAAB-cli-secret-token-abcd", "--app-secret", "cli-app-secret-wxyz",
-                 "--verify-token", "verify-123456", "--json")
+    number = run(
+        "whatsapp",
+        "configure",
+        "--user",
+        "ann@example.com",
+        "--whatsapp-number",
+        "+1555",
+        "--phone-number-id",
+        "123",
+        "--business-account-id",
+        "9",
+        "--access-token",
+        "EAAB-cli-secret-token-abcd",
+        "--app-secret",
+        "cli-app-secret-wxyz",
+        "--verify-token",
+        "verify-123456",
+        "--json",
+    )
     assert number["access_token_hint"] == "…abcd" and "EAAB-cli" not in json.dumps(number)
     token = run("token", "create", "--user", "ann@example.com", "--json")
     assert token["token"].startswith("wacrm_")
@@ -51,10 +82,13 @@ def test_create_commands_print_json(env, db_url):
 
 
 def test_bad_input_fails_cleanly(env, db_url):
-    r = CliRunner().invoke(cli, ["user", "create", "--email", "nope", "--name", "X", "--role", "agent"])
+    r = CliRunner().invoke(
+        cli, ["user", "create", "--email", "nope", "--name", "X", "--role", "agent"]
+    )
     assert r.exit_code == 1 and "not valid" in r.output
-    r = CliRunner().invoke(cli, ["user", "create", "--email", "x@example.com", "--name", "X",
-                                 "--role", "owner"])
+    r = CliRunner().invoke(
+        cli, ["user", "create", "--email", "x@example.com", "--name", "X", "--role", "owner"]
+    )
     assert r.exit_code == 1 and "unknown role" in r.output
     r = CliRunner().invoke(cli, ["token", "create", "--user", "ghost@example.com"])
     assert r.exit_code == 1 and "no user" in r.output
@@ -63,15 +97,31 @@ def test_bad_input_fails_cleanly(env, db_url):
 
 
 def test_secrets_rotate(env, db_url, monkeypatch):
-    run("user", "create", "--email", "ann@example.com", "--name", "Ann", "--role", "agent", "--json")
-    run("whatsapp", "configure", "--user", "ann@example.com", "--whatsapp-number", "+1555",
-        "--phone-number-id", "123", "--access-token", "EAAB-rotate-me-1234", "--json")
+    run(
+        "user", "create", "--email", "ann@example.com", "--name", "Ann", "--role", "agent", "--json"
+    )
+    run(
+        "whatsapp",
+        "configure",
+        "--user",
+        "ann@example.com",
+        "--whatsapp-number",
+        "+1555",
+        "--phone-number-id",
+        "123",
+        "--access-token",
+        "EAAB-rotate-me-1234",
+        "--json",
+    )
     monkeypatch.setenv("WACRM_SECRET_KEY", "a-brand-new-key-0123456789-abcdefghijkl")
     get_settings.cache_clear()
-    result = run("secrets", "rotate", "--old-key", "cli-test-key-0123456789-abcdefghijklmnop", "--json")
+    result = run(
+        "secrets", "rotate", "--old-key", "cli-test-key-0123456789-abcdefghijklmnop", "--json"
+    )
     assert result == {"reencrypted": 1}
-    assert run("secrets", "rotate", "--old-key", "cli-test-key-0123456789-abcdefghijklmnop",
-               "--json") == {"reencrypted": 0}
+    assert run(
+        "secrets", "rotate", "--old-key", "cli-test-key-0123456789-abcdefghijklmnop", "--json"
+    ) == {"reencrypted": 0}
 
     import asyncio
 

@@ -22,8 +22,10 @@ async def test_login_sets_secure_cookie_and_new_session_each_time(client, conn):
     r1 = await _login(client)
     assert r1.status_code == 200, r1.text
     cookie = r1.headers["set-cookie"]
-    assert "wacrm_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie.replace(
-        "Lax", "lax"
+    assert (
+        "wacrm_session=" in cookie
+        and "HttpOnly" in cookie
+        and "SameSite=lax" in cookie.replace("Lax", "lax")
     )
     assert "Secure" not in cookie  # WACRM_PUBLIC_URL is http in tests
     first = r1.cookies["wacrm_session"]
@@ -64,7 +66,9 @@ async def test_csrf_required_for_cookie_writes_not_for_bearer(client, conn):
     r = await client.post("/api/v1/tokens", json={"name": "x"}, headers={"X-CSRF-Token": "forged"})
     assert r.status_code == 403
     r = await client.post(
-        "/api/v1/tokens", data={"name": "x"}, headers={"content-type": "application/x-www-form-urlencoded"}
+        "/api/v1/tokens",
+        data={"name": "x"},
+        headers={"content-type": "application/x-www-form-urlencoded"},
     )
     assert r.status_code == 403  # a form post without csrf_token
     cur = await conn.execute("SELECT count(*) AS n FROM api_tokens")
@@ -107,7 +111,9 @@ async def test_session_expiry_slides(conn):
         "expires_at = now() + interval '1 hour'"
     )
     assert await sessions.resolve_session(conn, token) is not None
-    cur = await conn.execute("SELECT expires_at > now() + interval '6 days' AS slid FROM user_sessions")
+    cur = await conn.execute(
+        "SELECT expires_at > now() + interval '6 days' AS slid FROM user_sessions"
+    )
     assert (await cur.fetchone())["slid"]
 
 
@@ -145,12 +151,15 @@ async def test_password_change_needs_current_and_revokes_other_sessions(client, 
     csrf = (await _login(client)).json()["csrf_token"]
     h = {"X-CSRF-Token": csrf}
     r = await client.post(
-        "/api/v1/auth/password", json={"current_password": "nope nope nope", "new_password": "x" * 12},
+        "/api/v1/auth/password",
+        json={"current_password": "nope nope nope", "new_password": "x" * 12},
         headers=h,
     )
     assert r.status_code == 403
     r = await client.post(
-        "/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": "short"}, headers=h
+        "/api/v1/auth/password",
+        json={"current_password": PASSWORD, "new_password": "short"},
+        headers=h,
     )
     assert r.status_code == 400 and "too short" in r.json()["detail"]
     r = await client.post(
@@ -171,7 +180,8 @@ async def test_admin_password_reset_and_deactivation(client, conn):
     user = await _user(conn)
     token, _ = await sessions.open_session(conn, user_id=user["id"])
     r = await client.post(
-        f"/api/v1/users/{user['id']}/password", json={"new_password": "reset by the admin"},
+        f"/api/v1/users/{user['id']}/password",
+        json={"new_password": "reset by the admin"},
         headers=bearer(admin["token"]),
     )
     assert r.status_code == 204

@@ -18,7 +18,9 @@ async def test_create_list_counts_link(client, conn):
     admin = await make_admin(conn)
     h = bearer(admin["token"])
     user = await create_user(conn, email="ann@example.com", name="Ann", role="agent")
-    r = await client.post("/api/v1/agents", json={"user_id": str(user["id"]), "prefix": "agt_3784"}, headers=h)
+    r = await client.post(
+        "/api/v1/agents", json={"user_id": str(user["id"]), "prefix": "agt_3784"}, headers=h
+    )
     assert r.status_code == 201, r.text
     agent = r.json()
     assert agent["agent_prefix"] == "agt_3784" and agent["user_email"] == "ann@example.com"
@@ -34,11 +36,15 @@ async def test_create_list_counts_link(client, conn):
 
     r = await client.post("/api/v1/agents", json={"prefix": "agt_9"}, headers=h)
     other = r.json()
-    r = await client.post(f"/api/v1/agents/{other['id']}/link", json={"user_id": str(user["id"])}, headers=h)
+    r = await client.post(
+        f"/api/v1/agents/{other['id']}/link", json={"user_id": str(user["id"])}, headers=h
+    )
     assert r.status_code == 409
     r = await client.post(f"/api/v1/agents/{agent['id']}/unlink", headers=h)
     assert r.status_code == 200 and r.json()["user_id"] is None
-    r = await client.post(f"/api/v1/agents/{other['id']}/link", json={"user_id": str(user["id"])}, headers=h)
+    r = await client.post(
+        f"/api/v1/agents/{other['id']}/link", json={"user_id": str(user["id"])}, headers=h
+    )
     assert r.status_code == 200 and r.json()["user_email"] == "ann@example.com"
 
     r = await client.post("/api/v1/agents", json={"prefix": "agt_1; DROP TABLE users"}, headers=h)
@@ -52,14 +58,21 @@ async def test_deactivate_keeps_data_and_drop_needs_confirmation(client, conn):
     r = await client.post(f"/api/v1/agents/{a['agent']['id']}/deactivate", headers=h)
     assert r.status_code == 200 and r.json()["is_active"] is False
     assert await _tables(conn, "agt_77") >= 4
-    r = await client.request("DELETE", f"/api/v1/agents/{a['agent']['id']}", json={"confirm": "yes"}, headers=h)
+    r = await client.request(
+        "DELETE", f"/api/v1/agents/{a['agent']['id']}", json={"confirm": "yes"}, headers=h
+    )
     assert r.status_code == 400 and "agt_77" in r.json()["detail"]
     assert await _tables(conn, "agt_77") >= 4
     r = await client.request(
-        "DELETE", f"/api/v1/agents/{a['agent']['id']}", json={"confirm": "agt_77"}, headers=bearer(a["token"])
+        "DELETE",
+        f"/api/v1/agents/{a['agent']['id']}",
+        json={"confirm": "agt_77"},
+        headers=bearer(a["token"]),
     )
     assert r.status_code == 403
-    r = await client.request("DELETE", f"/api/v1/agents/{a['agent']['id']}", json={"confirm": "agt_77"}, headers=h)
+    r = await client.request(
+        "DELETE", f"/api/v1/agents/{a['agent']['id']}", json={"confirm": "agt_77"}, headers=h
+    )
     assert r.status_code == 200, r.text
     assert "agt_77_customers" in r.json()["dropped_tables"]
     assert await _tables(conn, "agt_77") == 0

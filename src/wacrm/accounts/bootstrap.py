@@ -14,13 +14,17 @@ from wacrm.accounts.passwords import generate_password
 from wacrm.config import Settings, get_settings
 
 
-async def ensure_admin(conn: psycopg.AsyncConnection[Any], settings: Settings) -> tuple[str, str] | None:
+async def ensure_admin(
+    conn: psycopg.AsyncConnection[Any], settings: Settings
+) -> tuple[str, str] | None:
     """Create the first admin if no active admin exists: (email, generated password or '')."""
     if await service.admin_exists(conn):
         return None
     email = settings.admin_email or "admin@localhost"
     password = settings.admin_password or generate_password()
-    await service.create_user(conn, email=email, name="Administrator", role="admin", password=password)
+    await service.create_user(
+        conn, email=email, name="Administrator", role="admin", password=password
+    )
     return email, ("" if settings.admin_password else password)
 
 
@@ -31,7 +35,9 @@ def bootstrap_admin(url: str) -> None:
     settings = get_settings()
 
     async def run() -> tuple[str, str] | None:
-        async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row, autocommit=True) as c:
+        async with await psycopg.AsyncConnection.connect(
+            url, row_factory=dict_row, autocommit=True
+        ) as c:
             return await ensure_admin(c, settings)
 
     created = asyncio.run(run())
@@ -39,7 +45,9 @@ def bootstrap_admin(url: str) -> None:
         return
     email, password = created
     if not password:
-        console.print(f"[bold]created the first admin {email}[/] (password from WACRM_ADMIN_PASSWORD)")
+        console.print(
+            f"[bold]created the first admin {email}[/] (password from WACRM_ADMIN_PASSWORD)"
+        )
         return
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     path = settings.data_dir / "initial-admin.txt"

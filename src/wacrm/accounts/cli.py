@@ -13,7 +13,9 @@ from wacrm.cli.common import emit, fail, run_with_connection
 user_app = typer.Typer(help="Users (admins and agents).", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 agent_app = typer.Typer(help="Agents and their tables.", no_args_is_help=True)
-whatsapp_app = typer.Typer(help="WhatsApp numbers (one configuration per user).", no_args_is_help=True)
+whatsapp_app = typer.Typer(
+    help="WhatsApp numbers (one configuration per user).", no_args_is_help=True
+)
 secrets_app = typer.Typer(help="Secrets at rest.", no_args_is_help=True)
 
 JSON = typer.Option(False, "--json", help="Print the result as one JSON object.")
@@ -38,7 +40,9 @@ def user_create(
     email: str = typer.Option(..., "--email"),
     name: str = typer.Option(..., "--name"),
     role: str = typer.Option(..., "--role", help="admin or agent"),
-    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from stdin."
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Create a user; without --password-stdin a password is generated and printed once."""
@@ -52,11 +56,20 @@ def user_create(
         return await create_user(conn, email=email, name=name, role=role, password=password)
 
     user = _run(go)
-    data = {"id": str(user["id"]), "email": user["email"], "name": user["name"], "role": user["role"]}
+    data = {
+        "id": str(user["id"]),
+        "email": user["email"],
+        "name": user["name"],
+        "role": user["role"],
+    }
     if generated:
         data["password"] = password
-    emit(data, as_json, f"created {user['role']} {user['email']}"
-         + (f" with password {password}" if generated else ""))
+    emit(
+        data,
+        as_json,
+        f"created {user['role']} {user['email']}"
+        + (f" with password {password}" if generated else ""),
+    )
 
 
 @token_app.command("create")
@@ -81,7 +94,9 @@ def token_create(
 @agent_app.command("create")
 def agent_create(
     user: str = typer.Option(None, "--user", help="Email of the user to link."),
-    prefix: str = typer.Option(None, "--prefix", help="Table prefix, e.g. agt_3784 (default agt_<id>)."),
+    prefix: str = typer.Option(
+        None, "--prefix", help="Table prefix, e.g. agt_3784 (default agt_<id>)."
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Create an agent and provision its tables (or adopt existing tables with --prefix)."""
@@ -89,7 +104,9 @@ def agent_create(
 
     async def go(conn: Any) -> dict[str, Any]:
         user_id = await _user_id(conn, user) if user else None
-        cur = await conn.execute("SELECT id FROM users WHERE role = 'admin' ORDER BY created_at LIMIT 1")
+        cur = await conn.execute(
+            "SELECT id FROM users WHERE role = 'admin' ORDER BY created_at LIMIT 1"
+        )
         admin = await cur.fetchone()
         creator = admin["id"] if admin else user_id
         if creator is None:
@@ -97,8 +114,11 @@ def agent_create(
         return await create_agent(conn, created_by=creator, user_id=user_id, prefix=prefix)
 
     agent = _run(go)
-    data = {"id": agent["id"], "agent_prefix": agent["agent_prefix"],
-            "user_id": str(agent["user_id"]) if agent["user_id"] else None}
+    data = {
+        "id": agent["id"],
+        "agent_prefix": agent["agent_prefix"],
+        "user_id": str(agent["user_id"]) if agent["user_id"] else None,
+    }
     emit(data, as_json, f"created agent {agent['id']} with tables {agent['agent_prefix']}_*")
 
 
@@ -119,17 +139,35 @@ def whatsapp_configure(
 
     async def go(conn: Any) -> dict[str, Any]:
         return await configure(
-            conn, user_id=await _user_id(conn, user), whatsapp_number=whatsapp_number,
-            phone_number_id=phone_number_id, business_account_id=business_account_id,
-            access_token=access_token, app_secret=app_secret, verify_token=verify_token,
+            conn,
+            user_id=await _user_id(conn, user),
+            whatsapp_number=whatsapp_number,
+            phone_number_id=phone_number_id,
+            business_account_id=business_account_id,
+            access_token=access_token,
+            app_secret=app_secret,
+            verify_token=verify_token,
             is_active=active,
         )
 
     row = _run(go)
-    data = {k: (str(v) if k == "user_id" else v) for k, v in row.items()
-            if k in ("id", "user_id", "whatsapp_number", "phone_number_id", "business_account_id",
-                     "webhook_url", "is_active", "access_token_hint", "app_secret_hint",
-                     "verify_token_hint")}
+    data = {
+        k: (str(v) if k == "user_id" else v)
+        for k, v in row.items()
+        if k
+        in (
+            "id",
+            "user_id",
+            "whatsapp_number",
+            "phone_number_id",
+            "business_account_id",
+            "webhook_url",
+            "is_active",
+            "access_token_hint",
+            "app_secret_hint",
+            "verify_token_hint",
+        )
+    }
     emit(data, as_json, f"configured {row['whatsapp_number']}; webhook URL {row['webhook_url']}")
 
 

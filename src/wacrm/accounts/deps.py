@@ -81,7 +81,7 @@ async def _check_csrf(request: Request, expected: str | None) -> None:
 
 async def _resolve_user(request: Request) -> CurrentUser:
     if hasattr(request.state, "current_user"):
-        return request.state.current_user  # type: ignore[no-any-return]
+        return request.state.current_user
     auth = request.headers.get("authorization")
     cookie = request.cookies.get(sessions.SESSION_COOKIE)
     async with request.app.state.pool.connection() as conn:

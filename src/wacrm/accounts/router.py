@@ -172,7 +172,9 @@ async def get_user(user_id: UUID, conn: Conn = Depends(db_conn)):
 
 @router.patch("/users/{user_id}", response_model=UserOut, dependencies=[Depends(require_admin)])
 async def update_user(
-    user_id: UUID, body: UserUpdate, admin: CurrentUser = Depends(require_admin),
+    user_id: UUID,
+    body: UserUpdate,
+    admin: CurrentUser = Depends(require_admin),
     conn: Conn = Depends(db_conn),
 ):
     if user_id == admin.id and body.role == "agent":
@@ -194,17 +196,19 @@ async def deactivate_user(
         return await _user_out(conn, user_id)
 
 
-@router.post("/users/{user_id}/activate", response_model=UserOut, dependencies=[Depends(require_admin)])
+@router.post(
+    "/users/{user_id}/activate", response_model=UserOut, dependencies=[Depends(require_admin)]
+)
 async def activate_user(user_id: UUID, conn: Conn = Depends(db_conn)):
     with http_errors():
         await service.set_active(conn, user_id=user_id, active=True)
         return await _user_out(conn, user_id)
 
 
-@router.post(
-    "/users/{user_id}/password", status_code=204, dependencies=[Depends(require_admin)]
-)
-async def reset_password(user_id: UUID, body: PasswordReset, conn: Conn = Depends(db_conn)) -> Response:
+@router.post("/users/{user_id}/password", status_code=204, dependencies=[Depends(require_admin)])
+async def reset_password(
+    user_id: UUID, body: PasswordReset, conn: Conn = Depends(db_conn)
+) -> Response:
     """Set a user's password (admin); the user's sessions are signed out."""
     with http_errors():
         await sessions.reset_password(conn, user_id=user_id, new_password=body.new_password)

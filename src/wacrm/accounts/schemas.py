@@ -51,7 +51,9 @@ class LoginIn(BaseModel):
 
 class LoginOut(BaseModel):
     user: UserOut
-    csrf_token: str = Field(description="Send it as X-CSRF-Token (or csrf_token form field) on writes.")
+    csrf_token: str = Field(
+        description="Send it as X-CSRF-Token (or csrf_token form field) on writes."
+    )
 
 
 class TokenCreate(BaseModel):

@@ -11,8 +11,8 @@ from psycopg import AsyncConnection
 
 from wacrm.accounts.service import AccountError, AccountNotFoundError
 
-TOKEN_PREFIX = "wacrm_"
-TOKEN_COLUMNS = "id, user_id, name, token_hint, created_at, last_used_at, expires_at, revoked_at"
+TOKEN_PREFIX = "wacrm_"  # noqa: S105 (a prefix, not a secret)
+TOKEN_COLUMNS = "id, user_id, name, token_hint, created_at, last_used_at, expires_at, revoked_at"  # noqa: S105
 
 
 def hash_token(token: str) -> bytes:

@@ -28,7 +28,9 @@ class AgentOut(BaseModel):
 class AgentCreate(BaseModel):
     user_id: UUID | None = Field(None, description="The user to link (at most one agent per user).")
     prefix: str | None = Field(
-        None, description="Table prefix ^agt_[a-z0-9]{1,32}$; default agt_<id>.", examples=["agt_3784"]
+        None,
+        description="Table prefix ^agt_[a-z0-9]{1,32}$; default agt_<id>.",
+        examples=["agt_3784"],
     )
 
 
@@ -37,7 +39,9 @@ class AgentLink(BaseModel):
 
 
 class AgentDrop(BaseModel):
-    confirm: str = Field(description="Must equal the agent's prefix: its tables and data are dropped.")
+    confirm: str = Field(
+        description="Must equal the agent's prefix: its tables and data are dropped."
+    )
 
 
 class AgentDropped(BaseModel):

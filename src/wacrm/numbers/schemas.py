@@ -21,7 +21,9 @@ class NumberOut(BaseModel):
     messages_per_second: int
     needs_attention: str | None = None
     last_webhook_at: datetime | None = None
-    access_token_hint: str | None = Field(None, description="Last 4 characters of the access token.")
+    access_token_hint: str | None = Field(
+        None, description="Last 4 characters of the access token."
+    )
     app_secret_hint: str | None = None
     verify_token_hint: str | None = None
     created_at: datetime | None = None
@@ -41,4 +43,4 @@ class NumberFields(BaseModel):
 
 class NumberCreate(NumberFields):
     user_id: UUID
-    whatsapp_number: str = Field(max_length=64, examples=["+15550001111"])  # type: ignore[assignment]
+    whatsapp_number: str = Field(max_length=64, examples=["+15550001111"])

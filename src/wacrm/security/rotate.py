@@ -8,6 +8,7 @@ from psycopg import AsyncConnection, sql
 
 from wacrm.security.crypto import SecretDecryptionError, decrypt_secret, encrypt_secret
 
+
 async def rotate_secrets(
     conn: AsyncConnection[Any], *, old_key: str, new_key: str | None = None
 ) -> int:
@@ -30,7 +31,9 @@ async def rotate_secrets(
                     continue  # already under the current key
                 except SecretDecryptionError:
                     plain = decrypt_secret(value, secret_key=old_key)
-                fresh = encrypt_secret(plain, secret_key=new_key) if new_key else encrypt_secret(plain)
+                fresh = (
+                    encrypt_secret(plain, secret_key=new_key) if new_key else encrypt_secret(plain)
+                )
                 await conn.execute(
                     sql.SQL("UPDATE whatsapp_configuration SET {} = %s WHERE id = %s").format(
                         sql.Identifier(column)
