@@ -29,6 +29,10 @@ def _include_routers(app: FastAPI) -> None:
     from wacrm.ops.router import router as ops_router
 
     app.include_router(ops_router)
+    # orders first: its /api/v1/customers/export.csv must win over /api/v1/customers/{id}
+    from wacrm.orders.router import router as orders_router
+
+    app.include_router(orders_router)
     from wacrm.accounts.router import router as accounts_router
     from wacrm.agents.router import router as agents_router
     from wacrm.numbers.router import router as numbers_router
@@ -41,6 +45,9 @@ def _include_routers(app: FastAPI) -> None:
 
     app.include_router(webhooks_router)
     app.include_router(webhooks_admin_router)
+    from wacrm.customers.router import router as customers_router
+
+    app.include_router(customers_router)
     from wacrm.conversations.router import router as conversations_router
     from wacrm.realtime.router import router as realtime_router
 
