@@ -184,6 +184,8 @@ def _sandbox_server() -> Iterator[Sandbox]:
 @pytest.fixture
 def sandbox(_sandbox_server: Sandbox) -> Iterator[Sandbox]:
     """The WhatsApp sandbox on loopback, empty (no numbers, no messages, no faults)."""
+    config = dict(_sandbox_server.state.config.__dict__)
     _sandbox_server.reset()
     yield _sandbox_server
+    _sandbox_server.state.config.__dict__.update(config)  # tests may tune delivery timings
     _sandbox_server.reset()

@@ -104,8 +104,6 @@ async def status_flow(
             conversation_id=conversation,
             errors=[failure.status_error()] if failure is not None else None,
         )
-        entry: dict[str, Any] = {"status": status, "at": time.time(), "crm_status": None}
-        msg.statuses.append(entry)
-        entry["crm_status"] = await post_signed(
-            state, client, number, payload, kind=f"status:{status}"
-        )
+        at = time.time()
+        crm_status = await post_signed(state, client, number, payload, kind=f"status:{status}")
+        msg.statuses.append({"status": status, "at": at, "crm_status": crm_status})
