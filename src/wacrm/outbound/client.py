@@ -109,9 +109,10 @@ class WhatsAppClient:
 
     async def upload_media(self, data: bytes, *, mime_type: str, filename: str) -> str:
         """Upload a file to /{phone-number-id}/media; return Meta's media id."""
-        return str(
-            await _call(self.wa.upload_media(media=data, mime_type=mime_type, filename=filename))
+        uploaded = await _call(
+            self.wa.upload_media(media=data, mime_type=mime_type, filename=filename)
         )
+        return str(getattr(uploaded, "id", uploaded))
 
     async def send_media(
         self,
