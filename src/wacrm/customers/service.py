@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from typing import Any
 
@@ -40,6 +41,12 @@ def e164(wa_id: str | None) -> str | None:
     return "+" + digits
 
 
+def _phone_lock(tables: AgentTables, phone: str | None) -> int:
+    """A transaction advisory-lock key for one agent's phone number."""
+    digest = hashlib.blake2b(f"{tables.prefix}:{phone}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 _SET_PROFILE = """
     name = CASE WHEN %(name)s::text IS NOT NULL THEN %(name)s::text ELSE c.name END,
     username = coalesce(%(username)s::text, c.username),
@@ -54,11 +61,13 @@ def _sql(tables: AgentTables) -> dict[str, str]:
     q = {
         "by_phone": """
             INSERT INTO {customers} AS c (name, phone, wa_id, username, parent_bsuid)
-            VALUES (%(fallback)s, %(phone)s, %(wa_id)s, %(username)s, %(parent_bsuid)s)
+            SELECT %(fallback)s, %(phone)s, %(wa_id)s, %(username)s, %(parent_bsuid)s
+            FROM (SELECT pg_advisory_xact_lock(%(lock)s)) l
             ON CONFLICT (phone) WHERE phone IS NOT NULL DO UPDATE SET
               wa_id = coalesce(c.wa_id, excluded.wa_id), """
         + _SET_PROFILE
         + " RETURNING id",
+        "lock": "SELECT pg_advisory_xact_lock(%(lock)s)",
         "link": """
             UPDATE {customers} SET bsuid = %(bsuid)s, updated_at = now()
             WHERE phone = %(phone)s AND bsuid IS NULL
@@ -118,12 +127,16 @@ async def resolve_customer(
         "username": username or None,
         "parent_bsuid": parent_bsuid or None,
         "fallback": name or username or phone or bsuid,
+        # phone-keyed creation is serialised per number, so that a phone-only and a
+        # phone-and-BSUID delivery racing for a new customer make one row
+        "lock": _phone_lock(tables, phone),
     }
     q = _sql(tables)
     if bsuid is None:
         cur = await conn.execute(q["by_phone"], params, prepare=True)
     else:
         if phone is not None:
+            await conn.execute(q["lock"], params, prepare=True)
             await conn.execute(q["link"], params, prepare=True)
         cur = await conn.execute(q["by_bsuid"], params, prepare=True)
     if not fetch:
