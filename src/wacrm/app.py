@@ -48,6 +48,9 @@ def _include_routers(app: FastAPI) -> None:
     from wacrm.customers.router import router as customers_router
 
     app.include_router(customers_router)
+    from wacrm.media.router import router as media_router
+
+    app.include_router(media_router)
     from wacrm.conversations.router import router as conversations_router
     from wacrm.realtime.router import router as realtime_router
 
