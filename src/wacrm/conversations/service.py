@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from psycopg import AsyncConnection, sql
@@ -89,7 +89,7 @@ def _conversation(row: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 _INBOX_SQL = """
 SELECT c.id, c.name, c.phone, c.username, c.profile_image_url, c.last_message_at,
-       c.last_inbound_at, c.unread_count,
+       c.last_inbound_at, c.unread_count, now() AS db_now,
        EXISTS (SELECT 1 FROM {orders} o WHERE o.customer_id = c.id
                AND o.status NOT IN ('delivered', 'cancelled')) AS has_open_order,
        lm.id AS m_id, lm.direction AS m_direction, lm.status AS m_status, lm.message AS m_message,
@@ -187,20 +187,13 @@ async def inbox(
                              not_reaction=sql.SQL(NOT_REACTION))
         cur = await conn.execute(query, params)
         rows.extend(await cur.fetchall())
-    now = await _now(conn)
+    now = rows[0]["db_now"] if rows else datetime.now(UTC)
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
         last = page[-1]
         next_cursor = cursors.encode(last["last_message_at"], last["id"])
     return {"items": [_conversation(r, now) for r in page], "next_cursor": next_cursor}
-
-
-async def _now(conn: AsyncConnection[Any]) -> datetime:
-    cur = await conn.execute("SELECT now() AS now")
-    row = await cur.fetchone()
-    assert row is not None
-    return row["now"]  # type: ignore[no-any-return]
 
 
 async def conversation(conn: AsyncConnection[Any], *, tables: AgentTables, customer_id: int) -> dict[str, Any]:
@@ -211,7 +204,7 @@ async def conversation(conn: AsyncConnection[Any], *, tables: AgentTables, custo
     row = await cur.fetchone()
     if row is None:
         raise ConversationNotFoundError(f"no customer with id {customer_id}")
-    return _conversation(row, await _now(conn))
+    return _conversation(row, row["db_now"])
 
 
 async def _require_customer(conn: AsyncConnection[Any], tables: AgentTables, customer_id: int) -> None:
@@ -248,7 +241,6 @@ async def chat(
     """A customer's messages, newest first: {"items": [...], "next_cursor": str | None} (older page)."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
-    await _require_customer(conn, tables, customer_id)
     params: dict[str, Any] = {"customer_id": customer_id, "limit": limit + 1}
     keyset = sql.SQL("")
     if cursor:
@@ -261,6 +253,8 @@ async def chat(
                          not_reaction=sql.SQL(NOT_REACTION))
     cur = await conn.execute(query, params)
     rows = await cur.fetchall()
+    if not rows:  # an empty page: is it an empty chat or no such customer?
+        await _require_customer(conn, tables, customer_id)
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
