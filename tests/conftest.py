@@ -36,18 +36,26 @@ def _admin_exec(url: str, statement: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of a maintenance database on the server the tests use."""
+def pg_server_url() -> Iterator[str]:
+    """URL of a maintenance database on the server the tests use.
+
+    The embedded server's data lives outside pytest's tmp folders, which concurrent pytest runs
+    prune, and is removed at the end of the run.
+    """
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         yield url
         return
+    import shutil
+    import tempfile
+
     from wacrm.db.embedded import start_embedded
 
-    data_dir = Path(os.environ.get("WACRM_TEST_PGDATA", tmp_path_factory.mktemp("embedded-pg")))
+    data_dir = Path(tempfile.mkdtemp(prefix="wacrm-test-pg-"))
     url, handle = start_embedded(data_dir, cleanup_mode="stop")
     yield url
-    del handle
+    handle.cleanup()
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -58,7 +58,8 @@ async def test_default_prefix_is_agt_id_and_tables_exist(conn) -> None:
     admin = await make_user(conn)
     agent = await create_agent(conn, created_by=admin)
     assert agent["agent_prefix"] == f"agt_{agent['id']}"
-    assert agent["schema_version"] == 2
+    cur = await conn.execute("SELECT max(version) AS v FROM agent_schema_steps")
+    assert agent["schema_version"] == (await cur.fetchone())["v"]
     names = await _tables(conn, agent["agent_prefix"])
     for suffix in ("customers", "messages", "orders", "orders_items", "orders_history"):
         assert f"{agent['agent_prefix']}_{suffix}" in names

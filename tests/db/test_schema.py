@@ -16,8 +16,9 @@ DEVIATIONS = {
     ("customers", "phone"): "nullable (BSUID-only customers)",
     ("customers", "agent_id"): "defaults to the owning agent",
     ("messages", "timestamp"): "timestamptz",
-    ("orders", "created_at"): "timestamptz",
-    ("orders", "updated_at"): "timestamptz",
+    ("orders", "created_at"): "timestamptz, NOT NULL",
+    ("orders", "updated_at"): "timestamptz, NOT NULL",
+    ("orders", "status"): "NOT NULL, checked against the workflow's statuses",
     ("orders_items", "created_at"): "timestamptz",
     ("orders_items", "total"): "generated column",
 }
@@ -52,9 +53,14 @@ async def test_agent_tables_keep_every_seed_column(
     for name, spec in seed.items():
         assert name in ours, f"{suffix}.{name} missing"
         deviation = DEVIATIONS.get((suffix, name))
-        if deviation == "timestamptz":
+        if deviation and deviation.startswith("timestamptz"):
             assert spec["type"] == "timestamp without time zone"
             assert ours[name]["type"] == "timestamp with time zone"
+            assert ours[name]["nullable"] == ("NOT NULL" not in deviation)
+            continue
+        if deviation and deviation.startswith("NOT NULL"):
+            assert spec["nullable"] and not ours[name]["nullable"]
+            assert ours[name]["type"] == spec["type"] and ours[name]["default"] == spec["default"]
             continue
         if deviation == "generated column":
             assert ours[name]["generated"] and "quantity" in ours[name]["expression"]
