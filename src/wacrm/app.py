@@ -56,6 +56,9 @@ def _include_routers(app: FastAPI) -> None:
 
     app.include_router(conversations_router)
     app.include_router(realtime_router)
+    from wacrm.outbound.router import router as outbound_router
+
+    app.include_router(outbound_router)
 
 
 def _startup_hooks(settings: Settings) -> list[StartupHook]:
