@@ -195,3 +195,21 @@ async def test_blocked_writer_sees_the_first_writers_item(conn: Any, db_url: str
         await b.commit()
     got = await orders.get_order(conn, tables=t, order_id=o["id"])
     assert got["total_amount"] == Decimal(3) == orders.total_of(got["items"])
+
+
+async def test_notification_queues_a_message(conn: Any, agent: dict[str, Any]) -> None:
+    """With the real outbound code: a status change queues the customer's WhatsApp message in the
+    same transaction; a refused change queues nothing."""
+    t = agent["tables"]
+    await conn.execute(t.query("UPDATE {customers} SET last_inbound_at = now() WHERE id = %s"),
+                       (agent["customer_id"],))
+    o = await orders.create_order(conn, tables=t, customer_id=agent["customer_id"])
+    await orders.change_status(conn, tables=t, order_id=o["id"], status="confirmed", actor_id=agent["user_id"])
+    await orders.change_status(conn, tables=t, order_id=o["id"], status="processing", actor_id=agent["user_id"])
+    with pytest.raises(OrderError):
+        await orders.change_status(conn, tables=t, order_id=o["id"], status="delivered", actor_id=None)
+    cur = await conn.execute(t.query(
+        "SELECT message, direction, status, sent_by FROM {messages} WHERE direction = 'outbound' ORDER BY id"))
+    rows = await cur.fetchall()
+    assert [(r["message"], r["status"], r["sent_by"]) for r in rows] == [
+        (f"Your order #{o['id']} is now confirmed.", "queued", agent["user_id"])]
