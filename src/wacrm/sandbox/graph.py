@@ -251,9 +251,19 @@ async def list_templates(waba_id: str, request: Request) -> Response:
     rows = [
         {k: v for k, v in t.items() if not fields or k in fields or k == "id"} for t in data[:limit]
     ]
-    return JSONResponse(
-        {"data": rows, "paging": {"cursors": {"before": "MAZDZD", "after": "MjQZD"}}}
-    )
+    result: dict[str, Any] = {
+        "data": rows,
+        "paging": {"cursors": {"before": "MAZDZD", "after": "MjQZD"}},
+    }
+    if q.get("summary"):
+        total = len(templates.TEMPLATES)
+        result["summary"] = {
+            "total_count": len(data),
+            "message_template_count": total,
+            "message_template_limit": 250,
+            "are_translations_complete": True,
+        }
+    return JSONResponse(result)
 
 
 @router.post("/{waba_id}/subscribed_apps")

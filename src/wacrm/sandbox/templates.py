@@ -10,6 +10,7 @@ TEMPLATES: list[dict[str, Any]] = [
         "name": "hello_world",
         "language": "en_US",
         "status": "APPROVED",
+        "parameter_format": "POSITIONAL",
         "category": "UTILITY",
         "id": "1192339204654487",
         "components": [
@@ -27,6 +28,7 @@ TEMPLATES: list[dict[str, Any]] = [
         "name": "order_update",
         "language": "en_US",
         "status": "APPROVED",
+        "parameter_format": "POSITIONAL",
         "category": "UTILITY",
         "id": "1301846397452104",
         "components": [
@@ -43,6 +45,7 @@ TEMPLATES: list[dict[str, Any]] = [
         "name": "order_confirmation",
         "language": "en_US",
         "status": "APPROVED",
+        "parameter_format": "POSITIONAL",
         "category": "UTILITY",
         "id": "1301846397452105",
         "components": [
@@ -64,6 +67,7 @@ TEMPLATES: list[dict[str, Any]] = [
         "name": "atualizacao_pedido",
         "language": "pt_BR",
         "status": "APPROVED",
+        "parameter_format": "POSITIONAL",
         "category": "UTILITY",
         "id": "1301846397452106",
         "components": [
@@ -78,6 +82,7 @@ TEMPLATES: list[dict[str, Any]] = [
         "name": "we_miss_you",
         "language": "en_US",
         "status": "APPROVED",
+        "parameter_format": "POSITIONAL",
         "category": "MARKETING",
         "id": "1301846397452107",
         "components": [
