@@ -69,7 +69,7 @@ def sandbox(
         "webhook_url": webhook_url,
         "messages_per_second": messages_per_second,
     }
-    config = SandboxConfig(status_delays_ms=delays, webhook_retries=webhook_retries)  # type: ignore[arg-type]
+    config = SandboxConfig(status_delays_ms=delays, webhook_retries=webhook_retries)
     app = create_sandbox_app(config)
     for item in _numbers(numbers_file, flags):
         app.state.sandbox.numbers[item.phone_number_id] = item.to_number(config.status_delays_ms)

@@ -42,7 +42,7 @@ class DroppedResponse(Response):
 
 
 def state_of(request: Request) -> SandboxState:
-    return request.app.state.sandbox  # type: ignore[no-any-return]
+    return request.app.state.sandbox
 
 
 def _token(request: Request) -> str | None:

@@ -97,12 +97,12 @@ async def send_as_customer(customer: str, body: CustomerSendIn, request: Request
         )
     media = None
     if body.type in MEDIA_KINDS:
-        mime, filename, content = SAMPLES[body.type]
+        mime, filename, data = SAMPLES[body.type]
         obj = MediaObject(
             id=state.new_media_id(),
             owner=number.phone_number_id,
             mime_type=mime,
-            content=content,
+            content=data,
             filename=filename,
         )
         state.media[obj.id] = obj
