@@ -106,6 +106,9 @@ def _register_feature_commands() -> None:
     from wacrm.sandbox.cli import sandbox
 
     app.command("sandbox")(sandbox)
+    from wacrm.inbound.cli import webhooks
+
+    app.add_typer(webhooks, name="webhooks")
 
 
 _register_feature_commands()
