@@ -65,6 +65,9 @@ def _startup_hooks(settings: Settings) -> list[StartupHook]:
     from wacrm.realtime.hub import startup_hook as start_event_hub
 
     hooks: list[StartupHook] = [start_event_hub]
+    from wacrm.inbound.batcher import start_webhook_batcher
+
+    hooks.append(start_webhook_batcher)
     if settings.run_worker:
         from wacrm.jobs.inprocess import start_inprocess_worker
 

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
         "USD", pattern=r"^[A-Z]{3}$", validation_alias="WACRM_DEFAULT_CURRENCY"
     )
     run_worker: bool = Field(True, validation_alias="WACRM_RUN_WORKER")
+    webhook_batch_max: int = Field(
+        64, ge=0, le=1000, validation_alias="WACRM_WEBHOOK_BATCH_MAX"
+    )  # webhooks per group-commit transaction; 0: one transaction per webhook
     admin_email: str | None = Field(None, validation_alias="WACRM_ADMIN_EMAIL")
     admin_password: str | None = Field(None, validation_alias="WACRM_ADMIN_PASSWORD")
 

@@ -90,3 +90,16 @@ class Batcher:
 
 def batcher_of(app: Any) -> Batcher | None:
     return getattr(app.state, "webhook_batcher", None)
+
+
+async def start_webhook_batcher(app: Any, stack: contextlib.AsyncExitStack) -> None:
+    """Startup hook: the group-commit batcher (WACRM_WEBHOOK_BATCH_MAX > 0), stopped on shutdown."""
+    from wacrm.inbound.router import route_cache
+
+    size = app.state.settings.webhook_batch_max
+    if size <= 0:
+        return
+    batcher = Batcher(app.state.pool, route_cache(app), max_batch=size)
+    app.state.webhook_batcher = batcher
+    batcher.start()
+    stack.push_async_callback(batcher.stop)
