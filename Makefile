@@ -15,9 +15,11 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## Run the CRM on http://127.0.0.1:8000 (embedded PostgreSQL unless DATABASE_URL is set).
+## Run the CRM on http://127.0.0.1:8000 (embedded PostgreSQL unless DATABASE_URL is set),
+## with a demo WhatsApp sandbox on :8900 unless DEMO=0.
+DEMO ?= 1
 run: setup
-	$(BIN)/wacrm serve
+	$(BIN)/wacrm serve $(if $(filter 1,$(DEMO)),--demo,)
 
 ## The whole test suite (fast part), against TEST_DATABASE_URL or an embedded PostgreSQL.
 test: setup browser-deps

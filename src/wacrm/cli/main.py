@@ -48,9 +48,15 @@ def migrate(
 
 @app.command()
 def serve(
-    host: str = typer.Option(None, help="Interface to listen on (default WACRM_HOST or 127.0.0.1)."),
+    host: str = typer.Option(
+        None, help="Interface to listen on (default WACRM_HOST or 127.0.0.1)."
+    ),
     port: int = typer.Option(None, help="Port (default WACRM_PORT or 8000)."),
     workers: int = typer.Option(1, min=1, help="Web processes."),
+    demo: bool = typer.Option(
+        False, "--demo", help="Also run a local WhatsApp sandbox with a demo agent and customers."
+    ),
+    sandbox_port: int = typer.Option(8900, help="The demo sandbox's port (with --demo)."),
 ) -> None:
     """Run the CRM: database (embedded if no DATABASE_URL), migrations, web app and a job worker."""
     import os
@@ -63,6 +69,10 @@ def serve(
     _bootstrap(url)
     host = host or settings.host
     port = port or settings.port
+    if demo:
+        from wacrm.demo import start_demo
+
+        start_demo(url, settings, crm_url=f"http://{host}:{port}", sandbox_port=sandbox_port)
     console.print(f"[bold green]iDesign WhatsApp CRM[/] on http://{host}:{port}")
     uvicorn.run(
         "wacrm.app:app_from_env",
