@@ -8,12 +8,14 @@ import sys
 import time
 
 import httpx
+import pytest
 
 from wacrm.sandbox.server import free_port
 
 WACRM = [sys.executable, "-c", "from wacrm.cli import main; main()"]
 
 
+@pytest.mark.slow  # a real process: imports the whole CLI (several seconds on a busy machine)
 def test_cli_registers_numbers_and_prints_the_base_url(tmp_path) -> None:
     port = free_port()
     numbers = tmp_path / "numbers.json"
@@ -81,10 +83,11 @@ def test_cli_registers_numbers_and_prints_the_base_url(tmp_path) -> None:
 
 
 def test_cli_refuses_an_invalid_number() -> None:
-    result = subprocess.run(
-        [*WACRM, "sandbox", "--port", "1", "--phone-number-id", "x"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert result.returncode != 0 and "invalid number" in (result.stdout + result.stderr)
+    from typer.testing import CliRunner
+
+    from wacrm.cli.main import app
+
+    result = CliRunner().invoke(app, ["sandbox", "--port", "1", "--phone-number-id", "x"])
+    assert result.exit_code != 0 and "invalid number" in result.output
+    bad = CliRunner().invoke(app, ["sandbox", "--status-delays", "1,2"])
+    assert bad.exit_code != 0 and "status-delays" in bad.output
