@@ -11,12 +11,15 @@ from tests.helpers import make_admin, make_agent_user
 
 async def add_customer(conn: Any, tables: Any, name: str, phone: str) -> int:
     cur = await conn.execute(
-        tables.query("INSERT INTO {customers} (name, phone) VALUES (%s, %s) RETURNING id"), (name, phone)
+        tables.query("INSERT INTO {customers} (name, phone) VALUES (%s, %s) RETURNING id"),
+        (name, phone),
     )
     return (await cur.fetchone())["id"]
 
 
-async def add_message(conn: Any, tables: Any, customer_id: int, text: str = "I want two mugs") -> int:
+async def add_message(
+    conn: Any, tables: Any, customer_id: int, text: str = "I want two mugs"
+) -> int:
     cur = await conn.execute(
         tables.query(
             "INSERT INTO {messages} (customer_id, message, direction) VALUES (%s, %s, 'inbound') RETURNING id"

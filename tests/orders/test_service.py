@@ -20,9 +20,13 @@ async def count(conn: Any, tables: Any, table: str) -> int:
 async def test_create_with_items_total_and_history(conn: Any, agent: dict[str, Any]) -> None:
     t = agent["tables"]
     order = await orders.create_order(
-        conn, tables=t, customer_id=agent["customer_id"], created_by=agent["user_id"],
+        conn,
+        tables=t,
+        customer_id=agent["customer_id"],
+        created_by=agent["user_id"],
         items=[{"name": "Mug", "quantity": 2, "price": "4.50"}, {"name": " Tea ", "price": 3}],
-        notes="gift", shipping_address="1 Main St",
+        notes="gift",
+        shipping_address="1 Main St",
     )
     assert order["status"] == "pending"
     assert order["total_amount"] == Decimal("12.00")
@@ -39,11 +43,15 @@ async def test_item_changes_keep_total(conn: Any, agent: dict[str, Any]) -> None
     t = agent["tables"]
     o = await orders.create_order(conn, tables=t, customer_id=agent["customer_id"])
     assert o["total_amount"] == 0
-    o = await orders.add_item(conn, tables=t, order_id=o["id"], name="Mug", price="4.99", quantity=3)
+    o = await orders.add_item(
+        conn, tables=t, order_id=o["id"], name="Mug", price="4.99", quantity=3
+    )
     assert o["total_amount"] == Decimal("14.97")
     o = await orders.add_item(conn, tables=t, order_id=o["id"], name="Box", price="0")
     item = o["items"][0]["id"]
-    o = await orders.update_item(conn, tables=t, order_id=o["id"], item_id=item, quantity=1, price="10.10")
+    o = await orders.update_item(
+        conn, tables=t, order_id=o["id"], item_id=item, quantity=1, price="10.10"
+    )
     assert o["total_amount"] == Decimal("10.10")
     o = await orders.remove_item(conn, tables=t, order_id=o["id"], item_id=item)
     assert o["total_amount"] == 0 and len(o["items"]) == 1
@@ -58,7 +66,9 @@ async def test_trigger_covers_plain_sql_writers(conn: Any, agent: dict[str, Any]
     )
     oid = (await cur.fetchone())["id"]
     await conn.execute(
-        t.query("INSERT INTO {orders_items} (order_id, name, quantity, price) VALUES (%s,'A',2,1.25),(%s,'B',1,7)"),
+        t.query(
+            "INSERT INTO {orders_items} (order_id, name, quantity, price) VALUES (%s,'A',2,1.25),(%s,'B',1,7)"
+        ),
         (oid, oid),
     )
     await conn.execute(t.query("UPDATE {orders} SET total_amount = 1 WHERE id = %s"), (oid,))
@@ -82,28 +92,52 @@ BAD_ITEMS = [
 
 
 @pytest.mark.parametrize(("item", "message"), BAD_ITEMS)
-async def test_bad_items_change_nothing(conn: Any, agent: dict[str, Any], item: dict[str, Any], message: str) -> None:
+async def test_bad_items_change_nothing(
+    conn: Any, agent: dict[str, Any], item: dict[str, Any], message: str
+) -> None:
     t = agent["tables"]
     with pytest.raises(OrderError, match=message) as err:
-        await orders.create_order(conn, tables=t, customer_id=agent["customer_id"],
-                                  items=[{"name": "Ok", "price": "1"}, item])
+        await orders.create_order(
+            conn,
+            tables=t,
+            customer_id=agent["customer_id"],
+            items=[{"name": "Ok", "price": "1"}, item],
+        )
     assert err.value.status == 422
     assert await count(conn, t, "orders") == 0
-    o = await orders.create_order(conn, tables=t, customer_id=agent["customer_id"],
-                                  items=[{"name": "Ok", "price": "1"}])
+    o = await orders.create_order(
+        conn, tables=t, customer_id=agent["customer_id"], items=[{"name": "Ok", "price": "1"}]
+    )
     with pytest.raises(OrderError, match=message):
-        await orders.add_item(conn, tables=t, order_id=o["id"], name=item.get("name"),  # type: ignore[arg-type]
-                              quantity=item["quantity"], price=item["price"])
-    assert (await orders.get_order(conn, tables=t, order_id=o["id"]))["total_amount"] == Decimal("1.00")
+        await orders.add_item(
+            conn,
+            tables=t,
+            order_id=o["id"],
+            name=item.get("name"),  # type: ignore[arg-type]
+            quantity=item["quantity"],
+            price=item["price"],
+        )
+    assert (await orders.get_order(conn, tables=t, order_id=o["id"]))["total_amount"] == Decimal(
+        "1.00"
+    )
     assert await count(conn, t, "orders_items") == 1
 
 
-@pytest.mark.parametrize(("currency", "good", "bad"), [("JPY", "500", "500.5"), ("KWD", "1.125", "1.1255"),
-                                                      ("EUR", "1.10", "1.101")])
-async def test_currency_minor_units(conn: Any, agent: dict[str, Any], currency: str, good: str, bad: str) -> None:
+@pytest.mark.parametrize(
+    ("currency", "good", "bad"),
+    [("JPY", "500", "500.5"), ("KWD", "1.125", "1.1255"), ("EUR", "1.10", "1.101")],
+)
+async def test_currency_minor_units(
+    conn: Any, agent: dict[str, Any], currency: str, good: str, bad: str
+) -> None:
     t = agent["tables"]
-    o = await orders.create_order(conn, tables=t, customer_id=agent["customer_id"], currency=currency.lower(),
-                                  items=[{"name": "X", "price": good}])
+    o = await orders.create_order(
+        conn,
+        tables=t,
+        customer_id=agent["customer_id"],
+        currency=currency.lower(),
+        items=[{"name": "X", "price": good}],
+    )
     assert o["currency"] == currency and o["total_amount"] == Decimal(good)
     with pytest.raises(OrderError, match=f"the most {currency} allows"):
         await orders.add_item(conn, tables=t, order_id=o["id"], name="Y", price=bad)
@@ -111,41 +145,59 @@ async def test_currency_minor_units(conn: Any, agent: dict[str, Any], currency: 
         await orders.create_order(conn, tables=t, customer_id=agent["customer_id"], currency="EURO")
 
 
-async def test_trailing_zeros_are_fine_and_agent_currency_is_default(conn: Any, agent: dict[str, Any]) -> None:
+async def test_trailing_zeros_are_fine_and_agent_currency_is_default(
+    conn: Any, agent: dict[str, Any]
+) -> None:
     t = agent["tables"]
     await conn.execute("UPDATE agents SET default_currency = 'EUR' WHERE id = %s", (t.agent_id,))
-    o = await orders.create_order(conn, tables=t, customer_id=agent["customer_id"],
-                                  items=[{"name": "X", "price": "2.5000"}])
+    o = await orders.create_order(
+        conn, tables=t, customer_id=agent["customer_id"], items=[{"name": "X", "price": "2.5000"}]
+    )
     assert o["currency"] == "EUR" and o["total_amount"] == Decimal("2.50")
 
 
-async def test_other_agents_ids_are_not_found(conn: Any, agent: dict[str, Any], other: dict[str, Any]) -> None:
+async def test_other_agents_ids_are_not_found(
+    conn: Any, agent: dict[str, Any], other: dict[str, Any]
+) -> None:
     t, ot = agent["tables"], other["tables"]
     with pytest.raises(OrderError) as err:
-        await orders.create_order(conn, tables=t, customer_id=other["customer_id"], items=[{"name": "X", "price": "1"}])
+        await orders.create_order(
+            conn, tables=t, customer_id=other["customer_id"], items=[{"name": "X", "price": "1"}]
+        )
     assert err.value.status == 404
-    theirs = await orders.create_order(conn, tables=ot, customer_id=other["customer_id"],
-                                       items=[{"name": "X", "price": "1"}])
-    theirs = await orders.create_order(conn, tables=ot, customer_id=other["customer_id"],
-                                       items=[{"name": "X", "price": "1"}])
+    theirs = await orders.create_order(
+        conn, tables=ot, customer_id=other["customer_id"], items=[{"name": "X", "price": "1"}]
+    )
+    theirs = await orders.create_order(
+        conn, tables=ot, customer_id=other["customer_id"], items=[{"name": "X", "price": "1"}]
+    )
     assert theirs["id"] == 2
-    mine = await orders.create_order(conn, tables=t, customer_id=agent["customer_id"],
-                                     items=[{"name": "X", "price": "1"}])
+    mine = await orders.create_order(
+        conn, tables=t, customer_id=agent["customer_id"], items=[{"name": "X", "price": "1"}]
+    )
     assert mine["id"] == 1
     for call in (
         orders.get_order(conn, tables=t, order_id=theirs["id"]),
         orders.add_item(conn, tables=t, order_id=theirs["id"], name="Y", price="1"),
         orders.remove_item(conn, tables=t, order_id=theirs["id"], item_id=theirs["items"][0]["id"]),
-        orders.update_item(conn, tables=t, order_id=mine["id"], item_id=theirs["items"][0]["id"], quantity=5),
+        orders.update_item(
+            conn, tables=t, order_id=mine["id"], item_id=theirs["items"][0]["id"], quantity=5
+        ),
         orders.remove_item(conn, tables=t, order_id=mine["id"], item_id=theirs["items"][0]["id"]),
-        orders.change_status(conn, tables=t, order_id=theirs["id"], status="cancelled", actor_id=None),
+        orders.change_status(
+            conn, tables=t, order_id=theirs["id"], status="cancelled", actor_id=None
+        ),
         orders.update_order(conn, tables=t, order_id=theirs["id"], notes="x"),
     ):
         with pytest.raises(OrderError) as err:
             await call
         assert err.value.status == 404
     again = await orders.get_order(conn, tables=ot, order_id=theirs["id"])
-    assert again["total_amount"] == Decimal("1.00") and again["status"] == "pending" and again["notes"] is None
+    assert (
+        again["total_amount"] == Decimal("1.00")
+        and again["status"] == "pending"
+        and again["notes"] is None
+    )
 
 
 async def test_order_from_chat_links_message(conn: Any, agent: dict[str, Any]) -> None:

@@ -24,11 +24,19 @@ PATH = ["confirmed", "processing", "shipped", "delivered"]
 async def test_full_life_cycle_with_history(conn: Any, agent: dict[str, Any]) -> None:
     t = agent["tables"]
     await conn.execute("UPDATE agents SET notify_order_status = false WHERE id = %s", (t.agent_id,))
-    o = await orders.create_order(conn, tables=t, customer_id=agent["customer_id"], created_by=agent["user_id"])
+    o = await orders.create_order(
+        conn, tables=t, customer_id=agent["customer_id"], created_by=agent["user_id"]
+    )
     last = o["updated_at"]
     for status in PATH:
-        o = await orders.change_status(conn, tables=t, order_id=o["id"], status=status,
-                                       actor_id=agent["user_id"], note=f"to {status}")
+        o = await orders.change_status(
+            conn,
+            tables=t,
+            order_id=o["id"],
+            status=status,
+            actor_id=agent["user_id"],
+            note=f"to {status}",
+        )
         assert o["status"] == status
         assert o["updated_at"] > last
         last = o["updated_at"]
@@ -47,7 +55,11 @@ async def test_every_refused_transition_is_409_and_changes_nothing(
     t = agent["tables"]
     await conn.execute("UPDATE agents SET notify_order_status = false WHERE id = %s", (t.agent_id,))
     o = await orders.create_order(conn, tables=t, customer_id=agent["customer_id"])
-    route = [] if start == "pending" else (["cancelled"] if start == "cancelled" else PATH[: PATH.index(start) + 1])
+    route = (
+        []
+        if start == "pending"
+        else (["cancelled"] if start == "cancelled" else PATH[: PATH.index(start) + 1])
+    )
     for s in route:
         await orders.change_status(conn, tables=t, order_id=o["id"], status=s, actor_id=None)
     before = await orders.get_order(conn, tables=t, order_id=o["id"])
@@ -55,7 +67,9 @@ async def test_every_refused_transition_is_409_and_changes_nothing(
         if target in TRANSITIONS[start]:
             continue
         with pytest.raises(OrderError) as err:
-            await orders.change_status(conn, tables=t, order_id=o["id"], status=target, actor_id=None)
+            await orders.change_status(
+                conn, tables=t, order_id=o["id"], status=target, actor_id=None
+            )
         assert err.value.status == 409
         assert f"cannot go from {start} to {target}" in err.value.message
         assert "allowed from" in err.value.message
@@ -73,14 +87,18 @@ async def test_cancel_from_each_state_before_delivered(conn: Any, agent: dict[st
         o = await orders.create_order(conn, tables=t, customer_id=agent["customer_id"])
         for s in PATH[:depth]:
             await orders.change_status(conn, tables=t, order_id=o["id"], status=s, actor_id=None)
-        o = await orders.change_status(conn, tables=t, order_id=o["id"], status="cancelled", actor_id=None)
+        o = await orders.change_status(
+            conn, tables=t, order_id=o["id"], status="cancelled", actor_id=None
+        )
         assert o["status"] == "cancelled"
 
 
 async def test_items_frozen_after_shipping(conn: Any, agent: dict[str, Any]) -> None:
     t = agent["tables"]
     await conn.execute("UPDATE agents SET notify_order_status = false WHERE id = %s", (t.agent_id,))
-    o = await orders.create_order(conn, tables=t, customer_id=agent["customer_id"], items=[{"name": "A", "price": "1"}])
+    o = await orders.create_order(
+        conn, tables=t, customer_id=agent["customer_id"], items=[{"name": "A", "price": "1"}]
+    )
     for s in PATH[:3]:
         await orders.change_status(conn, tables=t, order_id=o["id"], status=s, actor_id=None)
     with pytest.raises(OrderError, match="cannot be changed") as err:
@@ -120,11 +138,20 @@ async def test_notification_called_in_the_same_transaction(
     t = agent["tables"]
     o = await orders.create_order(conn, tables=t, customer_id=agent["customer_id"])
     for s in PATH:
-        await orders.change_status(conn, tables=t, order_id=o["id"], status=s, actor_id=agent["user_id"])
+        await orders.change_status(
+            conn, tables=t, order_id=o["id"], status=s, actor_id=agent["user_id"]
+        )
     assert [c["status"] for c in fake_outbound] == ["confirmed", "shipped", "delivered"]
-    assert all(c["order_id"] == o["id"] and c["agent_id"] == t.agent_id and c["tables"] == t
-               and c["actor_id"] == agent["user_id"] for c in fake_outbound)
-    assert all(c["txid"] is not None for c in fake_outbound)  # inside the status change's transaction
+    assert all(
+        c["order_id"] == o["id"]
+        and c["agent_id"] == t.agent_id
+        and c["tables"] == t
+        and c["actor_id"] == agent["user_id"]
+        for c in fake_outbound
+    )
+    assert all(
+        c["txid"] is not None for c in fake_outbound
+    )  # inside the status change's transaction
     await conn.execute("UPDATE agents SET notify_order_status = false WHERE id = %s", (t.agent_id,))
     o = await orders.create_order(conn, tables=t, customer_id=agent["customer_id"])
     await orders.change_status(conn, tables=t, order_id=o["id"], status="cancelled", actor_id=None)
@@ -133,18 +160,31 @@ async def test_notification_called_in_the_same_transaction(
 
 async def _edit_loop(url: str, tables: AgentTables, order_id: int, seed: int, n: int) -> None:
     rnd = random.Random(seed)
-    async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row, autocommit=True) as c:
+    async with await psycopg.AsyncConnection.connect(
+        url, row_factory=dict_row, autocommit=True
+    ) as c:
         mine: list[int] = []
         for _ in range(n):
             if mine and rnd.random() < 0.35:
                 item = mine.pop(rnd.randrange(len(mine)))
                 await orders.remove_item(c, tables=tables, order_id=order_id, item_id=item)
             elif mine and rnd.random() < 0.3:
-                await orders.update_item(c, tables=tables, order_id=order_id, item_id=rnd.choice(mine),
-                                         quantity=rnd.randint(1, 9))
+                await orders.update_item(
+                    c,
+                    tables=tables,
+                    order_id=order_id,
+                    item_id=rnd.choice(mine),
+                    quantity=rnd.randint(1, 9),
+                )
             else:
-                o = await orders.add_item(c, tables=tables, order_id=order_id, name=f"p{seed}",
-                                          quantity=rnd.randint(1, 5), price=f"{rnd.randint(0, 9999) / 100:.2f}")
+                o = await orders.add_item(
+                    c,
+                    tables=tables,
+                    order_id=order_id,
+                    name=f"p{seed}",
+                    quantity=rnd.randint(1, 5),
+                    price=f"{rnd.randint(0, 9999) / 100:.2f}",
+                )
                 mine.append(max(i["id"] for i in o["items"] if i["name"] == f"p{seed}"))
 
 
@@ -153,14 +193,23 @@ async def _raw_sql_loop(url: str, tables: AgentTables, order_id: int, n: int) ->
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as c:
         for k in range(n):
             async with c.transaction():
-                await c.execute(tables.query(
-                    "INSERT INTO {orders_items} (order_id, name, quantity, price) VALUES (%s, 'raw', %s, 1.11)"),
-                    (order_id, k % 4 + 1))
-                await c.execute("SELECT pg_sleep(0.003)")  # widen the window for a concurrent writer
+                await c.execute(
+                    tables.query(
+                        "INSERT INTO {orders_items} (order_id, name, quantity, price) VALUES (%s, 'raw', %s, 1.11)"
+                    ),
+                    (order_id, k % 4 + 1),
+                )
+                await c.execute(
+                    "SELECT pg_sleep(0.003)"
+                )  # widen the window for a concurrent writer
                 if k % 3 == 0:
-                    await c.execute(tables.query(
-                        "DELETE FROM {orders_items} WHERE id = (SELECT min(id) FROM {orders_items}"
-                        " WHERE order_id = %s AND name = 'raw')"), (order_id,))
+                    await c.execute(
+                        tables.query(
+                            "DELETE FROM {orders_items} WHERE id = (SELECT min(id) FROM {orders_items}"
+                            " WHERE order_id = %s AND name = 'raw')"
+                        ),
+                        (order_id,),
+                    )
 
 
 async def test_concurrent_edits_keep_total(conn: Any, db_url: str, agent: dict[str, Any]) -> None:
@@ -173,19 +222,25 @@ async def test_concurrent_edits_keep_total(conn: Any, db_url: str, agent: dict[s
     got = await orders.get_order(conn, tables=t, order_id=o["id"])
     assert len(got["items"]) > 10
     assert got["total_amount"] == orders.total_of(got["items"])
-    cur = await conn.execute(t.query("SELECT sum(quantity * price) AS s FROM {orders_items} WHERE order_id = %s"),
-                             (o["id"],))
+    cur = await conn.execute(
+        t.query("SELECT sum(quantity * price) AS s FROM {orders_items} WHERE order_id = %s"),
+        (o["id"],),
+    )
     assert got["total_amount"] == (await cur.fetchone())["s"] > Decimal(0)
 
 
-async def test_blocked_writer_sees_the_first_writers_item(conn: Any, db_url: str, agent: dict[str, Any]) -> None:
+async def test_blocked_writer_sees_the_first_writers_item(
+    conn: Any, db_url: str, agent: dict[str, Any]
+) -> None:
     """Writer B inserts while A's transaction holds the order; after A commits, B's total includes
     A's item (a total computed from B's statement snapshot would miss it: 2 instead of 3)."""
     t = agent["tables"]
     o = await orders.create_order(conn, tables=t, customer_id=agent["customer_id"])
     insert = t.query("INSERT INTO {orders_items} (order_id, name, price) VALUES (%s, %s, %s)")
-    async with await psycopg.AsyncConnection.connect(db_url) as a, \
-            await psycopg.AsyncConnection.connect(db_url) as b:
+    async with (
+        await psycopg.AsyncConnection.connect(db_url) as a,
+        await psycopg.AsyncConnection.connect(db_url) as b,
+    ):
         await a.execute(insert, (o["id"], "a", 1))
         blocked = asyncio.create_task(b.execute(insert, (o["id"], "b", 2)))
         await asyncio.sleep(0.3)
@@ -201,15 +256,27 @@ async def test_notification_queues_a_message(conn: Any, agent: dict[str, Any]) -
     """With the real outbound code: a status change queues the customer's WhatsApp message in the
     same transaction; a refused change queues nothing."""
     t = agent["tables"]
-    await conn.execute(t.query("UPDATE {customers} SET last_inbound_at = now() WHERE id = %s"),
-                       (agent["customer_id"],))
+    await conn.execute(
+        t.query("UPDATE {customers} SET last_inbound_at = now() WHERE id = %s"),
+        (agent["customer_id"],),
+    )
     o = await orders.create_order(conn, tables=t, customer_id=agent["customer_id"])
-    await orders.change_status(conn, tables=t, order_id=o["id"], status="confirmed", actor_id=agent["user_id"])
-    await orders.change_status(conn, tables=t, order_id=o["id"], status="processing", actor_id=agent["user_id"])
+    await orders.change_status(
+        conn, tables=t, order_id=o["id"], status="confirmed", actor_id=agent["user_id"]
+    )
+    await orders.change_status(
+        conn, tables=t, order_id=o["id"], status="processing", actor_id=agent["user_id"]
+    )
     with pytest.raises(OrderError):
-        await orders.change_status(conn, tables=t, order_id=o["id"], status="delivered", actor_id=None)
-    cur = await conn.execute(t.query(
-        "SELECT message, direction, status, sent_by FROM {messages} WHERE direction = 'outbound' ORDER BY id"))
+        await orders.change_status(
+            conn, tables=t, order_id=o["id"], status="delivered", actor_id=None
+        )
+    cur = await conn.execute(
+        t.query(
+            "SELECT message, direction, status, sent_by FROM {messages} WHERE direction = 'outbound' ORDER BY id"
+        )
+    )
     rows = await cur.fetchall()
     assert [(r["message"], r["status"], r["sent_by"]) for r in rows] == [
-        (f"Your order #{o['id']} is now confirmed.", "queued", agent["user_id"])]
+        (f"Your order #{o['id']} is now confirmed.", "queued", agent["user_id"])
+    ]

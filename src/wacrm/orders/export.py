@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import AsyncConnection, sql
@@ -20,12 +20,34 @@ BATCH = 2000
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 ORDER_HEADER = [
-    "order_id", "created_at", "updated_at", "status", "currency", "total_amount", "customer_id",
-    "customer_name", "customer_phone", "notes", "shipping_address", "source", "item_id", "item_name",
-    "product_retailer_id", "quantity", "price", "item_total",
+    "order_id",
+    "created_at",
+    "updated_at",
+    "status",
+    "currency",
+    "total_amount",
+    "customer_id",
+    "customer_name",
+    "customer_phone",
+    "notes",
+    "shipping_address",
+    "source",
+    "item_id",
+    "item_name",
+    "product_retailer_id",
+    "quantity",
+    "price",
+    "item_total",
 ]
 CUSTOMER_HEADER = [
-    "customer_id", "name", "phone", "wa_id", "bsuid", "username", "created_at", "last_message_at",
+    "customer_id",
+    "name",
+    "phone",
+    "wa_id",
+    "bsuid",
+    "username",
+    "created_at",
+    "last_message_at",
     "order_count",
 ]
 
@@ -38,28 +60,71 @@ def safe(value: str | None) -> str:
 
 
 def _ts(value: datetime | None) -> str:
-    return value.astimezone(timezone.utc).isoformat() if value is not None else ""
+    return value.astimezone(UTC).isoformat() if value is not None else ""
 
 
 def _order_line(r: Sequence[Any]) -> list[Any]:
-    (oid, created, updated, status, currency, total, cid, cname, cphone, notes, addr, source,
-     iid, iname, prid, qty, price, itotal) = r
+    (
+        oid,
+        created,
+        updated,
+        status,
+        currency,
+        total,
+        cid,
+        cname,
+        cphone,
+        notes,
+        addr,
+        source,
+        iid,
+        iname,
+        prid,
+        qty,
+        price,
+        itotal,
+    ) = r
     cur = (currency or "").strip()
     return [
-        oid, _ts(created), _ts(updated), safe(status), safe(cur), format_amount(total, cur) or "",
-        cid, safe(cname), safe(cphone), safe(notes), safe(addr), safe(source),
-        "" if iid is None else iid, safe(iname), safe(prid), "" if qty is None else qty,
-        format_amount(price, cur) or "", format_amount(itotal, cur) or "",
+        oid,
+        _ts(created),
+        _ts(updated),
+        safe(status),
+        safe(cur),
+        format_amount(total, cur) or "",
+        cid,
+        safe(cname),
+        safe(cphone),
+        safe(notes),
+        safe(addr),
+        safe(source),
+        "" if iid is None else iid,
+        safe(iname),
+        safe(prid),
+        "" if qty is None else qty,
+        format_amount(price, cur) or "",
+        format_amount(itotal, cur) or "",
     ]
 
 
 def _customer_line(r: Sequence[Any]) -> list[Any]:
     cid, name, phone, wa_id, bsuid, username, created, last, n = r
-    return [cid, safe(name), safe(phone), safe(wa_id), safe(bsuid), safe(username), _ts(created),
-            _ts(last), n]
+    return [
+        cid,
+        safe(name),
+        safe(phone),
+        safe(wa_id),
+        safe(bsuid),
+        safe(username),
+        _ts(created),
+        _ts(last),
+        n,
+    ]
 
 
-def _range(column: str, created_from: datetime | None, created_to: datetime | None) -> tuple[sql.Composable, dict[str, Any]]:
+def _range(
+    column: str, created_from: datetime | None, created_to: datetime | None
+) -> tuple[sql.Composable, dict[str, Any]]:
     parts: list[sql.Composable] = [sql.SQL("true")]
     params: dict[str, Any] = {}
     if created_from is not None:
@@ -71,7 +136,9 @@ def _range(column: str, created_from: datetime | None, created_to: datetime | No
     return sql.SQL(" AND ").join(parts), params
 
 
-def orders_query(tables: AgentTables, created_from: datetime | None, created_to: datetime | None) -> tuple[sql.Composed, dict[str, Any]]:
+def orders_query(
+    tables: AgentTables, created_from: datetime | None, created_to: datetime | None
+) -> tuple[sql.Composed, dict[str, Any]]:
     where, params = _range("o.created_at", created_from, created_to)
     return tables.query(
         "SELECT o.id, o.created_at, o.updated_at, o.status, o.currency, o.total_amount, o.customer_id,"
@@ -84,7 +151,9 @@ def orders_query(tables: AgentTables, created_from: datetime | None, created_to:
     ), params
 
 
-def customers_query(tables: AgentTables, created_from: datetime | None, created_to: datetime | None) -> tuple[sql.Composed, dict[str, Any]]:
+def customers_query(
+    tables: AgentTables, created_from: datetime | None, created_to: datetime | None
+) -> tuple[sql.Composed, dict[str, Any]]:
     where, params = _range("c.created_at", created_from, created_to)
     return tables.query(
         "SELECT c.id, c.name, c.phone, c.wa_id, c.bsuid, c.username, c.created_at, c.last_message_at,"
@@ -94,7 +163,9 @@ def customers_query(tables: AgentTables, created_from: datetime | None, created_
     ), params
 
 
-async def _rows(conn: AsyncConnection[Any], query: sql.Composed, params: dict[str, Any]) -> AsyncIterator[list[tuple[Any, ...]]]:
+async def _rows(
+    conn: AsyncConnection[Any], query: sql.Composed, params: dict[str, Any]
+) -> AsyncIterator[list[tuple[Any, ...]]]:
     """Batches of rows from a server-side cursor (the caller holds the transaction)."""
     async with conn.cursor(name="wacrm_export", row_factory=tuple_row) as cur:
         await cur.execute(query, params)
@@ -114,7 +185,8 @@ async def stream_csv(
     """CSV bytes for `kind` ("orders" or "customers") of every (agent, tables) in `targets`, in one
     read-only snapshot. `with_agent` (admin export): lines start with agent_id and agent_prefix."""
     header, line, build = (
-        (ORDER_HEADER, _order_line, orders_query) if kind == "orders"
+        (ORDER_HEADER, _order_line, orders_query)
+        if kind == "orders"
         else (CUSTOMER_HEADER, _customer_line, customers_query)
     )
     buffer = io.StringIO()

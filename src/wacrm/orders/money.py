@@ -11,8 +11,25 @@ from wacrm.orders.errors import OrderError
 # ISO 4217 currencies whose minor unit is not 2 (every other code has 2 decimal places).
 MINOR_UNITS: dict[str, int] = {
     **dict.fromkeys(
-        ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
-         "VND", "VUV", "XAF", "XOF", "XPF"),
+        (
+            "BIF",
+            "CLP",
+            "DJF",
+            "GNF",
+            "ISK",
+            "JPY",
+            "KMF",
+            "KRW",
+            "PYG",
+            "RWF",
+            "UGX",
+            "UYI",
+            "VND",
+            "VUV",
+            "XAF",
+            "XOF",
+            "XPF",
+        ),
         0,
     ),
     **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
@@ -37,8 +54,10 @@ def check_currency(value: Any) -> str:
 
 def parse_price(value: Any, currency: str, *, field: str = "price") -> Decimal:
     """A non-negative amount with at most the currency's decimal places (decimal string or integer)."""
-    if isinstance(value, bool) or isinstance(value, float):
-        raise OrderError(f"{field} must be a decimal string such as \"12.50\", not a JSON float or boolean")
+    if isinstance(value, (bool, float)):
+        raise OrderError(
+            f'{field} must be a decimal string such as "12.50", not a JSON float or boolean'
+        )
     if isinstance(value, int):
         value = str(value)
     if isinstance(value, Decimal):
@@ -51,7 +70,7 @@ def parse_price(value: Any, currency: str, *, field: str = "price") -> Decimal:
     elif isinstance(value, str) and value.strip().startswith("-"):
         raise OrderError(f"{field} must not be negative (got {value!r})")
     else:
-        raise OrderError(f"{field} {value!r} is not a decimal number such as \"12.50\"")
+        raise OrderError(f'{field} {value!r} is not a decimal number such as "12.50"')
     if not amount.is_finite():
         raise OrderError(f"{field} must be a finite decimal number")
     if amount < 0:

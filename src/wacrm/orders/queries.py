@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,13 +22,19 @@ MAX_LIMIT = 200
 def _aware(value: datetime | None) -> datetime | None:
     """Naive datetimes are taken as UTC."""
     if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
     return value
 
 
 def encode_cursor(sort: str, direction: str, value: Any, order_id: int) -> str:
-    raw = orjson.dumps({"s": sort, "d": direction, "v": value.isoformat() if isinstance(value, datetime)
-                        else str(value), "i": order_id})
+    raw = orjson.dumps(
+        {
+            "s": sort,
+            "d": direction,
+            "v": value.isoformat() if isinstance(value, datetime) else str(value),
+            "i": order_id,
+        }
+    )
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -38,14 +44,17 @@ def decode_cursor(cursor: str, sort: str, direction: str) -> tuple[Any, int]:
         data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if data["s"] != sort or data["d"] != direction:
             raise OrderError(
-                "this cursor belongs to another sort order; start again without a cursor", status=400
+                "this cursor belongs to another sort order; start again without a cursor",
+                status=400,
             )
         value: Any = Decimal(data["v"]) if sort == "total" else datetime.fromisoformat(data["v"])
         return value, int(data["i"])
     except OrderError:
         raise
     except (ValueError, KeyError, TypeError, binascii.Error, ArithmeticError) as exc:
-        raise OrderError("the cursor is not valid; use next_cursor from a previous page", status=400) from exc
+        raise OrderError(
+            "the cursor is not valid; use next_cursor from a previous page", status=400
+        ) from exc
 
 
 def _filters(
@@ -81,10 +90,12 @@ def _filters(
             raise OrderError("the search text is too long (at most 200 characters)")
         escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         params["q"] = f"%{escaped}%"
-        where.append(tables.query(
-            "(o.notes ILIKE %(q)s OR o.shipping_address ILIKE %(q)s OR EXISTS"
-            " (SELECT 1 FROM {orders_items} i WHERE i.order_id = o.id AND i.name ILIKE %(q)s))"
-        ))
+        where.append(
+            tables.query(
+                "(o.notes ILIKE %(q)s OR o.shipping_address ILIKE %(q)s OR EXISTS"
+                " (SELECT 1 FROM {orders_items} i WHERE i.order_id = o.id AND i.name ILIKE %(q)s))"
+            )
+        )
     return where, params
 
 
@@ -112,8 +123,14 @@ async def list_orders(
         raise OrderError("direction must be asc or desc")
     if not 1 <= limit <= MAX_LIMIT:
         raise OrderError(f"limit must be between 1 and {MAX_LIMIT}")
-    where, params = _filters(tables, status=status, customer_id=customer_id, created_from=created_from,
-                             created_to=created_to, q=q)
+    where, params = _filters(
+        tables,
+        status=status,
+        customer_id=customer_id,
+        created_from=created_from,
+        created_to=created_to,
+        q=q,
+    )
     column = SORTS[sort]
     if cursor:
         value, after_id = decode_cursor(cursor, sort, direction)
@@ -121,7 +138,9 @@ async def list_orders(
         where.append(sql.SQL(f"({column}, o.id) {op} (%(after_v)s, %(after_id)s)"))
         params.update(after_v=value, after_id=after_id)
     if customer_id is not None:
-        cur = await conn.execute(tables.query("SELECT 1 FROM {customers} WHERE id = %s"), (customer_id,))
+        cur = await conn.execute(
+            tables.query("SELECT 1 FROM {customers} WHERE id = %s"), (customer_id,)
+        )
         if await cur.fetchone() is None:
             raise not_found("customer", customer_id)
     params["limit"] = limit + 1
@@ -133,9 +152,12 @@ async def list_orders(
         " WHERE {where} ORDER BY {column} {dir}, o.id {dir} LIMIT %(limit)s"
     )
     composed = query.format(
-        orders=tables.orders, orders_items=tables.orders_items, customers=tables.customers,
+        orders=tables.orders,
+        orders_items=tables.orders_items,
+        customers=tables.customers,
         where=sql.SQL(" AND ").join(where or [sql.SQL("true")]),
-        column=sql.SQL(column), dir=sql.SQL(direction.upper()),
+        column=sql.SQL(column),
+        dir=sql.SQL(direction.upper()),
     )
     cur = await conn.execute(composed, params)
     rows = await cur.fetchall()
@@ -143,7 +165,11 @@ async def list_orders(
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        key = {"created_at": last["created_at"], "updated_at": last["updated_at"], "total": last["total_amount"]}
+        key = {
+            "created_at": last["created_at"],
+            "updated_at": last["updated_at"],
+            "total": last["total_amount"],
+        }
         next_cursor = encode_cursor(sort, direction, key[sort], last["id"])
     return {"items": rows, "next_cursor": next_cursor}
 
@@ -156,8 +182,14 @@ async def status_totals(
     created_to: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Per status and currency: how many orders and their summed total (for the dashboard)."""
-    where, params = _filters(tables, status=None, customer_id=None, created_from=created_from,
-                             created_to=created_to, q=None)
+    where, params = _filters(
+        tables,
+        status=None,
+        customer_id=None,
+        created_from=created_from,
+        created_to=created_to,
+        q=None,
+    )
     query = sql.SQL(
         "SELECT o.status, o.currency, count(*) AS count, coalesce(sum(o.total_amount), 0) AS total"
         " FROM {orders} o WHERE {where} GROUP BY o.status, o.currency ORDER BY o.status, o.currency"

@@ -51,8 +51,12 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def _csv(body: Any, filename: str) -> StreamingResponse:
     return StreamingResponse(
-        body, media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
     )
 
 
@@ -63,25 +67,39 @@ def _check_range(created_from: datetime | None, created_to: datetime | None) -> 
 
 @router.get("/orders/export.csv", response_class=StreamingResponse)
 async def export_orders(
-    request: Request, scope: AgentScope = Depends(agent_scope),
-    created_from: datetime | None = FROM_Q, created_to: datetime | None = TO_Q,
+    request: Request,
+    scope: AgentScope = Depends(agent_scope),
+    created_from: datetime | None = FROM_Q,
+    created_to: datetime | None = TO_Q,
 ) -> StreamingResponse:
     """The agent's orders as CSV, one line per item (orders without items: one line)."""
     _check_range(created_from, created_to)
-    body = export.stream_csv(request.app.state.pool, kind="orders", targets=[(scope.agent, scope.tables)],
-                             created_from=_aware(created_from), created_to=_aware(created_to))
+    body = export.stream_csv(
+        request.app.state.pool,
+        kind="orders",
+        targets=[(scope.agent, scope.tables)],
+        created_from=_aware(created_from),
+        created_to=_aware(created_to),
+    )
     return _csv(body, f"orders-{scope.agent['agent_prefix']}.csv")
 
 
 @router.get("/customers/export.csv", response_class=StreamingResponse)
 async def export_customers(
-    request: Request, scope: AgentScope = Depends(agent_scope),
-    created_from: datetime | None = FROM_Q, created_to: datetime | None = TO_Q,
+    request: Request,
+    scope: AgentScope = Depends(agent_scope),
+    created_from: datetime | None = FROM_Q,
+    created_to: datetime | None = TO_Q,
 ) -> StreamingResponse:
     """The agent's customers as CSV (with their number of orders)."""
     _check_range(created_from, created_to)
-    body = export.stream_csv(request.app.state.pool, kind="customers", targets=[(scope.agent, scope.tables)],
-                             created_from=_aware(created_from), created_to=_aware(created_to))
+    body = export.stream_csv(
+        request.app.state.pool,
+        kind="customers",
+        targets=[(scope.agent, scope.tables)],
+        created_from=_aware(created_from),
+        created_to=_aware(created_to),
+    )
     return _csv(body, f"customers-{scope.agent['agent_prefix']}.csv")
 
 
@@ -92,45 +110,69 @@ async def _all_agents(conn: Conn) -> list[tuple[dict[str, Any] | None, AgentTabl
 
 @router.get("/admin/orders/export.csv", response_class=StreamingResponse)
 async def admin_export_orders(
-    request: Request, _: CurrentUser = Depends(require_admin), conn: Conn = Depends(db_conn),
-    created_from: datetime | None = FROM_Q, created_to: datetime | None = TO_Q,
+    request: Request,
+    _: CurrentUser = Depends(require_admin),
+    conn: Conn = Depends(db_conn),
+    created_from: datetime | None = FROM_Q,
+    created_to: datetime | None = TO_Q,
 ) -> StreamingResponse:
     """Every agent's orders as CSV (admins)."""
     _check_range(created_from, created_to)
-    body = export.stream_csv(request.app.state.pool, kind="orders", targets=await _all_agents(conn),
-                             created_from=_aware(created_from), created_to=_aware(created_to), with_agent=True)
+    body = export.stream_csv(
+        request.app.state.pool,
+        kind="orders",
+        targets=await _all_agents(conn),
+        created_from=_aware(created_from),
+        created_to=_aware(created_to),
+        with_agent=True,
+    )
     return _csv(body, "orders-all-agents.csv")
 
 
 @router.get("/admin/customers/export.csv", response_class=StreamingResponse)
 async def admin_export_customers(
-    request: Request, _: CurrentUser = Depends(require_admin), conn: Conn = Depends(db_conn),
-    created_from: datetime | None = FROM_Q, created_to: datetime | None = TO_Q,
+    request: Request,
+    _: CurrentUser = Depends(require_admin),
+    conn: Conn = Depends(db_conn),
+    created_from: datetime | None = FROM_Q,
+    created_to: datetime | None = TO_Q,
 ) -> StreamingResponse:
     """Every agent's customers as CSV (admins)."""
     _check_range(created_from, created_to)
-    body = export.stream_csv(request.app.state.pool, kind="customers", targets=await _all_agents(conn),
-                             created_from=_aware(created_from), created_to=_aware(created_to), with_agent=True)
+    body = export.stream_csv(
+        request.app.state.pool,
+        kind="customers",
+        targets=await _all_agents(conn),
+        created_from=_aware(created_from),
+        created_to=_aware(created_to),
+        with_agent=True,
+    )
     return _csv(body, "customers-all-agents.csv")
 
 
 @router.get("/orders/totals", response_model=list[StatusTotal])
 async def order_totals(
-    scope: AgentScope = Depends(agent_scope), conn: Conn = Depends(db_conn),
-    created_from: datetime | None = FROM_Q, created_to: datetime | None = TO_Q,
+    scope: AgentScope = Depends(agent_scope),
+    conn: Conn = Depends(db_conn),
+    created_from: datetime | None = FROM_Q,
+    created_to: datetime | None = TO_Q,
 ) -> list[StatusTotal]:
     """Count and sum of orders per status and currency (dashboard)."""
     with http_errors():
-        rows = await queries.status_totals(conn, tables=scope.tables, created_from=created_from,
-                                           created_to=created_to)
+        rows = await queries.status_totals(
+            conn, tables=scope.tables, created_from=created_from, created_to=created_to
+        )
     return [status_total(r) for r in rows]
 
 
 @router.get("/orders", response_model=OrderPage)
 async def list_orders(
-    scope: AgentScope = Depends(agent_scope), conn: Conn = Depends(db_conn),
-    status: str | None = None, customer_id: int | None = None,
-    created_from: datetime | None = FROM_Q, created_to: datetime | None = TO_Q,
+    scope: AgentScope = Depends(agent_scope),
+    conn: Conn = Depends(db_conn),
+    status: str | None = None,
+    customer_id: int | None = None,
+    created_from: datetime | None = FROM_Q,
+    created_to: datetime | None = TO_Q,
     q: str | None = Query(None, description="text in notes, shipping address or item names"),
     sort: str = Query("created_at", description="created_at, updated_at or total"),
     direction: str = Query("desc", description="asc or desc"),
@@ -140,22 +182,45 @@ async def list_orders(
     """The agent's orders, filtered, sorted, a page at a time."""
     with http_errors():
         page = await queries.list_orders(
-            conn, tables=scope.tables, status=status, customer_id=customer_id, created_from=created_from,
-            created_to=created_to, q=q, sort=sort, direction=direction, limit=limit, cursor=cursor,
+            conn,
+            tables=scope.tables,
+            status=status,
+            customer_id=customer_id,
+            created_from=created_from,
+            created_to=created_to,
+            q=q,
+            sort=sort,
+            direction=direction,
+            limit=limit,
+            cursor=cursor,
         )
-    return OrderPage(items=[order_summary(r) for r in page["items"]], next_cursor=page["next_cursor"])
+    return OrderPage(
+        items=[order_summary(r) for r in page["items"]], next_cursor=page["next_cursor"]
+    )
 
 
 @router.get("/customers/{customer_id}/orders", response_model=OrderPage)
 async def customer_orders(
-    customer_id: int, scope: AgentScope = Depends(agent_scope), conn: Conn = Depends(db_conn),
-    status: str | None = None, limit: int = 50, cursor: str | None = None,
+    customer_id: int,
+    scope: AgentScope = Depends(agent_scope),
+    conn: Conn = Depends(db_conn),
+    status: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
 ) -> OrderPage:
     """One customer's orders, newest first."""
     with http_errors():
-        page = await queries.list_orders(conn, tables=scope.tables, customer_id=customer_id, status=status,
-                                         limit=limit, cursor=cursor)
-    return OrderPage(items=[order_summary(r) for r in page["items"]], next_cursor=page["next_cursor"])
+        page = await queries.list_orders(
+            conn,
+            tables=scope.tables,
+            customer_id=customer_id,
+            status=status,
+            limit=limit,
+            cursor=cursor,
+        )
+    return OrderPage(
+        items=[order_summary(r) for r in page["items"]], next_cursor=page["next_cursor"]
+    )
 
 
 @router.post("/orders", response_model=OrderOut, status_code=201)
@@ -165,15 +230,23 @@ async def create_order(
     """Create a pending order for one of the agent's customers (optionally from a chat message)."""
     with http_errors():
         row = await orders.create_order(
-            conn, tables=scope.tables, customer_id=body.customer_id,
-            items=[i.model_dump() for i in body.items], currency=body.currency, notes=body.notes,
-            shipping_address=body.shipping_address, message_id=body.message_id, created_by=scope.user.id,
+            conn,
+            tables=scope.tables,
+            customer_id=body.customer_id,
+            items=[i.model_dump() for i in body.items],
+            currency=body.currency,
+            notes=body.notes,
+            shipping_address=body.shipping_address,
+            message_id=body.message_id,
+            created_by=scope.user.id,
         )
     return order_out(row)
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut)
-async def get_order(order_id: int, scope: AgentScope = Depends(agent_scope), conn: Conn = Depends(db_conn)) -> OrderOut:
+async def get_order(
+    order_id: int, scope: AgentScope = Depends(agent_scope), conn: Conn = Depends(db_conn)
+) -> OrderOut:
     """The order with its items and status history."""
     with http_errors():
         return order_out(await orders.get_order(conn, tables=scope.tables, order_id=order_id))
@@ -181,49 +254,80 @@ async def get_order(order_id: int, scope: AgentScope = Depends(agent_scope), con
 
 @router.patch("/orders/{order_id}", response_model=OrderOut)
 async def update_order(
-    order_id: int, body: OrderUpdate, scope: AgentScope = Depends(agent_scope), conn: Conn = Depends(db_conn)
+    order_id: int,
+    body: OrderUpdate,
+    scope: AgentScope = Depends(agent_scope),
+    conn: Conn = Depends(db_conn),
 ) -> OrderOut:
     """Change notes and/or shipping address (only the fields sent)."""
     fields = body.model_dump(include=body.model_fields_set)
     with http_errors():
-        return order_out(await orders.update_order(conn, tables=scope.tables, order_id=order_id, **fields))
+        return order_out(
+            await orders.update_order(conn, tables=scope.tables, order_id=order_id, **fields)
+        )
 
 
 @router.post("/orders/{order_id}/items", response_model=OrderOut, status_code=201)
 async def add_item(
-    order_id: int, body: ItemIn, scope: AgentScope = Depends(agent_scope), conn: Conn = Depends(db_conn)
+    order_id: int,
+    body: ItemIn,
+    scope: AgentScope = Depends(agent_scope),
+    conn: Conn = Depends(db_conn),
 ) -> OrderOut:
     """Add a line; the answer is the whole order with its new total."""
     with http_errors():
-        return order_out(await orders.add_item(conn, tables=scope.tables, order_id=order_id, **body.model_dump()))
+        return order_out(
+            await orders.add_item(conn, tables=scope.tables, order_id=order_id, **body.model_dump())
+        )
 
 
 @router.patch("/orders/{order_id}/items/{item_id}", response_model=OrderOut)
 async def update_item(
-    order_id: int, item_id: int, body: ItemUpdate,
-    scope: AgentScope = Depends(agent_scope), conn: Conn = Depends(db_conn),
+    order_id: int,
+    item_id: int,
+    body: ItemUpdate,
+    scope: AgentScope = Depends(agent_scope),
+    conn: Conn = Depends(db_conn),
 ) -> OrderOut:
     """Change a line's name, quantity or price."""
     with http_errors():
-        return order_out(await orders.update_item(conn, tables=scope.tables, order_id=order_id, item_id=item_id,
-                                                  **body.model_dump()))
+        return order_out(
+            await orders.update_item(
+                conn, tables=scope.tables, order_id=order_id, item_id=item_id, **body.model_dump()
+            )
+        )
 
 
 @router.delete("/orders/{order_id}/items/{item_id}", response_model=OrderOut)
 async def remove_item(
-    order_id: int, item_id: int, scope: AgentScope = Depends(agent_scope), conn: Conn = Depends(db_conn)
+    order_id: int,
+    item_id: int,
+    scope: AgentScope = Depends(agent_scope),
+    conn: Conn = Depends(db_conn),
 ) -> OrderOut:
     """Remove a line."""
     with http_errors():
-        return order_out(await orders.remove_item(conn, tables=scope.tables, order_id=order_id, item_id=item_id))
+        return order_out(
+            await orders.remove_item(conn, tables=scope.tables, order_id=order_id, item_id=item_id)
+        )
 
 
 @router.post("/orders/{order_id}/status", response_model=OrderOut)
 async def change_status(
-    order_id: int, body: StatusChange, scope: AgentScope = Depends(agent_scope), conn: Conn = Depends(db_conn)
+    order_id: int,
+    body: StatusChange,
+    scope: AgentScope = Depends(agent_scope),
+    conn: Conn = Depends(db_conn),
 ) -> OrderOut:
     """Move the order along pending → confirmed → processing → shipped → delivered (or cancelled)."""
     with http_errors():
-        return order_out(await orders.change_status(conn, tables=scope.tables, order_id=order_id,
-                                                    status=body.status, actor_id=scope.user.id, note=body.note))
-
+        return order_out(
+            await orders.change_status(
+                conn,
+                tables=scope.tables,
+                order_id=order_id,
+                status=body.status,
+                actor_id=scope.user.id,
+                note=body.note,
+            )
+        )

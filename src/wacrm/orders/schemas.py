@@ -12,8 +12,10 @@ from wacrm.orders.money import format_amount
 
 Amount = Annotated[
     StrictStr | StrictInt,
-    Field(description="a decimal string such as \"12.50\" (at most the currency's decimal places)",
-          examples=["12.50"]),
+    Field(
+        description='a decimal string such as "12.50" (at most the currency\'s decimal places)',
+        examples=["12.50"],
+    ),
 ]
 
 
@@ -29,7 +31,9 @@ class OrderCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     customer_id: int
     items: list[ItemIn] = Field(default_factory=list)
-    currency: str | None = Field(None, description="ISO 4217 code; default the agent's default currency")
+    currency: str | None = Field(
+        None, description="ISO 4217 code; default the agent's default currency"
+    )
     notes: str | None = None
     shipping_address: str | None = None
     message_id: int | None = Field(None, description="the chat message this order comes from")
@@ -52,7 +56,9 @@ class OrderUpdate(BaseModel):
 
 class StatusChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: str = Field(description="pending, confirmed, processing, shipped, delivered or cancelled")
+    status: str = Field(
+        description="pending, confirmed, processing, shipped, delivered or cancelled"
+    )
     note: str | None = None
 
 
@@ -104,7 +110,9 @@ class OrderOut(OrderSummary):
 
 class OrderPage(BaseModel):
     items: list[OrderSummary]
-    next_cursor: str | None = Field(None, description="pass as cursor to get the next page; null at the end")
+    next_cursor: str | None = Field(
+        None, description="pass as cursor to get the next page; null at the end"
+    )
 
 
 class StatusTotal(BaseModel):
@@ -127,12 +135,20 @@ def order_out(row: dict[str, Any]) -> OrderOut:
     cur = row["currency"].strip()
     items = [_money(i, cur, "price", "total") for i in row["items"]]
     return OrderOut.model_validate(
-        {**_money(row, cur, "total_amount"), "currency": cur, "items": items,
-         "item_count": len(items)}
+        {
+            **_money(row, cur, "total_amount"),
+            "currency": cur,
+            "items": items,
+            "item_count": len(items),
+        }
     )
 
 
 def status_total(row: dict[str, Any]) -> StatusTotal:
     cur = row["currency"].strip()
-    return StatusTotal(status=row["status"], currency=cur, count=row["count"],
-                       total=format_amount(row["total"], cur) or "0")
+    return StatusTotal(
+        status=row["status"],
+        currency=cur,
+        count=row["count"],
+        total=format_amount(row["total"], cur) or "0",
+    )

@@ -77,8 +77,13 @@ async def _one(conn: Conn, query: Any, params: Any = None) -> dict[str, Any] | N
 
 async def notify_event(conn: Conn, *, agent_id: int, customer_id: int, order_id: int) -> None:
     """Tell live listeners (wacrm.realtime) that an order changed; sent when the transaction commits."""
-    payload = {"agent_id": agent_id, "kind": "order", "customer_id": customer_id,
-               "message_id": None, "order_id": order_id}
+    payload = {
+        "agent_id": agent_id,
+        "kind": "order",
+        "customer_id": customer_id,
+        "message_id": None,
+        "order_id": order_id,
+    }
     await conn.execute("SELECT pg_notify('wacrm_events', %s)", (orjson.dumps(payload).decode(),))
 
 
@@ -104,7 +109,9 @@ async def lock_order(conn: Conn, *, tables: AgentTables, order_id: int) -> dict[
     return row
 
 
-async def _insert_items(conn: Conn, tables: AgentTables, order_id: int, items: list[dict[str, Any]]) -> None:
+async def _insert_items(
+    conn: Conn, tables: AgentTables, order_id: int, items: list[dict[str, Any]]
+) -> None:
     for item in items:
         await conn.execute(
             tables.query(
@@ -135,17 +142,23 @@ async def create_order(
     currency = check_currency(currency)
     checked = [_check_item(dict(item), currency) for item in (items or [])]
     async with conn.transaction():
-        customer = await _one(conn, tables.query("SELECT id FROM {customers} WHERE id = %s"), (customer_id,))
+        customer = await _one(
+            conn, tables.query("SELECT id FROM {customers} WHERE id = %s"), (customer_id,)
+        )
         if customer is None:
             raise not_found("customer", customer_id)
         if message_id is not None:
             msg = await _one(
                 conn,
-                tables.query("SELECT id, customer_id, order_id FROM {messages} WHERE id = %s FOR UPDATE"),
+                tables.query(
+                    "SELECT id, customer_id, order_id FROM {messages} WHERE id = %s FOR UPDATE"
+                ),
                 (message_id,),
             )
             if msg is None or msg["customer_id"] != customer_id:
-                raise OrderError(f"no message with id {message_id} in this customer's chat", status=404)
+                raise OrderError(
+                    f"no message with id {message_id} in this customer's chat", status=404
+                )
             if msg["order_id"] is not None:
                 raise OrderError(
                     f"message {message_id} is already linked to order {msg['order_id']}", status=409
@@ -156,8 +169,14 @@ async def create_order(
                 "INSERT INTO {orders} (customer_id, status, currency, notes, shipping_address,"
                 " source, created_by) VALUES (%s, 'pending', %s, %s, %s, %s, %s) RETURNING id"
             ),
-            (customer_id, currency, notes, shipping_address,
-             "chat" if message_id is not None else "manual", created_by),
+            (
+                customer_id,
+                currency,
+                notes,
+                shipping_address,
+                "chat" if message_id is not None else "manual",
+                created_by,
+            ),
         )
         assert row is not None
         order_id = row["id"]
@@ -171,9 +190,12 @@ async def create_order(
         )
         if message_id is not None:
             await conn.execute(
-                tables.query("UPDATE {messages} SET order_id = %s WHERE id = %s"), (order_id, message_id)
+                tables.query("UPDATE {messages} SET order_id = %s WHERE id = %s"),
+                (order_id, message_id),
             )
-        await notify_event(conn, agent_id=tables.agent_id, customer_id=customer_id, order_id=order_id)
+        await notify_event(
+            conn, agent_id=tables.agent_id, customer_id=customer_id, order_id=order_id
+        )
         return await get_order(conn, tables=tables, order_id=order_id)
 
 
@@ -234,11 +256,18 @@ async def add_item(
         order = await lock_order(conn, tables=tables, order_id=order_id)
         _check_editable(order)
         item = _check_item(
-            {"name": name, "quantity": quantity, "price": price, "product_retailer_id": product_retailer_id},
+            {
+                "name": name,
+                "quantity": quantity,
+                "price": price,
+                "product_retailer_id": product_retailer_id,
+            },
             order["currency"].strip(),
         )
         await _insert_items(conn, tables, order_id, [item])
-        await notify_event(conn, agent_id=tables.agent_id, customer_id=order["customer_id"], order_id=order_id)
+        await notify_event(
+            conn, agent_id=tables.agent_id, customer_id=order["customer_id"], order_id=order_id
+        )
         return await get_order(conn, tables=tables, order_id=order_id)
 
 
@@ -257,7 +286,9 @@ async def update_item(
         order = await lock_order(conn, tables=tables, order_id=order_id)
         item = await _one(
             conn,
-            tables.query("SELECT id, name, quantity, price FROM {orders_items} WHERE id = %s AND order_id = %s"),
+            tables.query(
+                "SELECT id, name, quantity, price FROM {orders_items} WHERE id = %s AND order_id = %s"
+            ),
             (item_id, order_id),
         )
         if item is None:
@@ -266,7 +297,9 @@ async def update_item(
         new = {
             "name": check_name(name) if name is not None else item["name"],
             "quantity": check_quantity(quantity) if quantity is not None else item["quantity"],
-            "price": parse_price(price, order["currency"].strip()) if price is not None else item["price"],
+            "price": parse_price(price, order["currency"].strip())
+            if price is not None
+            else item["price"],
         }
         await conn.execute(
             tables.query(
@@ -275,21 +308,28 @@ async def update_item(
             ),
             (new["name"], new["quantity"], new["price"], item_id),
         )
-        await notify_event(conn, agent_id=tables.agent_id, customer_id=order["customer_id"], order_id=order_id)
+        await notify_event(
+            conn, agent_id=tables.agent_id, customer_id=order["customer_id"], order_id=order_id
+        )
         return await get_order(conn, tables=tables, order_id=order_id)
 
 
-async def remove_item(conn: Conn, *, tables: AgentTables, order_id: int, item_id: int) -> dict[str, Any]:
+async def remove_item(
+    conn: Conn, *, tables: AgentTables, order_id: int, item_id: int
+) -> dict[str, Any]:
     """Remove a line from the order; returns the order."""
     async with conn.transaction():
         order = await lock_order(conn, tables=tables, order_id=order_id)
         _check_editable(order)
         cur = await conn.execute(
-            tables.query("DELETE FROM {orders_items} WHERE id = %s AND order_id = %s"), (item_id, order_id)
+            tables.query("DELETE FROM {orders_items} WHERE id = %s AND order_id = %s"),
+            (item_id, order_id),
         )
         if cur.rowcount == 0:
             raise OrderError(f"order {order_id} has no item with id {item_id}", status=404)
-        await notify_event(conn, agent_id=tables.agent_id, customer_id=order["customer_id"], order_id=order_id)
+        await notify_event(
+            conn, agent_id=tables.agent_id, customer_id=order["customer_id"], order_id=order_id
+        )
         return await get_order(conn, tables=tables, order_id=order_id)
 
 
@@ -316,11 +356,17 @@ async def update_order(
                     " shipping_address = CASE WHEN %(set_addr)s THEN %(addr)s ELSE shipping_address END,"
                     " updated_at = now() WHERE id = %(id)s"
                 ),
-                {"set_notes": "notes" in changes, "notes": changes.get("notes"),
-                 "set_addr": "shipping_address" in changes, "addr": changes.get("shipping_address"),
-                 "id": order_id},
+                {
+                    "set_notes": "notes" in changes,
+                    "notes": changes.get("notes"),
+                    "set_addr": "shipping_address" in changes,
+                    "addr": changes.get("shipping_address"),
+                    "id": order_id,
+                },
             )
-            await notify_event(conn, agent_id=tables.agent_id, customer_id=order["customer_id"], order_id=order_id)
+            await notify_event(
+                conn, agent_id=tables.agent_id, customer_id=order["customer_id"], order_id=order_id
+            )
         return await get_order(conn, tables=tables, order_id=order_id)
 
 
@@ -351,8 +397,12 @@ async def change_status(
             (order_id, order["status"], status, actor_id, note),
         )
         if status in NOTIFY_STATUSES:
-            await _notify_customer(conn, tables=tables, order_id=order_id, status=status, actor_id=actor_id)
-        await notify_event(conn, agent_id=tables.agent_id, customer_id=order["customer_id"], order_id=order_id)
+            await _notify_customer(
+                conn, tables=tables, order_id=order_id, status=status, actor_id=actor_id
+            )
+        await notify_event(
+            conn, agent_id=tables.agent_id, customer_id=order["customer_id"], order_id=order_id
+        )
         return await get_order(conn, tables=tables, order_id=order_id)
 
 
@@ -361,21 +411,31 @@ async def _notify_customer(
 ) -> int | None:
     """Queue the status message if the agent has notify_order_status on (in a savepoint: a
     notification that cannot be queued is logged and does not undo the status change)."""
-    row = await _one(conn, "SELECT notify_order_status FROM agents WHERE id = %s", (tables.agent_id,))
+    row = await _one(
+        conn, "SELECT notify_order_status FROM agents WHERE id = %s", (tables.agent_id,)
+    )
     if not row or not row["notify_order_status"]:
         return None
     try:
         # lazily: outbound imports much more than orders needs
-        from wacrm.outbound import notifications
+        from wacrm.outbound.notifications import notify_order_status
 
         async with conn.transaction():
-            return await notifications.notify_order_status(
-                conn, tables=tables, agent_id=tables.agent_id, order_id=order_id,
-                status=status, actor_id=actor_id,
+            return await notify_order_status(
+                conn,
+                tables=tables,
+                agent_id=tables.agent_id,
+                order_id=order_id,
+                status=status,
+                actor_id=actor_id,
             )
     except Exception:
-        log.exception("order %s of agent %s: the %s notification could not be queued",
-                      order_id, tables.agent_id, status)
+        log.exception(
+            "order %s of agent %s: the %s notification could not be queued",
+            order_id,
+            tables.agent_id,
+            status,
+        )
         return None
 
 
