@@ -46,3 +46,7 @@ browser-deps:
 
 bench: setup
 	$(BIN)/python -m bench.run
+
+## Refresh the vendored browser libraries (htmx, its SSE extension, Chart.js) from npm; commit them.
+vendor:
+	sh scripts/vendor.sh

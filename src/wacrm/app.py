@@ -59,6 +59,9 @@ def _include_routers(app: FastAPI) -> None:
     from wacrm.outbound.router import router as outbound_router
 
     app.include_router(outbound_router)
+    from wacrm.web import install as install_web
+
+    install_web(app)
 
 
 def _startup_hooks(settings: Settings) -> list[StartupHook]:

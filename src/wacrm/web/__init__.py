@@ -1,0 +1,23 @@
+"""The web app: server-rendered Jinja2 pages with htmx and Server-Sent Events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def install(app: FastAPI) -> None:
+    """Mount the web pages, static files, security headers and the sign-in redirect on the app."""
+    from wacrm.web import auth, inbox
+    from wacrm.web.deps import LoginRequired, login_redirect
+    from wacrm.web.security import SecurityHeadersMiddleware
+
+    app.include_router(auth.router)
+    app.include_router(inbox.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_exception_handler(LoginRequired, login_redirect)  # type: ignore[arg-type]
+    app.add_middleware(SecurityHeadersMiddleware)

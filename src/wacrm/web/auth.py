@@ -1,0 +1,132 @@
+"""Sign-in, sign-out, password change and the admin's workspace switch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from wacrm.accounts import sessions, throttle
+from wacrm.accounts.deps import CurrentUser, require_csrf
+from wacrm.accounts.router import set_session_cookie
+from wacrm.accounts.service import AccountError
+from wacrm.web.deps import WORKSPACE_COOKIE, web_user
+from wacrm.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def safe_next(value: str | None) -> str:
+    """Only a local path may be a redirect target (no open redirects)."""
+    if value and value.startswith("/") and not value.startswith(("//", "/\\")):
+        return value
+    return "/inbox"
+
+
+@router.get("/")
+async def home() -> Response:
+    return RedirectResponse("/inbox", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, next: str = "") -> Response:
+    return await render(request, "login.html", next=safe_next(next), email="", error=None,
+                        message=None)
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(
+    request: Request,
+    email: str = Form("", max_length=320),
+    password: str = Form("", max_length=1024),
+    next: str = Form("", max_length=2000),
+) -> Response:
+    target = safe_next(next)
+    try:
+        async with request.app.state.pool.connection() as conn:
+            token, _csrf = await sessions.login(
+                conn,
+                email=email,
+                password=password,
+                ip=request.client.host if request.client else None,
+                user_agent=request.headers.get("user-agent"),
+            )
+    except throttle.LoginThrottledError as exc:
+        return await render(request, "login.html", status_code=429, next=target, email=email,
+                            error=str(exc), message=None,
+                            headers={"Retry-After": str(exc.retry_after)})
+    except AccountError as exc:
+        return await render(request, "login.html", status_code=getattr(exc, "status", 401),
+                            next=target, email=email, error=str(exc), message=None)
+    response = RedirectResponse(target, status_code=303)
+    set_session_cookie(response, token, request.app.state.settings.cookie_secure)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, user: CurrentUser = Depends(web_user)) -> Response:
+    await require_csrf(request, user)
+    if user.session_id is not None:
+        async with request.app.state.pool.connection() as conn:
+            await sessions.logout(conn, session_id=user.session_id)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(sessions.SESSION_COOKIE, path="/")
+    response.delete_cookie(WORKSPACE_COOKIE, path="/")
+    return response
+
+
+@router.get("/account/password", response_class=HTMLResponse)
+async def password_page(request: Request, user: CurrentUser = Depends(web_user)) -> Response:
+    return await render(request, "password.html", user=user, nav="account", error=None,
+                        message=None)
+
+
+@router.post("/account/password", response_class=HTMLResponse)
+async def change_password(
+    request: Request,
+    user: CurrentUser = Depends(web_user),
+    current_password: str = Form("", max_length=1024),
+    new_password: str = Form("", max_length=1024),
+    confirm_password: str = Form("", max_length=1024),
+) -> Response:
+    context: dict[str, Any] = {"user": user, "nav": "account", "error": None, "message": None}
+    if new_password != confirm_password:
+        return await render(request, "password.html", status_code=400,
+                            **{**context, "error": "the two new passwords differ; type it twice the same"})
+    try:
+        async with request.app.state.pool.connection() as conn:
+            await sessions.change_password(conn, user_id=user.id,
+                                           current_password=current_password,
+                                           new_password=new_password,
+                                           keep_session_id=user.session_id)
+    except AccountError as exc:
+        return await render(request, "password.html", status_code=getattr(exc, "status", 400),
+                            **{**context, "error": str(exc)})
+    return await render(request, "password.html",
+                        **{**context, "message": "Your password was changed."})
+
+
+@router.post("/workspace")
+async def switch_workspace(
+    request: Request,
+    user: CurrentUser = Depends(web_user),
+    agent_id: int = Form(..., ge=1, le=2**31 - 1),
+    next: str = Form("/inbox", max_length=2000),
+) -> Response:
+    """An admin chooses the agent whose inbox, chats and orders the pages show."""
+    if not user.is_admin:
+        return await render(request, "error.html", user=user, status_code=403,
+                            title="Not allowed", detail="only administrators switch workspaces")
+    async with request.app.state.pool.connection() as conn:
+        cur = await conn.execute("SELECT id FROM agents WHERE id = %s", (agent_id,))
+        if await cur.fetchone() is None:
+            return await render(request, "error.html", user=user, status_code=404,
+                                title="No such agent", detail=f"no agent with id {agent_id}")
+    target = safe_next(next)
+    if target.startswith("/chat/"):  # a chat belongs to the previous workspace
+        target = "/inbox"
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(WORKSPACE_COOKIE, str(agent_id), httponly=True, samesite="lax",
+                        secure=request.app.state.settings.cookie_secure, path="/")
+    return response

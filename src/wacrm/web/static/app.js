@@ -1,0 +1,166 @@
+/* iDesign CRM: the little JavaScript of ours (no inline scripts anywhere: CSP script-src 'self'). */
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  // Every htmx request carries the session's CSRF token.
+  document.addEventListener("htmx:configRequest", function (evt) {
+    evt.detail.headers["X-CSRF-Token"] = csrfToken();
+  });
+
+  // A select with data-autosubmit submits its form when changed (the button stays for no-JS).
+  document.addEventListener("change", function (evt) {
+    var el = evt.target;
+    if (el instanceof HTMLSelectElement && el.hasAttribute("data-autosubmit") && el.form) {
+      el.form.requestSubmit();
+    }
+  });
+
+  // Live events (SSE through the htmx extension): turn each into refreshes of what it concerns.
+  function fire(name, detail) {
+    if (window.htmx) { htmx.trigger(document.body, name, detail || {}); }
+  }
+  document.addEventListener("htmx:sseBeforeMessage", function (evt) {
+    evt.preventDefault(); // nothing is swapped from the stream itself: it only carries ids
+    var event = evt.detail;
+    var data = {};
+    try { data = JSON.parse(event.data || "{}"); } catch (e) { data = {}; }
+    var kind = event.type;
+    var thread = document.getElementById("thread-recent");
+    var chatId = thread ? Number(thread.getAttribute("data-customer-id")) : null;
+    var everything = kind === "ready" || kind === "refresh";
+    fire("live-inbox");
+    if (thread && (everything || data.customer_id === chatId)) {
+      fire("live-chat");
+      fire("live-customer");
+    }
+  });
+
+  // Merge a fresh rendering of the newest messages into the thread: keep unchanged bubbles
+  // (a playing video keeps playing), replace changed ones, add new ones, no jumps.
+  function nearBottom(box) { return box.scrollHeight - box.scrollTop - box.clientHeight < 80; }
+  function scrollToBottom(box) { box.scrollTop = box.scrollHeight; }
+
+  function mergeThread(container, html) {
+    var tpl = document.createElement("template");
+    tpl.innerHTML = html;
+    var box = document.getElementById("thread");
+    var stick = box && nearBottom(box);
+    var prev = null;
+    var seen = {};
+    Array.prototype.forEach.call(tpl.content.children, function (node) {
+      if (!node.id) { return; }
+      seen[node.id] = true;
+      var old = document.getElementById(node.id);
+      var fresh = document.importNode(node, true);
+      if (old) {
+        if (old.getAttribute("data-v") !== node.getAttribute("data-v")) {
+          old.replaceWith(fresh);
+          htmx.process(fresh);
+          old = fresh;
+        }
+        prev = old;
+      } else {
+        if (prev) { prev.after(fresh); } else { container.prepend(fresh); }
+        htmx.process(fresh);
+        prev = fresh;
+      }
+    });
+    Array.prototype.slice.call(container.children).forEach(function (node) {
+      if (node.id && !seen[node.id]) { node.remove(); }
+    });
+    if (box && stick) { scrollToBottom(box); }
+  }
+
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var elt = evt.detail.elt;
+    if (elt && elt.id === "thread-recent" && evt.detail.successful && evt.detail.xhr.status === 200) {
+      mergeThread(elt, evt.detail.xhr.responseText);
+    }
+  });
+
+  // Older pages are inserted above: keep what the reader sees where it is; drop repeated days.
+  var olderOffset = null;
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    if (evt.detail.target && evt.detail.target.classList.contains("older")) {
+      var box = document.getElementById("thread");
+      olderOffset = box ? box.scrollHeight - box.scrollTop : null;
+    }
+  });
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    var box = document.getElementById("thread");
+    if (olderOffset !== null && box) {
+      var days = {};
+      box.querySelectorAll(".day[data-day]").forEach(function (sep) {
+        var d = sep.getAttribute("data-day");
+        if (days[d]) { sep.remove(); } else { days[d] = true; }
+      });
+      box.scrollTop = box.scrollHeight - olderOffset;
+      olderOffset = null;
+    }
+    if (evt.detail.elt && evt.detail.elt.id === "composer") { setupComposer(); }
+  });
+
+  // Composer: Enter sends, Shift+Enter makes a new line; reply-to chosen from a bubble.
+  document.addEventListener("keydown", function (evt) {
+    var el = evt.target;
+    if (el instanceof HTMLTextAreaElement && el.hasAttribute("data-enter-sends") &&
+        evt.key === "Enter" && !evt.shiftKey && !evt.isComposing) {
+      evt.preventDefault();
+      if (el.value.trim() !== "" && el.form) { el.form.requestSubmit(); }
+    }
+  });
+
+  document.addEventListener("click", function (evt) {
+    var button = evt.target instanceof Element ? evt.target.closest("[data-reply-to]") : null;
+    if (button) {
+      var field = document.getElementById("reply-to");
+      var label = document.getElementById("replying");
+      if (field && label) {
+        field.value = button.getAttribute("data-reply-to");
+        label.querySelector("span").textContent = button.getAttribute("data-reply-preview") || "";
+        label.hidden = false;
+        var text = document.getElementById("composer-text");
+        if (text) { text.focus(); }
+      }
+      return;
+    }
+    var cancel = evt.target instanceof Element ? evt.target.closest("[data-cancel-reply]") : null;
+    if (cancel) {
+      var f = document.getElementById("reply-to");
+      var l = document.getElementById("replying");
+      if (f && l) { f.value = ""; l.hidden = true; }
+    }
+  });
+
+  // The template chooser shows the parameter fields of the chosen template.
+  document.addEventListener("change", function (evt) {
+    var el = evt.target;
+    if (el instanceof HTMLSelectElement && el.id === "template-name") {
+      var option = el.selectedOptions[0];
+      var count = option ? Number(option.getAttribute("data-params") || "0") : 0;
+      document.querySelectorAll("[data-param-index]").forEach(function (input) {
+        var index = Number(input.getAttribute("data-param-index"));
+        input.closest("label").hidden = index >= count;
+        input.disabled = index >= count;
+        input.required = index < count;
+      });
+    }
+  });
+
+  function setupComposer() {
+    var select = document.getElementById("template-name");
+    if (select) { select.dispatchEvent(new Event("change", { bubbles: true })); }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var box = document.getElementById("thread");
+    if (box) { scrollToBottom(box); }
+    setupComposer();
+  });
+})();

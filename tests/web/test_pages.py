@@ -1,0 +1,123 @@
+"""Server-side tests of the web pages: sign-in, headers, workspace scoping, escaping, bad input."""
+
+from __future__ import annotations
+
+from tests.conversations.factory import add_customer, add_message
+from tests.web.conftest import PASSWORD, sign_in, user_with_password
+
+
+async def test_pages_need_sign_in_and_redirect_back(client):
+    response = await client.get("/inbox?unread=true")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=%2Finbox%3Funread%3Dtrue"
+    htmx = await client.get("/inbox/list", headers={"HX-Request": "true"})
+    assert htmx.headers["HX-Redirect"] == "/login"
+    assert (await client.get("/")).headers["location"] == "/inbox"
+
+
+async def test_security_headers_on_web_pages_not_on_api(client):
+    page = await client.get("/login")
+    assert page.status_code == 200
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["referrer-policy"] == "same-origin"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert "<script>" not in page.text and " onclick=" not in page.text
+    static = await client.get("/static/app.js")
+    assert static.status_code == 200 and static.headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in (await client.get("/healthz")).headers
+
+
+async def test_wrong_password_is_refused_and_open_redirect_ignored(client, conn):
+    await user_with_password(conn, "ann@example.com")
+    bad = await client.post("/login", data={"email": "ann@example.com", "password": "nope"})
+    assert bad.status_code == 401 and "wrong email or password" in bad.text
+    assert "wacrm_session" not in bad.cookies
+    good = await client.post("/login", data={"email": "ann@example.com", "password": PASSWORD,
+                                             "next": "//evil.example/x"})
+    assert good.status_code == 303 and good.headers["location"] == "/inbox"
+
+
+async def test_inbox_lists_conversations_with_escaped_text(client, conn):
+    ann = await user_with_password(conn, "ann@example.com")
+    cid = await add_customer(conn, ann["tables"], "<b>Bob</b>", phone="+4915100000001")
+    await add_message(conn, ann["tables"], cid, "red shoes please")
+    await add_message(conn, ann["tables"], cid, "<script>alert(1)</script>")
+    await sign_in(client, "ann@example.com")
+    page = await client.get("/inbox")
+    assert page.status_code == 200
+    assert "&lt;b&gt;Bob&lt;/b&gt;" in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert "<script>alert" not in page.text
+    assert f'href="/chat/{cid}"' in page.text
+    assert f"/api/v1/events?agent_id={ann['agent']['id']}" in page.text
+    found = await client.get("/inbox/list", params={"q": "shoe"})
+    assert f'href="/chat/{cid}"' in found.text
+    none = await client.get("/inbox/list", params={"q": "zzzz"})
+    assert "No conversation matches" in none.text
+    assert (await client.get("/inbox/list", params={"cursor": "garbage"})).status_code == 400
+    assert (await client.get("/inbox", params={"q": "x" * 101})).status_code == 422
+
+
+async def test_logout_needs_csrf_and_ends_the_session(client, conn):
+    await user_with_password(conn, "ann@example.com")
+    csrf = await sign_in(client, "ann@example.com")
+    assert (await client.post("/logout", data={})).status_code == 403
+    assert (await client.get("/inbox")).status_code == 200
+    out = await client.post("/logout", data={"csrf_token": csrf})
+    assert out.status_code == 303 and out.headers["location"] == "/login"
+    client.cookies.clear()
+    assert (await client.get("/inbox")).status_code == 303
+
+
+async def test_password_change(client, conn):
+    await user_with_password(conn, "ann@example.com")
+    csrf = await sign_in(client, "ann@example.com")
+    differ = await client.post("/account/password", data={
+        "csrf_token": csrf, "current_password": PASSWORD,
+        "new_password": "a new long passphrase", "confirm_password": "another one"})
+    assert differ.status_code == 400 and "differ" in differ.text
+    wrong = await client.post("/account/password", data={
+        "csrf_token": csrf, "current_password": "wrong",
+        "new_password": "a new long passphrase", "confirm_password": "a new long passphrase"})
+    assert wrong.status_code == 403
+    ok = await client.post("/account/password", data={
+        "csrf_token": csrf, "current_password": PASSWORD,
+        "new_password": "a new long passphrase", "confirm_password": "a new long passphrase"})
+    assert ok.status_code == 200 and "Your password was changed" in ok.text
+    client.cookies.clear()
+    await sign_in(client, "ann@example.com", "a new long passphrase")
+
+
+async def test_admin_switches_workspace_agent_cannot(client, conn):
+    ann = await user_with_password(conn, "ann@example.com")
+    bea = await user_with_password(conn, "bea@example.com")
+    await user_with_password(conn, "root@example.com", role="admin", agent=False)
+    c_ann = await add_customer(conn, ann["tables"], "Ann's customer", phone="+4915100000002")
+    c_bea = await add_customer(conn, bea["tables"], "Bea's customer", phone="+4915100000003")
+    await add_message(conn, ann["tables"], c_ann, "hello ann")
+    await add_message(conn, bea["tables"], c_bea, "hello bea")
+    csrf = await sign_in(client, "root@example.com")
+    page = await client.get("/inbox")
+    assert "Workspace" in page.text and "Admin" in page.text
+    switched = await client.post("/workspace", data={"csrf_token": csrf,
+                                                     "agent_id": bea["agent"]["id"],
+                                                     "next": "/inbox"})
+    assert switched.status_code == 303
+    page = await client.get("/inbox")
+    assert "Bea&#39;s customer" in page.text and "Ann&#39;s customer" not in page.text
+    missing = await client.post("/workspace", data={"csrf_token": csrf, "agent_id": 999999})
+    assert missing.status_code == 404
+    assert (await client.post("/workspace", data={"csrf_token": csrf, "agent_id": "x"})).status_code == 422
+
+    client.cookies.clear()
+    csrf = await sign_in(client, "ann@example.com")
+    page = await client.get("/inbox")
+    assert 'href="/admin"' not in page.text and "Ann&#39;s customer" in page.text
+    refused = await client.post("/workspace", data={"csrf_token": csrf,
+                                                    "agent_id": bea["agent"]["id"]})
+    assert refused.status_code == 403
+    client.cookies.set("wacrm_workspace", str(bea["agent"]["id"]))
+    assert "Bea&#39;s customer" not in (await client.get("/inbox")).text
