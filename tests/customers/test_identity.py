@@ -9,14 +9,18 @@ import psycopg
 from psycopg.rows import dict_row
 
 from tests.helpers import bearer, make_agent_user
-from tests.inbound.conftest import agent, deliver, load, rows  # noqa: F401
+from tests.inbound.conftest import deliver, load, rows
 from wacrm.customers import service as customers
 
 
 def test_e164():
     assert customers.e164("4915123456789") == "+4915123456789"
     assert customers.e164("+1 (555) 000-1111") == "+15550001111"
-    assert customers.e164(None) is None and customers.e164("") is None and customers.e164("abc") is None
+    assert (
+        customers.e164(None) is None
+        and customers.e164("") is None
+        and customers.e164("abc") is None
+    )
 
 
 async def test_phone_then_bsuid_stays_one_customer(client, conn, agent):
@@ -74,8 +78,13 @@ async def test_user_changed_number(client, conn, agent):
     nxt = load("text_new_shape")
     value = nxt["entry"][0]["changes"][0]["value"]
     value["contacts"][0].update(wa_id="4915199999999", user_id="DE.77777777777777777777")
-    value["messages"][0].update({"from": "4915199999999", "from_user_id": "DE.77777777777777777777",
-                                 "id": "wamid.AFTER_CHANGE"})
+    value["messages"][0].update(
+        {
+            "from": "4915199999999",
+            "from_user_id": "DE.77777777777777777777",
+            "id": "wamid.AFTER_CHANGE",
+        }
+    )
     await deliver(client, nxt)
     [c] = await rows(conn, t.query("SELECT * FROM {customers}"))
     assert c["bsuid"] == "DE.77777777777777777777" and c["phone"] == "+4915199999999"
@@ -96,16 +105,24 @@ async def test_races_make_one_customer(db_url, agent):
     t = agent["tables"]
 
     async def one(i: int) -> int | None:
-        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True, row_factory=dict_row) as c:
-            async with c.transaction():
-                cid = await customers.resolve_customer(
-                    c, tables=t, wa_id="4915123456789", bsuid="DE.1" if i % 2 else None, name=f"n{i}")
-                await asyncio.sleep(0.05)
-                return cid
+        async with await psycopg.AsyncConnection.connect(
+            db_url, autocommit=True, row_factory=dict_row
+        ) as c, c.transaction():
+            cid = await customers.resolve_customer(
+                c,
+                tables=t,
+                wa_id="4915123456789",
+                bsuid="DE.1" if i % 2 else None,
+                name=f"n{i}",
+            )
+            await asyncio.sleep(0.05)
+            return cid
 
     ids = await asyncio.gather(*(one(i) for i in range(8)))
     assert len(set(ids)) == 1
-    async with await psycopg.AsyncConnection.connect(db_url, autocommit=True, row_factory=dict_row) as c:
+    async with await psycopg.AsyncConnection.connect(
+        db_url, autocommit=True, row_factory=dict_row
+    ) as c:
         assert len(await rows(c, t.query("SELECT id FROM {customers}"))) == 1
 
 
@@ -117,7 +134,9 @@ async def test_customers_api(client, conn, agent):
     assert got.status_code == 200 and got.json()["phone"] == "+4915123456789"
     assert (await client.get(f"/api/v1/customers/{c['id']}")).status_code == 401
     assert (await client.get("/api/v1/customers/999999", headers=h)).status_code == 404
-    r = await client.patch(f"/api/v1/customers/{c['id']}", headers=h, json={"name": "  Anna (VIP) "})
+    r = await client.patch(
+        f"/api/v1/customers/{c['id']}", headers=h, json={"name": "  Anna (VIP) "}
+    )
     assert r.status_code == 200 and r.json()["name"] == "Anna (VIP)"
     for bad in ({"name": ""}, {"name": "   "}, {}, {"name": "x" * 201}):
         r = await client.patch(f"/api/v1/customers/{c['id']}", headers=h, json=bad)
@@ -128,6 +147,8 @@ async def test_customers_api(client, conn, agent):
     other = await make_agent_user(conn, "other@example.com")
     r = await client.get(f"/api/v1/customers/{c['id']}", headers=bearer(other["token"]))
     assert r.status_code == 404
-    r = await client.patch(f"/api/v1/customers/{c['id']}", headers=bearer(other["token"]), json={"name": "x"})
+    r = await client.patch(
+        f"/api/v1/customers/{c['id']}", headers=bearer(other["token"]), json={"name": "x"}
+    )
     assert r.status_code == 404
     assert json.dumps(r.json()).find("Anna") == -1

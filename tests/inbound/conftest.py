@@ -26,9 +26,14 @@ def sign(body: bytes, secret: str = APP_SECRET) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-async def deliver(client: Any, payload: Any, *, secret: str = APP_SECRET, signature: str | None = None) -> Any:
+async def deliver(
+    client: Any, payload: Any, *, secret: str = APP_SECRET, signature: str | None = None
+) -> Any:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    headers = {"Content-Type": "application/json", "X-Hub-Signature-256": signature or sign(body, secret)}
+    headers = {
+        "Content-Type": "application/json",
+        "X-Hub-Signature-256": signature or sign(body, secret),
+    }
     return await client.post("/webhooks/whatsapp", content=body, headers=headers)
 
 
@@ -37,9 +42,14 @@ async def agent(conn: Any) -> dict[str, Any]:
     """An agent whose user owns the number PNID (app secret APP_SECRET)."""
     a = await make_agent_user(conn, "seller@example.com")
     await numbers.configure(
-        conn, user_id=a["user_id"], whatsapp_number="+15550001111", phone_number_id=PNID,
-        business_account_id="102290129340398", access_token="EAAB-test-token",
-        app_secret=APP_SECRET, verify_token="verify-token-abc",
+        conn,
+        user_id=a["user_id"],
+        whatsapp_number="+15550001111",
+        phone_number_id=PNID,
+        business_account_id="102290129340398",
+        access_token="EAAB-test-token",
+        app_secret=APP_SECRET,
+        verify_token="verify-token-abc",
     )
     return a
 

@@ -10,8 +10,14 @@ from wacrm.inbound import service as inbound
 
 
 async def test_handshake(client, agent):
-    ok = await client.get("/webhooks/whatsapp", params={
-        "hub.mode": "subscribe", "hub.verify_token": "verify-token-abc", "hub.challenge": "1158201444"})
+    ok = await client.get(
+        "/webhooks/whatsapp",
+        params={
+            "hub.mode": "subscribe",
+            "hub.verify_token": "verify-token-abc",
+            "hub.challenge": "1158201444",
+        },
+    )
     assert ok.status_code == 200 and ok.text == "1158201444"
     assert ok.headers["content-type"].startswith("text/plain")
     for params in (
@@ -30,7 +36,9 @@ async def test_text_message_old_shape(client, conn, agent):
     assert c["phone"] == "+4915123456789" and c["wa_id"] == "4915123456789" and c["bsuid"] is None
     assert c["name"] == "Anna Schmidt" and c["unread_count"] == 1
     [m] = await rows(conn, t.query("SELECT * FROM {messages}"))
-    assert m["message"] == "Hello, is the blue dress still available?" and m["direction"] == "inbound"
+    assert (
+        m["message"] == "Hello, is the blue dress still available?" and m["direction"] == "inbound"
+    )
     assert m["wamid"] == "wamid.TEXT_OLD_1" and m["is_read"] is False and m["media_type"] == "none"
     assert m["raw"]["text"]["body"].startswith("Hello") and m["customer_id"] == c["id"]
     assert int(m["timestamp"].timestamp()) == 1732890000
@@ -67,11 +75,17 @@ async def test_fifty_concurrent_deliveries(client, conn, agent):
 async def test_three_messages_two_customers(client, conn, agent):
     assert (await deliver(client, load("three_messages_two_customers"))).status_code == 200
     t = agent["tables"]
-    ms = await rows(conn, t.query(
-        "SELECT m.message, c.phone FROM {messages} m JOIN {customers} c ON c.id = m.customer_id ORDER BY m.id"))
+    ms = await rows(
+        conn,
+        t.query(
+            "SELECT m.message, c.phone FROM {messages} m JOIN {customers} c ON c.id = m.customer_id ORDER BY m.id"
+        ),
+    )
     assert [(m["message"], m["phone"]) for m in ms] == [
-        ("first from Anna", "+4915123456789"), ("hello from Ben", "+2348031234567"),
-        ("second from Anna", "+4915123456789")]
+        ("first from Anna", "+4915123456789"),
+        ("hello from Ben", "+2348031234567"),
+        ("second from Anna", "+4915123456789"),
+    ]
     [anna] = await rows(conn, t.query("SELECT * FROM {customers} WHERE phone = '+4915123456789'"))
     [last] = await rows(conn, t.query("SELECT id FROM {messages} WHERE wamid = 'wamid.MULTI_3'"))
     assert anna["last_message_id"] == last["id"] and anna["unread_count"] == 2
@@ -94,10 +108,16 @@ async def test_bad_signatures_store_nothing(client, conn, agent):
 async def test_not_json(client, conn, app, agent):
     # without a fallback secret a body with no phone_number_id cannot be verified
     assert (await deliver(client, b"this is not json")).status_code == 403
-    app.state.settings = app.state.settings.model_copy(update={"whatsapp_app_secret": "fallback-secret"})
+    app.state.settings = app.state.settings.model_copy(
+        update={"whatsapp_app_secret": "fallback-secret"}
+    )
     assert (await deliver(client, b"this is not json", secret="fallback-secret")).status_code == 200
     [j] = await rows(conn, "SELECT * FROM webhook_journal")
-    assert j["status"] == "failed" and "not JSON" in j["error"] and bytes(j["body"]) == b"this is not json"
+    assert (
+        j["status"] == "failed"
+        and "not JSON" in j["error"]
+        and bytes(j["body"]) == b"this is not json"
+    )
 
 
 async def test_wrong_shape_is_journaled_as_failed(client, conn, agent):
@@ -114,7 +134,9 @@ async def test_unknown_number_then_replay(client, conn, app, agent):
     payload["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = "777000777"
     # unknown number: only the fallback secret can verify it
     assert (await deliver(client, payload)).status_code == 403
-    app.state.settings = app.state.settings.model_copy(update={"whatsapp_app_secret": "fallback-secret"})
+    app.state.settings = app.state.settings.model_copy(
+        update={"whatsapp_app_secret": "fallback-secret"}
+    )
     assert (await deliver(client, payload, secret="fallback-secret")).status_code == 200
     [j] = await rows(conn, "SELECT * FROM webhook_journal")
     assert j["status"] == "failed" and "unknown phone_number_id 777000777" in j["error"]
@@ -143,8 +165,13 @@ async def test_routes_to_the_right_agent(client, conn, agent):
     from wacrm.numbers import service as numbers
 
     other = await make_agent_user(conn, "other@example.com")
-    await numbers.configure(conn, user_id=other["user_id"], whatsapp_number="+15550002222",
-                            phone_number_id="200200200", app_secret="other-secret")
+    await numbers.configure(
+        conn,
+        user_id=other["user_id"],
+        whatsapp_number="+15550002222",
+        phone_number_id="200200200",
+        app_secret="other-secret",
+    )
     payload = load("text_old_shape")
     payload["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = "200200200"
     assert (await deliver(client, payload, secret=APP_SECRET)).status_code == 403

@@ -38,7 +38,9 @@ async def rename_customer(
     conn: AsyncConnection[Any] = Depends(db_conn),
 ) -> dict[str, Any]:
     try:
-        row = await service.rename_customer(conn, tables=scope.tables, customer_id=customer_id, name=body.name)
+        row = await service.rename_customer(
+            conn, tables=scope.tables, customer_id=customer_id, name=body.name
+        )
     except service.CustomerError as exc:
         raise HTTPException(exc.status, detail=str(exc)) from exc
     if row is None:

@@ -26,4 +26,6 @@ class CustomerOut(BaseModel):
 
 
 class CustomerPatch(BaseModel):
-    name: str = Field(..., min_length=1, max_length=200, description="The name the agent knows the customer by.")
+    name: str = Field(
+        ..., min_length=1, max_length=200, description="The name the agent knows the customer by."
+    )

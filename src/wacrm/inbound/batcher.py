@@ -17,13 +17,21 @@ from psycopg_pool import AsyncConnectionPool
 
 from wacrm.inbound.processing import ProcessingError
 from wacrm.inbound.routing import RouteCache
-from wacrm.inbound.service import Webhook, describe, journal_failed, process_in_transaction, store_webhook
+from wacrm.inbound.service import (
+    Webhook,
+    describe,
+    journal_failed,
+    process_in_transaction,
+    store_webhook,
+)
 
 log = logging.getLogger(__name__)
 
 
 class Batcher:
-    def __init__(self, pool: AsyncConnectionPool, routes: RouteCache, *, max_batch: int = 64) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool, routes: RouteCache, *, max_batch: int = 64
+    ) -> None:
         self.pool = pool
         self.routes = routes
         self.max_batch = max(1, max_batch)

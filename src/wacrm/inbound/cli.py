@@ -14,7 +14,9 @@ webhooks = typer.Typer(help="The raw webhook journal: list, replay.", no_args_is
 @webhooks.command("replay")
 def replay(
     journal_id: int = typer.Option(None, "--id", min=1, help="Replay this journal row."),
-    failed: bool = typer.Option(False, "--failed", help="Replay every webhook that is not processed."),
+    failed: bool = typer.Option(
+        False, "--failed", help="Replay every webhook that is not processed."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Process journaled webhooks again (after fixing what made them fail); duplicates are not stored twice."""
@@ -32,8 +34,11 @@ def replay(
     for r in results:
         if r["status"] != "processed" and not as_json:
             console.print(f"[yellow]#{r['id']} still failing:[/] {r['error']}")
-    emit({"results": results, "processed": ok, "failed": len(results) - ok}, as_json,
-         f"replayed {len(results)} webhook(s): {ok} processed, {len(results) - ok} still failing")
+    emit(
+        {"results": results, "processed": ok, "failed": len(results) - ok},
+        as_json,
+        f"replayed {len(results)} webhook(s): {ok} processed, {len(results) - ok} still failing",
+    )
     if ok < len(results):
         raise typer.Exit(1)
 
@@ -52,5 +57,7 @@ def list_(
         return await service.list_journal(conn, status=status, limit=limit)
 
     for row in run_with_connection(run):
-        console.print(f"#{row['id']} {row['received_at']:%Y-%m-%d %H:%M:%S} {row['phone_number_id'] or '-'}"
-                      f" {row['status']} attempts={row['attempts']} {row['error'] or ''}")
+        console.print(
+            f"#{row['id']} {row['received_at']:%Y-%m-%d %H:%M:%S} {row['phone_number_id'] or '-'}"
+            f" {row['status']} attempts={row['attempts']} {row['error'] or ''}"
+        )

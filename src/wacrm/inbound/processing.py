@@ -12,8 +12,8 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 import orjson
-from pydantic import ValidationError
 from psycopg import AsyncConnection
+from pydantic import ValidationError
 
 from wacrm.agents.tables import AgentTables
 from wacrm.customers import service as customers
@@ -149,7 +149,9 @@ def agent_sql(tables: AgentTables) -> dict[str, str]:
 
 def _contact_for(msg: Message, contacts: list[Contact]) -> Contact | None:
     for c in contacts:
-        if (msg.from_user_id and c.user_id == msg.from_user_id) or (msg.from_ and c.wa_id == msg.from_):
+        if (msg.from_user_id and c.user_id == msg.from_user_id) or (
+            msg.from_ and c.wa_id == msg.from_
+        ):
             return c
     return contacts[0] if len(contacts) == 1 else None
 
@@ -164,7 +166,9 @@ def _order_params(order: dict[str, Any]) -> dict[str, Any]:
             continue
         try:
             qty = int(item.get("quantity") or 1)
-            price = Decimal(str(item.get("item_price") if item.get("item_price") is not None else 0))
+            price = Decimal(
+                str(item.get("item_price") if item.get("item_price") is not None else 0)
+            )
         except (ValueError, TypeError, InvalidOperation):
             continue
         if qty < 1 or price < 0 or not price.is_finite():
@@ -175,14 +179,22 @@ def _order_params(order: dict[str, Any]) -> dict[str, Any]:
         currency = currency or item.get("currency")
     cur = str(currency).upper()[:3] if currency else "USD"
     return {
-        "rids": rids, "qtys": qtys, "prices": prices, "currency": cur,
+        "rids": rids,
+        "qtys": qtys,
+        "prices": prices,
+        "currency": cur,
         "total": sum((q * p for q, p in zip(qtys, prices, strict=True)), Decimal(0)),
-        "catalog_id": order.get("catalog_id"), "notes": order.get("text"),
+        "catalog_id": order.get("catalog_id"),
+        "notes": order.get("text"),
     }
 
 
 async def _process_message(
-    conn: AsyncConnection[Any], route: Route, raw: dict[str, Any], contacts: list[Contact], out: Outcome
+    conn: AsyncConnection[Any],
+    route: Route,
+    raw: dict[str, Any],
+    contacts: list[Contact],
+    out: Outcome,
 ) -> None:
     assert route.tables is not None and route.agent_id is not None
     tables, q = route.tables, agent_sql(route.tables)
@@ -193,10 +205,14 @@ async def _process_message(
     profile = contact.profile if contact and contact.profile else None
     ts = to_datetime(msg.timestamp)
     kind = msg.type or "unknown"
-    system = raw.get("system") if isinstance(raw.get("system"), dict) else {}
+    system: dict[str, Any] = raw["system"] if isinstance(raw.get("system"), dict) else {}
     if kind == "system" and system.get("type") in ("user_changed_number", "user_changed_user_id"):
-        new_wa = system.get("new_wa_id") or (system.get("wa_id") if system.get("type") == "user_changed_number" else None)
-        new_b = system.get("new_user_id") or (system.get("user_id") if system.get("type") == "user_changed_user_id" else None)
+        new_wa = system.get("new_wa_id") or (
+            system.get("wa_id") if system.get("type") == "user_changed_number" else None
+        )
+        new_b = system.get("new_user_id") or (
+            system.get("user_id") if system.get("type") == "user_changed_user_id" else None
+        )
         cid = await customers.change_identity(
             conn, tables=tables, old_wa_id=wa_id, old_bsuid=bsuid, new_wa_id=new_wa, new_bsuid=new_b
         )
@@ -208,7 +224,10 @@ async def _process_message(
     if not wa_id and not bsuid:
         raise ProcessingError(f"message {msg.id} has neither a phone number nor a user id")
     await customers.resolve_customer(
-        conn, tables=tables, wa_id=wa_id, bsuid=bsuid,
+        conn,
+        tables=tables,
+        wa_id=wa_id,
+        bsuid=bsuid,
         name=profile.name if profile else None,
         username=profile.username if profile else None,
         parent_bsuid=(contact.parent_user_id if contact else None) or msg.parent_user_id,
@@ -217,43 +236,80 @@ async def _process_message(
     by = "b" if bsuid else "p"
     ident = {"c_phone": customers.e164(wa_id), "c_bsuid": bsuid, "agent_id": route.agent_id}
     if kind == "reaction":
-        reaction = raw.get("reaction") if isinstance(raw.get("reaction"), dict) else {}
-        await conn.execute(q["reaction"], {**ident, "emoji": reaction.get("emoji") or "",
-                                           "target": reaction.get("message_id")}, prepare=True)
+        reaction: dict[str, Any] = raw["reaction"] if isinstance(raw.get("reaction"), dict) else {}
+        await conn.execute(
+            q["reaction"],
+            {**ident, "emoji": reaction.get("emoji") or "", "target": reaction.get("message_id")},
+            prepare=True,
+        )
         out.messages += 1
         return
     if not msg.id:
         raise ProcessingError("a message without an id cannot be stored exactly once")
     is_order = kind == "order" and isinstance(raw.get("order"), dict)
     if is_order:
-        await conn.execute(q["order_" + by], {**ident, **_order_params(raw["order"]),
-                                              "wamid": msg.id, "ts": ts}, prepare=True)
+        await conn.execute(
+            q["order_" + by],
+            {**ident, **_order_params(raw["order"]), "wamid": msg.id, "ts": ts},
+            prepare=True,
+        )
     r = render(raw)
     media = kind in MEDIA_TYPES and r.media_id is not None
-    await conn.execute(q["message_" + by], {
-        **ident, "text": r.text, "ts": ts, "media_type": r.media_type, "caption": r.caption,
-        "wamid": msg.id, "wa_type": kind, "context": msg.context.id if msg.context else None,
-        "media_id": r.media_id, "mime": r.media_mime_type, "sha256": r.media_sha256,
-        "size": r.media_size, "filename": r.media_filename,
-        "media_status": "pending" if media else None, "is_order": is_order,
-        "raw": orjson.dumps(raw).decode(),
-    }, prepare=True)
+    await conn.execute(
+        q["message_" + by],
+        {
+            **ident,
+            "text": r.text,
+            "ts": ts,
+            "media_type": r.media_type,
+            "caption": r.caption,
+            "wamid": msg.id,
+            "wa_type": kind,
+            "context": msg.context.id if msg.context else None,
+            "media_id": r.media_id,
+            "mime": r.media_mime_type,
+            "sha256": r.media_sha256,
+            "size": r.media_size,
+            "filename": r.media_filename,
+            "media_status": "pending" if media else None,
+            "is_order": is_order,
+            "raw": orjson.dumps(raw).decode(),
+        },
+        prepare=True,
+    )
     if media:
-        out.media_jobs.append({"agent_id": route.agent_id, "wamid": msg.id, "media_id": r.media_id,
-                               "sha256": r.media_sha256, "phone_number_id": route.phone_number_id})
+        out.media_jobs.append(
+            {
+                "agent_id": route.agent_id,
+                "wamid": msg.id,
+                "media_id": r.media_id,
+                "sha256": r.media_sha256,
+                "phone_number_id": route.phone_number_id,
+            }
+        )
     out.messages += 1
 
 
-async def _process_status(conn: AsyncConnection[Any], route: Route, st: Status, out: Outcome) -> None:
+async def _process_status(
+    conn: AsyncConnection[Any], route: Route, st: Status, out: Outcome
+) -> None:
     assert route.tables is not None
     if not st.id or st.status not in STATUSES:
         return
     err = st.errors[0] if st.errors else None
-    await conn.execute(agent_sql(route.tables)["status"], {
-        "agent_id": route.agent_id, "wamid": st.id, "status": st.status, "ts": to_datetime(st.timestamp),
-        "code": err.code if err else None, "title": err.title if err else None,
-        "details": err.details if err else None,
-    }, prepare=True)
+    await conn.execute(
+        agent_sql(route.tables)["status"],
+        {
+            "agent_id": route.agent_id,
+            "wamid": st.id,
+            "status": st.status,
+            "ts": to_datetime(st.timestamp),
+            "code": err.code if err else None,
+            "title": err.title if err else None,
+            "details": err.details if err else None,
+        },
+        prepare=True,
+    )
     out.statuses += 1
 
 
@@ -276,7 +332,9 @@ async def process_payload(conn: AsyncConnection[Any], *, data: Any, routes: Rout
                 raise ProcessingError("a change has no metadata.phone_number_id to route it by")
             route = await routes.get(conn, pnid)
             if route is None:
-                raise ProcessingError(f"unknown phone_number_id {pnid}: no WhatsApp configuration has it")
+                raise ProcessingError(
+                    f"unknown phone_number_id {pnid}: no WhatsApp configuration has it"
+                )
             if route.problem:
                 raise ProcessingError(route.problem)
             out.config_ids.add(route.config_id)

@@ -6,12 +6,26 @@ from dataclasses import dataclass
 from typing import Any
 
 MEDIA_TYPES = frozenset({"image", "video", "audio", "document", "sticker"})
-_ICONS = {"image": "📷 Photo", "video": "🎥 Video", "audio": "🎤 Audio", "document": "📄 Document",
-          "sticker": "Sticker"}
+_ICONS = {
+    "image": "📷 Photo",
+    "video": "🎥 Video",
+    "audio": "🎤 Audio",
+    "document": "📄 Document",
+    "sticker": "Sticker",
+}
 _MEDIA_TYPE_OF = {
-    "text": "none", "image": "image", "video": "video", "audio": "audio", "document": "document",
-    "sticker": "sticker", "location": "location", "contacts": "contacts",
-    "interactive": "interactive", "button": "button", "order": "order", "system": "system",
+    "text": "none",
+    "image": "image",
+    "video": "video",
+    "audio": "audio",
+    "document": "document",
+    "sticker": "sticker",
+    "location": "location",
+    "contacts": "contacts",
+    "interactive": "interactive",
+    "button": "button",
+    "order": "order",
+    "system": "system",
 }
 
 
@@ -48,9 +62,13 @@ def _contacts(cards: Any) -> str:
         if not isinstance(card, dict):
             continue
         name = (card.get("name") or {}).get("formatted_name") or "Contact"
-        phones = [p.get("phone") or p.get("wa_id") for p in card.get("phones") or [] if isinstance(p, dict)]
-        phones = [p for p in phones if p]
-        parts.append(f"{name} ({', '.join(phones)})" if phones else name)
+        phones = [
+            p.get("phone") or p.get("wa_id")
+            for p in card.get("phones") or []
+            if isinstance(p, dict)
+        ]
+        shown = [str(p) for p in phones if p]
+        parts.append(f"{name} ({', '.join(shown)})" if shown else name)
     return "👤 " + "; ".join(parts) if parts else "👤 Contact card"
 
 
@@ -120,7 +138,9 @@ def render(msg: dict[str, Any]) -> Rendered:
         return Rendered(_order(_obj(msg, "order")), media_type)
     if kind == "system":
         system = _obj(msg, "system")
-        return Rendered(str(system.get("body") or f"[system: {system.get('type', 'unknown')}]"), media_type)
+        return Rendered(
+            str(system.get("body") or f"[system: {system.get('type', 'unknown')}]"), media_type
+        )
     if kind == "request_welcome":
         return Rendered("[the customer opened the chat]", "system")
     if kind == "unsupported" or msg.get("errors"):

@@ -49,10 +49,14 @@ async def verify_subscription(
 ) -> PlainTextResponse:
     """Meta's subscription handshake: echo the challenge when the verify token is ours."""
     if mode != "subscribe" or not token or challenge is None:
-        raise HTTPException(403, detail="verification refused: hub.mode must be 'subscribe' with a verify token")
+        raise HTTPException(
+            403, detail="verification refused: hub.mode must be 'subscribe' with a verify token"
+        )
     tokens = await numbers.list_verify_tokens(conn)
     if not any(hmac.compare_digest(token.encode(), t.encode()) for t in tokens):
-        raise HTTPException(403, detail="verification refused: the verify token matches no active number")
+        raise HTTPException(
+            403, detail="verification refused: the verify token matches no active number"
+        )
     return PlainTextResponse(challenge)
 
 
@@ -80,7 +84,9 @@ async def receive(request: Request) -> Response:
             secret = route.app_secret if route is not None else None
         secret = secret or app.state.settings.whatsapp_app_secret
         if not secret:
-            raise HTTPException(403, detail="no app secret is known for this payload's phone_number_id")
+            raise HTTPException(
+                403, detail="no app secret is known for this payload's phone_number_id"
+            )
         if not signature_matches(body, secret, signature):
             raise HTTPException(403, detail=f"the {SIGNATURE_HEADER} signature does not match")
         hook = Webhook(body=body, data=data, phone_number_id=pnid)
@@ -92,7 +98,9 @@ async def receive(request: Request) -> Response:
                 await service.store_webhook(conn, hook, cache)
     except (psycopg.OperationalError, PoolTimeout) as exc:
         log.warning("webhook not stored, the database is unavailable: %s", exc)
-        raise HTTPException(503, detail="the database is unavailable; Meta will deliver again") from exc
+        raise HTTPException(
+            503, detail="the database is unavailable; Meta will deliver again"
+        ) from exc
     return Response(content=b'{"ok":true}', media_type="application/json")
 
 

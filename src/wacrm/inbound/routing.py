@@ -31,8 +31,10 @@ class Route:
         if not self.is_active:
             return f"the WhatsApp number with phone_number_id {self.phone_number_id} is inactive"
         if self.tables is None:
-            return (f"the WhatsApp number with phone_number_id {self.phone_number_id} belongs to a user "
-                    "that is not linked to an active agent")
+            return (
+                f"the WhatsApp number with phone_number_id {self.phone_number_id} belongs to a user "
+                "that is not linked to an active agent"
+            )
         return None
 
 

@@ -102,7 +102,11 @@ async def store_webhook(conn: AsyncConnection[Any], hook: Webhook, routes: Route
 
 
 async def list_journal(
-    conn: AsyncConnection[Any], *, status: str | None = None, limit: int = 50, before_id: int | None = None
+    conn: AsyncConnection[Any],
+    *,
+    status: str | None = None,
+    limit: int = 50,
+    before_id: int | None = None,
 ) -> list[dict[str, Any]]:
     """Journal rows newest first (the body decoded when it is JSON)."""
     cur = await conn.execute(
@@ -132,8 +136,9 @@ async def replay(
     if journal_id is None and not failed:
         raise ValueError("give a journal id or ask for every failed webhook")
     if journal_id is not None:
-        cur = await conn.execute("SELECT id, phone_number_id, body FROM webhook_journal WHERE id = %s",
-                                 (journal_id,))
+        cur = await conn.execute(
+            "SELECT id, phone_number_id, body FROM webhook_journal WHERE id = %s", (journal_id,)
+        )
     else:
         cur = await conn.execute(
             "SELECT id, phone_number_id, body FROM webhook_journal WHERE status <> 'processed' ORDER BY id"
@@ -154,7 +159,9 @@ async def replay(
                     await process_payload(conn, data=data, routes=routes)
                     await conn.execute(
                         "UPDATE webhook_journal SET status = 'processed', error = NULL,"
-                        " attempts = attempts + 1, processed_at = now() WHERE id = %s", (row["id"],))
+                        " attempts = attempts + 1, processed_at = now() WHERE id = %s",
+                        (row["id"],),
+                    )
             except psycopg.OperationalError:
                 raise
             except Exception as exc:
@@ -162,6 +169,8 @@ async def replay(
         if status == "failed":
             await conn.execute(
                 "UPDATE webhook_journal SET status = 'failed', error = %s, attempts = attempts + 1"
-                " WHERE id = %s", (error, row["id"]))
+                " WHERE id = %s",
+                (error, row["id"]),
+            )
         results.append({"id": row["id"], "status": status, "error": error})
     return results

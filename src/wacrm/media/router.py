@@ -17,15 +17,22 @@ _INLINE = ("image/", "audio/", "video/")
 _MIME = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
 
 
-def safe_headers(mime: str | None, filename: str | None, message_id: int) -> tuple[str, dict[str, str]]:
+def safe_headers(
+    mime: str | None, filename: str | None, message_id: int
+) -> tuple[str, dict[str, str]]:
     """(content type, headers): never HTML or SVG inline; anything not image/audio/video is an attachment."""
     base = (mime or "").split(";")[0].strip().lower()
     if not _MIME.fullmatch(base):
         base = "application/octet-stream"
-    active = base.startswith("text/") or any(w in base for w in ("html", "xml", "javascript", "svg"))
+    active = base.startswith("text/") or any(
+        w in base for w in ("html", "xml", "javascript", "svg")
+    )
     inline = base.startswith(_INLINE) and not active
     content_type = "application/octet-stream" if active else base
-    name = re.sub(r"[^A-Za-z0-9._ -]", "_", filename or f"media-{message_id}")[:150] or f"media-{message_id}"
+    name = (
+        re.sub(r"[^A-Za-z0-9._ -]", "_", filename or f"media-{message_id}")[:150]
+        or f"media-{message_id}"
+    )
     headers = {
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox",
@@ -42,9 +49,12 @@ async def get_media(
     scope: AgentScope = Depends(agent_scope),
     conn: AsyncConnection[Any] = Depends(db_conn),
 ) -> Response:
-    cur = await conn.execute(scope.tables.query(
-        "SELECT id, media_status, media_error, media_mime_type, media_filename FROM {messages} WHERE id = %s"),
-        (message_id,))
+    cur = await conn.execute(
+        scope.tables.query(
+            "SELECT id, media_status, media_error, media_mime_type, media_filename FROM {messages} WHERE id = %s"
+        ),
+        (message_id,),
+    )
     msg = await cur.fetchone()
     if msg is None or msg["media_status"] is None:
         raise HTTPException(404, detail=f"message {message_id} has no media for this agent")

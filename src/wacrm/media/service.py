@@ -40,20 +40,28 @@ def sha256_matches(data: bytes, expected: str | None) -> bool:
         return True
     digest = hashlib.sha256(data).digest()
     return expected.strip().lower() == digest.hex() or expected.strip() in (
-        base64.b64encode(digest).decode(), base64.urlsafe_b64encode(digest).decode())
+        base64.b64encode(digest).decode(),
+        base64.urlsafe_b64encode(digest).decode(),
+    )
 
 
-async def fetch(settings: Settings, *, media_id: str, access_token: str, expected_sha256: str | None) -> tuple[bytes, str | None]:
+async def fetch(
+    settings: Settings, *, media_id: str, access_token: str, expected_sha256: str | None
+) -> tuple[bytes, str | None]:
     """(bytes, mime type) of a media id: `GET /{media-id}`, then its URL, both with the bearer token."""
     headers = {"Authorization": f"Bearer {access_token}"}
     base = f"{settings.whatsapp_api_base_url}/v{settings.whatsapp_api_version}"
     async with httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0), trust_env=False) as http:
         info = await http.get(f"{base}/{media_id}", headers=headers)
         if info.status_code in (400, 404):
-            raise MediaDownloadError(f"WhatsApp does not know media {media_id} (expired?): "
-                                     f"{info.text[:200]}", permanent=True)
+            raise MediaDownloadError(
+                f"WhatsApp does not know media {media_id} (expired?): {info.text[:200]}",
+                permanent=True,
+            )
         if info.status_code >= 400:
-            raise MediaDownloadError(f"media info request answered {info.status_code}: {info.text[:200]}")
+            raise MediaDownloadError(
+                f"media info request answered {info.status_code}: {info.text[:200]}"
+            )
         meta = info.json()
         url = meta.get("url")
         if not url:
@@ -76,7 +84,12 @@ async def _agent_tables(conn: AsyncConnection[Any], agent_id: int) -> AgentTable
 
 
 async def download(
-    conn: AsyncConnection[Any], *, settings: Settings, store: MediaStore, payload: dict[str, Any], attempt: int = 0
+    conn: AsyncConnection[Any],
+    *,
+    settings: Settings,
+    store: MediaStore,
+    payload: dict[str, Any],
+    attempt: int = 0,
 ) -> str:
     """Run one download job; the message's new media_status ('ready', 'retrying' or 'failed').
 
@@ -86,8 +99,12 @@ async def download(
     tables = await _agent_tables(conn, agent_id)
     if tables is None:
         return "failed"
-    cur = await conn.execute(tables.query(
-        "SELECT id, media_status, media_id, media_sha256 FROM {messages} WHERE wamid = %s"), (payload["wamid"],))
+    cur = await conn.execute(
+        tables.query(
+            "SELECT id, media_status, media_id, media_sha256 FROM {messages} WHERE wamid = %s"
+        ),
+        (payload["wamid"],),
+    )
     msg = await cur.fetchone()
     if msg is None or msg["media_status"] == "ready":
         return "ready" if msg else "failed"
@@ -95,27 +112,40 @@ async def download(
         cfg = await numbers.get_by_agent_id(conn, agent_id=agent_id)
         if cfg is None or not cfg.get("access_token"):
             raise MediaDownloadError("the agent's WhatsApp number has no access token")
-        data, mime = await fetch(settings, media_id=msg["media_id"] or payload["media_id"],
-                                 access_token=cfg["access_token"], expected_sha256=msg["media_sha256"])
+        data, mime = await fetch(
+            settings,
+            media_id=msg["media_id"] or payload["media_id"],
+            access_token=cfg["access_token"],
+            expected_sha256=msg["media_sha256"],
+        )
         await store.put(media_key(agent_id, msg["id"]), data)
     except (MediaDownloadError, httpx.HTTPError, ValueError) as exc:
         final = getattr(exc, "permanent", False) or attempt + 1 >= MAX_ATTEMPTS
         status = "failed" if final else "retrying"
         error = str(exc) or type(exc).__name__
         log.warning("media download for message %s: %s (%s)", msg["id"], error, status)
-        await conn.execute(tables.query(
-            "UPDATE {messages} SET media_status = %s, media_error = %s WHERE id = %s"),
-            (status, f"{error} (attempt {attempt + 1})", msg["id"]))
+        await conn.execute(
+            tables.query("UPDATE {messages} SET media_status = %s, media_error = %s WHERE id = %s"),
+            (status, f"{error} (attempt {attempt + 1})", msg["id"]),
+        )
         return status
     async with conn.transaction():
-        await conn.execute(tables.query(
-            """WITH u AS (
+        await conn.execute(
+            tables.query(
+                """WITH u AS (
                  UPDATE {messages} SET media_status = 'ready', media_error = NULL, media_url = %(url)s,
                    media_size = %(size)s, media_mime_type = coalesce(media_mime_type, %(mime)s)
                  WHERE id = %(id)s RETURNING id, customer_id)
                SELECT pg_notify('wacrm_events', json_build_object('agent_id', %(agent)s::bigint,
                  'kind', 'message', 'customer_id', u.customer_id, 'message_id', u.id,
-                 'order_id', NULL)::text) FROM u"""),
-            {"url": f"/api/v1/media/{msg['id']}", "size": len(data), "mime": mime, "id": msg["id"],
-             "agent": agent_id})
+                 'order_id', NULL)::text) FROM u"""
+            ),
+            {
+                "url": f"/api/v1/media/{msg['id']}",
+                "size": len(data),
+                "mime": mime,
+                "id": msg["id"],
+                "agent": agent_id,
+            },
+        )
     return "ready"

@@ -16,7 +16,13 @@ async def download_media(payload: dict[str, Any]) -> None:
     attempt = current_attempt()
     async with ctx.pool.connection() as conn:
         status = await service.download(
-            conn, settings=ctx.settings, store=media_store(ctx.settings), payload=payload, attempt=attempt
+            conn,
+            settings=ctx.settings,
+            store=media_store(ctx.settings),
+            payload=payload,
+            attempt=attempt,
         )
     if status == "retrying":
-        raise Retry(service.backoff(attempt), reason="media download failed; retrying with back-off")
+        raise Retry(
+            service.backoff(attempt), reason="media download failed; retrying with back-off"
+        )
