@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from wacrm.config import Settings
@@ -11,7 +13,7 @@ from wacrm.config import Settings
 
 @dataclass(frozen=True)
 class WorkerContext:
-    pool: AsyncConnectionPool
+    pool: AsyncConnectionPool[AsyncConnection[Any]]
     settings: Settings
     database_url: str
 

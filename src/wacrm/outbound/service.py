@@ -117,8 +117,8 @@ async def queue_message(
             raise OutboundError(f"no customer {customer_id}", 404)
         if not isinstance(content, TemplateContent):
             closes = window_closes_at(customer["last_inbound_at"])
-            now = (await (await conn.execute("SELECT now() AS now")).fetchone())["now"]
-            if closes is None or closes <= now:
+            clock = await (await conn.execute("SELECT now() AS now")).fetchone()
+            if closes is None or clock is None or closes <= clock["now"]:
                 raise WindowClosedError(closes)
         media = None
         if isinstance(content, MediaContent):
@@ -255,7 +255,7 @@ async def retry_message(
             )
             customer = await cur.fetchone()
             closes = window_closes_at(customer["last_inbound_at"]) if customer else None
-            if closes is None or closes <= customer["now"]:
+            if closes is None or customer is None or closes <= customer["now"]:
                 raise WindowClosedError(closes)
         cur = await conn.execute(
             tables.query(
