@@ -225,3 +225,35 @@ async def test_notes_and_address(conn: Any, agent: dict[str, Any]) -> None:
     assert o3["notes"] is None and o3["shipping_address"] == "2 High St"
     with pytest.raises(OrderError, match="too long"):
         await orders.update_order(conn, tables=t, order_id=o["id"], notes="x" * 6000)
+
+
+async def test_statements_touching_many_orders(conn: Any, agent: dict[str, Any]) -> None:
+    """Set-based writes (many items, several orders, an item moved between orders) keep every total."""
+    t = agent["tables"]
+    a = await orders.create_order(conn, tables=t, customer_id=agent["customer_id"])
+    b = await orders.create_order(conn, tables=t, customer_id=agent["customer_id"])
+    await conn.execute(
+        t.query(
+            "INSERT INTO {orders_items} (order_id, name, quantity, price)"
+            " SELECT CASE WHEN g %% 2 = 0 THEN %s ELSE %s END, 'x' || g, g, 0.5"
+            " FROM generate_series(1, 10) g"
+        ),
+        (a["id"], b["id"]),
+    )
+
+    async def totals() -> tuple[Decimal, Decimal]:
+        ga = await orders.get_order(conn, tables=t, order_id=a["id"])
+        gb = await orders.get_order(conn, tables=t, order_id=b["id"])
+        assert ga["total_amount"] == orders.total_of(ga["items"])
+        assert gb["total_amount"] == orders.total_of(gb["items"])
+        return ga["total_amount"], gb["total_amount"]
+
+    assert await totals() == (Decimal("15.0"), Decimal("12.5"))
+    await conn.execute(t.query("UPDATE {orders_items} SET price = price + 1"))
+    assert await totals() == (Decimal("45.0"), Decimal("37.5"))
+    await conn.execute(
+        t.query("UPDATE {orders_items} SET order_id = %s WHERE name = 'x10'"), (b["id"],)
+    )
+    assert await totals() == (Decimal("30.0"), Decimal("52.5"))
+    await conn.execute(t.query("DELETE FROM {orders_items} WHERE quantity > 4"))
+    assert await totals() == (Decimal("9.0"), Decimal("6.0"))
