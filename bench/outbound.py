@@ -1,0 +1,257 @@
+"""Outbound throughput against the sandbox (`wacrm sandbox`, 80 messages/s per number) with `wacrm worker`."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from psycopg.rows import dict_row
+
+from bench import env
+from bench.fixtures import Agent, make_agents
+from bench.report import row
+
+SIZES = {
+    "full": {"one": 2000, "numbers": 10, "per_number": 300, "workers": 2, "profile_s": 6},
+    "quick": {"one": 400, "numbers": 10, "per_number": 60, "workers": 2, "profile_s": 3},
+    "tiny": {"one": 20, "numbers": 2, "per_number": 10, "workers": 1, "profile_s": 0},
+}
+LIMIT = 80
+
+
+async def _queue(url: str, agents: list[Agent], per_agent: int) -> None:
+    """Customers with an open window, and `per_agent` text messages queued for each agent."""
+    from wacrm.agents.tables import AgentTables
+    from wacrm.outbound.schemas import TextContent
+    from wacrm.outbound.service import queue_message
+
+    async with await psycopg.AsyncConnection.connect(
+        url, row_factory=dict_row, autocommit=True
+    ) as conn:
+        for a in agents:
+            t = AgentTables(a.agent_id, a.prefix)
+            await conn.execute(
+                t.query(
+                    "INSERT INTO {customers} (name, phone, wa_id, last_inbound_at) SELECT 'Customer ' || g,"
+                    " (491510000000 + g)::text, (491510000000 + g)::text, now() FROM generate_series(1, 50) g"
+                )
+            )
+            for n in range(per_agent):
+                await queue_message(
+                    conn,
+                    tables=t,
+                    agent_id=a.agent_id,
+                    customer_id=1 + n % 50,
+                    content=TextContent(body=f"Your order {n} is on its way"),
+                    sent_by=a.user_id,
+                )
+
+
+def _progress(url: str, agents: list[Agent]) -> dict[str, Any]:
+    from wacrm.agents.tables import AgentTables
+
+    done = pending = failed = 0
+    first = last = None
+    with psycopg.connect(url) as conn:
+        for a in agents:
+            t = AgentTables(a.agent_id, a.prefix)
+            r = conn.execute(
+                t.query(
+                    "SELECT count(*) FILTER (WHERE status IN ('queued', 'sending')),"
+                    " count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE wamid IS NOT NULL),"
+                    " min(status_at) FILTER (WHERE wamid IS NOT NULL), max(status_at) FILTER (WHERE wamid IS NOT NULL)"
+                    " FROM {messages} WHERE direction = 'outbound'"
+                )
+            ).fetchone()
+            assert r is not None
+            pending, failed, done = pending + r[0], failed + r[1], done + r[2]
+            first = r[3] if first is None or (r[3] and r[3] < first) else first
+            last = r[4] if last is None or (r[4] and r[4] > last) else last
+    return {"pending": pending, "failed": failed, "sent": done, "first": first, "last": last}
+
+
+def _profile(pid: int, seconds: int) -> dict[str, Any]:
+    """py-spy samples of a worker: the top functions by own time and wacrm functions by total time."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not seconds or not Path(spy).exists():
+        return {
+            "skipped": "py-spy is not installed (pip install py-spy)"
+            if seconds
+            else "not at this size"
+        }
+    out = Path(tempfile.mkstemp(prefix="wacrm-bench-spy-", suffix=".txt")[1])
+    proc = subprocess.run(
+        [
+            spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(seconds),
+            "--format",
+            "raw",  # noqa: S603
+            "--output",
+            str(out),
+            "--nonblocking",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0 or not out.stat().st_size:
+        return {"skipped": f"py-spy failed: {proc.stderr.strip()[-300:]}"}
+    own: collections.Counter[str] = collections.Counter()
+    ours: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in out.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        frames = [
+            f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0].split("/")[-1] + ")"
+            for f in stack.split(";")
+            if f
+        ]
+        total += n
+        if frames:
+            own[frames[-1]] += n
+        for f in set(frames):
+            if "wacrm" in f or any(x in f for x in ("outbound", "jobs", "tasks.py", "limiter")):
+                ours[f] += n
+    return {
+        "samples": total,
+        "top_own": [(f, round(100 * n / total, 1)) for f, n in own.most_common(12)],
+        "top_wacrm_total": [(f, round(100 * n / total, 1)) for f, n in ours.most_common(12)],
+    }
+
+
+def _scenario(
+    url: str, agents: list[Agent], per_agent: int, workers: int, profile_s: int, sandbox: str
+) -> dict[str, Any]:
+    asyncio.run(_queue(url, agents, per_agent))
+    total = per_agent * len(agents)
+    procs = [
+        env.Process(
+            [*env.WACRM, "worker"], env.crm_env(url, WHATSAPP_API_BASE_URL=sandbox), f"worker{k}"
+        )
+        for k in range(workers)
+    ]
+    profile: dict[str, Any] = {}
+    try:
+        deadline = time.monotonic() + 60 + 2 * total / LIMIT
+        profiled = False
+        while time.monotonic() < deadline:
+            p = _progress(url, agents)
+            if p["pending"] == 0:
+                break
+            if not profiled and p["sent"] > total // 10:
+                profile = _profile(procs[0].pid, profile_s)
+                profiled = True
+            time.sleep(0.5)
+        for proc in procs:
+            if proc.popen.poll() is not None:
+                raise RuntimeError(f"{proc.name} exited:\n{proc.tail()}")
+    finally:
+        for proc in procs:
+            proc.stop()
+    p = _progress(url, agents)
+    seconds = (p["last"] - p["first"]).total_seconds() if p["first"] and p["last"] else 0.0
+    errors: dict[str, int] = collections.Counter()
+    with httpx.Client(base_url=sandbox, trust_env=False, timeout=30) as client:
+        for a in agents:
+            got = client.get(
+                "/sandbox/messages", params={"phone_number_id": a.phone_number_id}
+            ).json()
+            errors.update(got["errors"])
+            p.setdefault("accepted_by_sandbox", 0)
+            p["accepted_by_sandbox"] += got["count"]
+    rate = round((p["sent"] - 1) / seconds, 1) if seconds > 0 else None
+    return {
+        "queued": total,
+        "numbers": len(agents),
+        "workers": workers,
+        "sent": p["sent"],
+        "failed": p["failed"],
+        "pending": p["pending"],
+        "accepted_by_sandbox": p["accepted_by_sandbox"],
+        "seconds_first_to_last": round(seconds, 2),
+        "per_second": rate,
+        "errors": dict(errors),
+        "profile": profile,
+    }
+
+
+def run(server: env.Server, size_name: str = "full") -> dict[str, Any]:
+    size = SIZES[size_name]
+    out: dict[str, Any] = {"size": size}
+    port = env.free_port()
+    sandbox = f"http://127.0.0.1:{port}"
+    with server.database("outbound") as url:
+        env.use_crm_settings(url)
+        agents = make_agents(url, 1 + size["numbers"], token=False)
+        numbers = [
+            {
+                "phone_number_id": a.phone_number_id,
+                "display_phone_number": a.display_phone_number,
+                "waba_id": a.waba_id,
+                "access_token": a.access_token,
+                "app_secret": a.app_secret,
+                "messages_per_second": LIMIT,
+                "enforce_window": False,
+            }
+            for a in agents
+        ]
+        file = Path(tempfile.mkstemp(prefix="wacrm-bench-numbers-", suffix=".json")[1])
+        file.write_text(json.dumps(numbers))
+        sb = env.Process(
+            [*env.WACRM, "sandbox", "--port", str(port), "--numbers-file", str(file)],
+            env.crm_env(url),
+            "sandbox",
+        )
+        with sb:
+            env.wait_http(sb, f"{sandbox}/sandbox/numbers")
+            out["one_number"] = _scenario(url, agents[:1], size["one"], 1, 0, sandbox)
+            out["ten_numbers"] = _scenario(
+                url, agents[1:], size["per_number"], size["workers"], size["profile_s"], sandbox
+            )
+    out["rows"] = rows(out)
+    return out
+
+
+def rows(out: dict[str, Any]) -> list[dict[str, Any]]:
+    one, many = out["one_number"], out["ten_numbers"]
+    return [
+        row(
+            f"Outbound, 1 number at {LIMIT}/s: {one['queued']} queued at once",
+            one["per_second"],
+            "/s",
+            0.95 * LIMIT,
+            ">=",
+            note=f"{one['sent']} sent, {one['failed']} failed, 130429 errors: "
+            f"{one['errors'].get('130429', 0)}",
+        ),
+        row(
+            "Outbound, 1 number: 130429 (rate limit) errors",
+            one["errors"].get("130429", 0),
+            "",
+            0,
+            "==",
+        ),
+        row(
+            f"Outbound, {many['numbers']} numbers, {many['workers']} `wacrm worker` processes: aggregate",
+            many["per_second"],
+            "/s",
+            400,
+            ">=",
+            note=f"{many['sent']}/{many['queued']} sent; errors {many['errors']}; profile in the JSON",
+        ),
+    ]
