@@ -59,6 +59,17 @@ def pg_server_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def dropper(pg_server_url: str) -> Iterator[Any]:
+    """Drops test databases in a background thread, so a test's teardown does not wait for it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dropdb") as pool:
+        yield lambda name: pool.submit(
+            _admin_exec, pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        )
+
+
+@pytest.fixture(scope="session")
 def template_url(pg_server_url: str) -> Iterator[str]:
     name = f"wacrm_tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     _admin_exec(pg_server_url, f'CREATE DATABASE "{name}"')
@@ -69,22 +80,22 @@ def template_url(pg_server_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def empty_db_url(pg_server_url: str) -> Iterator[str]:
+def empty_db_url(pg_server_url: str, dropper: Any) -> Iterator[str]:
     """A brand-new, empty database (not migrated)."""
     name = f"wacrm_e_{uuid.uuid4().hex[:12]}"
     _admin_exec(pg_server_url, f'CREATE DATABASE "{name}"')
     yield with_dbname(pg_server_url, name)
-    _admin_exec(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    dropper(name)
 
 
 @pytest.fixture
-def db_url(pg_server_url: str, template_url: str) -> Iterator[str]:
+def db_url(pg_server_url: str, template_url: str, dropper: Any) -> Iterator[str]:
     """A migrated database of this test's own."""
     name = f"wacrm_t_{uuid.uuid4().hex[:12]}"
     template = conninfo_to_dict(template_url)["dbname"]
     _admin_exec(pg_server_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     yield with_dbname(pg_server_url, name)
-    _admin_exec(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    dropper(name)
 
 
 @pytest.fixture
