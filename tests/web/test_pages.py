@@ -121,3 +121,57 @@ async def test_admin_switches_workspace_agent_cannot(client, conn):
     assert refused.status_code == 403
     client.cookies.set("wacrm_workspace", str(bea["agent"]["id"]))
     assert "Bea&#39;s customer" not in (await client.get("/inbox")).text
+
+
+async def test_chat_page_renders_marks_read_and_scopes(client, conn):
+    ann = await user_with_password(conn, "ann@example.com")
+    bea = await user_with_password(conn, "bea@example.com")
+    cid = await add_customer(conn, ann["tables"], "Carla", phone="+4915100000004")
+    for n in range(3):  # ids are per agent: Bea's customer gets an id Ann's tables do not have
+        await add_customer(conn, bea["tables"], f"B{n}", phone=f"+491510000010{n}")
+    other = await add_customer(conn, bea["tables"], "Bea's customer", phone="+4915100000005")
+    await add_message(conn, ann["tables"], cid, "<img src=x onerror=alert(1)>")
+    await add_message(conn, ann["tables"], cid, "thanks", direction="outbound", status="read")
+    await sign_in(client, "ann@example.com")
+    page = await client.get(f"/chat/{cid}")
+    assert page.status_code == 200, page.text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page.text
+    assert 'data-tick="read"' in page.text
+    assert "Carla" in page.text and "New order" in page.text
+    cur = await conn.execute(ann["tables"].query("SELECT unread_count FROM {customers} WHERE id = %s"), (cid,))
+    assert (await cur.fetchone())["unread_count"] == 0
+    # another agent's customer id, and one that does not exist: not found
+    assert (await client.get(f"/chat/{other}")).status_code == 404
+    assert (await client.get("/chat/999999")).status_code == 404
+    assert (await client.get("/chat/0")).status_code == 422
+    recent = await client.get(f"/chat/{cid}/recent")
+    assert recent.status_code == 200 and "thanks" in recent.text
+    assert (await client.get(f"/chat/{cid}/recent", params={"anchor": "bad"})).status_code == 400
+    assert (await client.get(f"/chat/{cid}/older", params={"cursor": "bad"})).status_code == 400
+
+
+async def test_chat_forms_validate_input(client, conn):
+    ann = await user_with_password(conn, "ann@example.com")
+    cid = await add_customer(conn, ann["tables"], "Dora", phone="+4915100000006")
+    await add_message(conn, ann["tables"], cid, "hi")
+    csrf = await sign_in(client, "ann@example.com")
+    headers = {"X-CSRF-Token": csrf}
+    empty = await client.post(f"/chat/{cid}/send", data={"text": "  "}, headers=headers)
+    assert empty.status_code == 400 and "write a message" in empty.text
+    assert (await client.post(f"/chat/{cid}/send", data={"text": "x"})).status_code == 403
+    blank = await client.post(f"/chat/{cid}/name", data={"name": " "}, headers=headers)
+    assert blank.status_code == 400 and "name is empty" in blank.text
+    renamed = await client.post(f"/chat/{cid}/name", data={"name": "Dora <Q>"}, headers=headers)
+    assert renamed.status_code == 200 and 'value="Dora &lt;Q&gt;"' in renamed.text
+    bad_order = await client.post(f"/chat/{cid}/orders", headers=headers, data={
+        "item_name": ["Shoes"], "item_quantity": ["two"], "item_price": ["10.00"]})
+    assert bad_order.status_code == 422 and "quantity" in bad_order.text
+    no_items = await client.post(f"/chat/{cid}/orders", headers=headers, data={"item_name": [""]})
+    assert no_items.status_code == 400
+    order = await client.post(f"/chat/{cid}/orders", headers=headers, data={
+        "item_name": ["Shoes", ""], "item_quantity": ["2", "1"], "item_price": ["10.50", ""]})
+    assert order.status_code == 200, order.text
+    assert "21.00" in order.text and "pending" in order.text
+    cur = await conn.execute(ann["tables"].query("SELECT count(*) AS n FROM {orders}"))
+    assert (await cur.fetchone())["n"] == 1
+    assert (await client.post(f"/chat/{cid}/retry/12345", headers=headers)).status_code == 404

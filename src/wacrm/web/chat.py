@@ -1,0 +1,339 @@
+"""The chat page: thread (live, older pages on scroll), composer, and the customer panel."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+from psycopg import AsyncConnection
+
+from wacrm.accounts.deps import AgentScope
+from wacrm.conversations import cursors
+from wacrm.conversations import service as conversations
+from wacrm.customers import service as customers
+from wacrm.numbers import service as numbers
+from wacrm.orders import queries as order_queries
+from wacrm.orders import service as orders
+from wacrm.outbound import errors as send_errors
+from wacrm.outbound import media as outbound_media
+from wacrm.outbound import service as outbound
+from wacrm.outbound import templates
+from wacrm.outbound.schemas import MediaContent, TemplateContent, TextContent
+from wacrm.web.deps import web_scope
+from wacrm.web.inbox import live_url
+from wacrm.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+CustomerId = Path(..., ge=1, le=2**31 - 1)
+PAGE = 40
+_PARAM = re.compile(r"\{\{\s*(\d+)\s*\}\}")
+MEDIA_KINDS = {"image/": "image", "video/": "video", "audio/": "audio"}
+
+
+def _404(customer_id: int) -> HTTPException:
+    return HTTPException(404, detail=f"no conversation with customer {customer_id} in this workspace")
+
+
+async def _conversation(conn: AsyncConnection[Any], scope: AgentScope, customer_id: int) -> dict:
+    try:
+        return await conversations.conversation(conn, tables=scope.tables, customer_id=customer_id)
+    except conversations.ConversationNotFoundError as exc:
+        raise _404(customer_id) from exc
+
+
+def chronological(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The service pages newest first; the thread shows oldest first."""
+    return list(reversed(items))
+
+
+def version(m: dict[str, Any]) -> str:
+    """What may change on a shown message (a changed bubble is re-rendered)."""
+    media = m["media"] or {}
+    return "|".join(str(x) for x in (m["status"], m["reaction"], m["agent_reaction"],
+                                    media.get("status"), m["error"] and m["error"]["code"]))
+
+
+THREAD = {"version": version, "explain": send_errors.explain}
+
+
+def template_choices(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Approved templates with the number of body parameters each needs."""
+    out = []
+    for t in found:
+        if (t.get("status") or "APPROVED").upper() != "APPROVED":
+            continue
+        body = next((c for c in t.get("components") or [] if str(c.get("type")).upper() == "BODY"), {})
+        text = body.get("text") or ""
+        params = {int(n) for n in _PARAM.findall(text)}
+        out.append({"name": t["name"], "language": t.get("language") or "en_US", "text": text,
+                    "params": max(params) if params else 0})
+    return out
+
+
+async def _templates(conn: AsyncConnection[Any], scope: AgentScope) -> tuple[list[dict], str | None]:
+    config = await numbers.get_by_agent_id(conn, agent_id=scope.agent_id)
+    if config is None:
+        return [], "this workspace has no WhatsApp number yet: an administrator connects one"
+    found = await templates.cached(conn, config_id=config["id"])
+    if not found:
+        try:
+            found = await templates.refresh(conn, config=config)
+        except send_errors.SendError as exc:
+            return [], f"WhatsApp did not list the templates: {exc.explanation}"
+    return template_choices(found), None
+
+
+async def composer_context(conn: AsyncConnection[Any], scope: AgentScope, conv: dict[str, Any],
+                           **extra: Any) -> dict[str, Any]:
+    mode = "text" if conv["window"]["state"] == "open" else "template"
+    context: dict[str, Any] = {"c": conv, "mode": mode, "error": None, "templates": [],
+                               "templates_error": None, "max_params": 0}
+    if mode == "template":
+        context["templates"], context["templates_error"] = await _templates(conn, scope)
+        context["max_params"] = max([t["params"] for t in context["templates"]] or [0])
+    context.update(extra)
+    return context
+
+
+async def panel_context(conn: AsyncConnection[Any], scope: AgentScope, customer_id: int,
+                        **extra: Any) -> dict[str, Any]:
+    customer = await customers.get_customer(conn, tables=scope.tables, customer_id=customer_id)
+    if customer is None:
+        raise _404(customer_id)
+    count = await conn.execute(
+        scope.tables.query("SELECT count(*) AS n, min(\"timestamp\") AS first FROM {messages} "
+                           "WHERE customer_id = %s"), (customer_id,))
+    stats = await count.fetchone()
+    listed = await order_queries.list_orders(conn, tables=scope.tables, customer_id=customer_id,
+                                             limit=20)
+    context = {"customer": customer, "stats": stats, "orders": listed["items"], "panel_error": None,
+               "currency": await orders.default_currency(conn, agent_id=scope.agent_id)}
+    context.update(extra)
+    return context
+
+
+@router.get("/chat/{customer_id}", response_class=HTMLResponse)
+async def chat_page(request: Request, customer_id: int = CustomerId,
+                    scope: AgentScope = Depends(web_scope)) -> Response:
+    async with request.app.state.pool.connection() as conn:
+        conv = await _conversation(conn, scope, customer_id)
+        if conv["unread_count"]:
+            await conversations.mark_read(conn, tables=scope.tables, agent_id=scope.agent_id,
+                                          customer_id=customer_id)
+        page = await conversations.chat(conn, tables=scope.tables, customer_id=customer_id,
+                                        limit=PAGE)
+        composer = await composer_context(conn, scope, conv)
+        panel = await panel_context(conn, scope, customer_id)
+    items = chronological(page["items"])
+    anchor = cursors.encode(items[0]["timestamp"], items[0]["id"]) if items else ""
+    return await render(request, "chat.html", user=scope.user, scope=scope, nav="inbox",
+                        live_url=live_url(scope), messages=items, anchor=anchor,
+                        older_cursor=page["next_cursor"], customer_id=customer_id,
+                        **THREAD, **composer, **panel)
+
+
+@router.get("/chat/{customer_id}/recent", response_class=HTMLResponse)
+async def recent(request: Request, customer_id: int = CustomerId,
+                 anchor: str = Query("", max_length=200),
+                 scope: AgentScope = Depends(web_scope)) -> Response:
+    """The messages from the anchor (the oldest shown at page load) on: merged into the thread."""
+    try:
+        after = cursors.decode(anchor) if anchor else None
+    except cursors.InvalidCursorError as exc:
+        raise HTTPException(400, detail=str(exc)) from exc
+    async with request.app.state.pool.connection() as conn:
+        await _conversation(conn, scope, customer_id)
+        page = await conversations.chat(conn, tables=scope.tables, customer_id=customer_id,
+                                        limit=conversations.MAX_PAGE)
+        conv = await conversations.conversation(conn, tables=scope.tables, customer_id=customer_id)
+        if conv["unread_count"]:  # the agent is looking at it
+            await conversations.mark_read(conn, tables=scope.tables, agent_id=scope.agent_id,
+                                          customer_id=customer_id)
+    items = chronological(page["items"])
+    if after is not None and after[0] is not None:
+        items = [m for m in items if (m["timestamp"], m["id"]) >= after]
+    return await render(request, "partials/messages.html", messages=items, scope=scope,
+                        customer_id=customer_id, **THREAD)
+
+
+@router.get("/chat/{customer_id}/older", response_class=HTMLResponse)
+async def older(request: Request, customer_id: int = CustomerId,
+                cursor: str = Query(..., min_length=1, max_length=200),
+                scope: AgentScope = Depends(web_scope)) -> Response:
+    async with request.app.state.pool.connection() as conn:
+        try:
+            page = await conversations.chat(conn, tables=scope.tables, customer_id=customer_id,
+                                            limit=PAGE, cursor=cursor)
+        except conversations.ConversationNotFoundError as exc:
+            raise _404(customer_id) from exc
+        except cursors.InvalidCursorError as exc:
+            raise HTTPException(400, detail=str(exc)) from exc
+    return await render(request, "partials/older.html", messages=chronological(page["items"]),
+                        older_cursor=page["next_cursor"], c={"customer_id": customer_id},
+                        scope=scope, customer_id=customer_id, **THREAD)
+
+
+@router.get("/chat/{customer_id}/composer", response_class=HTMLResponse)
+async def composer(request: Request, customer_id: int = CustomerId,
+                   mode: str = Query("", pattern="^(|text|template)$"),
+                   scope: AgentScope = Depends(web_scope)) -> Response:
+    """The composer, or 204 (nothing to swap) when it is already in the right mode."""
+    async with request.app.state.pool.connection() as conn:
+        conv = await _conversation(conn, scope, customer_id)
+        want = "text" if conv["window"]["state"] == "open" else "template"
+        if mode == want:
+            return Response(status_code=204)
+        context = await composer_context(conn, scope, conv)
+    return await render(request, "partials/composer.html", scope=scope, **context)
+
+
+def _kind_of(mime: str) -> str:
+    for prefix, kind in MEDIA_KINDS.items():
+        if mime.startswith(prefix):
+            return kind
+    return "document"
+
+
+@router.post("/chat/{customer_id}/send", response_class=HTMLResponse)
+async def send(
+    request: Request,
+    customer_id: int = CustomerId,
+    scope: AgentScope = Depends(web_scope),
+    text: str = Form("", max_length=4096),
+    caption: str = Form("", max_length=1024),
+    reply_to: str = Form("", max_length=20),
+    template: str = Form("", max_length=600),
+    params: list[str] = Form([]),
+    file: UploadFile | None = File(None),
+) -> Response:
+    """Send text, a file with a caption, or a template; answers with a fresh composer."""
+    reply = int(reply_to) if reply_to.isdigit() else None
+    async with request.app.state.pool.connection() as conn:
+        conv = await _conversation(conn, scope, customer_id)
+        error = None
+        status = 200
+        try:
+            content: Any
+            if template:
+                name, _, language = template.partition("|")
+                content = TemplateContent(name=name, language=language or "en_US",
+                                          body_params=[p.strip() for p in params if p.strip()],
+                                          reply_to=reply)
+            elif file is not None and file.filename:
+                data = await file.read()
+                mime = file.content_type or "application/octet-stream"
+                stored = await outbound_media.store(
+                    conn, agent_id=scope.agent_id, kind=_kind_of(mime), filename=file.filename,
+                    mime_type=mime, data=data, uploaded_by=scope.user.id)
+                content = MediaContent(type=stored["kind"], media_id=stored["id"],
+                                       caption=caption.strip() or None, reply_to=reply)
+            elif text.strip():
+                content = TextContent(body=text, reply_to=reply)
+            else:
+                raise ValueError("write a message, attach a file or choose a template first")
+            await outbound.queue_message(conn, tables=scope.tables, agent_id=scope.agent_id,
+                                         customer_id=customer_id, content=content,
+                                         sent_by=scope.user.id)
+        except outbound.WindowClosedError:
+            error, status = ("the 24-hour window is closed: the customer has to write first, "
+                             "or send an approved template"), 409
+        except outbound.OutboundError as exc:
+            error, status = str(exc), exc.status
+        except ValueError as exc:  # pydantic's ValidationError is one too
+            error, status = _first_error(exc), 400
+        conv = await conversations.conversation(conn, tables=scope.tables, customer_id=customer_id)
+        context = await composer_context(conn, scope, conv, error=error)
+    if error is None:
+        context.update(text="")
+    else:
+        context.update(text=text)
+    headers = {"HX-Trigger": "live-chat"} if error is None else None
+    return await render(request, "partials/composer.html", scope=scope, status_code=status,
+                        headers=headers, **context)
+
+
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+    return str(exc)
+
+
+@router.post("/chat/{customer_id}/retry/{message_id}")
+async def retry(request: Request, customer_id: int = CustomerId,
+                message_id: int = Path(..., ge=1, le=2**63 - 1),
+                scope: AgentScope = Depends(web_scope)) -> Response:
+    async with request.app.state.pool.connection() as conn:
+        await _conversation(conn, scope, customer_id)
+        try:
+            await outbound.retry_message(conn, tables=scope.tables, message_id=message_id)
+        except outbound.OutboundError as exc:
+            raise HTTPException(exc.status, detail=str(exc)) from exc
+    return Response(status_code=204, headers={"HX-Trigger": "live-chat"})
+
+
+@router.get("/chat/{customer_id}/panel", response_class=HTMLResponse)
+async def panel(request: Request, customer_id: int = CustomerId,
+                scope: AgentScope = Depends(web_scope)) -> Response:
+    async with request.app.state.pool.connection() as conn:
+        context = await panel_context(conn, scope, customer_id)
+    return await render(request, "partials/panel.html", scope=scope, **context)
+
+
+@router.post("/chat/{customer_id}/name", response_class=HTMLResponse)
+async def rename(request: Request, customer_id: int = CustomerId,
+                 name: str = Form("", max_length=400),
+                 scope: AgentScope = Depends(web_scope)) -> Response:
+    error, status = None, 200
+    async with request.app.state.pool.connection() as conn:
+        try:
+            if await customers.rename_customer(conn, tables=scope.tables, customer_id=customer_id,
+                                               name=name) is None:
+                raise _404(customer_id)
+        except customers.CustomerError as exc:
+            error, status = str(exc), 400
+        context = await panel_context(conn, scope, customer_id, panel_error=error)
+    return await render(request, "partials/panel.html", scope=scope, status_code=status, **context)
+
+
+@router.post("/chat/{customer_id}/orders", response_class=HTMLResponse)
+async def new_order(
+    request: Request,
+    customer_id: int = CustomerId,
+    scope: AgentScope = Depends(web_scope),
+    item_name: list[str] = Form([]),
+    item_quantity: list[str] = Form([]),
+    item_price: list[str] = Form([]),
+    notes: str = Form("", max_length=2000),
+) -> Response:
+    """Create an order for the customer from the chat (lines with an empty name are skipped)."""
+    error, status = None, 200
+    async with request.app.state.pool.connection() as conn:
+        await _conversation(conn, scope, customer_id)
+        try:
+            items = _items(item_name, item_quantity, item_price)
+            await orders.create_order(conn, tables=scope.tables, customer_id=customer_id,
+                                      items=items, notes=notes.strip() or None,
+                                      created_by=scope.user.id)
+        except ValueError as exc:
+            error, status = str(exc), getattr(exc, "status", 400)
+        context = await panel_context(conn, scope, customer_id, panel_error=error)
+    return await render(request, "partials/panel.html", scope=scope, status_code=status, **context)
+
+
+def _items(names: list[str], quantities: list[str], prices: list[str]) -> list[dict[str, Any]]:
+    """Form lines to order items; the orders service checks names, quantities and prices."""
+    items = []
+    for i, name in enumerate(names):
+        if not name.strip():
+            continue
+        qty = (quantities[i] if i < len(quantities) else "1").strip()
+        price = (prices[i] if i < len(prices) else "").strip()
+        items.append({"name": name, "quantity": int(qty) if qty.isdigit() else qty, "price": price})
+    if not items:
+        raise ValueError("an order needs at least one item with a name, quantity and price")
+    return items
