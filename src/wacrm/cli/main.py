@@ -119,6 +119,9 @@ def _register_feature_commands() -> None:
     from wacrm.inbound.cli import webhooks
 
     app.add_typer(webhooks, name="webhooks")
+    from wacrm.ops.cli import register as register_data_safety
+
+    register_data_safety(app)
 
 
 _register_feature_commands()
