@@ -257,3 +257,24 @@ async def test_statements_touching_many_orders(conn: Any, agent: dict[str, Any])
     assert await totals() == (Decimal("30.0"), Decimal("52.5"))
     await conn.execute(t.query("DELETE FROM {orders_items} WHERE quantity > 4"))
     assert await totals() == (Decimal("9.0"), Decimal("6.0"))
+
+
+async def test_order_and_items_in_one_statement(conn: Any, agent: dict[str, Any]) -> None:
+    """The inbound catalog path writes the order and its items in one CTE statement, with Meta's
+    total; the statement trigger sets the total from the items (here equal, then edited)."""
+    t = agent["tables"]
+    cur = await conn.execute(
+        t.query(
+            "WITH o AS (INSERT INTO {orders} (customer_id, total_amount, currency, source, source_wamid)"
+            " VALUES (%s, 123.45, 'EUR', 'whatsapp_catalog', 'wamid.X') RETURNING id)"
+            " , items AS (INSERT INTO {orders_items} (order_id, name, quantity, price)"
+            " SELECT o.id, x.n, x.q, x.p FROM o, unnest(%s::text[], %s::int[], %s::numeric[]) x(n, q, p))"
+            " SELECT id FROM o"
+        ),
+        (agent["customer_id"], ["sku1", "sku2"], [2, 1], ["10.00", "3.50"]),
+    )
+    oid = (await cur.fetchone())["id"]
+    got = await orders.get_order(conn, tables=t, order_id=oid)
+    assert got["total_amount"] == Decimal("23.50") and got["currency"] == "EUR"
+    got = await orders.add_item(conn, tables=t, order_id=oid, name="gift wrap", price="1.99")
+    assert got["total_amount"] == Decimal("25.49")
