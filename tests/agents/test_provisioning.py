@@ -129,3 +129,26 @@ async def test_later_per_agent_migration_reaches_every_agent(db_url: str, conn) 
         (f"{fresh['agent_prefix']}_customers",),
     )
     assert await cur.fetchone() is not None
+
+
+async def test_a_step_numbered_below_applied_ones_still_reaches_every_agent(db_url: str, conn) -> None:
+    """Steps are a set per agent: a late step with a lower number is not skipped."""
+    admin = await make_user(conn)
+    agent = await create_agent(conn, created_by=admin)
+    low = Migration(
+        9002,  # its agent step (11) is numbered below steps already applied (20, 25)
+        "late_low_step",
+        """
+        CREATE FUNCTION wacrm_agent_step_0011(p text, a_id bigint) RETURNS void LANGUAGE plpgsql AS $$
+        BEGIN EXECUTE format('ALTER TABLE %I ADD COLUMN late_flag boolean', p || '_orders'); END $$;
+        INSERT INTO agent_schema_steps VALUES (11, 'wacrm_agent_step_0011', 'late low step');
+        """,
+    )
+    migrate(db_url, discover() + [low])
+    cur = await conn.execute(
+        "SELECT 1 FROM information_schema.columns WHERE table_name = %s AND column_name = 'late_flag'",
+        (f"{agent['agent_prefix']}_orders",),
+    )
+    assert await cur.fetchone() is not None
+    cur = await conn.execute("SELECT version FROM agent_schema_applied WHERE agent_id = %s", (agent["id"],))
+    assert 11 in {r["version"] for r in await cur.fetchall()}

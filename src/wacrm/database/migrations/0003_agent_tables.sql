@@ -18,7 +18,18 @@ BEGIN
   END IF;
 END $$;
 
--- Apply every step newer than the agent's schema_version, in order.
+-- Which steps each agent's tables have. A set, not a high-water mark: a step added later with a
+-- lower number than one already applied (parallel development) still runs for every agent.
+CREATE TABLE IF NOT EXISTS agent_schema_applied (
+  agent_id bigint NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+  version integer NOT NULL REFERENCES agent_schema_steps(version),
+  applied_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (agent_id, version)
+);
+
+-- Apply every step the agent's tables do not have yet, in version order.
+-- agents.schema_version is kept as the newest applied step (for people and reports); an agent
+-- registered with schema_version N and no applied rows (adoption, takeover) has steps <= N.
 CREATE OR REPLACE FUNCTION wacrm_upgrade_agent(a_id bigint) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -31,11 +42,19 @@ BEGIN
     RAISE EXCEPTION 'no agent with id %', a_id USING ERRCODE = 'P0002';
   END IF;
   PERFORM wacrm_check_prefix(p);
-  FOR step IN SELECT version, function_name FROM agent_schema_steps WHERE version > v ORDER BY version LOOP
+  IF v > 0 AND NOT EXISTS (SELECT 1 FROM agent_schema_applied WHERE agent_id = a_id) THEN
+    INSERT INTO agent_schema_applied (agent_id, version)
+      SELECT a_id, s.version FROM agent_schema_steps s WHERE s.version <= v;
+  END IF;
+  FOR step IN SELECT s.version, s.function_name FROM agent_schema_steps s
+              WHERE NOT EXISTS (SELECT 1 FROM agent_schema_applied x
+                                WHERE x.agent_id = a_id AND x.version = s.version)
+              ORDER BY s.version LOOP
     EXECUTE format('SELECT %I($1, $2)', step.function_name) USING p, a_id;
-    v := step.version;
+    INSERT INTO agent_schema_applied (agent_id, version) VALUES (a_id, step.version);
   END LOOP;
-  UPDATE agents SET schema_version = v WHERE id = a_id;
+  SELECT coalesce(max(version), 0) INTO v FROM agent_schema_applied WHERE agent_id = a_id;
+  UPDATE agents SET schema_version = v WHERE id = a_id AND schema_version IS DISTINCT FROM v;
   RETURN v;
 END $$;
 
@@ -45,9 +64,11 @@ DECLARE
   a record;
   n integer := 0;
 BEGIN
-  FOR a IN SELECT id FROM agents
-           WHERE schema_version < (SELECT coalesce(max(version), 0) FROM agent_schema_steps)
-           ORDER BY id LOOP
+  FOR a IN SELECT ag.id FROM agents ag
+           WHERE EXISTS (SELECT 1 FROM agent_schema_steps s
+                         WHERE NOT EXISTS (SELECT 1 FROM agent_schema_applied x
+                                           WHERE x.agent_id = ag.id AND x.version = s.version))
+           ORDER BY ag.id LOOP
     PERFORM wacrm_upgrade_agent(a.id);
     n := n + 1;
   END LOOP;
