@@ -8,6 +8,7 @@ when it ends. Results go to bench/results/<date>.json and the table in docs/perf
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 import traceback
@@ -61,8 +62,14 @@ BENCHMARKS: dict[str, Bench] = {
 
 
 def run_all(
-    names: list[str], size: str, *, write: bool = True, conditions: str = ""
+    names: list[str],
+    size: str,
+    *,
+    write: bool = True,
+    conditions: str = "",
+    server: env.Server | None = None,
 ) -> dict[str, Any]:
+    """Run the named benchmarks at `size` ("full", "quick" or "tiny"); the result dict."""
     started = time.time()
     result: dict[str, Any] = {
         "started_at": time.strftime("%Y-%m-%d %H:%M:%S %z"),
@@ -72,7 +79,7 @@ def run_all(
         "conditions": conditions,
         "benchmarks": {},
     }
-    with env.postgres() as server:
+    with contextlib.nullcontext(server) if server else env.postgres() as server:
         result["postgres"] = env.server_info(server.url)
         result["postgres"]["embedded"] = server.handle is not None
         for name in names:
