@@ -15,7 +15,7 @@ from bench.inbox_scale import http_times
 from bench.load import open_loop
 from bench.report import row
 
-SIZES = {
+SIZES: dict[str, dict[str, Any]] = {
     # agents with numbers, agents provisioned for the target, the most agents, time budget to grow
     "full": {
         "few": 10,

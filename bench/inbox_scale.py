@@ -13,7 +13,7 @@ from psycopg.rows import dict_row
 from bench import env
 from bench.report import row
 
-SIZES = {
+SIZES: dict[str, dict[str, Any]] = {
     "full": {"small": (500, 10_000), "large": (50_000, 1_000_000), "runs": 200, "http_runs": 200},
     "quick": {"small": (500, 10_000), "large": (5_000, 100_000), "runs": 50, "http_runs": 50},
     "tiny": {"small": (20, 300), "large": (50, 1_000), "runs": 5, "http_runs": 5},

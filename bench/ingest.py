@@ -12,7 +12,7 @@ from bench.fixtures import Agent, Payload, build_payloads, make_agents, stored
 from bench.load import open_loop, run_wrk
 from bench.report import row
 
-SIZES = {
+SIZES: dict[str, dict[str, Any]] = {
     "full": {"agents": 10, "seconds": 10, "rate": 1000, "rate_seconds": 10, "max_rate": 3000},
     "quick": {"agents": 3, "seconds": 3, "rate": 500, "rate_seconds": 3, "max_rate": 3000},
     "tiny": {"agents": 2, "seconds": 1, "rate": 100, "rate_seconds": 1, "max_rate": 1500},

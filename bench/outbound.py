@@ -21,7 +21,7 @@ from bench import env
 from bench.fixtures import Agent, make_agents
 from bench.report import row
 
-SIZES = {
+SIZES: dict[str, dict[str, Any]] = {
     "full": {"one": 2000, "numbers": 10, "per_number": 300, "workers": 2, "profile_s": 6},
     "quick": {"one": 400, "numbers": 10, "per_number": 60, "workers": 2, "profile_s": 3},
     "tiny": {"one": 20, "numbers": 2, "per_number": 10, "workers": 1, "profile_s": 0},
