@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sys
-import types
 from decimal import Decimal
 from typing import Any
 
@@ -110,8 +108,10 @@ async def test_items_frozen_after_shipping(conn: Any, agent: dict[str, Any]) -> 
 
 @pytest.fixture
 def fake_outbound(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Record calls to wacrm.outbound.notifications.notify_order_status (the real one is another
-    engineer's; see test_notification_queues_a_message for the end-to-end check)."""
+    """Record the calls to wacrm.outbound.notifications.notify_order_status (the real one is
+    exercised by test_notification_queues_a_message)."""
+    from wacrm.outbound import notifications
+
     calls: list[dict[str, Any]] = []
 
     async def notify_order_status(conn: Any, **kw: Any) -> int:
@@ -120,15 +120,7 @@ def fake_outbound(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         calls.append(kw)
         return 7
 
-    module = types.ModuleType("wacrm.outbound.notifications")
-    module.notify_order_status = notify_order_status  # type: ignore[attr-defined]
-    import wacrm
-
-    package = sys.modules.get("wacrm.outbound") or types.ModuleType("wacrm.outbound")
-    monkeypatch.setitem(sys.modules, "wacrm.outbound", package)
-    monkeypatch.setattr(package, "notifications", module, raising=False)
-    monkeypatch.setitem(sys.modules, "wacrm.outbound.notifications", module)
-    monkeypatch.setattr(wacrm, "outbound", package, raising=False)
+    monkeypatch.setattr(notifications, "notify_order_status", notify_order_status)
     return calls
 
 
@@ -280,3 +272,31 @@ async def test_notification_queues_a_message(conn: Any, agent: dict[str, Any]) -
     assert [(r["message"], r["status"], r["sent_by"]) for r in rows] == [
         (f"Your order #{o['id']} is now confirmed.", "queued", agent["user_id"])
     ]
+
+
+async def test_failed_notification_keeps_the_status_change(
+    conn: Any, agent: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notification that cannot be queued is rolled back to its savepoint and logged; the
+    status change and its history stay."""
+    from wacrm.outbound import notifications
+
+    t = agent["tables"]
+
+    async def broken(conn: Any, **kw: Any) -> int:
+        await conn.execute(
+            t.query(
+                "INSERT INTO {messages} (customer_id, message, direction) VALUES (%s, 'half', 'outbound')"
+            ),
+            (agent["customer_id"],),
+        )
+        raise RuntimeError("WhatsApp number not configured")
+
+    monkeypatch.setattr(notifications, "notify_order_status", broken)
+    o = await orders.create_order(conn, tables=t, customer_id=agent["customer_id"])
+    o = await orders.change_status(
+        conn, tables=t, order_id=o["id"], status="confirmed", actor_id=None
+    )
+    assert o["status"] == "confirmed" and o["history"][-1]["to_status"] == "confirmed"
+    cur = await conn.execute(t.query("SELECT count(*) AS n FROM {messages}"))
+    assert (await cur.fetchone())["n"] == 0
