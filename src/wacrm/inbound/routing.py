@@ -9,6 +9,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from wacrm.agents.tables import AgentTables
+from wacrm.inbound.schemas import usable_id
 from wacrm.numbers import service as numbers
 
 TTL_SECONDS = 5.0
@@ -56,6 +57,8 @@ class RouteCache:
         return False, None
 
     async def get(self, conn: AsyncConnection[Any], phone_number_id: str) -> Route | None:
+        if not usable_id(phone_number_id):
+            return None
         now = time.monotonic()
         hit = self._items.get(phone_number_id)
         if hit is not None and hit[0] > now:

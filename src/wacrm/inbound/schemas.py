@@ -112,6 +112,14 @@ def find_phone_number_id(data: Any) -> str | None:
             value = change.get("value")
             meta = value.get("metadata") if isinstance(value, dict) else None
             pnid = meta.get("phone_number_id") if isinstance(meta, dict) else None
-            if pnid:
+            if pnid and usable_id(str(pnid)):
                 return str(pnid)
     return None
+
+
+def usable_id(value: str) -> bool:
+    """Whether a WhatsApp id from a payload can be looked up and stored (printable, at most 128 characters).
+
+    PostgreSQL text cannot hold NUL; anything else unprintable is not an id Meta sends either.
+    """
+    return 0 < len(value) <= 128 and value.isprintable()

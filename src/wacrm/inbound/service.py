@@ -44,10 +44,9 @@ class Webhook:
 
 
 def describe(exc: BaseException) -> str:
-    """The error text kept in the journal."""
-    if isinstance(exc, ProcessingError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"[:2000]
+    """The error text kept in the journal (NUL, which PostgreSQL text cannot hold, shown as \\x00)."""
+    text = str(exc) if isinstance(exc, ProcessingError) else f"{type(exc).__name__}: {exc}"
+    return text.replace("\x00", "\\x00")[:2000]
 
 
 def _due_config_ids(config_ids: set[int]) -> list[int]:
