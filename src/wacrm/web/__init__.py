@@ -12,13 +12,16 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def install(app: FastAPI) -> None:
     """Mount the web pages, static files, security headers and the sign-in redirect on the app."""
-    from wacrm.web import auth, chat, inbox
+    from wacrm.web import admin, auth, chat, dashboard, inbox, orders
     from wacrm.web.deps import LoginRequired, login_redirect
     from wacrm.web.security import SecurityHeadersMiddleware
 
     app.include_router(auth.router)
     app.include_router(inbox.router)
     app.include_router(chat.router)
+    app.include_router(orders.router)
+    app.include_router(admin.router)
+    app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(LoginRequired, login_redirect)  # type: ignore[arg-type]
     app.add_middleware(SecurityHeadersMiddleware)

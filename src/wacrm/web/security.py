@@ -9,6 +9,7 @@ CSP = "; ".join(
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self'",
+        "style-src-attr 'unsafe-inline'",  # style attributes set by htmx/Chart.js; no <style> blocks
         "img-src 'self' data: blob:",
         "media-src 'self' blob:",
         "connect-src 'self'",
