@@ -55,7 +55,7 @@ def version(m: dict[str, Any]) -> str:
                                     media.get("status"), m["error"] and m["error"]["code"]))
 
 
-THREAD = {"version": version, "explain": send_errors.explain}
+THREAD: dict[str, Any] = {"version": version, "explain": send_errors.explain}
 
 
 def template_choices(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -64,7 +64,8 @@ def template_choices(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for t in found:
         if (t.get("status") or "APPROVED").upper() != "APPROVED":
             continue
-        body = next((c for c in t.get("components") or [] if str(c.get("type")).upper() == "BODY"), {})
+        body: dict[str, Any] = next(
+            (c for c in t.get("components") or [] if str(c.get("type")).upper() == "BODY"), {})
         text = body.get("text") or ""
         params = {int(n) for n in _PARAM.findall(text)}
         out.append({"name": t["name"], "language": t.get("language") or "en_US", "text": text,
