@@ -39,6 +39,10 @@ def database_url(settings: Settings | None = None, *, migrate_first: bool = True
         check_reachable(url)
         if migrate_first:
             migrate(url)
+            from wacrm.numbers.legacy import encrypt_plaintext_secrets
+
+            if encrypted := encrypt_plaintext_secrets(url):
+                console.print(f"encrypted the plain-text WhatsApp secrets of {encrypted} number(s)")
     except (DatabaseUnavailableError, EmbeddedDatabaseError) as exc:
         fail(str(exc), 2)
     except DatabaseAheadError as exc:
