@@ -8,6 +8,7 @@ import importlib
 import importlib.util
 import logging
 import pkgutil
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from pgqueuer.executors import DatabaseRetryEntrypointExecutor
 from pgqueuer.models import Job
 from pgqueuer.qm import QueueManager
 from pgqueuer.queries import Queries
+from psycopg_pool import PoolTimeout
 
 import wacrm
 from wacrm.config import Settings, get_settings
@@ -92,14 +94,60 @@ async def run_worker(
     stop: asyncio.Event,
     heartbeat_timeout: timedelta = timedelta(seconds=30),
     settings: Settings | None = None,
+    restart_delay: float = 0.5,
 ) -> None:
-    """Run jobs until `stop` is set. A job whose worker died is run again after `heartbeat_timeout`."""
+    """Run jobs until `stop` is set. A job whose worker died is run again after `heartbeat_timeout`.
+
+    A lost database (a restart, a failover) ends pgqueuer's run: the worker then reconnects by
+    itself, with back-off, until `stop` is set (it never dies silently beside a healthy web app).
+    """
+    delay = restart_delay
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            await _run_once(
+                database_url,
+                concurrency=concurrency,
+                stop=stop,
+                heartbeat_timeout=heartbeat_timeout,
+                settings=settings,
+            )
+            problem = "its queue manager stopped"
+        except (psycopg.Error, PoolTimeout, OSError) as exc:
+            problem = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        except Exception as exc:  # anything else: logged in full, and the worker carries on
+            log.exception("job worker failed")
+            problem = type(exc).__name__
+        if stop.is_set():
+            return
+        if time.monotonic() - started > 60:
+            delay = restart_delay  # it ran for a while: the next outage starts from a short wait
+        log.warning("job worker interrupted (%s); restarting in %.1f s", problem, delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        delay = min(delay * 2, 30.0)
+
+
+async def _run_once(
+    database_url: str,
+    *,
+    concurrency: int,
+    stop: asyncio.Event,
+    heartbeat_timeout: timedelta,
+    settings: Settings | None,
+) -> None:
+    """One life of the worker: its pool, its LISTEN connection and pgqueuer's run, until either ends."""
     settings = settings or get_settings()
     load_task_modules()
     concurrency = max(2, concurrency)
     pool = create_pool(database_url, max_size=max(2, concurrency), min_size=1, name="wacrm-worker")
     await pool.open(wait=True)
-    listen = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
+    done = asyncio.Event()  # this life is over (stop, or a lost connection)
+    try:
+        listen = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
+    except BaseException:
+        await pool.close()
+        raise
     qm = QueueManager(Queries(PsycopgDriver(listen)))
     for spec in ENTRYPOINTS.values():
         _register(qm, spec)
@@ -110,7 +158,7 @@ async def run_worker(
         qm.shutdown.set()
 
     helpers = [asyncio.create_task(relay_stop())]
-    helpers += [asyncio.create_task(_run_periodic(spec, stop)) for spec in PERIODICS.values()]
+    helpers += [asyncio.create_task(_run_periodic(spec, done)) for spec in PERIODICS.values()]
     log.info("job worker started: %d entrypoints, concurrency %d", len(ENTRYPOINTS), concurrency)
     try:
         await qm.run(
@@ -120,11 +168,12 @@ async def run_worker(
             dequeue_timeout=timedelta(seconds=1),
         )
     finally:
-        stop.set()
+        done.set()
         for task in helpers:
             task.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
         context.install(None)
-        await listen.close()
+        with contextlib.suppress(psycopg.Error):
+            await listen.close()
         await pool.close()
         log.info("job worker stopped")
