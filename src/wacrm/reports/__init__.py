@@ -1,0 +1,1 @@
+"""Reports: the dashboard's figures over a date range, for one agent or all of them."""

@@ -1,0 +1,272 @@
+"""Admin pages (administrators only; others get 404): users, agents, WhatsApp numbers, webhook journal."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+import orjson
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from psycopg import AsyncConnection
+
+from wacrm.accounts import service as accounts
+from wacrm.accounts import sessions
+from wacrm.accounts.deps import CurrentUser
+from wacrm.agents import service as agents
+from wacrm.inbound import service as inbound
+from wacrm.numbers import service as numbers
+from wacrm.outbound import errors as send_errors
+from wacrm.outbound.client import client_for
+from wacrm.web.deps import web_user
+from wacrm.web.templating import render
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+Conn = AsyncConnection[Any]
+Id = Path(..., ge=1, le=2**31 - 1)
+JOURNAL_PAGE = 50
+DONE = {
+    "user-created": "User created.", "user-saved": "User saved.", "user-active": "User updated.",
+    "password": "Password reset: the user's sessions were signed out.",
+    "agent-created": "Agent created with its tables.", "agent-linked": "Agent's user changed.",
+    "agent-active": "Agent updated.", "number-saved": "WhatsApp configuration saved.",
+    "replayed": "Webhook processed.",
+}
+
+
+async def web_admin(user: CurrentUser = Depends(web_user)) -> CurrentUser:
+    """Administrators only; anyone else is told there is no such page (404, like other agents' data)."""
+    if not user.is_admin:
+        raise HTTPException(404, detail="Not Found")
+    return user
+
+
+def _uuid(value: str) -> UUID:
+    try:
+        return UUID(value.strip())
+    except ValueError as exc:
+        raise HTTPException(400, detail="choose a user from the list") from exc
+
+
+async def _page(request: Request, user: CurrentUser, section: str, *, status_code: int = 200,
+                error: str | None = None, done: str = "", **extra: Any) -> Response:
+    """Render one admin section with everything it lists."""
+    context: dict[str, Any] = {"section": section, "error": error, "message": DONE.get(done), **extra}
+    async with request.app.state.pool.connection() as conn:
+        context["users"] = await accounts.list_users(conn)
+        if section == "agents":
+            context["agent_rows"] = await agents.list_agents(conn, with_counts=True)
+        elif section == "numbers":
+            context["configs"] = await _configs(conn)
+            context["webhook_url"] = request.app.state.settings.webhook_url
+        elif section == "webhooks":
+            status = extra.get("status") or None
+            context["journal"] = await inbound.list_journal(conn, status=status, limit=JOURNAL_PAGE)
+            context["pretty"] = lambda body: orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() \
+                if not isinstance(body, str) else body
+    return await render(request, f"admin_{section}.html", user=user, nav="admin",
+                        status_code=status_code, **context)
+
+
+async def _configs(conn: Conn) -> list[dict[str, Any]]:
+    """Configurations (masked) with the plain verify token an admin pastes into Meta."""
+    out = []
+    for c in await numbers.list_configurations(conn):
+        full = await numbers.get_by_user_id(conn, user_id=c["user_id"])
+        c["verify_token"] = full["verify_token"] if full else None
+        out.append(c)
+    return out
+
+
+async def _act(request: Request, user: CurrentUser, section: str, done: str,
+               call: Callable[[Conn], Awaitable[Any]], **extra: Any) -> Response:
+    """Run one change: back to the section (303), or the section with the error (4xx)."""
+    async with request.app.state.pool.connection() as conn:
+        try:
+            await call(conn)
+        except (accounts.AccountError, agents.AgentError, numbers.NumberError) as exc:
+            return await _page(request, user, section, status_code=exc.status, error=str(exc), **extra)
+    return RedirectResponse(f"/admin/{section}?done={done}", status_code=303)
+
+
+@router.get("")
+async def admin_home(user: CurrentUser = Depends(web_admin)) -> Response:
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+# --- users ---------------------------------------------------------------------------------------
+
+
+@router.get("/users", response_class=HTMLResponse)
+async def users_page(request: Request, done: str = Query("", max_length=20),
+                     user: CurrentUser = Depends(web_admin)) -> Response:
+    return await _page(request, user, "users", done=done)
+
+
+@router.post("/users")
+async def create_user(request: Request, user: CurrentUser = Depends(web_admin),
+                      email: str = Form("", max_length=320), name: str = Form("", max_length=400),
+                      role: str = Form("agent", max_length=20), password: str = Form("", max_length=1024),
+                      with_agent: bool = Form(False)) -> Response:
+    """Create a user with a password; for agents, optionally their agent (and tables) at once."""
+    async def call(conn: Conn) -> None:
+        if not password:
+            raise accounts.AccountError("give the new user a first password (they can change it)")
+        async with conn.transaction():
+            created = await accounts.create_user(conn, email=email, name=name, role=role, password=password)
+            if with_agent:
+                await agents.create_agent(conn, created_by=user.id, user_id=created["id"])
+    return await _act(request, user, "users", "user-created", call)
+
+
+@router.post("/users/{user_id}")
+async def edit_user(request: Request, user_id: UUID, user: CurrentUser = Depends(web_admin),
+                    name: str = Form("", max_length=400), role: str = Form("", max_length=20)) -> Response:
+    async def call(conn: Conn) -> None:
+        if user_id == user.id and role and role != "admin":
+            raise accounts.AccountError("you cannot take away your own administrator role")
+        await accounts.update_user(conn, user_id=user_id, name=name, role=role or None)
+    return await _act(request, user, "users", "user-saved", call)
+
+
+@router.post("/users/{user_id}/active")
+async def user_active(request: Request, user_id: UUID, user: CurrentUser = Depends(web_admin),
+                      active: bool = Form(...)) -> Response:
+    async def call(conn: Conn) -> None:
+        if user_id == user.id and not active:
+            raise accounts.AccountError("you cannot deactivate yourself; ask another administrator")
+        await accounts.set_active(conn, user_id=user_id, active=active)
+    return await _act(request, user, "users", "user-active", call)
+
+
+@router.post("/users/{user_id}/password")
+async def reset_password(request: Request, user_id: UUID, user: CurrentUser = Depends(web_admin),
+                         password: str = Form("", max_length=1024)) -> Response:
+    """Set a new password and sign the user out everywhere (sessions revoked)."""
+    async def call(conn: Conn) -> None:
+        await sessions.reset_password(conn, user_id=user_id, new_password=password)
+    return await _act(request, user, "users", "password", call)
+
+
+# --- agents --------------------------------------------------------------------------------------
+
+
+@router.get("/agents", response_class=HTMLResponse)
+async def agents_page(request: Request, done: str = Query("", max_length=20),
+                      user: CurrentUser = Depends(web_admin)) -> Response:
+    return await _page(request, user, "agents", done=done)
+
+
+@router.post("/agents")
+async def create_agent(request: Request, user: CurrentUser = Depends(web_admin),
+                       user_id: str = Form("", max_length=40)) -> Response:
+    """A new agent with its tables, linked to a user if one is chosen."""
+    linked = _uuid(user_id) if user_id.strip() else None
+
+    async def call(conn: Conn) -> None:
+        await agents.create_agent(conn, created_by=user.id, user_id=linked)
+    return await _act(request, user, "agents", "agent-created", call)
+
+
+@router.post("/agents/{agent_id}/link")
+async def link_agent(request: Request, agent_id: int = Id, user: CurrentUser = Depends(web_admin),
+                     user_id: str = Form("", max_length=40)) -> Response:
+    """Link the chosen user to the agent, or unlink when none is chosen."""
+    linked = _uuid(user_id) if user_id.strip() else None
+
+    async def call(conn: Conn) -> None:
+        if linked is None:
+            await agents.unlink_user(conn, agent_id=agent_id)
+        else:
+            await agents.link_user(conn, agent_id=agent_id, user_id=linked)
+    return await _act(request, user, "agents", "agent-linked", call)
+
+
+@router.post("/agents/{agent_id}/active")
+async def agent_active(request: Request, agent_id: int = Id, user: CurrentUser = Depends(web_admin),
+                       active: bool = Form(...)) -> Response:
+    async def call(conn: Conn) -> None:
+        await agents.set_active(conn, agent_id=agent_id, active=active)
+    return await _act(request, user, "agents", "agent-active", call)
+
+
+# --- WhatsApp configurations ---------------------------------------------------------------------
+
+
+@router.get("/numbers", response_class=HTMLResponse)
+async def numbers_page(request: Request, done: str = Query("", max_length=20),
+                       user: CurrentUser = Depends(web_admin)) -> Response:
+    return await _page(request, user, "numbers", done=done)
+
+
+@router.post("/numbers")
+async def save_number(
+    request: Request, user: CurrentUser = Depends(web_admin),
+    user_id: str = Form("", max_length=40), whatsapp_number: str = Form("", max_length=128),
+    phone_number_id: str = Form("", max_length=128), business_account_id: str = Form("", max_length=128),
+    access_token: str = Form("", max_length=4096), app_secret: str = Form("", max_length=512),
+    verify_token: str = Form("", max_length=128), messages_per_second: str = Form("", max_length=6),
+    is_active: bool = Form(False),
+) -> Response:
+    """Create or change a user's configuration; empty secret fields keep the stored secrets."""
+    owner = _uuid(user_id)
+    rate = messages_per_second.strip()
+    if rate and not rate.isdigit():
+        raise HTTPException(400, detail="messages per second must be a whole number")
+
+    async def call(conn: Conn) -> None:
+        await numbers.configure(
+            conn, user_id=owner, whatsapp_number=whatsapp_number.strip() or None,
+            phone_number_id=phone_number_id.strip() or None,
+            business_account_id=business_account_id.strip() or None,
+            access_token=access_token.strip() or None, app_secret=app_secret.strip() or None,
+            verify_token=verify_token.strip() or None, is_active=is_active,
+            messages_per_second=int(rate) if rate else None)
+    return await _act(request, user, "numbers", "number-saved", call)
+
+
+@router.post("/numbers/{config_id}/test", response_class=HTMLResponse)
+async def test_number(request: Request, config_id: int = Id, user: CurrentUser = Depends(web_admin)) -> Response:
+    """Ask Meta for the number's details (GET /{phone-number-id}) with the stored token; show the answer."""
+    async with request.app.state.pool.connection() as conn:
+        public = await numbers.get_public(conn, config_id=config_id)
+        if public is None:
+            raise HTTPException(404, detail=f"no WhatsApp configuration with id {config_id}")
+        config = await numbers.get_by_user_id(conn, user_id=public["user_id"])
+    assert config is not None
+    result: dict[str, Any] = {"config_id": config_id}
+    if not config["phone_number_id"] or not config["access_token"]:
+        result["error"] = "set the phone number id and the access token first"
+    else:
+        try:
+            async with client_for(config) as client:
+                details = await client.phone_number_details()
+            result["details"] = {k: v for k, v in details.items() if isinstance(v, str | int | float | bool)}
+        except send_errors.SendError as exc:
+            result["error"] = exc.explanation
+    return await _page(request, user, "numbers", test=result,
+                       status_code=200 if "details" in result else 502)
+
+
+# --- webhook journal -----------------------------------------------------------------------------
+
+
+@router.get("/webhooks", response_class=HTMLResponse)
+async def webhooks_page(request: Request, status: str = Query("failed", pattern="^(|received|processed|failed)$"),
+                        done: str = Query("", max_length=20), user: CurrentUser = Depends(web_admin)) -> Response:
+    return await _page(request, user, "webhooks", done=done, status=status)
+
+
+@router.post("/webhooks/{journal_id}/replay", response_class=HTMLResponse)
+async def replay(request: Request, journal_id: int = Path(..., ge=1, le=2**63 - 1),
+                 user: CurrentUser = Depends(web_admin)) -> Response:
+    """Process one journaled webhook again (after fixing what made it fail)."""
+    async with request.app.state.pool.connection() as conn:
+        results = await inbound.replay(conn, journal_id=journal_id)
+    if not results:
+        raise HTTPException(404, detail=f"no webhook journal row with id {journal_id}")
+    if results[0]["status"] != "processed":
+        return await _page(request, user, "webhooks", status="failed", status_code=409,
+                           error=f"webhook #{journal_id} still fails: {results[0]['error']}")
+    return RedirectResponse("/admin/webhooks?done=replayed", status_code=303)
