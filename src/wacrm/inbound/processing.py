@@ -19,7 +19,14 @@ from wacrm.agents.tables import AgentTables
 from wacrm.customers import service as customers
 from wacrm.inbound.render import MEDIA_TYPES, render
 from wacrm.inbound.routing import Route
-from wacrm.inbound.schemas import Contact, Message, Payload, Status, to_datetime
+from wacrm.inbound.schemas import (
+    Contact,
+    Message,
+    Payload,
+    Status,
+    find_phone_number_id,
+    to_datetime,
+)
 
 STATUSES = frozenset({"sent", "delivered", "read", "played", "failed"})
 MEDIA_JOB = "media.download"
@@ -313,6 +320,17 @@ async def _process_status(
     out.statuses += 1
 
 
+async def _signing_secret(conn: AsyncConnection[Any], data: Any, routes: RouteSource) -> str | None:
+    """The app secret the webhook's signature was checked with (None: the WHATSAPP_APP_SECRET fallback).
+
+    The endpoint verifies a body with the secret of its first phone_number_id; every change in it
+    must belong to a number with that same secret, or one tenant could write into another's tables.
+    """
+    pnid = find_phone_number_id(data)
+    route = await routes.get(conn, pnid) if pnid else None
+    return route.app_secret if route is not None else None
+
+
 async def process_payload(conn: AsyncConnection[Any], *, data: Any, routes: RouteSource) -> Outcome:
     """Process a decoded payload inside the caller's transaction; ProcessingError if it cannot be."""
     if not isinstance(data, dict) or data.get("object") != "whatsapp_business_account":
@@ -322,6 +340,7 @@ async def process_payload(conn: AsyncConnection[Any], *, data: Any, routes: Rout
     except ValidationError as exc:
         raise ProcessingError(f"unknown payload shape: {exc.errors()[0]['msg']}") from exc
     out = Outcome()
+    signer = await _signing_secret(conn, data, routes)
     for e_i, entry in enumerate(payload.entry or []):
         for c_i, change in enumerate(entry.changes or []):
             value = change.value
@@ -337,6 +356,11 @@ async def process_payload(conn: AsyncConnection[Any], *, data: Any, routes: Rout
                 )
             if route.problem:
                 raise ProcessingError(route.problem)
+            if route.app_secret != signer:
+                raise ProcessingError(
+                    f"the payload mixes numbers with different app secrets (phone_number_id "
+                    f"{pnid}): its signature cannot vouch for all of them, so none is processed"
+                )
             out.config_ids.add(route.config_id)
             raw_value = data["entry"][e_i]["changes"][c_i]["value"]
             for raw_msg in raw_value.get("messages") or []:
