@@ -118,7 +118,13 @@ async def download(
             access_token=cfg["access_token"],
             expected_sha256=msg["media_sha256"],
         )
-        await store.put(media_key(agent_id, msg["id"]), data)
+        try:
+            await store.put(media_key(agent_id, msg["id"]), data)
+        except OSError as exc:  # full disk, unwritable folder: retried like a failed download
+            raise MediaDownloadError(
+                f"the media store cannot write the file ({exc.strerror or exc}); "
+                "check the media folder's space and permissions"
+            ) from exc
     except (MediaDownloadError, httpx.HTTPError, ValueError) as exc:
         final = getattr(exc, "permanent", False) or attempt + 1 >= MAX_ATTEMPTS
         status = "failed" if final else "retrying"
