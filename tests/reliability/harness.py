@@ -234,7 +234,10 @@ def text_webhooks(count: int, tag: str, customers: int = 5) -> list[tuple[dict[s
     out = []
     for n in range(count):
         _, _, payload = signed_inbound(
-            "text", f"{tag} message {n}", phone=f"49151000{n % customers:05d}", name=f"C{n % customers}"
+            "text",
+            f"{tag} message {n}",
+            phone=f"49151000{n % customers:05d}",
+            name=f"C{n % customers}",
         )
         wamid = payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
         out.append((payload, wamid))
@@ -305,7 +308,9 @@ def sandbox_sends_per_message(sandbox: Any, texts: list[str]) -> dict[str, int]:
     return counts
 
 
-def queue_texts(db_url: str, tables: AgentTables, texts: list[str], customer_phone: str | None = None) -> list[int]:
+def queue_texts(
+    db_url: str, tables: AgentTables, texts: list[str], customer_phone: str | None = None
+) -> list[int]:
     """Queue outbound texts (message row + send job) as the API does; returns message ids.
 
     Without `customer_phone` each text goes to a customer of its own (no per-customer spacing).
@@ -347,7 +352,6 @@ def table_count(db_url: str, tables: AgentTables, query: str) -> int:
     with psycopg.connect(db_url) as conn:
         row = conn.execute(tables.query(query)).fetchone()
     return int(row[0]) if row else 0
-
 
 
 def record(name: str, figures: dict[str, Any]) -> None:

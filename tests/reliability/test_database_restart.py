@@ -87,7 +87,9 @@ def test_postgres_restart_during_ingest_and_sends(
     dedicated_pg: DedicatedPostgres, sandbox: Any, tmp_path: Path
 ) -> None:
     url = dedicated_pg.url
-    cluster = Cluster(tmp_path, url, WACRM_RUN_WORKER="true", WHATSAPP_API_BASE_URL=sandbox.base_url)
+    cluster = Cluster(
+        tmp_path, url, WACRM_RUN_WORKER="true", WHATSAPP_API_BASE_URL=sandbox.base_url
+    )
     sandbox.register_number(enforce_window=False)
     try:
         web = cluster.serve("web").start()  # migrates the dedicated server
@@ -122,6 +124,12 @@ def test_postgres_restart_during_ingest_and_sends(
         cluster.close()
     record(
         "database_restart",
-        {**figures, "faults_injected": 1, "outage_s": round(outage, 1),
-         "refused_then_redelivered": sender.failures, "outbound_sent": 15, "outbound_doubled": 0},
+        {
+            **figures,
+            "faults_injected": 1,
+            "outage_s": round(outage, 1),
+            "refused_then_redelivered": sender.failures,
+            "outbound_sent": 15,
+            "outbound_doubled": 0,
+        },
     )

@@ -55,6 +55,12 @@ def test_sigkill_web_process_mid_stream(db_url: str, tmp_path: Path) -> None:
         cluster.close()
     record(
         "web_kill",
-        {**figures, "orders": orders, "faults_injected": 1, "stored_at_kill": stored_at_kill,
-         "deliveries": sender.attempts, "redeliveries": sender.failures},
+        {
+            **figures,
+            "orders": orders,
+            "faults_injected": 1,
+            "stored_at_kill": stored_at_kill,
+            "deliveries": sender.attempts,
+            "redeliveries": sender.failures,
+        },
     )
