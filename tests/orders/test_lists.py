@@ -118,6 +118,8 @@ async def test_filters_and_text(conn: Any, agent: dict[str, Any]) -> None:
         {"limit": 1000},
         {"cursor": "garbage!"},
         {"created_from": T0, "created_to": T0},
+        {"q": "a\x00b"},
+        {"q": "x" * 201},
     ],
 )
 async def test_bad_list_arguments(conn: Any, agent: dict[str, Any], kw: dict[str, Any]) -> None:

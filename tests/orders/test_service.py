@@ -88,6 +88,9 @@ BAD_ITEMS = [
     ({"name": "Mug", "quantity": 1, "price": None}, "not a decimal"),
     ({"name": "  ", "quantity": 1, "price": "1"}, "name is empty"),
     ({"quantity": 1, "price": "1"}, "name is empty"),
+    ({"name": "Mu\x00g", "quantity": 1, "price": "1"}, "NUL"),
+    ({"name": "Mug", "quantity": 10**9, "price": "1"}, "too large"),
+    ({"name": "Mug", "quantity": 1, "price": "1" + "0" * 13}, "too large"),
 ]
 
 

@@ -86,8 +86,8 @@ def _filters(
         where.append(sql.SQL("o.created_at < %(created_to)s"))
         params["created_to"] = created_to
     if q is not None and q.strip():
-        if len(q) > 200:
-            raise OrderError("the search text is too long (at most 200 characters)")
+        if len(q) > 200 or "\x00" in q:
+            raise OrderError("the search text is too long (at most 200 characters) or has a NUL")
         escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         params["q"] = f"%{escaped}%"
         where.append(

@@ -36,6 +36,8 @@ Conn = AsyncConnection[Any]
 def check_name(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise OrderError("the item name is empty; give the product's name")
+    if "\x00" in value:
+        raise OrderError("the item name contains a NUL character")
     if len(value) > MAX_NAME:
         raise OrderError(f"the item name is too long (at most {MAX_NAME} characters)")
     return value.strip()
@@ -56,6 +58,8 @@ def check_text(value: Any, field: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise OrderError(f"{field} must be text")
+    if "\x00" in value:
+        raise OrderError(f"{field} contains a NUL character")
     if len(value) > MAX_TEXT:
         raise OrderError(f"{field} is too long (at most {MAX_TEXT} characters)")
     return value.strip() or None
