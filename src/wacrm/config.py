@@ -40,6 +40,9 @@ class Settings(BaseSettings):
         "USD", pattern=r"^[A-Z]{3}$", validation_alias="WACRM_DEFAULT_CURRENCY"
     )
     run_worker: bool = Field(True, validation_alias="WACRM_RUN_WORKER")
+    send_lease_seconds: int = Field(
+        90, ge=1, le=3600, validation_alias="WACRM_SEND_LEASE_SECONDS"
+    )  # a send held by a worker that vanished is taken over after this (and the heartbeat timeout)
     webhook_batch_max: int = Field(
         64, ge=0, le=1000, validation_alias="WACRM_WEBHOOK_BATCH_MAX"
     )  # webhooks per group-commit transaction; 0: one transaction per webhook

@@ -19,8 +19,12 @@ from wacrm.outbound.service import READ_JOB, SEND_JOB, notify, schedule_send
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
-LEASE = timedelta(seconds=90)  # longer than the client's 30 s timeout plus waits for the limiter
 PAIR_WAIT_INLINE = 2.0  # longer waits for a customer's slot free the worker and come back later
+
+
+def lease() -> timedelta:
+    """The send lease (WACRM_SEND_LEASE_SECONDS): longer than the client's 30 s timeout plus limiter waits."""
+    return timedelta(seconds=context.current().settings.send_lease_seconds)
 
 
 def backoff(attempt: int) -> timedelta:
@@ -38,7 +42,7 @@ async def _claim(
            WHERE agent_id = %s AND message_id = %s
              AND (state = 'queued' OR (state = 'sending' AND lease_until < now()))
            RETURNING *""",
-        (LEASE, agent_id, message_id),
+        (lease(), agent_id, message_id),
     )
     return await cur.fetchone()
 
