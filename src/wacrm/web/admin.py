@@ -24,7 +24,8 @@ from wacrm.web.templating import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 Conn = AsyncConnection[Any]
-Id = Path(..., ge=1, le=2**31 - 1)
+AgentId = Path(..., ge=1, le=2**31 - 1)
+ConfigId = Path(..., ge=1, le=2**63 - 1)
 JOURNAL_PAGE = 50
 DONE = {
     "user-created": "User created.", "user-saved": "User saved.", "user-active": "User updated.",
@@ -170,7 +171,7 @@ async def create_agent(request: Request, user: CurrentUser = Depends(web_admin),
 
 
 @router.post("/agents/{agent_id}/link")
-async def link_agent(request: Request, agent_id: int = Id, user: CurrentUser = Depends(web_admin),
+async def link_agent(request: Request, agent_id: int = AgentId, user: CurrentUser = Depends(web_admin),
                      user_id: str = Form("", max_length=40)) -> Response:
     """Link the chosen user to the agent, or unlink when none is chosen."""
     linked = _uuid(user_id) if user_id.strip() else None
@@ -184,7 +185,7 @@ async def link_agent(request: Request, agent_id: int = Id, user: CurrentUser = D
 
 
 @router.post("/agents/{agent_id}/active")
-async def agent_active(request: Request, agent_id: int = Id, user: CurrentUser = Depends(web_admin),
+async def agent_active(request: Request, agent_id: int = AgentId, user: CurrentUser = Depends(web_admin),
                        active: bool = Form(...)) -> Response:
     async def call(conn: Conn) -> None:
         await agents.set_active(conn, agent_id=agent_id, active=active)
@@ -227,7 +228,7 @@ async def save_number(
 
 
 @router.post("/numbers/{config_id}/test", response_class=HTMLResponse)
-async def test_number(request: Request, config_id: int = Id, user: CurrentUser = Depends(web_admin)) -> Response:
+async def test_number(request: Request, config_id: int = ConfigId, user: CurrentUser = Depends(web_admin)) -> Response:
     """Ask Meta for the number's details (GET /{phone-number-id}) with the stored token; show the answer."""
     async with request.app.state.pool.connection() as conn:
         public = await numbers.get_public(conn, config_id=config_id)
@@ -235,7 +236,7 @@ async def test_number(request: Request, config_id: int = Id, user: CurrentUser =
             raise HTTPException(404, detail=f"no WhatsApp configuration with id {config_id}")
         config = await numbers.get_by_user_id(conn, user_id=public["user_id"])
     assert config is not None
-    result: dict[str, Any] = {"config_id": config_id}
+    result: dict[str, Any] = {"config_id": config_id, "details": None, "error": None}
     if not config["phone_number_id"] or not config["access_token"]:
         result["error"] = "set the phone number id and the access token first"
     else:
@@ -246,7 +247,7 @@ async def test_number(request: Request, config_id: int = Id, user: CurrentUser =
         except send_errors.SendError as exc:
             result["error"] = exc.explanation
     return await _page(request, user, "numbers", test=result,
-                       status_code=200 if "details" in result else 502)
+                       status_code=200 if result["details"] is not None else 502)
 
 
 # --- webhook journal -----------------------------------------------------------------------------
