@@ -40,19 +40,26 @@ class BodySizeLimitMiddleware:
                     await _reject(send, limit)
                     return
         received = 0
-        started = False
+        started = exceeded = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    exceeded = True
                     raise BodyTooLargeError
             return message
 
         async def tracking_send(message: Message) -> None:
+            # Body parsers may turn BodyTooLargeError into their own 400: answer 413 instead.
             nonlocal started
+            if exceeded:
+                if not started:
+                    started = True
+                    await _reject(send, limit)
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
