@@ -28,7 +28,9 @@ INSERT INTO agt_3784_messages (customer_id, message, direction, "timestamp", is_
   (1, 'Hi Jonas!', 'outbound', '2025-02-01 08:32:00', true, 'none'),
   (2, 'photo', 'inbound', '2025-02-02 09:01:00', false, 'image');
 INSERT INTO agt_3784_orders (customer_id, total_amount, status, notes, created_at, updated_at) VALUES
-  (1, 25.00, 'confirmed', 'gift wrap', '2025-02-01 09:00:00', '2025-02-01 09:05:00');
+  (1, 25.00, 'confirmed', 'gift wrap', '2025-02-01 09:00:00', '2025-02-01 09:05:00'),
+  (2, 0, 'Completed', NULL, '2025-01-05 09:00:00', '2025-01-06 09:00:00'),
+  (2, 0, 'awaiting stock', NULL, '2025-01-07 09:00:00', NULL);
 INSERT INTO agt_3784_orders_items (order_id, name, quantity, price, total, created_at) VALUES
   (1, 'Mug', 2, 7.50, 15.00, '2025-02-01 09:00:00'),
   (1, 'Card', 1, 10.00, 10.00, '2025-02-01 09:00:00');
@@ -82,12 +84,20 @@ def test_adopts_seed_database_and_keeps_rows(seeded_url: str) -> None:
             ("Mug", Decimal("15.00")),
             ("Card", Decimal("10.00")),
         ]
-        order = conn.execute("SELECT total_amount, status, notes FROM agt_3784_orders").fetchone()
-        assert order == {
+        orders = conn.execute(
+            "SELECT total_amount, status, legacy_status, notes FROM agt_3784_orders ORDER BY id"
+        ).fetchall()
+        assert orders[0] == {
             "total_amount": Decimal("25.00"),
             "status": "confirmed",
+            "legacy_status": None,
             "notes": "gift wrap",
         }
+        # statuses outside the workflow are mapped onto it, the original kept
+        assert [(o["status"], o["legacy_status"]) for o in orders[1:]] == [
+            ("delivered", "Completed"),
+            ("pending", "awaiting stock"),
+        ]
         new = conn.execute(
             "INSERT INTO agt_3784_customers (name, phone) VALUES ('New', '+4917000000000') RETURNING agent_id"
         ).fetchone()

@@ -58,6 +58,20 @@ DECLARE
 BEGIN
   PERFORM wacrm_check_prefix(p);
   EXECUTE format($ddl$
+    -- Adopted seed data may hold statuses outside the workflow ('completed', 'canceled', ...):
+    -- keep the original in legacy_status and map it onto the workflow, so the check below holds.
+    ALTER TABLE %1$I ADD COLUMN legacy_status text;
+    UPDATE %1$I SET legacy_status = status,
+      status = CASE
+        WHEN lower(btrim(status)) IN ('pending', 'new', 'open', 'draft', 'on hold', 'on-hold') THEN 'pending'
+        WHEN lower(btrim(status)) IN ('confirmed', 'paid', 'accepted', 'approved') THEN 'confirmed'
+        WHEN lower(btrim(status)) IN ('processing', 'in progress', 'in_progress', 'preparing', 'packed') THEN 'processing'
+        WHEN lower(btrim(status)) IN ('shipped', 'shipping', 'sent', 'dispatched', 'out for delivery') THEN 'shipped'
+        WHEN lower(btrim(status)) IN ('delivered', 'completed', 'complete', 'done', 'fulfilled', 'closed') THEN 'delivered'
+        WHEN lower(btrim(status)) IN ('cancelled', 'canceled', 'refunded', 'rejected', 'void') THEN 'cancelled'
+        ELSE 'pending' END
+      WHERE status IS NOT NULL
+        AND status NOT IN ('pending', 'confirmed', 'processing', 'shipped', 'delivered', 'cancelled');
     UPDATE %1$I SET status = 'pending' WHERE status IS NULL;
     UPDATE %1$I SET created_at = now() WHERE created_at IS NULL;
     UPDATE %1$I SET updated_at = created_at WHERE updated_at IS NULL;
