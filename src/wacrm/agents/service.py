@@ -34,12 +34,16 @@ async def create_agent(
     created_by: UUID,
     user_id: UUID | None = None,
     prefix: str | None = None,
+    default_currency: str | None = None,
 ) -> dict[str, Any]:
     """Insert an agent (the connection must use dict rows) and provision its tables (or take over existing tables for `prefix`).
 
     Runs inside the caller's transaction if there is one, else in its own: a failure leaves
-    neither the row nor any table behind.
+    neither the row nor any table behind. The agent's currency defaults to WACRM_DEFAULT_CURRENCY.
     """
+    from wacrm.config import get_settings
+
+    currency = default_currency or get_settings().default_currency
     if prefix is not None:
         validate_prefix(prefix)
     async with conn.transaction():
@@ -64,12 +68,14 @@ async def create_agent(
             cur = await conn.execute(
                 """
                 WITH n AS (SELECT nextval('agents_id_seq') AS id)
-                INSERT INTO agents (id, agent_prefix, user_id, created_by, schema_version)
-                SELECT n.id, coalesce(%(prefix)s, 'agt_' || n.id), %(user_id)s, %(created_by)s, %(version)s
+                INSERT INTO agents (id, agent_prefix, user_id, created_by, schema_version, default_currency)
+                SELECT n.id, coalesce(%(prefix)s, 'agt_' || n.id), %(user_id)s, %(created_by)s, %(version)s,
+                       %(currency)s
                 FROM n
                 RETURNING *
                 """,
-                {"prefix": prefix, "user_id": user_id, "created_by": created_by, "version": takeover_version},
+                {"prefix": prefix, "user_id": user_id, "created_by": created_by, "version": takeover_version,
+                 "currency": currency},
             )
         except psycopg.errors.UniqueViolation as exc:
             raise AgentError(
