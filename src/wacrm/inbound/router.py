@@ -25,6 +25,7 @@ from wacrm.numbers import service as numbers
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
 SIGNATURE_HEADER = "X-Hub-Signature-256"
+OK_BODY = b'{"ok":true}'
 
 
 def route_cache(app: Any) -> RouteCache:
@@ -60,19 +61,27 @@ async def verify_subscription(
     return PlainTextResponse(challenge)
 
 
-@router.post("/webhooks/whatsapp", dependencies=[Depends(public)])
-async def receive(request: Request) -> Response:
-    """A signed event from Meta: verified, journaled (and processed) before the 200."""
-    body = await request.body()
-    signature = request.headers.get(SIGNATURE_HEADER)
+class WebhookRefused(Exception):
+    """A webhook answered with a 4xx/5xx (status and the `detail` text)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+async def accept_webhook(app: Any, body: bytes, signature: str | None) -> None:
+    """Verify, journal and process one POST body; returns once it is committed, else WebhookRefused.
+
+    Shared by the FastAPI route and the ASGI fast path (wacrm.inbound.fastpath).
+    """
     if not signature:
-        raise HTTPException(401, detail=f"the {SIGNATURE_HEADER} header is missing")
+        raise WebhookRefused(401, f"the {SIGNATURE_HEADER} header is missing")
     try:
         data: Any = orjson.loads(body)
     except orjson.JSONDecodeError:
         data = None
     pnid = find_phone_number_id(data)
-    app = request.app
     secret = None
     cache = route_cache(app)
     try:
@@ -84,11 +93,9 @@ async def receive(request: Request) -> Response:
             secret = route.app_secret if route is not None else None
         secret = secret or app.state.settings.whatsapp_app_secret
         if not secret:
-            raise HTTPException(
-                403, detail="no app secret is known for this payload's phone_number_id"
-            )
+            raise WebhookRefused(403, "no app secret is known for this payload's phone_number_id")
         if not signature_matches(body, secret, signature):
-            raise HTTPException(403, detail=f"the {SIGNATURE_HEADER} signature does not match")
+            raise WebhookRefused(403, f"the {SIGNATURE_HEADER} signature does not match")
         hook = Webhook(body=body, data=data, phone_number_id=pnid)
         batcher = batcher_of(app)
         if batcher is not None:
@@ -98,10 +105,19 @@ async def receive(request: Request) -> Response:
                 await service.store_webhook(conn, hook, cache)
     except (psycopg.OperationalError, PoolTimeout) as exc:
         log.warning("webhook not stored, the database is unavailable: %s", exc)
-        raise HTTPException(
-            503, detail="the database is unavailable; Meta will deliver again"
-        ) from exc
-    return Response(content=b'{"ok":true}', media_type="application/json")
+        raise WebhookRefused(503, "the database is unavailable; Meta will deliver again") from exc
+
+
+@router.post("/webhooks/whatsapp", dependencies=[Depends(public)])
+async def receive(request: Request) -> Response:
+    """A signed event from Meta: verified, journaled (and processed) before the 200."""
+    try:
+        await accept_webhook(
+            request.app, await request.body(), request.headers.get(SIGNATURE_HEADER)
+        )
+    except WebhookRefused as exc:
+        raise HTTPException(exc.status, detail=exc.detail) from exc
+    return Response(content=OK_BODY, media_type="application/json")
 
 
 admin_router = APIRouter(prefix="/api/v1/admin", tags=["admin"])

@@ -18,7 +18,7 @@ from wacrm.inbound.routing import RouteCache
 log = logging.getLogger(__name__)
 
 LAST_WEBHOOK_EVERY = 5.0  # seconds between updates of whatsapp_configuration.last_webhook_at
-_last_webhook_sent: dict[int, float] = {}
+_last_webhook_sent: dict[tuple[str, int], float] = {}  # (database, configuration id) → when
 
 _JOURNAL_OK = (
     "INSERT INTO webhook_journal (phone_number_id, body, status, attempts, processed_at)"
@@ -49,11 +49,15 @@ def describe(exc: BaseException) -> str:
     return text.replace("\x00", "\\x00")[:2000]
 
 
-def _due_config_ids(config_ids: set[int]) -> list[int]:
+def _due_config_ids(database: str, config_ids: set[int]) -> list[int]:
     now = time.monotonic()
-    due = [c for c in config_ids if now - _last_webhook_sent.get(c, 0.0) >= LAST_WEBHOOK_EVERY]
+    due = [
+        c
+        for c in config_ids
+        if now - _last_webhook_sent.get((database, c), 0.0) >= LAST_WEBHOOK_EVERY
+    ]
     for c in due:
-        _last_webhook_sent[c] = now
+        _last_webhook_sent[(database, c)] = now
     return due
 
 
@@ -69,7 +73,7 @@ async def process_in_transaction(
             await conn.execute(_JOURNAL_OK, (hook.phone_number_id, hook.body), prepare=True)
             out = await process_payload(conn, data=hook.data, routes=routes)
             config_ids |= out.config_ids
-        due = _due_config_ids(config_ids)
+        due = _due_config_ids(conn.info.dbname, config_ids)
         if due:
             await conn.execute(_TOUCH_CONFIG, (due,))
 
