@@ -23,7 +23,7 @@ from psycopg.rows import dict_row
 from wacrm.config import Settings
 
 DEMO_AGENT_EMAIL = "agent@demo.example.com"
-DEMO_CUSTOMERS = [
+DEMO_CUSTOMERS: list[tuple[str, str, list[tuple[str, str | None]]]] = [
     ("4915123456789", "Jonas Becker", [("text", "Hi! Do you still have the blue ceramic mug?")]),
     (
         "447700900123",
@@ -113,7 +113,7 @@ def start_demo(url: str, settings: Settings, *, crm_url: str, sandbox_port: int 
         waba_id=creds["waba_id"],
         access_token=creds["access_token"],
         app_secret=creds["app_secret"],
-        webhook_url=f"{crm_url}/webhooks/whatsapp",  # type: ignore[arg-type]
+        webhook_url=f"{crm_url}/webhooks/whatsapp",
         enforce_window=False,  # the CRM enforces the window; the sandbox forgets it on restart
     )
     app.state.sandbox.numbers[number.phone_number_id] = number.to_number(config.status_delays_ms)
