@@ -17,14 +17,20 @@ from wacrm.config import Settings, get_settings
 async def ensure_admin(
     conn: psycopg.AsyncConnection[Any], settings: Settings
 ) -> tuple[str, str] | None:
-    """Create the first admin if no active admin exists: (email, generated password or '')."""
-    if await service.admin_exists(conn):
-        return None
-    email = settings.admin_email or "admin@localhost"
-    password = settings.admin_password or generate_password()
-    await service.create_user(
-        conn, email=email, name="Administrator", role="admin", password=password
-    )
+    """Create the first admin if no active admin exists: (email, generated password or '').
+
+    Processes starting at once on one database take turns (a transaction-scoped advisory lock):
+    one creates the admin, the others find it.
+    """
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('wacrm.first_admin'))")
+        if await service.admin_exists(conn):
+            return None
+        email = settings.admin_email or "admin@localhost"
+        password = settings.admin_password or generate_password()
+        await service.create_user(
+            conn, email=email, name="Administrator", role="admin", password=password
+        )
     return email, ("" if settings.admin_password else password)
 
 
