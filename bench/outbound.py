@@ -30,7 +30,11 @@ LIMIT = 80
 
 
 async def _queue(url: str, agents: list[Agent], per_agent: int) -> None:
-    """Customers with an open window, and `per_agent` text messages queued for each agent."""
+    """`per_agent` customers with an open window per agent, and one text message queued for each.
+
+    One message per customer, as in a broadcast: Meta's pair limit (about one message per 6 s to a
+    customer, enforced by our limiter) would otherwise cap the rate at customers / 6 s.
+    """
     from wacrm.agents.tables import AgentTables
     from wacrm.outbound.schemas import TextContent
     from wacrm.outbound.service import queue_message
@@ -43,15 +47,16 @@ async def _queue(url: str, agents: list[Agent], per_agent: int) -> None:
             await conn.execute(
                 t.query(
                     "INSERT INTO {customers} (name, phone, wa_id, last_inbound_at) SELECT 'Customer ' || g,"
-                    " (491510000000 + g)::text, (491510000000 + g)::text, now() FROM generate_series(1, 50) g"
-                )
+                    " (491510000000 + g)::text, (491510000000 + g)::text, now() FROM generate_series(1, %s) g"
+                ),
+                (per_agent,),
             )
             for n in range(per_agent):
                 await queue_message(
                     conn,
                     tables=t,
                     agent_id=a.agent_id,
-                    customer_id=1 + n % 50,
+                    customer_id=1 + n,
                     content=TextContent(body=f"Your order {n} is on its way"),
                     sent_by=a.user_id,
                 )

@@ -87,6 +87,16 @@ async def _run_periodic(spec: PeriodicSpec, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), spec.every.total_seconds())
 
 
+async def _close_http_pool() -> None:
+    """Close the outbound connection pool the handlers shared (one per event loop)."""
+    from wacrm.outbound.client import close_shared
+
+    try:
+        await close_shared()
+    except Exception:
+        log.exception("closing the outbound HTTP pool failed")
+
+
 async def run_worker(
     database_url: str,
     *,
@@ -173,6 +183,7 @@ async def _run_once(
             task.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
         context.install(None)
+        await _close_http_pool()
         with contextlib.suppress(psycopg.Error):
             await listen.close()
         await pool.close()

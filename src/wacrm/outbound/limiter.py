@@ -13,7 +13,7 @@ from psycopg import AsyncConnection
 
 PAIR_RATE = 1 / 6  # messages per second to one customer, sustained (Meta's pair limit)
 PAIR_BURST = 3.0
-HEADROOM = 0.9  # aim under the number's rate: network jitter must not push 1 s of sends over it
+HEADROOM = 0.96  # aim under the number's rate: jitter must not push any 1 s window of sends over it
 
 _TAKE = """
 INSERT INTO outbound_rate_buckets AS b (key, tokens, updated_at)
@@ -37,7 +37,7 @@ async def reserve(conn: AsyncConnection[Any], *, key: str, rate: float, burst: f
 async def reserve_number(
     conn: AsyncConnection[Any], *, phone_number_id: str, per_second: int
 ) -> float:
-    """A send slot for a phone number: sends are spaced evenly at 90% of the rate, so no second holds more."""
+    """A send slot for a phone number: sends are spaced evenly at 96% of the rate, so no second holds more."""
     return await reserve(conn, key=f"n:{phone_number_id}", rate=per_second * HEADROOM, burst=1)
 
 
