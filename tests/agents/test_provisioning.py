@@ -131,7 +131,9 @@ async def test_later_per_agent_migration_reaches_every_agent(db_url: str, conn) 
     assert await cur.fetchone() is not None
 
 
-async def test_a_step_numbered_below_applied_ones_still_reaches_every_agent(db_url: str, conn) -> None:
+async def test_a_step_numbered_below_applied_ones_still_reaches_every_agent(
+    db_url: str, conn
+) -> None:
     """Steps are a set per agent: a late step with a lower number is not skipped."""
     admin = await make_user(conn)
     agent = await create_agent(conn, created_by=admin)
@@ -150,7 +152,9 @@ async def test_a_step_numbered_below_applied_ones_still_reaches_every_agent(db_u
         (f"{agent['agent_prefix']}_orders",),
     )
     assert await cur.fetchone() is not None
-    cur = await conn.execute("SELECT version FROM agent_schema_applied WHERE agent_id = %s", (agent["id"],))
+    cur = await conn.execute(
+        "SELECT version FROM agent_schema_applied WHERE agent_id = %s", (agent["id"],)
+    )
     assert 11 in {r["version"] for r in await cur.fetchall()}
 
 
@@ -162,6 +166,58 @@ async def test_new_agents_take_the_configured_default_currency(conn, monkeypatch
     try:
         admin = await make_user(conn)
         assert (await create_agent(conn, created_by=admin))["default_currency"] == "EUR"
-        assert (await create_agent(conn, created_by=admin, default_currency="JPY"))["default_currency"] == "JPY"
+        assert (await create_agent(conn, created_by=admin, default_currency="JPY"))[
+            "default_currency"
+        ] == "JPY"
     finally:
         get_settings.cache_clear()
+
+
+async def test_concurrent_creations_do_not_deadlock(db_url: str, conn) -> None:
+    """Several agents created at once on separate connections all succeed (they used to deadlock)."""
+    import asyncio
+
+    from psycopg.rows import dict_row
+
+    admin = await make_user(conn)
+    conns = [
+        await psycopg.AsyncConnection.connect(db_url, row_factory=dict_row, autocommit=True)
+        for _ in range(8)
+    ]
+    try:
+        created = await asyncio.gather(*(create_agent(c, created_by=admin) for c in conns))
+    finally:
+        for c in conns:
+            await c.close()
+    assert len({a["id"] for a in created}) == 8
+    for agent in created:
+        names = await _tables(conn, agent["agent_prefix"])
+        assert f"{agent['agent_prefix']}_messages" in names
+
+
+async def test_concurrent_creations_with_one_prefix_give_one_agent_and_a_409(
+    db_url: str, conn
+) -> None:
+    import asyncio
+
+    from psycopg.rows import dict_row
+
+    admin = await make_user(conn)
+    conns = [
+        await psycopg.AsyncConnection.connect(db_url, row_factory=dict_row, autocommit=True)
+        for _ in range(3)
+    ]
+    try:
+        results = await asyncio.gather(
+            *(create_agent(c, created_by=admin, prefix="agt_same") for c in conns),
+            return_exceptions=True,
+        )
+    finally:
+        for c in conns:
+            await c.close()
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert len(errors) == 2 and all(
+        isinstance(e, AgentError) and e.status == 409 for e in errors
+    ), errors
+    cur = await conn.execute("SELECT count(*) AS n FROM agents WHERE agent_prefix = 'agt_same'")
+    assert (await cur.fetchone())["n"] == 1

@@ -11,6 +11,9 @@ from psycopg import AsyncConnection, sql
 from wacrm.agents.tables import AgentTables, validate_prefix
 
 
+PROVISIONING_LOCK = 0x7761_6372_6D00_0001  # pg_advisory_xact_lock key serialising create_agent
+
+
 class AgentError(ValueError):
     """An agent cannot be created or changed as asked (the message says why; `status` for HTTP)."""
 
@@ -47,6 +50,9 @@ async def create_agent(
     if prefix is not None:
         validate_prefix(prefix)
     async with conn.transaction():
+        # One provisioning at a time: two at once deadlocked on the foreign keys to `agents`
+        # (each step takes locks on shared tables in its own order); held until commit.
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (PROVISIONING_LOCK,))
         if user_id is not None:
             cur = await conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,))
             if await cur.fetchone() is None:
