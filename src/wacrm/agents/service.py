@@ -10,7 +10,6 @@ from psycopg import AsyncConnection, sql
 
 from wacrm.agents.tables import AgentTables, validate_prefix
 
-
 PROVISIONING_LOCK = 0x7761_6372_6D00_0001  # pg_advisory_xact_lock key serialising create_agent
 
 
