@@ -199,13 +199,13 @@ def _order_params(order: dict[str, Any]) -> dict[str, Any]:
 async def _process_message(
     conn: AsyncConnection[Any],
     route: Route,
+    msg: Message,
     raw: dict[str, Any],
     contacts: list[Contact],
     out: Outcome,
 ) -> None:
     assert route.tables is not None and route.agent_id is not None
     tables, q = route.tables, agent_sql(route.tables)
-    msg = Message.model_validate(raw)
     contact = _contact_for(msg, contacts)
     wa_id = msg.from_ or (contact.wa_id if contact else None)
     bsuid = msg.from_user_id or (contact.user_id if contact else None)
@@ -331,8 +331,14 @@ async def _signing_secret(conn: AsyncConnection[Any], data: Any, routes: RouteSo
     return route.app_secret if route is not None else None
 
 
-async def process_payload(conn: AsyncConnection[Any], *, data: Any, routes: RouteSource) -> Outcome:
-    """Process a decoded payload inside the caller's transaction; ProcessingError if it cannot be."""
+async def process_payload(
+    conn: AsyncConnection[Any], *, data: Any, routes: RouteSource, enqueue_jobs: bool = True
+) -> Outcome:
+    """Process a decoded payload inside the caller's transaction; ProcessingError if it cannot be.
+
+    With `enqueue_jobs=False` the media downloads are left in `Outcome.media_jobs` for the caller
+    to queue (`enqueue_media_jobs`, once per batch: each enqueue reads its ids back, a round trip).
+    """
     if not isinstance(data, dict) or data.get("object") != "whatsapp_business_account":
         raise ProcessingError("unknown payload shape: 'object' is not 'whatsapp_business_account'")
     try:
@@ -363,13 +369,26 @@ async def process_payload(conn: AsyncConnection[Any], *, data: Any, routes: Rout
                 )
             out.config_ids.add(route.config_id)
             raw_value = data["entry"][e_i]["changes"][c_i]["value"]
-            for raw_msg in raw_value.get("messages") or []:
-                await _process_message(conn, route, raw_msg, value.contacts or [], out)
+            # the validated messages, in the same order as the raw ones (kept as JSON, rendered)
+            for msg, raw_msg in zip(
+                value.messages or [], raw_value.get("messages") or [], strict=True
+            ):
+                await _process_message(conn, route, msg, raw_msg, value.contacts or [], out)
             for st in value.statuses or []:
                 await _process_status(conn, route, st, out)
-    if out.media_jobs:
-        from wacrm import jobs
-
-        for job in out.media_jobs:
-            await jobs.enqueue(conn, MEDIA_JOB, job)
+    if enqueue_jobs:
+        await enqueue_media_jobs(conn, out.media_jobs)
     return out
+
+
+async def enqueue_media_jobs(conn: AsyncConnection[Any], media_jobs: list[dict[str, Any]]) -> None:
+    """Queue the media downloads of one or many payloads with one statement."""
+    if not media_jobs:
+        return
+    from pgqueuer.db import PsycopgDriver
+    from pgqueuer.queries import Queries
+
+    n = len(media_jobs)
+    await Queries(PsycopgDriver(conn)).enqueue(
+        [MEDIA_JOB] * n, [orjson.dumps(job) for job in media_jobs], [0] * n
+    )

@@ -12,7 +12,12 @@ import orjson
 import psycopg
 from psycopg import AsyncConnection
 
-from wacrm.inbound.processing import ProcessingError, RouteSource, process_payload
+from wacrm.inbound.processing import (
+    ProcessingError,
+    RouteSource,
+    enqueue_media_jobs,
+    process_payload,
+)
 from wacrm.inbound.routing import RouteCache
 
 log = logging.getLogger(__name__)
@@ -22,7 +27,7 @@ _last_webhook_sent: dict[tuple[str, int], float] = {}  # (database, configuratio
 
 _JOURNAL_OK = (
     "INSERT INTO webhook_journal (phone_number_id, body, status, attempts, processed_at)"
-    " VALUES (%s, %s, 'processed', 1, now())"
+    " SELECT p, b, 'processed', 1, now() FROM unnest(%s::text[], %s::bytea[]) AS x(p, b)"
 )
 _JOURNAL_FAILED = (
     "INSERT INTO webhook_journal (phone_number_id, body, status, error, attempts)"
@@ -41,6 +46,24 @@ class Webhook:
     body: bytes
     data: Any
     phone_number_id: str | None
+
+    @property
+    def lock_key(self) -> tuple[str, str]:
+        """(number, customer) the webhook is about: batches process webhooks in this order."""
+        return (self.phone_number_id or "", customer_key(self.data))
+
+
+def customer_key(data: Any) -> str:
+    """The first message's sender or status's recipient (phone before BSUID); '' if none."""
+    try:
+        value = data["entry"][0]["changes"][0]["value"]
+        for item in value.get("messages") or ():
+            return str(item.get("from") or item.get("from_user_id") or "")
+        for item in value.get("statuses") or ():
+            return str(item.get("recipient_id") or item.get("recipient_user_id") or "")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        pass
+    return ""
 
 
 def describe(exc: BaseException) -> str:
@@ -64,15 +87,25 @@ def _due_config_ids(database: str, config_ids: set[int]) -> list[int]:
 async def process_in_transaction(
     conn: AsyncConnection[Any], hooks: Sequence[Webhook], routes: RouteSource
 ) -> None:
-    """Journal and process `hooks` in ONE pipelined transaction (raises if any of them fails)."""
+    """Journal and process `hooks` in ONE pipelined transaction (raises if any of them fails).
+
+    The journal rows of the whole batch are one statement, and so are its media download jobs.
+    """
+    if any(hook.data is None for hook in hooks):
+        raise ProcessingError("the body is not JSON")
     async with conn.pipeline(), conn.transaction():
+        await conn.execute(
+            _JOURNAL_OK,
+            ([h.phone_number_id for h in hooks], [h.body for h in hooks]),
+            prepare=True,
+        )
         config_ids: set[int] = set()
+        media_jobs: list[dict[str, Any]] = []
         for hook in hooks:
-            if hook.data is None:
-                raise ProcessingError("the body is not JSON")
-            await conn.execute(_JOURNAL_OK, (hook.phone_number_id, hook.body), prepare=True)
-            out = await process_payload(conn, data=hook.data, routes=routes)
+            out = await process_payload(conn, data=hook.data, routes=routes, enqueue_jobs=False)
             config_ids |= out.config_ids
+            media_jobs += out.media_jobs
+        await enqueue_media_jobs(conn, media_jobs)
         due = _due_config_ids(conn.info.dbname, config_ids)
         if due:
             await conn.execute(_TOUCH_CONFIG, (due,))
