@@ -3,6 +3,12 @@
 Each request is answered only after the transaction holding its webhook committed, so durability
 is that of one transaction per webhook; the commit (and its fsync) is shared. A batch that fails is
 redone one webhook per transaction, so one bad payload cannot fail the others.
+
+`concurrency` batches are in flight at once (on their own connections), so that the web process
+builds the next batch while PostgreSQL executes and commits the previous one. Within a batch the
+webhooks are sorted by customer, so two batches lock customers in the same order; a deadlock that
+still happens (one person seen by phone in one batch and by BSUID only in another) is retried one
+webhook per transaction like any failed batch.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import logging
 from typing import Any
 
 import psycopg
+import psycopg.errors
 from psycopg_pool import AsyncConnectionPool
 
 from wacrm.inbound.processing import ProcessingError
@@ -30,26 +37,36 @@ log = logging.getLogger(__name__)
 
 class Batcher:
     def __init__(
-        self, pool: AsyncConnectionPool, routes: RouteCache, *, max_batch: int = 64
+        self,
+        pool: AsyncConnectionPool,
+        routes: RouteCache,
+        *,
+        max_batch: int = 64,
+        concurrency: int = 2,
     ) -> None:
         self.pool = pool
         self.routes = routes
         self.max_batch = max(1, max_batch)
+        self.concurrency = max(1, concurrency)
         self.queue: asyncio.Queue[tuple[Webhook, asyncio.Future[str]]] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self.batches = 0
         self.fallbacks = 0
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="wacrm-webhook-batcher")
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._run(), name=f"wacrm-webhook-batcher-{i}")
+                for i in range(self.concurrency)
+            ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
         while not self.queue.empty():
             _, fut = self.queue.get_nowait()
             if not fut.done():
@@ -67,6 +84,7 @@ class Batcher:
             items = [await self.queue.get()]
             while len(items) < self.max_batch and not self.queue.empty():
                 items.append(self.queue.get_nowait())
+            items.sort(key=lambda item: item[0].lock_key)
             try:
                 results = await self._flush([h for h, _ in items])
             except Exception as exc:  # the database is unreachable: every request answers 503
@@ -84,6 +102,9 @@ class Batcher:
             try:
                 await process_in_transaction(conn, hooks, self.routes)
                 return ["processed"] * len(hooks)
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                if len(hooks) == 1:
+                    raise  # answered 503: Meta delivers it again
             except psycopg.OperationalError:
                 raise
             except Exception as exc:
