@@ -60,10 +60,15 @@ def _secret_key() -> Iterator[None]:
 
 def provision(db_url: str, *, messages_per_second: int = 80) -> AgentTables:
     """An agent user, its agent tables and the sandbox's default number (secrets encrypted)."""
+    return provision_agent(db_url, messages_per_second=messages_per_second)["tables"]  # type: ignore[no-any-return]
+
+
+def provision_agent(db_url: str, *, messages_per_second: int = 80) -> dict[str, Any]:
+    """`provision`, returning make_agent_user's {"user_id", "agent", "token", "tables"}."""
     from tests.helpers import make_agent_user
     from wacrm.numbers import service as numbers
 
-    async def go() -> AgentTables:
+    async def go() -> dict[str, Any]:
         async with await psycopg.AsyncConnection.connect(
             db_url, autocommit=True, row_factory=dict_row
         ) as conn:
@@ -79,7 +84,7 @@ def provision(db_url: str, *, messages_per_second: int = 80) -> AgentTables:
                 verify_token="verify-me",
                 messages_per_second=messages_per_second,
             )
-            return agent["tables"]  # type: ignore[no-any-return]
+            return agent  # type: ignore[no-any-return]
 
     with _secret_key():
         return asyncio.run(go())
