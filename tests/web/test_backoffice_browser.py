@@ -6,6 +6,7 @@ Reuses the CRM/browser fixtures of test_browser.py (one CRM server for this modu
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ WEBHOOK = Path(__file__).resolve().parents[1] / "data" / "webhooks" / "text_old_
 
 
 @pytest.fixture(scope="module")
-def ann(browser: Any, crm: dict[str, Any]) -> Any:  # noqa: F811
+def ann(browser: Any, crm: dict[str, Any]) -> Iterator[Any]:  # noqa: F811
     session = Session(browser, crm, "ann@example.com")
     bad: list[str] = []
     session.page.on("response", lambda r: bad.append(f"{r.request.method} {r.url} {r.status}") if r.status >= 400 else None)
@@ -41,14 +42,14 @@ def ann(browser: Any, crm: dict[str, Any]) -> Any:  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def root(browser: Any, crm: dict[str, Any]) -> Any:  # noqa: F811
+def root(browser: Any, crm: dict[str, Any]) -> Iterator[Any]:  # noqa: F811
     session = Session(browser, crm, "root@example.com")
     yield session
     session.context.close()
     assert session.errors == [], session.errors
 
 
-def _sql(crm: dict[str, Any], query: Any, *params: Any) -> list[dict[str, Any]]:
+def _sql(crm: dict[str, Any], query: Any, *params: Any) -> list[dict[str, Any]]:  # noqa: F811
     with psycopg.connect(crm["url"], row_factory=dict_row, autocommit=True) as conn:
         return conn.execute(query, params).fetchall()
 

@@ -55,11 +55,11 @@ def period(start: date, end: date) -> tuple[datetime, datetime]:
     return datetime.combine(start, time(), UTC), datetime.combine(end + timedelta(days=1), time(), UTC)
 
 
-def _union(targets: list[AgentTables], template: str) -> sql.Composable:
+def _union(targets: list[AgentTables], template: str) -> sql.Composed:
     return sql.SQL(" UNION ALL ").join(sql.SQL("(") + t.query(template) + sql.SQL(")") for t in targets)
 
 
-async def _rows(conn: AsyncConnection[Any], query: sql.Composable, params: dict[str, Any]) -> list[dict[str, Any]]:
+async def _rows(conn: AsyncConnection[Any], query: sql.Composed, params: dict[str, Any]) -> list[dict[str, Any]]:
     cur = await conn.execute(query, params)
     return await cur.fetchall()
 

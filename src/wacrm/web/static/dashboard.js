@@ -26,7 +26,10 @@
       { label: "New customers", data: data.newCustomers, borderColor: COLORS.customers,
         backgroundColor: COLORS.customers, tension: 0.2 }] } });
     var orders = data.orders || [];
-    var labels = orders.map(function (o) { return o.status + (orders.length > 1 && o.currency ? " (" + o.currency + ")" : ""); });
+    var currencies = {};
+    orders.forEach(function (o) { currencies[o.currency] = true; });
+    var several = Object.keys(currencies).length > 1;
+    var labels = orders.map(function (o) { return o.status + (several ? " (" + o.currency + ")" : ""); });
     var colors = orders.map(function (o) { return COLORS.status[o.status] || "#4d5661"; });
     draw("chart-orders", { type: "bar", data: { labels: labels, datasets: [
       { label: "Orders", data: orders.map(function (o) { return o.count; }), backgroundColor: colors }] },
