@@ -60,7 +60,7 @@ def _secret_key() -> Iterator[None]:
 
 def provision(db_url: str, *, messages_per_second: int = 80) -> AgentTables:
     """An agent user, its agent tables and the sandbox's default number (secrets encrypted)."""
-    return provision_agent(db_url, messages_per_second=messages_per_second)["tables"]  # type: ignore[no-any-return]
+    return provision_agent(db_url, messages_per_second=messages_per_second)["tables"]
 
 
 def provision_agent(db_url: str, *, messages_per_second: int = 80) -> dict[str, Any]:
@@ -84,7 +84,7 @@ def provision_agent(db_url: str, *, messages_per_second: int = 80) -> dict[str, 
                 verify_token="verify-me",
                 messages_per_second=messages_per_second,
             )
-            return agent  # type: ignore[no-any-return]
+            return agent
 
     with _secret_key():
         return asyncio.run(go())
