@@ -50,6 +50,36 @@ def load_task_modules() -> list[str]:
     return loaded
 
 
+class _SplitDriver(PsycopgDriver):
+    """pgqueuer's driver with LISTEN on one connection and its queries on another.
+
+    pgqueuer's notification watcher holds its connection for up to 1 s waiting for a NOTIFY; on
+    one shared connection every dequeue, heartbeat and status flush waited behind it (a dequeue
+    took 0.67 s on average and a worker ran ~8 jobs/s whatever its concurrency).
+    """
+
+    def __init__(
+        self, listen: psycopg.AsyncConnection[Any], queries: psycopg.AsyncConnection[Any]
+    ) -> None:
+        super().__init__(listen)
+        self._queries = queries
+
+    async def fetch(self, query: str, *args: object) -> list[dict[str, object]]:
+        from psycopg import AsyncRawCursor
+        from psycopg.rows import dict_row
+
+        cursor = AsyncRawCursor(self._queries, row_factory=dict_row)
+        await cursor.execute(query, args or None)
+        return await cursor.fetchall()
+
+    async def execute(self, query: str, *args: object) -> str:
+        from psycopg import AsyncRawCursor
+
+        cursor = AsyncRawCursor(self._queries)
+        await cursor.execute(query, args or None)
+        return cursor.statusmessage or ""
+
+
 def _wrap(spec: EntrypointSpec) -> Any:
     async def run(job: Job) -> None:
         payload = orjson.loads(job.payload) if job.payload else {}
@@ -158,7 +188,13 @@ async def _run_once(
     except BaseException:
         await pool.close()
         raise
-    qm = QueueManager(Queries(PsycopgDriver(listen)))
+    try:
+        queries = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
+    except BaseException:
+        await listen.close()
+        await pool.close()
+        raise
+    qm = QueueManager(Queries(_SplitDriver(listen, queries)))
     for spec in ENTRYPOINTS.values():
         _register(qm, spec)
     context.install(context.WorkerContext(pool=pool, settings=settings, database_url=database_url))
@@ -186,5 +222,7 @@ async def _run_once(
         await _close_http_pool()
         with contextlib.suppress(psycopg.Error):
             await listen.close()
+        with contextlib.suppress(psycopg.Error):
+            await queries.close()
         await pool.close()
         log.info("job worker stopped")
