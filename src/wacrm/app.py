@@ -17,6 +17,7 @@ from wacrm.db.migrate import discover
 from wacrm.db.pool import create_pool
 from wacrm.ops.limits import BodySizeLimitMiddleware
 from wacrm.ops.metrics import MetricsMiddleware
+from wacrm.ops.errors import install as install_error_handlers
 from wacrm.ops.openapi import install as install_openapi
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.state.schema_version = max(m.version for m in discover())
     _include_routers(app)
     install_openapi(app)
+    install_error_handlers(app)
     from wacrm.inbound.fastpath import WebhookFastPath
 
     app.add_middleware(WebhookFastPath)  # inside the body limit and metrics, before routing
