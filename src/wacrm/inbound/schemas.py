@@ -103,10 +103,10 @@ def find_phone_number_id(data: Any) -> str | None:
     """The first `entry[].changes[].value.metadata.phone_number_id` of a decoded body, if any."""
     if not isinstance(data, dict):
         return None
-    for entry in data.get("entry") or ():
-        if not isinstance(entry, dict):
-            continue
-        for change in entry.get("changes") or ():
+    entries = data.get("entry")
+    for entry in entries if isinstance(entries, list) else ():
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        for change in changes if isinstance(changes, list) else ():
             if not isinstance(change, dict):
                 continue
             value = change.get("value")
