@@ -87,6 +87,8 @@ async def test_hostile_prefixes_through_the_admin_api(client, conn, monkeypatch)
         "/api/v1/orders/{v}",
         "/api/v1/media/{v}",
         "/api/v1/agents/{v}",
+        "/api/v1/whatsapp/configurations/{v}",
+        "/api/v1/admin/webhooks?before_id={v}",
         "/api/v1/conversations/{v}/messages",
         "/api/v1/orders/export.csv?agent_id={v}",
     ],
@@ -96,7 +98,7 @@ async def test_hostile_ids_in_paths_and_queries(client, conn, monkeypatch, path:
     ann = await make_agent_user(conn, "ann@example.com")
     spy = SqlSpy()
     spy.install(monkeypatch)
-    for value in ("1; DROP TABLE users", 'agt_1"', "1 OR 1=1", "1e3", "-1", "0x10", "%00"):
+    for value in ("1; DROP TABLE users", 'agt_1"', "1 OR 1=1", "1e3", "-1", "0x10", "%00", "1" + "0" * 22):
         for token in (admin["token"], ann["token"]):
             r = await client.get(path.format(v=value), headers=bearer(token))
             assert r.status_code in (400, 403, 404, 422), (path, value, r.status_code)

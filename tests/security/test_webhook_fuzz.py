@@ -171,6 +171,8 @@ BODIES = st.one_of(
             b'{"object": "whatsapp_business_account", "entry": ' + b"[" * 2000 + b"]" * 2000 + b"}",
             b"\xff\xfe\x00{}",
             b'{"a": "\\u0000"}',
+            b'{"object": "whatsapp_business_account", "entry": true}',
+            b'{"entry": [{"changes": 7}]}',
             json.dumps(load("text_new_shape")).encode()[:-7],  # truncated
         ]
     ),
@@ -291,3 +293,6 @@ async def test_a_valid_payload_still_goes_through(client, conn, agent) -> None:
     body = json.dumps(load("three_messages_two_customers")).encode()
     assert await check_delivery(client, conn, agent, body) == "processed"
     assert await check_delivery(client, conn, agent, b"not json") == "failed"
+    # found by the slow run: a non-list "entry" or "changes" was a 500 before the route looked it up
+    for odd in (b'{"object": "whatsapp_business_account", "entry": true}', b'{"entry": [{"changes": 7}]}'):
+        assert await check_delivery(client, conn, agent, odd) == "failed"
