@@ -18,6 +18,7 @@ from wacrm.realtime import service as realtime
 WINDOW = timedelta(hours=24)
 CLOSED_ORDER_STATUSES = ("delivered", "cancelled")
 MAX_PAGE = 100
+MESSAGE_HITS = 200  # a text search looks at this many newest matching messages (their customers)
 NOT_REACTION = "m.media_type <> 'reaction' AND m.wa_type IS DISTINCT FROM 'reaction'"
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MESSAGE_COLUMNS = (
@@ -99,7 +100,8 @@ SELECT c.id, c.name, c.phone, c.username, c.profile_image_url, c.last_message_at
        CASE WHEN lm.order_id IS NOT NULL THEN
          (SELECT sum(i.quantity) FROM {orders_items} i WHERE i.order_id = lm.order_id) END
          AS m_order_items
-FROM {customers} c
+FROM (SELECT c.* FROM {customers} c WHERE {where}
+      ORDER BY c.last_message_at DESC NULLS LAST, c.id DESC LIMIT %(limit)s) c
 LEFT JOIN LATERAL (
   (SELECT m.* FROM {messages} m WHERE m.id = c.last_message_id AND {not_reaction})
   UNION ALL
@@ -107,38 +109,47 @@ LEFT JOIN LATERAL (
    ORDER BY m."timestamp" DESC, m.id DESC LIMIT 1)
   LIMIT 1
 ) lm ON true
-WHERE {where}
 ORDER BY c.last_message_at DESC NULLS LAST, c.id DESC
-LIMIT %(limit)s
 """
 
 
+async def _search_ids(conn: AsyncConnection[Any], tables: AgentTables, search: Search) -> list[int]:
+    """Customers matching by name, username or phone prefix, name word, or one of the newest
+    MESSAGE_HITS messages matching the words: each part read through its own index, bounded."""
+    params: dict[str, Any] = {"name_prefix": search.name_prefix, "words": search.tsquery,
+                              "phone_prefix": search.phone_prefix, "message_hits": MESSAGE_HITS}
+    parts = ["SELECT s.id FROM {customers} s WHERE lower(s.name) LIKE %(name_prefix)s"
+             " OR lower(s.username) LIKE %(name_prefix)s"]
+    if search.phone_prefix:
+        parts.append("SELECT s.id FROM {customers} s WHERE s.phone LIKE %(phone_prefix)s")
+    if search.tsquery:
+        parts.append("SELECT s.id FROM {customers} s WHERE to_tsvector('simple', "
+                     "coalesce(s.name, '') || ' ' || coalesce(s.username, '')) "
+                     "@@ to_tsquery('simple', %(words)s)")
+        # newest first through the time index, or the few matches of rare words through the GIN
+        parts.append("(SELECT t.customer_id FROM {messages} t "
+                     "WHERE to_tsvector('simple', t.message) @@ to_tsquery('simple', %(words)s) "
+                     "ORDER BY t.\"timestamp\" DESC LIMIT %(message_hits)s)")
+    async with conn.transaction():
+        # a parallel plan's worker start-up costs more than these small bounded reads
+        await conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        cur = await conn.execute(tables.query(" UNION ".join(parts)), params)
+        return [row["id"] for row in await cur.fetchall()]
+
+
 def _filters(tables: AgentTables, *, unread: bool, has_open_order: bool,
-             search: Search | None, params: dict[str, Any]) -> list[sql.Composable]:
+             search: Search | None, match_ids: list[int] | None,
+             params: dict[str, Any]) -> list[sql.Composable]:
     where: list[sql.Composable] = []
     if unread:
         where.append(sql.SQL("c.unread_count > 0"))
-    if has_open_order:
+    if has_open_order:  # driven by the open orders' partial index, not a walk of all customers
         where.append(tables.query(
-            "EXISTS (SELECT 1 FROM {orders} o WHERE o.customer_id = c.id "
-            "AND o.status NOT IN ('delivered', 'cancelled'))"))
+            "c.id = ANY (ARRAY(SELECT o.customer_id FROM {orders} o "
+            "WHERE o.status NOT IN ('delivered', 'cancelled')))"))
     if search is not None:
-        params["name_prefix"] = search.name_prefix
-        params["words"] = search.tsquery
-        params["phone_prefix"] = search.phone_prefix
-        parts = [
-            "SELECT s.id FROM {customers} s WHERE lower(s.name) LIKE %(name_prefix)s"
-            " OR lower(s.username) LIKE %(name_prefix)s",
-        ]
-        if search.phone_prefix:
-            parts.append("SELECT s.id FROM {customers} s WHERE s.phone LIKE %(phone_prefix)s")
-        if search.tsquery:
-            parts.append("SELECT s.id FROM {customers} s WHERE to_tsvector('simple', "
-                         "coalesce(s.name, '') || ' ' || coalesce(s.username, '')) "
-                         "@@ to_tsquery('simple', %(words)s)")
-            parts.append("SELECT t.customer_id FROM {messages} t "
-                         "WHERE to_tsvector('simple', t.message) @@ to_tsquery('simple', %(words)s)")
-        where.append(tables.query("c.id IN (" + " UNION ".join(parts) + ")"))
+        params["match_ids"] = match_ids or []
+        where.append(sql.SQL("c.id = ANY(%(match_ids)s)"))
     return where
 
 
@@ -161,7 +172,9 @@ async def inbox(
     after_at, after_id = cursors.decode(cursor) if cursor else (None, None)
     search = Search(q.strip()) if q and q.strip() else None
     base: dict[str, Any] = {}
-    filters = _filters(tables, unread=unread, has_open_order=has_open_order, search=search, params=base)
+    match_ids = await _search_ids(conn, tables, search) if search is not None else None
+    filters = _filters(tables, unread=unread, has_open_order=has_open_order, search=search,
+                       match_ids=match_ids, params=base)
     rows: list[dict[str, Any]] = []
     phases = []
     if cursor is None or after_at is not None:
