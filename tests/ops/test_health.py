@@ -29,3 +29,11 @@ async def test_metrics_count_requests_by_route(client) -> None:
 async def test_body_too_large_is_refused_early(client, settings) -> None:
     response = await client.post("/healthz", content=b"x" * (settings.max_body_bytes + 1))
     assert response.status_code == 413
+
+
+async def test_uploads_have_the_upload_limit(client, settings) -> None:
+    """The chat composer's attachment and the API's media upload may exceed the body limit."""
+    big = b"x" * (settings.max_body_bytes + 1)
+    assert (await client.post("/chat/1/send", content=big)).status_code != 413
+    assert (await client.post("/api/v1/media", content=big)).status_code != 413
+    assert (await client.post("/api/v1/auth/login", content=big)).status_code == 413
