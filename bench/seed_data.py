@@ -423,9 +423,9 @@ def seed(
         lap("commit")
     _rebuild(url, rebuild)
     lap("rebuild_indexes")
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(url, autocommit=True) as vac:
         for suffix in ("customers", "messages", "orders", "orders_items"):
-            conn.execute(
+            vac.execute(
                 sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(_table_name(t, suffix)))
             )
     lap("vacuum_analyze")
