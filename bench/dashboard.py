@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -94,10 +95,13 @@ def run(args: argparse.Namespace, url: str, seeded: bool) -> dict[str, Any]:
             seed(url, customers=args.customers // 10, messages=args.messages // 10,
                  orders=args.orders // 10, rng_seed=2 + k)
     agents = _agents(url)
+    sizes = {}
     with psycopg.connect(url) as conn:
-        sizes = {a["agent_prefix"]: conn.execute(psycopg.sql.SQL("SELECT count(*) FROM {}").format(
-            psycopg.sql.Identifier(a["agent_prefix"] + "_messages"))).fetchone()[0] for a in agents}
-    return {"agents": sizes, "load_average_at_start": [round(x, 2) for x in __import__("os").getloadavg()],
+        for a in agents:
+            row = conn.execute(psycopg.sql.SQL("SELECT count(*) FROM {}").format(
+                psycopg.sql.Identifier(a["agent_prefix"] + "_messages"))).fetchone()
+            sizes[a["agent_prefix"]] = row[0] if row else 0
+    return {"agents": sizes, "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
             "figures": asyncio.run(measure(url, args.runs))}
 
 
