@@ -44,7 +44,7 @@ async def _targets(request: Request, scope: AgentScope, everyone: bool) -> list[
 async def dashboard(
     request: Request,
     scope: AgentScope = Depends(web_scope),
-    days: str = Query("30", pattern="^(7|30|90|custom)$"),
+    days: str = Query("7", pattern="^(7|30|90|custom)$"),
     start: str = Query("", alias="from", max_length=20),
     end: str = Query("", alias="to", max_length=20),
     agents: str = Query("", pattern="^(|all)$"),
