@@ -21,9 +21,11 @@ DEMO ?= 1
 run: setup
 	$(BIN)/wacrm serve $(if $(filter 1,$(DEMO)),--demo,)
 
-## The whole test suite (fast part), against TEST_DATABASE_URL or an embedded PostgreSQL.
+## The whole test suite (fast part), against TEST_DATABASE_URL or an embedded PostgreSQL;
+## TEST_WORKERS processes (a module's tests stay together in one process).
+TEST_WORKERS ?= 2
 test: setup browser-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## Long fault and load tests.
 test-slow: setup browser-deps
