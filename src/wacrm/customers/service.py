@@ -6,6 +6,7 @@ import hashlib
 from functools import lru_cache
 from typing import Any
 
+import orjson
 import phonenumbers
 from psycopg import AsyncConnection
 
@@ -149,6 +150,167 @@ async def resolve_customer(
     row = await cur.fetchone()
     assert row is not None
     return int(row["id"])
+
+
+_BULK_NAME = (
+    "coalesce((SELECT n.name FROM json_to_recordset(%s::json) AS n({key} text, name text)"
+    " WHERE n.{key} = excluded.{key}), c.name)"
+)
+_BULK_PROFILE = """,
+    username = coalesce(excluded.username, c.username),
+    parent_bsuid = coalesce(excluded.parent_bsuid, c.parent_bsuid),
+    updated_at = now()"""
+
+
+@lru_cache(maxsize=4096)
+def _bulk_sql(tables: AgentTables) -> dict[str, str]:
+    """The set-based identity statements of one agent (positional parameters, rows as JSON).
+
+    Lookups are `(SELECT … LIMIT 1)`, not EXISTS: the planner expects 100 rows from
+    json_to_recordset and would otherwise hash the whole customers table for a handful of rows.
+    """
+    q = {
+        "lock": "SELECT pg_advisory_xact_lock(k::bigint) FROM json_array_elements_text(%s::json) AS k",
+        "link": """
+            UPDATE {customers} c SET bsuid = x.bsuid, updated_at = now()
+            FROM json_to_recordset(%s::json) AS x(phone text, bsuid text)
+            WHERE c.phone = x.phone AND c.bsuid IS NULL
+              AND (SELECT b.id FROM {customers} b WHERE b.bsuid = x.bsuid LIMIT 1) IS NULL""",
+        "by_bsuid": """
+            INSERT INTO {customers} AS c (name, phone, wa_id, bsuid, username, parent_bsuid)
+            SELECT x.fallback, p.phone, CASE WHEN p.phone IS NULL THEN NULL ELSE x.wa_id END,
+                   x.bsuid, x.username, x.parent
+            FROM json_to_recordset(%s::json) AS x(o int, fallback text, phone text, wa_id text,
+                 bsuid text, username text, parent text)
+            CROSS JOIN LATERAL (
+              SELECT CASE WHEN (SELECT e.id FROM {customers} e WHERE e.phone = x.phone LIMIT 1)
+                               IS NOT NULL THEN NULL ELSE x.phone END AS phone) p
+            ORDER BY x.o
+            ON CONFLICT (bsuid) WHERE bsuid IS NOT NULL DO UPDATE SET
+              phone = coalesce(c.phone, excluded.phone),
+              wa_id = coalesce(c.wa_id, excluded.wa_id),
+              name = """
+        + _BULK_NAME.format(key="bsuid")
+        + _BULK_PROFILE,
+        "by_phone": """
+            INSERT INTO {customers} AS c (name, phone, wa_id, username, parent_bsuid)
+            SELECT x.fallback, x.phone, x.wa_id, x.username, x.parent
+            FROM json_to_recordset(%s::json) AS x(o int, fallback text, phone text, wa_id text,
+                 username text, parent text)
+            ORDER BY x.o
+            ON CONFLICT (phone) WHERE phone IS NOT NULL DO UPDATE SET
+              wa_id = coalesce(c.wa_id, excluded.wa_id),
+              name = """
+        + _BULK_NAME.format(key="phone")
+        + _BULK_PROFILE,
+    }
+    return {k: tables.query(v).as_string(None) for k, v in q.items()}
+
+
+Person = tuple[str | None, str | None, str | None, str | None, str | None]
+"""(wa_id, bsuid, profile name, username, parent BSUID) of one inbound message's sender."""
+
+
+def _fold(
+    people: list[Person],
+) -> tuple[dict[str, list[Any]], dict[str, list[Any]], list[tuple[str, str]]]:
+    """Fold senders seen many times: one row per BSUID, one per phone-only sender, the links to make."""
+    # bsuid → [fallback, phone, wa_id, bsuid, username, parent, name]
+    by_bsuid: dict[str, list[Any]] = {}
+    by_phone: dict[str, list[Any]] = {}  # phone → [fallback, phone, wa_id, username, parent, name]
+    links: list[tuple[str, str]] = []
+    linked: set[str] = set()
+    for wa_id, bsuid, name, username, parent in people:
+        phone = e164(wa_id)
+        bsuid, name, username, parent = (
+            bsuid or None,
+            name or None,
+            username or None,
+            parent or None,
+        )
+        if phone is None and bsuid is None:
+            raise CustomerError(
+                "a customer needs a phone number (wa_id) or a business-scoped user id"
+            )
+        fallback = name or username or phone or bsuid
+        if bsuid is not None:
+            if phone is not None:
+                if phone not in linked and bsuid not in linked:
+                    links.append((phone, bsuid))
+                linked.update((phone, bsuid))
+            row = by_bsuid.get(bsuid)
+            if row is None:
+                by_bsuid[bsuid] = [
+                    fallback,
+                    phone,
+                    wa_id if phone else None,
+                    bsuid,
+                    username,
+                    parent,
+                    name,
+                ]
+                continue
+            if row[1] is None and phone is not None:
+                row[1], row[2] = phone, wa_id
+        else:
+            assert phone is not None
+            row = by_phone.get(phone)
+            if row is None:
+                by_phone[phone] = [fallback, phone, wa_id, username, parent, name]
+                continue
+        row[-3] = username or row[-3]
+        row[-2] = parent or row[-2]
+        row[-1] = name or row[-1]
+    taken: set[str] = set()  # one statement cannot give one new phone number to two BSUIDs
+    for row in by_bsuid.values():
+        if row[1] is not None:
+            if row[1] in taken:
+                row[1] = row[2] = None
+            else:
+                taken.add(row[1])
+    return by_bsuid, by_phone, links
+
+
+async def resolve_many(
+    conn: AsyncConnection[Any], *, tables: AgentTables, people: list[Person]
+) -> None:
+    """`resolve_customer` for many senders at once, in at most four statements (pipeline mode).
+
+    The phone numbers' advisory locks are taken in key order; then BSUIDs are linked to known
+    numbers, BSUID senders upserted, then phone-only senders. Nothing is read back: messages find
+    their customer again by BSUID or phone.
+    """
+    by_bsuid, by_phone, links = _fold(people)
+    phones = {row[1] for row in by_bsuid.values() if row[1]} | by_phone.keys()
+    phones.update(p for p, _ in links)
+    q = _bulk_sql(tables)
+    if phones:
+        locks = sorted({_phone_lock(tables, p) for p in phones})
+        await conn.execute(q["lock"], (_json([str(k) for k in locks]),), prepare=True)
+    if links:
+        await conn.execute(
+            q["link"], (_json([{"phone": p, "bsuid": b} for p, b in links]),), prepare=True
+        )
+    if by_bsuid:
+        keys: tuple[str, ...] = (
+            "fallback",
+            "phone",
+            "wa_id",
+            "bsuid",
+            "username",
+            "parent",
+            "name",
+        )
+        rows = [dict(zip(keys, row, strict=True), o=i) for i, row in enumerate(by_bsuid.values())]
+        await conn.execute(q["by_bsuid"], (_json(rows), _json(rows)), prepare=True)
+    if by_phone:
+        keys = ("fallback", "phone", "wa_id", "username", "parent", "name")
+        rows = [dict(zip(keys, row, strict=True), o=i) for i, row in enumerate(by_phone.values())]
+        await conn.execute(q["by_phone"], (_json(rows), _json(rows)), prepare=True)
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 async def change_identity(

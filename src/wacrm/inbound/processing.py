@@ -24,6 +24,7 @@ from wacrm.inbound.schemas import (
     Message,
     Payload,
     Status,
+    Value,
     find_phone_number_id,
     to_datetime,
 )
@@ -331,22 +332,22 @@ async def _signing_secret(conn: AsyncConnection[Any], data: Any, routes: RouteSo
     return route.app_secret if route is not None else None
 
 
-async def process_payload(
-    conn: AsyncConnection[Any], *, data: Any, routes: RouteSource, enqueue_jobs: bool = True
-) -> Outcome:
-    """Process a decoded payload inside the caller's transaction; ProcessingError if it cannot be.
-
-    With `enqueue_jobs=False` the media downloads are left in `Outcome.media_jobs` for the caller
-    to queue (`enqueue_media_jobs`, once per batch: each enqueue reads its ids back, a round trip).
-    """
+def validate_payload(data: Any) -> Payload:
+    """The payload's model; ProcessingError when it is not a WhatsApp webhook."""
     if not isinstance(data, dict) or data.get("object") != "whatsapp_business_account":
         raise ProcessingError("unknown payload shape: 'object' is not 'whatsapp_business_account'")
     try:
-        payload = Payload.model_validate(data)
+        return Payload.model_validate(data)
     except ValidationError as exc:
         raise ProcessingError(f"unknown payload shape: {exc.errors()[0]['msg']}") from exc
-    out = Outcome()
+
+
+async def payload_changes(
+    conn: AsyncConnection[Any], data: Any, payload: Payload, routes: RouteSource
+) -> list[tuple[Route, Value, dict[str, Any]]]:
+    """The message changes of a payload with their routes and raw values (ProcessingError if one is unusable)."""
     signer = await _signing_secret(conn, data, routes)
+    changes: list[tuple[Route, Value, dict[str, Any]]] = []
     for e_i, entry in enumerate(payload.entry or []):
         for c_i, change in enumerate(entry.changes or []):
             value = change.value
@@ -367,15 +368,27 @@ async def process_payload(
                     f"the payload mixes numbers with different app secrets (phone_number_id "
                     f"{pnid}): its signature cannot vouch for all of them, so none is processed"
                 )
-            out.config_ids.add(route.config_id)
-            raw_value = data["entry"][e_i]["changes"][c_i]["value"]
-            # the validated messages, in the same order as the raw ones (kept as JSON, rendered)
-            for msg, raw_msg in zip(
-                value.messages or [], raw_value.get("messages") or [], strict=True
-            ):
-                await _process_message(conn, route, msg, raw_msg, value.contacts or [], out)
-            for st in value.statuses or []:
-                await _process_status(conn, route, st, out)
+            changes.append((route, value, data["entry"][e_i]["changes"][c_i]["value"]))
+    return changes
+
+
+async def process_payload(
+    conn: AsyncConnection[Any], *, data: Any, routes: RouteSource, enqueue_jobs: bool = True
+) -> Outcome:
+    """Process a decoded payload inside the caller's transaction; ProcessingError if it cannot be.
+
+    With `enqueue_jobs=False` the media downloads are left in `Outcome.media_jobs` for the caller
+    to queue (`enqueue_media_jobs`, once per batch: each enqueue reads its ids back, a round trip).
+    """
+    payload = validate_payload(data)
+    out = Outcome()
+    for route, value, raw_value in await payload_changes(conn, data, payload, routes):
+        out.config_ids.add(route.config_id)
+        # the validated messages, in the same order as the raw ones (kept as JSON, rendered)
+        for msg, raw_msg in zip(value.messages or [], raw_value.get("messages") or [], strict=True):
+            await _process_message(conn, route, msg, raw_msg, value.contacts or [], out)
+        for st in value.statuses or []:
+            await _process_status(conn, route, st, out)
     if enqueue_jobs:
         await enqueue_media_jobs(conn, out.media_jobs)
     return out

@@ -12,6 +12,7 @@ import orjson
 import psycopg
 from psycopg import AsyncConnection
 
+from wacrm.inbound.bulk import process_batch
 from wacrm.inbound.processing import (
     ProcessingError,
     RouteSource,
@@ -89,7 +90,8 @@ async def process_in_transaction(
 ) -> None:
     """Journal and process `hooks` in ONE pipelined transaction (raises if any of them fails).
 
-    The journal rows of the whole batch are one statement, and so are its media download jobs.
+    The journal rows of the whole batch are one statement, and so are its media download jobs;
+    the messages and statuses are a few set-based statements per agent (`wacrm.inbound.bulk`).
     """
     if any(hook.data is None for hook in hooks):
         raise ProcessingError("the body is not JSON")
@@ -99,12 +101,7 @@ async def process_in_transaction(
             ([h.phone_number_id for h in hooks], [h.body for h in hooks]),
             prepare=True,
         )
-        config_ids: set[int] = set()
-        media_jobs: list[dict[str, Any]] = []
-        for hook in hooks:
-            out = await process_payload(conn, data=hook.data, routes=routes, enqueue_jobs=False)
-            config_ids |= out.config_ids
-            media_jobs += out.media_jobs
+        config_ids, media_jobs = await process_batch(conn, [h.data for h in hooks], routes)
         await enqueue_media_jobs(conn, media_jobs)
         due = _due_config_ids(conn.info.dbname, config_ids)
         if due:
