@@ -65,6 +65,29 @@ def _check_range(created_from: datetime | None, created_to: datetime | None) -> 
         raise HTTPException(422, detail="created_from must be before created_to")
 
 
+def _export(
+    request: Request,
+    kind: str,
+    targets: list[tuple[dict[str, Any] | None, AgentTables]],
+    created_from: datetime | None,
+    created_to: datetime | None,
+    filename: str,
+    *,
+    with_agent: bool = False,
+) -> StreamingResponse:
+    """A streamed CSV export of `kind` ('orders' or 'customers') over `targets`, as a download."""
+    _check_range(created_from, created_to)
+    body = export.stream_csv(
+        request.app.state.pool,
+        kind=kind,
+        targets=targets,
+        created_from=_aware(created_from),
+        created_to=_aware(created_to),
+        with_agent=with_agent,
+    )
+    return _csv(body, filename)
+
+
 @router.get("/orders/export.csv", response_class=StreamingResponse)
 async def export_orders(
     request: Request,
@@ -73,15 +96,14 @@ async def export_orders(
     created_to: datetime | None = TO_Q,
 ) -> StreamingResponse:
     """The agent's orders as CSV, one line per item (orders without items: one line)."""
-    _check_range(created_from, created_to)
-    body = export.stream_csv(
-        request.app.state.pool,
-        kind="orders",
-        targets=[(scope.agent, scope.tables)],
-        created_from=_aware(created_from),
-        created_to=_aware(created_to),
+    return _export(
+        request,
+        "orders",
+        [(scope.agent, scope.tables)],
+        created_from,
+        created_to,
+        f"orders-{scope.agent['agent_prefix']}.csv",
     )
-    return _csv(body, f"orders-{scope.agent['agent_prefix']}.csv")
 
 
 @router.get("/customers/export.csv", response_class=StreamingResponse)
@@ -92,15 +114,14 @@ async def export_customers(
     created_to: datetime | None = TO_Q,
 ) -> StreamingResponse:
     """The agent's customers as CSV (with their number of orders)."""
-    _check_range(created_from, created_to)
-    body = export.stream_csv(
-        request.app.state.pool,
-        kind="customers",
-        targets=[(scope.agent, scope.tables)],
-        created_from=_aware(created_from),
-        created_to=_aware(created_to),
+    return _export(
+        request,
+        "customers",
+        [(scope.agent, scope.tables)],
+        created_from,
+        created_to,
+        f"customers-{scope.agent['agent_prefix']}.csv",
     )
-    return _csv(body, f"customers-{scope.agent['agent_prefix']}.csv")
 
 
 async def _all_agents(conn: Conn) -> list[tuple[dict[str, Any] | None, AgentTables]]:
@@ -117,16 +138,15 @@ async def admin_export_orders(
     created_to: datetime | None = TO_Q,
 ) -> StreamingResponse:
     """Every agent's orders as CSV (admins)."""
-    _check_range(created_from, created_to)
-    body = export.stream_csv(
-        request.app.state.pool,
-        kind="orders",
-        targets=await _all_agents(conn),
-        created_from=_aware(created_from),
-        created_to=_aware(created_to),
+    return _export(
+        request,
+        "orders",
+        await _all_agents(conn),
+        created_from,
+        created_to,
+        "orders-all-agents.csv",
         with_agent=True,
     )
-    return _csv(body, "orders-all-agents.csv")
 
 
 @router.get("/admin/customers/export.csv", response_class=StreamingResponse)
@@ -138,16 +158,15 @@ async def admin_export_customers(
     created_to: datetime | None = TO_Q,
 ) -> StreamingResponse:
     """Every agent's customers as CSV (admins)."""
-    _check_range(created_from, created_to)
-    body = export.stream_csv(
-        request.app.state.pool,
-        kind="customers",
-        targets=await _all_agents(conn),
-        created_from=_aware(created_from),
-        created_to=_aware(created_to),
+    return _export(
+        request,
+        "customers",
+        await _all_agents(conn),
+        created_from,
+        created_to,
+        "customers-all-agents.csv",
         with_agent=True,
     )
-    return _csv(body, "customers-all-agents.csv")
 
 
 @router.get("/orders/totals", response_model=list[StatusTotal])
