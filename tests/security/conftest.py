@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,19 +14,9 @@ ACCESS_TOKEN = "EAAB-hostile-access-token-5f1c9e"  # noqa: S105 (a test value)
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Any:
+def settings(settings: Any) -> Any:
     """Test settings plus WHATSAPP_APP_SECRET, so that bodies without a phone_number_id verify too."""
-    from wacrm.config import Settings
-
-    return Settings(
-        WACRM_ENV="test",
-        WACRM_DATA_DIR=tmp_path / "data",
-        WACRM_SECRET_KEY="test-secret-key-0123456789-abcdefghijklmnop",
-        WACRM_RUN_WORKER=False,
-        WACRM_PUBLIC_URL="http://testserver",
-        WACRM_DB_POOL_SIZE=4,
-        WHATSAPP_APP_SECRET=APP_SECRET,
-    )
+    return settings.model_copy(update={"whatsapp_app_secret": APP_SECRET})
 
 
 @pytest.fixture
