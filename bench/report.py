@@ -68,43 +68,73 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|")
 
 
-def table(result: dict[str, Any]) -> str:
+def _run_line(result: dict[str, Any]) -> str:
     m, pg = result["machine"], result.get("postgres", {})
-    lines = [
+    return (
         f"Run of {result['started_at']} ({'quick' if result['quick'] else 'full'} sizes, "
         f"{result['seconds']:.0f} s): {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
         f"load average at start {m['load_average_at_start']}; {pg.get('postgresql', '?').split(',')[0]} "
         f"(synchronous_commit={pg.get('synchronous_commit')}, fsync={pg.get('fsync')}); "
-        f"Python {m['python']}; commit {m['git_commit'][:12]}. Conditions: {result.get('conditions', '')}",
-        "",
-        "| what | figure | target | ratio to target | met | how to reproduce | notes |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, bench in result["benchmarks"].items():
-        if "error" in bench:
-            lines.append(
-                f"| {name} | not run | – | – | – | `{REPRODUCE.get(name, '')}` | {_cell(bench['error'])} |"
-            )
-            continue
-        for r in bench.get("rows", []):
-            figure = f"{_cell(r['figure'])} {r['unit']}".strip()
-            target = f"{r['op'] or ''} {_cell(r['target'])} {r['unit'] if r['op'] in ('<=', '>=') else ''}".strip()
-            met = {True: "yes", False: "**no**", None: "–"}[r["met"]]
-            lines.append(
-                f"| {_cell(r['what'])} | {figure} | {target if r['target'] is not None else '–'} | "
-                f"{_cell(r['ratio'])} | {met} | `{REPRODUCE.get(name, '')}` | {_cell(r['note'])} |"
-            )
-    return "\n".join(lines)
+        f"Python {m['python']}; commit {m['git_commit'][:12]}. Conditions: {result.get('conditions', '')}"
+    )
+
+
+def _rows(name: str, bench: dict[str, Any]) -> list[str]:
+    if "error" in bench:
+        return [
+            f"| {name} | not run | – | – | – | `{REPRODUCE.get(name, '')}` | {_cell(bench['error'])} |"
+        ]
+    lines = []
+    for r in bench.get("rows", []):
+        figure = f"{_cell(r['figure'])} {r['unit']}".strip()
+        target = f"{r['op'] or ''} {_cell(r['target'])} {r['unit'] if r['op'] in ('<=', '>=') else ''}".strip()
+        met = {True: "yes", False: "**no**", None: "–"}[r["met"]]
+        lines.append(
+            f"| {_cell(r['what'])} | {figure} | {target if r['target'] is not None else '–'} | "
+            f"{_cell(r['ratio'])} | {met} | `{REPRODUCE.get(name, '')}` | {_cell(r['note'])} |"
+        )
+    return lines
+
+
+TABLE_HEAD = [
+    "| what | figure | target | ratio to target | met | how to reproduce | notes |",
+    "|---|---|---|---|---|---|---|",
+]
+
+
+def section(name: str, bench: dict[str, Any], result: dict[str, Any]) -> str:
+    """One benchmark's part of the docs block, between its own markers."""
+    return "\n".join(
+        [
+            f"<!-- bench:{name}:begin -->",
+            f"**{name}**: {_run_line(result)}",
+            "",
+            *TABLE_HEAD,
+            *_rows(name, bench),
+            f"<!-- bench:{name}:end -->",
+        ]
+    )
+
+
+def table(result: dict[str, Any]) -> str:
+    """The docs block for every benchmark of one run."""
+    return "\n\n".join(section(name, b, result) for name, b in result["benchmarks"].items())
 
 
 def update_doc(result: dict[str, Any], doc: Path = DOC) -> None:
-    """Replace what is between the markers (adding them, and the file, if missing); keep the rest."""
-    block = f"{BEGIN}\n{table(result)}\n{END}"
+    """Replace, between the markers, the sections of the benchmarks this run measured; keep the
+    other benchmarks' sections (from earlier `--only` runs) and all prose outside the markers."""
     text = doc.read_text() if doc.exists() else DOC_HEAD
-    if BEGIN in text and END in text:
-        head, _, rest = text.partition(BEGIN)
-        _, _, tail = rest.partition(END)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n## Latest results\n\n" + block + "\n"
-    doc.write_text(text)
+    if BEGIN not in text or END not in text:
+        text = text.rstrip("\n") + "\n\n## Latest results\n\n" + BEGIN + "\n" + END + "\n"
+    head, _, rest = text.partition(BEGIN)
+    block, _, tail = rest.partition(END)
+    for name, bench in result["benchmarks"].items():
+        begin, end = f"<!-- bench:{name}:begin -->", f"<!-- bench:{name}:end -->"
+        new = section(name, bench, result)
+        if begin in block and end in block:
+            before, _, after = block.partition(begin)
+            block = before + new + after.partition(end)[2]
+        else:
+            block = block.rstrip("\n") + "\n\n" + new + "\n"
+    doc.write_text(head + BEGIN + "\n" + block.strip("\n") + "\n" + END + tail)

@@ -137,6 +137,20 @@ def test_docs_table_is_replaced_between_markers_and_other_prose_kept(tmp_path: P
     assert "| outbound | not run |" in text and "boom" in text
 
 
+def test_a_partial_run_keeps_the_other_benchmarks_rows(tmp_path: Path) -> None:
+    doc = tmp_path / "performance.md"
+    report.update_doc(_result(0.7), doc)
+    only_outbound = _result(0.7)
+    only_outbound["benchmarks"] = {
+        "outbound": {"rows": [report.row("Sends/s", 80.0, "/s", 76, ">=")]}
+    }
+    report.update_doc(only_outbound, doc)
+    text = doc.read_text()
+    assert "| Ingest ratio | 0.7 |" in text  # kept from the first run
+    assert "| Sends/s | 80 /s |" in text and "boom" not in text  # outbound replaced
+    assert text.count("<!-- bench:outbound:begin -->") == 1
+
+
 def test_results_json_is_written_per_date(tmp_path: Path) -> None:
     first = report.write_json(_result(0.7), tmp_path)
     second = report.write_json(_result(0.8), tmp_path)
