@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from wacrm.agents.tables import AgentTables
 from wacrm.jobs import Retry, context, entrypoint, periodic
@@ -261,7 +264,33 @@ async def send_message(payload: dict[str, Any]) -> None:
         except errors.SendError as exc:
             await _handle_failure(conn, tables, message, claim["attempts"], exc, config)
             return
-        await _finish(conn, tables, message_id, message["customer_id"], wamid=wamid)
+    # outside the block: the claim's connection may be broken, and the pool has one per job
+    await _record_sent(pool, tables, message_id, message["customer_id"], wamid)
+
+
+async def _record_sent(
+    pool: AsyncConnectionPool[Any],
+    tables: AgentTables,
+    message_id: int,
+    customer_id: int,
+    wamid: str,
+) -> None:
+    """Meta accepted the message: record its wamid, on a fresh connection and through a database
+    outage (retrying up to the lease), so a restart between the send and this write does not make
+    the job fail and send the message a second time."""
+    deadline = time.monotonic() + lease().total_seconds()
+    delay = 0.2
+    while True:
+        try:
+            async with pool.connection() as conn:
+                await _finish(conn, tables, message_id, customer_id, wamid=wamid)
+            return
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("message %s was sent (%s) but not recorded yet: %s", message_id, wamid, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 async def _handle_failure(
