@@ -134,7 +134,13 @@ def test_redelivery_with_backoff_until_200(sandbox, receiver) -> None:
         if "messages" in c["json"]["entry"][0]["changes"][0]["value"]
     ]
     assert len(set(bodies)) == 1  # the same bytes re-delivered
-    attempts = [d for d in sandbox.webhook_deliveries() if d["kind"] == "message"]
+
+    def message_attempts() -> list[dict]:
+        return [d for d in sandbox.webhook_deliveries() if d["kind"] == "message"]
+
+    # the sandbox records an attempt once the answer is back, just after the receiver saw it
+    receiver.wait(lambda: len(message_attempts()) == 3)
+    attempts = message_attempts()
     assert [(d["attempt"], d["status"]) for d in attempts] == [(1, 500), (2, 503), (3, 200)]
 
 
