@@ -112,7 +112,7 @@ def sync_conn(db_url: str) -> Iterator[psycopg.Connection[Any]]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Any:
-    """Test settings: a data folder of the test's own, a fixed secret key."""
+    """Test settings: a data folder of the test's own, a fixed secret key, inline webhook processing."""
     from wacrm.config import Settings
 
     return Settings(
@@ -120,6 +120,9 @@ def settings(tmp_path: Path) -> Any:
         WACRM_DATA_DIR=tmp_path / "data",
         WACRM_SECRET_KEY="test-secret-key-0123456789-abcdefghijklmnop",
         WACRM_RUN_WORKER=False,
+        # processed before the 200, so a test sees a webhook's rows as soon as it is answered
+        # (deferred processing, the default, is tested in tests/inbound/test_deferred.py)
+        WACRM_WEBHOOK_PROCESSING="inline",
         WACRM_PUBLIC_URL="http://testserver",
         WACRM_DB_POOL_SIZE=4,
     )

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     webhook_batch_max: int = Field(
         64, ge=0, le=1000, validation_alias="WACRM_WEBHOOK_BATCH_MAX"
     )  # webhooks per group-commit transaction; 0: one transaction per webhook
+    webhook_processing: Literal["deferred", "inline"] = Field(
+        "deferred", validation_alias="WACRM_WEBHOOK_PROCESSING"
+    )  # deferred: the 200 follows the journal commit, workers process it; inline: before the 200
     admin_email: str | None = Field(None, validation_alias="WACRM_ADMIN_EMAIL")
     admin_password: str | None = Field(None, validation_alias="WACRM_ADMIN_PASSWORD")
 

@@ -4,6 +4,10 @@ Each request is answered only after the transaction holding its webhook committe
 is that of one transaction per webhook; the commit (and its fsync) is shared. A batch that fails is
 redone one webhook per transaction, so one bad payload cannot fail the others.
 
+With deferred processing (WACRM_WEBHOOK_PROCESSING=deferred, the default) a batch is only journaled
+(one INSERT and a NOTIFY): the 200 means "durably kept", and a journal processor
+(`wacrm.inbound.processor`) turns the journal into customers and messages moments later.
+
 `concurrency` batches are in flight at once (on their own connections), so that the web process
 builds the next batch while PostgreSQL executes and commits the previous one. Within a batch the
 webhooks are sorted by customer, so two batches lock customers in the same order; a deadlock that
@@ -28,6 +32,7 @@ from wacrm.inbound.service import (
     Webhook,
     describe,
     journal_failed,
+    journal_received,
     process_in_transaction,
     store_webhook,
 )
@@ -43,11 +48,13 @@ class Batcher:
         *,
         max_batch: int = 64,
         concurrency: int = 2,
+        deferred: bool = False,
     ) -> None:
         self.pool = pool
         self.routes = routes
         self.max_batch = max(1, max_batch)
         self.concurrency = max(1, concurrency)
+        self.deferred = deferred
         self.queue: asyncio.Queue[tuple[Webhook, asyncio.Future[str]]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self.batches = 0
@@ -73,7 +80,7 @@ class Batcher:
                 fut.set_exception(RuntimeError("the server is shutting down"))
 
     async def submit(self, hook: Webhook) -> str:
-        """Queue a verified webhook; 'processed' or 'failed' once it is committed in the journal."""
+        """Queue a verified webhook; its journal status ('received', 'processed' or 'failed') once committed."""
         self.start()
         fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.queue.put_nowait((hook, fut))
@@ -84,7 +91,8 @@ class Batcher:
             items = [await self.queue.get()]
             while len(items) < self.max_batch and not self.queue.empty():
                 items.append(self.queue.get_nowait())
-            items.sort(key=lambda item: item[0].lock_key)
+            if not self.deferred:  # deferred batches take no locks: keep the arrival order
+                items.sort(key=lambda item: item[0].lock_key)
             try:
                 results = await self._flush([h for h, _ in items])
             except Exception as exc:  # the database is unreachable: every request answers 503
@@ -99,6 +107,8 @@ class Batcher:
     async def _flush(self, hooks: list[Webhook]) -> list[str]:
         async with self.pool.connection() as conn:
             self.batches += 1
+            if self.deferred:
+                return await journal_received(conn, hooks)
             try:
                 await process_in_transaction(conn, hooks, self.routes)
                 return ["processed"] * len(hooks)
@@ -128,7 +138,12 @@ async def start_webhook_batcher(app: Any, stack: contextlib.AsyncExitStack) -> N
     size = app.state.settings.webhook_batch_max
     if size <= 0:
         return
-    batcher = Batcher(app.state.pool, route_cache(app), max_batch=size)
+    batcher = Batcher(
+        app.state.pool,
+        route_cache(app),
+        max_batch=size,
+        deferred=app.state.settings.webhook_processing == "deferred",
+    )
     app.state.webhook_batcher = batcher
     batcher.start()
     stack.push_async_callback(batcher.stop)

@@ -9,6 +9,7 @@ in its place in the batch, after the set-based statements of the webhooks before
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -251,7 +252,9 @@ async def process_batch(
     config_ids: set[int] = set()
     media_jobs: list[dict[str, Any]] = []
     segment = _Segment()
-    for data in datas:
+    for i, data in enumerate(datas):
+        if i % 16 == 15:
+            await asyncio.sleep(0)  # a long batch must not hold up the event loop's other work
         changes = await payload_changes(conn, data, validate_payload(data), routes)
         planned = [(route, value, _rows(route, value, raw)) for route, value, raw in changes]
         if any(rows is None for _, _, rows in planned):

@@ -102,7 +102,10 @@ async def accept_webhook(app: Any, body: bytes, signature: str | None) -> None:
             await batcher.submit(hook)
         else:
             async with app.state.pool.connection() as conn:
-                await service.store_webhook(conn, hook, cache)
+                if app.state.settings.webhook_processing == "deferred":
+                    await service.journal_received(conn, [hook])
+                else:
+                    await service.store_webhook(conn, hook, cache)
     except (psycopg.OperationalError, PoolTimeout) as exc:
         log.warning("webhook not stored, the database is unavailable: %s", exc)
         raise WebhookRefused(503, "the database is unavailable; Meta will deliver again") from exc
@@ -110,7 +113,7 @@ async def accept_webhook(app: Any, body: bytes, signature: str | None) -> None:
 
 @router.post("/webhooks/whatsapp", dependencies=[Depends(public)])
 async def receive(request: Request) -> Response:
-    """A signed event from Meta: verified, journaled (and processed) before the 200."""
+    """A signed event from Meta: verified and journaled before the 200 (processed too, when inline)."""
     try:
         await accept_webhook(
             request.app, await request.body(), request.headers.get(SIGNATURE_HEADER)

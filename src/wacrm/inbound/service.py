@@ -30,6 +30,11 @@ _JOURNAL_OK = (
     "INSERT INTO webhook_journal (phone_number_id, body, status, attempts, processed_at)"
     " SELECT p, b, 'processed', 1, now() FROM unnest(%s::text[], %s::bytea[]) AS x(p, b)"
 )
+_JOURNAL_RECEIVED = (
+    "INSERT INTO webhook_journal (phone_number_id, body, status, error)"
+    " SELECT p, b, s, e FROM unnest(%s::text[], %s::bytea[], %s::text[], %s::text[]) AS x(p, b, s, e)"
+)
+JOURNAL_CHANNEL = "wacrm_journal"  # NOTIFY'd when deferred webhooks wait in the journal
 _JOURNAL_FAILED = (
     "INSERT INTO webhook_journal (phone_number_id, body, status, error, attempts)"
     " VALUES (%s, %s, 'failed', %s, 1) RETURNING id"
@@ -106,6 +111,25 @@ async def process_in_transaction(
         due = _due_config_ids(conn.info.dbname, config_ids)
         if due:
             await conn.execute(_TOUCH_CONFIG, (due,))
+
+
+async def journal_received(conn: AsyncConnection[Any], hooks: Sequence[Webhook]) -> list[str]:
+    """Journal `hooks` for deferred processing in ONE transaction; each one's journal status.
+
+    A body that is not JSON is journaled 'failed' at once; the others wait as 'received' for a
+    journal processor (`wacrm.inbound.processor`), woken by a NOTIFY on `JOURNAL_CHANNEL`.
+    """
+    statuses = ["received" if h.data is not None else "failed" for h in hooks]
+    errors = [None if h.data is not None else "the body is not JSON" for h in hooks]
+    async with conn.pipeline(), conn.transaction():
+        await conn.execute(
+            _JOURNAL_RECEIVED,
+            ([h.phone_number_id for h in hooks], [h.body for h in hooks], statuses, errors),
+            prepare=True,
+        )
+        if "received" in statuses:
+            await conn.execute(f"NOTIFY {JOURNAL_CHANNEL}")
+    return statuses
 
 
 async def journal_failed(conn: AsyncConnection[Any], hook: Webhook, error: str) -> int:

@@ -1,4 +1,4 @@
-"""`wacrm worker`: run background jobs (sends, media downloads, notifications)."""
+"""`wacrm worker`: run background jobs (sends, media downloads, notifications) and the webhook journal."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ def worker(
         help="Seconds without a heartbeat after which a running job counts as abandoned.",
     ),
 ) -> None:
-    """Run a job worker (several may run, on any machine reaching the database)."""
+    """Run a job worker and journal processor (several may run, on any machine reaching the database)."""
+    from wacrm.inbound.processor import run_processor
     from wacrm.jobs.worker import run_worker
 
     url = database_url()
@@ -32,11 +33,14 @@ def worker(
         console.print(
             f"[bold green]wacrm worker[/] running (concurrency {concurrency}); Ctrl-C stops it"
         )
-        await run_worker(
-            url,
-            concurrency=concurrency,
-            stop=stop,
-            heartbeat_timeout=timedelta(seconds=heartbeat_timeout),
+        await asyncio.gather(
+            run_worker(
+                url,
+                concurrency=concurrency,
+                stop=stop,
+                heartbeat_timeout=timedelta(seconds=heartbeat_timeout),
+            ),
+            run_processor(url, stop),
         )
 
     asyncio.run(main())

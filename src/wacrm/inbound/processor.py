@@ -1,0 +1,207 @@
+"""The journal processor: turns deferred webhooks (journal rows 'received') into customers and messages.
+
+With WACRM_WEBHOOK_PROCESSING=deferred the web process only journals a webhook before its 200; this
+loop, run by every job worker (`wacrm worker`, and `wacrm serve`'s in-process worker), claims the
+oldest waiting rows with `FOR UPDATE SKIP LOCKED` (so any number of processors share the work, each
+row processed once), processes them set-based in ONE transaction together with marking them
+'processed', and is woken by the NOTIFY of the journal insert (a poll catches what a lost
+notification would miss). A row that cannot be processed is marked 'failed' with the reason, on
+its own, and the others of its batch go on. A crash or a database restart rolls the transaction
+back: the rows are still 'received' and are claimed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import psycopg
+import psycopg.errors
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from wacrm.inbound.bulk import process_batch
+from wacrm.inbound.processing import ProcessingError, enqueue_media_jobs
+from wacrm.inbound.routing import RouteCache
+from wacrm.inbound.service import _TOUCH_CONFIG, JOURNAL_CHANNEL, _due_config_ids, describe
+
+log = logging.getLogger(__name__)
+
+BATCH = 200  # journal rows per processing transaction
+POLL_SECONDS = 1.0  # longest wait without a notification
+MAX_ATTEMPTS = 5  # a row that deadlocks this often is marked failed (kept for replay)
+
+_CLAIM = (
+    "SELECT id, body FROM webhook_journal WHERE status = 'received'"
+    " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"
+)
+_DONE = (
+    "UPDATE webhook_journal SET status = 'processed', error = NULL, attempts = attempts + 1,"
+    " processed_at = now() WHERE id = ANY(%s)"
+)
+_FAILED = (
+    "UPDATE webhook_journal SET status = 'failed', error = %s, attempts = attempts + 1"
+    " WHERE id = %s"
+)
+_RETRY_LATER = (
+    "UPDATE webhook_journal SET attempts = attempts + 1,"
+    " status = CASE WHEN attempts + 1 >= %s THEN 'failed' ELSE status END,"
+    " error = CASE WHEN attempts + 1 >= %s THEN %s ELSE error END WHERE id = %s"
+)
+_RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+
+
+@dataclass
+class _Row:
+    id: int
+    data: Any  # None: the body is not JSON
+
+
+async def _apply(conn: AsyncConnection[Any], rows: list[_Row], routes: RouteCache) -> None:
+    """Process `rows` and mark them processed, in the caller's transaction (raises if any fails)."""
+    if any(r.data is None for r in rows):
+        raise ProcessingError("the body is not JSON")
+    async with conn.pipeline():
+        config_ids, media_jobs = await process_batch(conn, [r.data for r in rows], routes)
+        await enqueue_media_jobs(conn, media_jobs)
+        due = _due_config_ids(conn.info.dbname, config_ids)
+        if due:
+            await conn.execute(_TOUCH_CONFIG, (due,))
+        await conn.execute(_DONE, ([r.id for r in rows],), prepare=True)
+
+
+async def process_claimed(conn: AsyncConnection[Any], rows: list[_Row], routes: RouteCache) -> None:
+    """The rows of one claim, in the claim's transaction: all at once, else one by one."""
+    try:
+        async with conn.transaction():  # a savepoint: a failure leaves the claim's locks held
+            await _apply(conn, rows, routes)
+        return
+    except psycopg.OperationalError:
+        raise
+    except Exception as exc:
+        if len(rows) == 1:
+            await _one_failed(conn, rows[0], exc)
+            return
+    for row in rows:
+        try:
+            async with conn.transaction():
+                await _apply(conn, [row], routes)
+        except psycopg.OperationalError:
+            raise
+        except Exception as exc:
+            await _one_failed(conn, row, exc)
+
+
+async def _one_failed(conn: AsyncConnection[Any], row: _Row, exc: Exception) -> None:
+    if isinstance(exc, _RETRYABLE):
+        error = f"{type(exc).__name__} {MAX_ATTEMPTS} times"
+        await conn.execute(_RETRY_LATER, (MAX_ATTEMPTS, MAX_ATTEMPTS, error, row.id))
+        return
+    if not isinstance(exc, ProcessingError):
+        log.error(
+            "webhook %s could not be processed; kept in the journal for replay",
+            row.id,
+            exc_info=exc,
+        )
+    await conn.execute(_FAILED, (describe(exc), row.id))
+
+
+async def process_waiting(
+    pool: AsyncConnectionPool, routes: RouteCache, *, batch: int = BATCH
+) -> int:
+    """Claim and process up to `batch` waiting journal rows in one transaction; how many were claimed."""
+    async with pool.connection() as conn, conn.transaction():
+        cur = await conn.execute(_CLAIM, (batch,), prepare=True)
+        claimed = await cur.fetchall()
+        if not claimed:
+            return 0
+        rows = []
+        for r in claimed:
+            try:
+                data = orjson.loads(bytes(r["body"]))
+            except orjson.JSONDecodeError:
+                data = None
+            rows.append(_Row(int(r["id"]), data))
+        await process_claimed(conn, rows, routes)
+        return len(rows)
+
+
+async def drain(pool: AsyncConnectionPool, routes: RouteCache | None = None) -> int:
+    """Process every waiting row now (tests, `wacrm webhooks process`); how many were processed."""
+    routes = routes or RouteCache()
+    total = 0
+    while n := await process_waiting(pool, routes):
+        total += n
+    return total
+
+
+async def run_processor(
+    database_url: str,
+    stop: asyncio.Event,
+    *,
+    batch: int = BATCH,
+    poll: float = POLL_SECONDS,
+) -> None:
+    """Process the journal until `stop` is set; survives database restarts (reconnects with back-off)."""
+    from wacrm.db.pool import create_pool
+
+    routes = RouteCache()
+    pool = create_pool(database_url, max_size=2, min_size=1, name="wacrm-journal")
+    await pool.open(wait=False)
+    delay = 0.5
+    try:
+        while not stop.is_set():
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    database_url, autocommit=True
+                ) as listen:
+                    await listen.execute(f"LISTEN {JOURNAL_CHANNEL}")
+                    delay = 0.5
+                    while not stop.is_set():
+                        if await process_waiting(pool, routes, batch=batch):
+                            await asyncio.sleep(0)  # let the rest of the process run
+                            continue
+                        await _wait(listen, stop, poll)
+            except (psycopg.Error, PoolTimeout, OSError) as exc:
+                if stop.is_set():
+                    return
+                log.warning(
+                    "journal processor interrupted (%s); restarting in %.1f s",
+                    type(exc).__name__,
+                    delay,
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                delay = min(delay * 2, 30.0)
+            except Exception:  # a bug must not stop ingest for good: logged, and it carries on
+                log.exception("journal processor failed; restarting in %.1f s", delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                delay = min(delay * 2, 30.0)
+    finally:
+        await pool.close()
+
+
+async def _wait(listen: AsyncConnection[Any], stop: asyncio.Event, poll: float) -> None:
+    """Until a journal NOTIFY arrives, `poll` seconds pass, or `stop` is set."""
+    notified = asyncio.ensure_future(_next_notify(listen, poll))
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({notified, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not notified.done():
+            notified.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await notified
+    if notified.done() and not notified.cancelled() and notified.exception() is not None:
+        raise notified.exception()  # type: ignore[misc]
+
+
+async def _next_notify(listen: AsyncConnection[Any], poll: float) -> None:
+    async for _ in listen.notifies(timeout=poll, stop_after=1):
+        return
