@@ -36,6 +36,11 @@ from wacrm.jobs.registry import (
 
 log = logging.getLogger(__name__)
 
+# Database connections of a worker's handlers. A send holds one only for its claim and its record
+# (two short statements), not while it waits for the limiter or for Meta, so a worker runs many
+# more jobs at once than it has connections; media downloads (at most 8 at once) hold theirs.
+POOL_MAX = 16
+
 
 def load_task_modules() -> list[str]:
     """Import every `wacrm.<feature>.tasks` module, which registers that feature's handlers."""
@@ -180,7 +185,9 @@ async def _run_once(
     settings = settings or get_settings()
     load_task_modules()
     concurrency = max(2, concurrency)
-    pool = create_pool(database_url, max_size=max(2, concurrency), min_size=1, name="wacrm-worker")
+    pool = create_pool(
+        database_url, max_size=max(2, min(concurrency, POOL_MAX)), min_size=1, name="wacrm-worker"
+    )
     await pool.open(wait=True)
     done = asyncio.Event()  # this life is over (stop, or a lost connection)
     try:

@@ -219,6 +219,14 @@ async def notify(
     customer_id: int,
     message_id: int | None,
 ) -> None:
+    event = event_json(
+        agent_id=agent_id, kind=kind, customer_id=customer_id, message_id=message_id
+    )
+    await conn.execute("SELECT pg_notify('wacrm_events', %s)", (event,))
+
+
+def event_json(*, agent_id: int, kind: str, customer_id: int, message_id: int | None) -> str:
+    """The payload of a live event on the `wacrm_events` channel."""
     event = {
         "agent_id": agent_id,
         "kind": kind,
@@ -226,7 +234,7 @@ async def notify(
         "message_id": message_id,
         "order_id": None,
     }
-    await conn.execute("SELECT pg_notify('wacrm_events', %s)", (json.dumps(event),))
+    return json.dumps(event)
 
 
 async def retry_message(

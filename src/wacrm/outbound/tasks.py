@@ -17,7 +17,8 @@ from wacrm.jobs import Retry, context, entrypoint, periodic
 from wacrm.numbers import service as numbers
 from wacrm.outbound import errors, limiter
 from wacrm.outbound.client import client_for
-from wacrm.outbound.service import READ_JOB, SEND_JOB, notify, schedule_send
+from wacrm.outbound.service import READ_JOB, SEND_JOB, event_json, schedule_send
+from wacrm.security.crypto import decrypt_secret
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +36,96 @@ def backoff(attempt: int) -> timedelta:
     return timedelta(seconds=min(300, 2**attempt))
 
 
+# One statement (one round trip) per send before the HTTP call: take the send lease, mark the
+# message 'sending', read the message, its recipient and the number, and take the limiter's slots
+# (the customer's pair slot unless one was reserved earlier; the number's slot unless the pair slot
+# is in the future, when it is taken after waiting for the pair slot, as `limiter` does alone).
+# Keys and rates as in `limiter` (number_key, pair_key, number_rate). The message is read as it
+# was before this statement marked it 'sending' (one snapshot).
+_CLAIM = """
+WITH s AS (
+  UPDATE outbound_sends SET state = 'sending', attempts = attempts + 1,
+    lease_until = now() + %(lease)s, updated_at = now()
+  WHERE agent_id = %(agent)s AND message_id = %(id)s
+    AND (state = 'queued' OR (state = 'sending' AND lease_until < now()))
+  RETURNING attempts, pair_slot_at
+), marked AS (
+  UPDATE {messages} SET status = 'sending', status_at = now()
+  WHERE id = %(id)s AND status IN ('queued', 'sending') AND EXISTS (SELECT FROM s)
+  RETURNING id
+), t AS (
+  SELECT s.attempts, s.pair_slot_at, m.id, m.customer_id, m.payload, m.context_wamid,
+    coalesce(nullif(c.phone, ''), nullif(c.bsuid, '')) AS recipient,
+    w.id AS config_id, w.phone_number_id, w.business_account_id, w.api_key, w.is_active,
+    w.messages_per_second,
+    (m.id IS NOT NULL AND coalesce(w.is_active, false) AND coalesce(w.phone_number_id, '') <> ''
+      AND w.api_key IS NOT NULL AND coalesce(nullif(c.phone, ''), nullif(c.bsuid, '')) IS NOT NULL
+    ) AS sendable
+  FROM s
+  LEFT JOIN {messages} m ON m.id = %(id)s
+  LEFT JOIN {customers} c ON c.id = m.customer_id
+  LEFT JOIN LATERAL (
+    SELECT w.* FROM agents a JOIN whatsapp_configuration w ON w.user_id = a.user_id
+    WHERE a.id = %(agent)s LIMIT 1
+  ) w ON true
+), p AS MATERIALIZED (
+  SELECT t.*, CASE WHEN t.sendable AND t.pair_slot_at IS NULL THEN wacrm_take_token(
+      'p:' || t.phone_number_id || ':' || t.recipient, %(pair_rate)s, %(pair_burst)s) END AS pair_tokens
+  FROM t
+)
+SELECT p.*, CASE WHEN p.sendable AND (p.pair_slot_at IS NOT NULL OR p.pair_tokens >= 0)
+    THEN wacrm_take_token('n:' || p.phone_number_id,
+      coalesce(nullif(p.messages_per_second, 0), 80) * %(headroom)s, 1) END AS number_tokens
+FROM p
+"""
+
+# One statement to record the outcome: the message (wamid and 'sent', or 'failed' with the
+# explanation), the send state 'done', and the live event. A status webhook may have come first:
+# then the message only needs its wamid (the early-status trigger applies the status).
+_SENT = """
+WITH m AS (
+  UPDATE {messages} SET wamid = %(wamid)s,
+    status = CASE WHEN status IN ('queued', 'sending') THEN 'sent' ELSE status END,
+    status_at = CASE WHEN status IN ('queued', 'sending') THEN now() ELSE status_at END
+  WHERE id = %(id)s AND (status IN ('queued', 'sending') OR wamid IS NULL)
+  RETURNING id
+), s AS (
+  UPDATE outbound_sends SET state = 'done', lease_until = NULL, updated_at = now()
+  WHERE agent_id = %(agent)s AND message_id = %(id)s
+  RETURNING message_id
+)
+SELECT pg_notify('wacrm_events', %(event)s)
+"""
+_FAILED = """
+WITH m AS (
+  UPDATE {messages} SET status = 'failed', status_at = now(), error_code = %(code)s,
+    error_title = %(title)s, error_details = %(details)s
+  WHERE id = %(id)s
+  RETURNING id
+), s AS (
+  UPDATE outbound_sends SET state = 'done', lease_until = NULL, updated_at = now()
+  WHERE agent_id = %(agent)s AND message_id = %(id)s
+  RETURNING message_id
+)
+SELECT pg_notify('wacrm_events', %(event)s)
+"""
+
+
 async def _claim(
-    conn: AsyncConnection[Any], agent_id: int, message_id: int
+    conn: AsyncConnection[Any], tables: AgentTables, message_id: int
 ) -> dict[str, Any] | None:
-    """Take the send lease; None when another worker holds a live lease or the send is done."""
+    """Take the send lease and the limiter slots; None when another worker holds a live lease or
+    the send is done. The row's `id` is None when the message itself is gone."""
     cur = await conn.execute(
-        """UPDATE outbound_sends SET state = 'sending', attempts = attempts + 1,
-             lease_until = now() + %s, updated_at = now()
-           WHERE agent_id = %s AND message_id = %s
-             AND (state = 'queued' OR (state = 'sending' AND lease_until < now()))
-           RETURNING *""",
-        (lease(), agent_id, message_id),
+        tables.query(_CLAIM),
+        {
+            "lease": lease(),
+            "agent": tables.agent_id,
+            "id": message_id,
+            "pair_rate": float(limiter.PAIR_RATE),
+            "pair_burst": float(limiter.PAIR_BURST),
+            "headroom": float(limiter.HEADROOM),
+        },
     )
     return await cur.fetchone()
 
@@ -59,44 +139,24 @@ async def _finish(
     wamid: str | None = None,
     failure: errors.SendError | None = None,
 ) -> None:
-    async with conn.transaction():
-        if failure is None:
-            await conn.execute(
-                tables.query(
-                    """UPDATE {messages} SET wamid = %s, status = 'sent', status_at = now()
-                       WHERE id = %s AND status IN ('queued', 'sending')"""
-                ),
-                (wamid, message_id),
-            )
-            # a status webhook may have come first: it only needs the wamid
-            await conn.execute(
-                tables.query("UPDATE {messages} SET wamid = %s WHERE id = %s AND wamid IS NULL"),
-                (wamid, message_id),
-            )
-        else:
-            await conn.execute(
-                tables.query(
-                    """UPDATE {messages} SET status = 'failed', status_at = now(), error_code = %s,
-                         error_title = %s, error_details = %s WHERE id = %s"""
-                ),
-                (
-                    failure.code,
-                    failure.title,
-                    f"{failure.explanation}. {failure.details or ''}".strip(),
-                    message_id,
-                ),
-            )
-        await conn.execute(
-            "UPDATE outbound_sends SET state = 'done', lease_until = NULL, updated_at = now() WHERE agent_id = %s AND message_id = %s",
-            (tables.agent_id, message_id),
+    event = event_json(
+        agent_id=tables.agent_id, kind="status", customer_id=customer_id, message_id=message_id
+    )
+    params: dict[str, Any] = {
+        "agent": tables.agent_id,
+        "id": message_id,
+        "event": event,
+        "wamid": wamid,
+    }
+    if failure is None:
+        await conn.execute(tables.query(_SENT), params)
+    else:
+        params.update(
+            code=failure.code,
+            title=failure.title,
+            details=f"{failure.explanation}. {failure.details or ''}".strip(),
         )
-        await notify(
-            conn,
-            agent_id=tables.agent_id,
-            kind="status",
-            customer_id=customer_id,
-            message_id=message_id,
-        )
+        await conn.execute(tables.query(_FAILED), params)
 
 
 async def _send(client: Any, to: str, message: dict[str, Any], media: dict[str, Any] | None) -> str:
@@ -154,12 +214,16 @@ async def _send(client: Any, to: str, message: dict[str, Any], media: dict[str, 
 
 @entrypoint(SEND_JOB)
 async def send_message(payload: dict[str, Any]) -> None:
-    """Send one queued outbound message; record wamid and 'sent', or 'failed' with the explanation."""
+    """Send one queued outbound message; record wamid and 'sent', or 'failed' with the explanation.
+
+    The database connection is held only for the claim (one statement) and the record (one
+    statement), not while waiting for a limiter slot or for Meta.
+    """
     tables = AgentTables(int(payload["agent_id"]), payload["prefix"])
     message_id = int(payload["message_id"])
     pool = context.current().pool
     async with pool.connection() as conn:
-        claim = await _claim(conn, tables.agent_id, message_id)
+        claim = await _claim(conn, tables, message_id)
         if claim is None:
             cur = await conn.execute(
                 "SELECT lease_until - now() AS left FROM outbound_sends WHERE agent_id = %s AND message_id = %s AND state = 'sending'",
@@ -174,49 +238,43 @@ async def send_message(payload: dict[str, Any]) -> None:
                     reason="another worker holds the send lease",
                 )
             return
-        cur = await conn.execute(
-            tables.query("SELECT * FROM {messages} WHERE id = %s"), (message_id,)
-        )
-        message = await cur.fetchone()
-        if message is None:
+        if claim["id"] is None:
             await conn.execute(
                 "DELETE FROM outbound_sends WHERE agent_id = %s AND message_id = %s",
                 (tables.agent_id, message_id),
             )
             return
-        await conn.execute(
-            tables.query(
-                "UPDATE {messages} SET status = 'sending', status_at = now() WHERE id = %s AND status IN ('queued', 'sending')"
-            ),
-            (message_id,),
-        )
-        cur = await conn.execute(
-            tables.query("SELECT phone, bsuid FROM {customers} WHERE id = %s"),
-            (message["customer_id"],),
-        )
-        customer = await cur.fetchone()
-        config = await numbers.get_by_agent_id(conn, agent_id=tables.agent_id)
+        customer_id = claim["customer_id"]
+        message = {
+            "id": message_id,
+            "customer_id": customer_id,
+            "payload": claim["payload"],
+            "context_wamid": claim["context_wamid"],
+        }
+        config = {
+            "id": claim["config_id"],
+            "phone_number_id": claim["phone_number_id"],
+            "business_account_id": claim["business_account_id"],
+            "is_active": claim["is_active"],
+            "access_token": decrypt_secret(claim["api_key"]) if claim["api_key"] else None,
+        }
         if (
-            config is None
-            or not config.get("is_active")
-            or not config.get("phone_number_id")
-            or not config.get("access_token")
+            claim["config_id"] is None
+            or not config["is_active"]
+            or not config["phone_number_id"]
+            or not config["access_token"]
         ):
             await _finish(
-                conn,
-                tables,
-                message_id,
-                message["customer_id"],
-                failure=errors.NotConfiguredError(),
+                conn, tables, message_id, customer_id, failure=errors.NotConfiguredError()
             )
             return
-        to = (customer or {}).get("phone") or (customer or {}).get("bsuid")
+        to = claim["recipient"]
         if not to:
             await _finish(
                 conn,
                 tables,
                 message_id,
-                message["customer_id"],
+                customer_id,
                 failure=errors.UndeliverableError(
                     None,
                     "No recipient",
@@ -225,21 +283,18 @@ async def send_message(payload: dict[str, Any]) -> None:
             )
             return
         phone_id = str(config["phone_number_id"])
-        if claim["pair_slot_at"] is None:
-            wait = await limiter.reserve_pair(conn, phone_number_id=phone_id, recipient=to)
-            if wait > PAIR_WAIT_INLINE:
+        pair_wait = 0.0
+        if claim["pair_tokens"] is not None:
+            pair_wait = limiter.wait_for(float(claim["pair_tokens"]), limiter.PAIR_RATE)
+            if pair_wait > PAIR_WAIT_INLINE:
                 await conn.execute(
                     """UPDATE outbound_sends SET state = 'queued', attempts = attempts - 1, lease_until = NULL,
                          pair_slot_at = now() + %s WHERE agent_id = %s AND message_id = %s""",
-                    (timedelta(seconds=wait), tables.agent_id, message_id),
+                    (timedelta(seconds=pair_wait), tables.agent_id, message_id),
                 )
-                raise Retry(timedelta(seconds=wait), reason="spacing messages to this customer")
-            await asyncio.sleep(wait)
-        await asyncio.sleep(
-            await limiter.reserve_number(
-                conn, phone_number_id=phone_id, per_second=int(config["messages_per_second"] or 80)
-            )
-        )
+                raise Retry(
+                    timedelta(seconds=pair_wait), reason="spacing messages to this customer"
+                )
         media = None
         if message["payload"]["type"] in ("image", "video", "audio", "document", "sticker"):
             cur = await conn.execute(
@@ -252,20 +307,33 @@ async def send_message(payload: dict[str, Any]) -> None:
                     conn,
                     tables,
                     message_id,
-                    message["customer_id"],
+                    customer_id,
                     failure=errors.MediaError(
                         None, "File deleted", "the uploaded file no longer exists"
                     ),
                 )
                 return
-        try:
-            async with client_for(config) as client:
-                wamid = await _send(client, to, message, media)
-        except errors.SendError as exc:
+    per_second = claim["messages_per_second"]
+    if claim["number_tokens"] is not None:
+        await asyncio.sleep(
+            limiter.wait_for(float(claim["number_tokens"]), limiter.number_rate(per_second))
+        )
+    else:  # the customer's slot comes first, then the number's (taken now, as limiter does)
+        await asyncio.sleep(pair_wait)
+        async with pool.connection() as conn:
+            wait = await limiter.reserve_number(
+                conn, phone_number_id=phone_id, per_second=per_second
+            )
+        await asyncio.sleep(wait)
+    try:
+        async with client_for(config) as client:
+            wamid = await _send(client, to, message, media)
+    except errors.SendError as exc:
+        async with pool.connection() as conn:
             await _handle_failure(conn, tables, message, claim["attempts"], exc, config)
-            return
-    # outside the block: the claim's connection may be broken, and the pool has one per job
-    await _record_sent(pool, tables, message_id, message["customer_id"], wamid)
+        return
+    # a fresh connection, retried through a database outage: the message is out
+    await _record_sent(pool, tables, message_id, customer_id, wamid)
 
 
 async def _record_sent(

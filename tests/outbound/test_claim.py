@@ -1,0 +1,161 @@
+"""The send job's two statements: the claim (lease, 'sending', reads, limiter slots) and the record."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.outbound.conftest import CUSTOMER_PHONE, add_customer, message_row
+from wacrm.outbound import errors, limiter, service, tasks
+from wacrm.outbound.schemas import TextContent
+
+
+@pytest.fixture(autouse=True)
+def _lease(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tasks, "lease", lambda: timedelta(seconds=60))
+
+
+async def queued(conn: Any, shop: dict[str, Any], customer_id: int | None = None) -> int:
+    msg = await service.queue_message(
+        conn,
+        tables=shop["tables"],
+        agent_id=shop["agent"]["id"],
+        customer_id=customer_id or shop["customer"]["id"],
+        content=TextContent(body="hello"),
+        sent_by=None,
+    )
+    return int(msg["id"])
+
+
+async def buckets(conn: Any) -> dict[str, float]:
+    rows = await (await conn.execute("SELECT key, tokens FROM outbound_rate_buckets")).fetchall()
+    return {r["key"]: r["tokens"] for r in rows}
+
+
+async def send_state(conn: Any, message_id: int) -> dict[str, Any]:
+    cur = await conn.execute(
+        "SELECT state, attempts, lease_until IS NOT NULL AS leased FROM outbound_sends WHERE message_id = %s",
+        (message_id,),
+    )
+    return await cur.fetchone()
+
+
+async def test_claim_takes_the_lease_marks_sending_and_takes_both_slots(
+    conn: Any, shop: dict[str, Any]
+) -> None:
+    tables, pnid = shop["tables"], shop["config"]["phone_number_id"]
+    mid = await queued(conn, shop)
+    claim = await tasks._claim(conn, tables, mid)
+    assert claim is not None
+    assert claim["id"] == mid and claim["attempts"] == 1 and claim["payload"]["body"] == "hello"
+    assert claim["recipient"] == CUSTOMER_PHONE and claim["phone_number_id"] == pnid
+    assert claim["sendable"] and claim["config_id"] == shop["config"]["id"]
+    assert (claim["pair_tokens"], claim["number_tokens"]) == (limiter.PAIR_BURST - 1, 0.0)
+    assert await buckets(conn) == {
+        limiter.pair_key(pnid, CUSTOMER_PHONE): limiter.PAIR_BURST - 1,
+        limiter.number_key(pnid): 0.0,
+    }
+    assert (await message_row(conn, tables, mid))["status"] == "sending"
+    assert await send_state(conn, mid) == {"state": "sending", "attempts": 1, "leased": True}
+    # a live lease: nobody else claims it, and no slot is taken for nothing
+    assert await tasks._claim(conn, tables, mid) is None
+    assert len(await buckets(conn)) == 2
+    await conn.execute("UPDATE whatsapp_configuration SET messages_per_second = 1")
+    second = await tasks._claim(conn, tables, await queued(conn, shop))
+    assert second is not None  # the next slot of the number: about 1 / 0.96 s after the first
+    assert 0.5 < limiter.wait_for(second["number_tokens"], limiter.number_rate(1)) <= 1 / 0.96
+
+
+async def test_claim_waits_for_the_customer_slot_before_the_number_slot(
+    conn: Any, shop: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limiter, "PAIR_RATE", 1 / 6)
+    pnid = shop["config"]["phone_number_id"]
+    for _ in range(3):  # the customer's burst is used up
+        await limiter.reserve_pair(conn, phone_number_id=pnid, recipient=CUSTOMER_PHONE)
+    claim = await tasks._claim(conn, shop["tables"], await queued(conn, shop))
+    assert claim is not None and claim["pair_tokens"] < 0
+    assert 5.5 < limiter.wait_for(claim["pair_tokens"], limiter.PAIR_RATE) <= 6.0
+    assert claim["number_tokens"] is None  # taken only once the customer's slot has come
+    assert limiter.number_key(pnid) not in await buckets(conn)
+
+
+async def test_claim_of_an_unsendable_message_takes_no_slot(
+    conn: Any, shop: dict[str, Any]
+) -> None:
+    tables = shop["tables"]
+    nobody = await add_customer(conn, tables, "", written_ago=60)  # an empty phone, no BSUID
+    claim = await tasks._claim(conn, tables, await queued(conn, shop, nobody["id"]))
+    assert claim is not None and claim["recipient"] is None and not claim["sendable"]
+    await conn.execute("UPDATE whatsapp_configuration SET is_active = false")
+    claim = await tasks._claim(conn, tables, await queued(conn, shop))
+    assert claim is not None and not claim["sendable"] and claim["is_active"] is False
+    assert (claim["pair_tokens"], claim["number_tokens"]) == (None, None)
+    assert await buckets(conn) == {}
+    gone = await queued(conn, shop)
+    await conn.execute(
+        tables.query("UPDATE {customers} SET last_message_id = NULL WHERE last_message_id = %s"),
+        (gone,),
+    )
+    await conn.execute(tables.query("DELETE FROM {messages} WHERE id = %s"), (gone,))
+    claim = await tasks._claim(conn, tables, gone)
+    assert claim is not None and claim["id"] is None
+
+
+async def test_record_sent_and_failed_in_one_statement(conn: Any, shop: dict[str, Any]) -> None:
+    tables, customer_id = shop["tables"], shop["customer"]["id"]
+    sent = await queued(conn, shop)
+    early = await queued(conn, shop)
+    failed = await queued(conn, shop)
+    for mid in (sent, early, failed):
+        assert await tasks._claim(conn, tables, mid) is not None
+    # a status webhook came before the record (it could not know the wamid): keep its status
+    await conn.execute(
+        tables.query("UPDATE {messages} SET status = 'delivered' WHERE id = %s"), (early,)
+    )
+    await conn.execute("LISTEN wacrm_events")
+    await tasks._finish(conn, tables, sent, customer_id, wamid="wamid.SENT")
+    await tasks._finish(conn, tables, early, customer_id, wamid="wamid.EARLY")
+    await tasks._finish(
+        conn,
+        tables,
+        failed,
+        customer_id,
+        failure=errors.UndeliverableError(131026, "Message undeliverable", "not on WhatsApp"),
+    )
+    events = [orjson.loads(n.payload) async for n in conn.notifies(timeout=0.5)]
+    assert events == [
+        {
+            "agent_id": tables.agent_id,
+            "kind": "status",
+            "customer_id": customer_id,
+            "message_id": mid,
+            "order_id": None,
+        }
+        for mid in (sent, early, failed)
+    ]
+    rows = {mid: await message_row(conn, tables, mid) for mid in (sent, early, failed)}
+    assert (rows[sent]["status"], rows[sent]["wamid"]) == ("sent", "wamid.SENT")
+    assert (rows[early]["status"], rows[early]["wamid"]) == ("delivered", "wamid.EARLY")
+    assert rows[failed]["status"] == "failed" and rows[failed]["error_code"] == 131026
+    assert rows[failed]["wamid"] is None and "not on WhatsApp" in rows[failed]["error_details"]
+    for mid in (sent, early, failed):
+        assert await send_state(conn, mid) == {"state": "done", "attempts": 1, "leased": False}
+
+
+async def test_record_applies_a_status_that_came_before_the_wamid(
+    conn: Any, shop: dict[str, Any]
+) -> None:
+    tables = shop["tables"]
+    mid = await queued(conn, shop)
+    assert await tasks._claim(conn, tables, mid) is not None
+    await conn.execute(
+        "INSERT INTO inbound_early_statuses (agent_id, wamid, status, status_at) VALUES (%s, 'wamid.X', 'read', now())",
+        (tables.agent_id,),
+    )
+    await tasks._finish(conn, tables, mid, shop["customer"]["id"], wamid="wamid.X")
+    row = await message_row(conn, tables, mid)
+    assert (row["status"], row["wamid"]) == ("read", "wamid.X")
