@@ -2,8 +2,11 @@
 
 Each `NNNN_name.sql` is applied once, in its own transaction, under an advisory lock (so several
 processes starting at once migrate once), and recorded in `schema_migrations`. After each
-migration every agent's tables are brought to the newest per-agent step (`wacrm_upgrade_all_agents`).
-A database that has a migration this code does not know is refused.
+migration every agent's tables are brought to the newest per-agent steps (`wacrm_upgrade_agent`),
+many agents per transaction (`upgrade_agents`): one transaction for thousands of agents would hold
+thousands of locks and fill the server's lock table. Agents left behind by an interrupted run are
+upgraded by the next one, before any further migration. A database that has a migration this
+code does not know is refused.
 """
 
 from __future__ import annotations
@@ -17,9 +20,21 @@ from pathlib import Path
 
 import psycopg
 
+from wacrm.db.locks import CAPACITY_SQL, HELD_SQL, next_batch_size
+
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 7_413_902_114  # pg_advisory_xact_lock key for migrations
+FIRST_UPGRADE_BATCH = 20  # agents in the first upgrade transaction; later ones sized by locks held
+LARGEST_UPGRADE_BATCH = 1000
+# Agents missing at least one registered per-agent step.
+_PENDING_AGENTS = """
+SELECT a.id FROM agents a
+WHERE EXISTS (SELECT 1 FROM agent_schema_steps s
+              WHERE NOT EXISTS (SELECT 1 FROM agent_schema_applied x
+                                WHERE x.agent_id = a.id AND x.version = s.version))
+ORDER BY a.id
+"""
 _FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _INCLUDE_RE = re.compile(r"^-- include: (\S+)\s*$", re.MULTILINE)
 
@@ -115,6 +130,7 @@ def migrate(url: str, migrations: list[Migration] | None = None) -> list[Migrati
                 f"the database has migrations {ahead} that this version of wacrm does not know; "
                 "upgrade wacrm before starting it on this database"
             )
+        upgrade_agents(conn)  # agents an interrupted run left behind
         for migration in migrations:
             if migration.version in applied:
                 if applied[migration.version] != migration.checksum:
@@ -140,14 +156,61 @@ def migrate(url: str, migrations: list[Migration] | None = None) -> list[Migrati
                     "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
                     (migration.version, migration.name, migration.checksum),
                 )
-                has_upgrader = conn.execute(
-                    "SELECT to_regprocedure('wacrm_upgrade_all_agents()') IS NOT NULL"
-                ).fetchone()
-                if has_upgrader and has_upgrader[0]:
-                    conn.execute("SELECT wacrm_upgrade_all_agents()")
             log.info("applied migration %04d_%s", migration.version, migration.name)
             done.append(migration)
+            upgrade_agents(conn)
     return done
+
+
+def upgrade_agents(conn: psycopg.Connection, *, batch_size: int | None = None) -> int:
+    """Apply every missing per-agent step to every agent, in batches; the number of agents upgraded.
+
+    Each batch is one transaction under the migration lock. Without `batch_size` the first batch
+    has FIRST_UPGRADE_BATCH agents and each later one as many as keep it to a quarter of the lock
+    table, judged by the locks the previous batch held. When a batch fails, its agents are retried
+    one by one, so the error names the agent whose step failed and the agents before it are done.
+    """
+    with conn.transaction():  # (not an implicit transaction: each batch must commit)
+        ready = conn.execute(
+            "SELECT to_regprocedure('wacrm_upgrade_agent(bigint)') IS NOT NULL"
+            " AND to_regclass('agent_schema_applied') IS NOT NULL"
+        ).fetchone()
+        if not (ready and ready[0]):
+            return 0
+        ids = [int(r[0]) for r in conn.execute(_PENDING_AGENTS).fetchall()]
+        capacity_row = conn.execute(CAPACITY_SQL).fetchone()
+    if not ids:
+        return 0
+    capacity = int(capacity_row[0]) if capacity_row else 6400
+    size = batch_size or FIRST_UPGRADE_BATCH
+    done = 0
+    while done < len(ids):
+        batch = ids[done : done + size]
+        try:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+                conn.execute(
+                    "SELECT count(wacrm_upgrade_agent(id)) FROM unnest(%s::bigint[]) AS id",
+                    (batch,),
+                )
+                held_row = conn.execute(HELD_SQL).fetchone()
+        except psycopg.Error as exc:
+            if len(batch) > 1:
+                size = 1
+                continue
+            raise MigrationError(
+                f"upgrading the tables of agent {batch[0]} failed: "
+                f"{exc.diag.message_primary or exc}; {done} of {len(ids)} "
+                "agents were upgraded, the others are upgraded by the next `wacrm migrate`"
+            ) from exc
+        done += len(batch)
+        if batch_size is None:
+            held = int(held_row[0]) if held_row else 0
+            size = next_batch_size(
+                capacity=capacity, held=held, done=len(batch), largest=LARGEST_UPGRADE_BATCH
+            )
+    log.info("upgraded the tables of %d agents", len(ids))
+    return len(ids)
 
 
 def unregistered_agent_tables(url: str) -> list[str]:

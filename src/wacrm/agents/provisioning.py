@@ -1,0 +1,229 @@
+"""Creating agents: the `agents` rows and their tables, one agent or many per transaction.
+
+Every agent's tables come from the per-agent steps (`wacrm_upgrade_agent`, database/migrations/
+0003 and later): this module only inserts rows, checks them, and calls the steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg import AsyncConnection, sql
+from psycopg.pq import TransactionStatus
+
+from wacrm.agents.tables import AgentTables, validate_prefix
+from wacrm.db.locks import CAPACITY_SQL, HELD_SQL, next_batch_size
+
+PROVISIONING_LOCK = 0x7761_6372_6D00_0001  # pg_advisory_xact_lock key serialising provisioning
+FIRST_BATCH = 8  # agents in the first transaction of create_agents; later ones sized by locks held
+LARGEST_BATCH = 200
+
+
+class AgentError(ValueError):
+    """An agent cannot be created or changed as asked (the message says why; `status` for HTTP)."""
+
+    status = 400
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """One agent to create: an optional user to link, table prefix (default agt_<id>), currency."""
+
+    user_id: UUID | None = None
+    prefix: str | None = None
+    default_currency: str | None = None
+
+
+def _check_list(specs: Sequence[AgentSpec]) -> None:
+    """Valid prefixes, and no prefix or user twice in the list (before any SQL)."""
+    prefixes: set[str] = set()
+    users: set[UUID] = set()
+    for spec in specs:
+        if spec.prefix is not None:
+            validate_prefix(spec.prefix)
+            if spec.prefix in prefixes:
+                raise AgentError(f"the prefix {spec.prefix} is given twice", status=409)
+            prefixes.add(spec.prefix)
+        if spec.user_id is not None:
+            if spec.user_id in users:
+                raise AgentError(f"the user {spec.user_id} is given twice", status=409)
+            users.add(spec.user_id)
+
+
+async def _check_database(conn: AsyncConnection[Any], specs: Sequence[AgentSpec]) -> None:
+    """Users exist and have no agent yet; prefixes are free (race-free under the provisioning lock)."""
+    user_ids = [s.user_id for s in specs if s.user_id is not None]
+    if user_ids:
+        cur = await conn.execute(
+            """SELECT x.id, u.id IS NOT NULL AS found, a.agent_prefix
+               FROM unnest(%s::uuid[]) WITH ORDINALITY AS x(id, o)
+               LEFT JOIN users u ON u.id = x.id
+               LEFT JOIN agents a ON a.user_id = x.id
+               ORDER BY x.o""",
+            (user_ids,),
+        )
+        for row in await cur.fetchall():
+            if not row["found"]:
+                raise AgentError(f"no user with id {row['id']}", status=404)
+            if row["agent_prefix"] is not None:
+                raise AgentError(
+                    f"this user is already linked to agent {row['agent_prefix']}", status=409
+                )
+    prefixes = [s.prefix for s in specs if s.prefix is not None]
+    if prefixes:
+        cur = await conn.execute(
+            "SELECT agent_prefix FROM agents WHERE agent_prefix = ANY(%s)", (prefixes,)
+        )
+        taken = {r["agent_prefix"] for r in await cur.fetchall()}
+        for prefix in prefixes:
+            if prefix in taken:
+                raise AgentError(f"an agent with prefix {prefix} already exists", status=409)
+
+
+async def _takeover_versions(conn: AsyncConnection[Any], prefixes: list[str]) -> dict[str, int]:
+    """For prefixes whose tables already exist (adoption): the step they are at (1, or 2 with history)."""
+    if not prefixes:
+        return {}
+    cur = await conn.execute(
+        """SELECT p,
+                  CASE WHEN to_regclass('public.' || p || '_customers') IS NULL THEN 0
+                       WHEN to_regclass('public.' || p || '_orders_history') IS NULL THEN 1
+                       ELSE 2 END AS version
+           FROM unnest(%s::text[]) AS p""",
+        (prefixes,),
+    )
+    return {r["p"]: r["version"] for r in await cur.fetchall() if r["version"]}
+
+
+async def _provision(
+    conn: AsyncConnection[Any], created_by: UUID, specs: Sequence[AgentSpec], currency: str
+) -> list[dict[str, Any]]:
+    """Insert and provision `specs` in the caller's transaction, under the provisioning lock."""
+    # One provisioning at a time: two at once deadlocked on the foreign keys to `agents`
+    # (each step takes locks on shared tables in its own order); held until commit.
+    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (PROVISIONING_LOCK,))
+    await _check_database(conn, specs)
+    takeover = await _takeover_versions(conn, [s.prefix for s in specs if s.prefix is not None])
+    cur = await conn.execute(
+        "SELECT nextval('agents_id_seq') AS id FROM generate_series(1, %s)", (len(specs),)
+    )
+    ids = [r["id"] for r in await cur.fetchall()]
+    try:
+        await conn.execute(
+            """INSERT INTO agents (id, agent_prefix, user_id, created_by, schema_version, default_currency)
+               SELECT s.id, coalesce(s.prefix, 'agt_' || s.id), s.user_id, %s, s.version, s.currency
+               FROM unnest(%s::bigint[], %s::text[], %s::uuid[], %s::int[], %s::text[])
+                    AS s(id, prefix, user_id, version, currency)""",
+            (
+                created_by,
+                ids,
+                [s.prefix for s in specs],
+                [s.user_id for s in specs],
+                [takeover.get(s.prefix, 0) if s.prefix else 0 for s in specs],
+                [s.default_currency or currency for s in specs],
+            ),
+        )
+    except psycopg.errors.UniqueViolation as exc:
+        raise AgentError("an agent with this prefix or user already exists", status=409) from exc
+    for agent_id, spec in zip(ids, specs, strict=True):
+        if spec.prefix in takeover:
+            await conn.execute(
+                AgentTables(agent_id, spec.prefix).query(
+                    "ALTER TABLE {customers} ALTER COLUMN agent_id SET DEFAULT {aid};"
+                    "UPDATE {customers} SET agent_id = {aid} WHERE agent_id IS DISTINCT FROM {aid}",
+                    aid=sql.Literal(agent_id),
+                )
+            )
+    # The same per-agent steps as every migration, agent after agent in id order.
+    await conn.execute(
+        "SELECT count(wacrm_upgrade_agent(id)) FROM unnest(%s::bigint[]) AS id", (ids,)
+    )
+    cur = await conn.execute("SELECT * FROM agents WHERE id = ANY(%s) ORDER BY id", (ids,))
+    return [dict(r) for r in await cur.fetchall()]
+
+
+async def _one(conn: AsyncConnection[Any], query: str) -> int:
+    cur = await conn.execute(query)
+    row = await cur.fetchone()
+    assert row is not None
+    return int(next(iter(row.values())))
+
+
+def _default_currency() -> str:
+    from wacrm.config import get_settings
+
+    return get_settings().default_currency
+
+
+async def create_agent(
+    conn: AsyncConnection[Any],
+    *,
+    created_by: UUID,
+    user_id: UUID | None = None,
+    prefix: str | None = None,
+    default_currency: str | None = None,
+) -> dict[str, Any]:
+    """Insert an agent (the connection must use dict rows) and provision its tables (or take over existing tables for `prefix`).
+
+    Runs inside the caller's transaction if there is one, else in its own: a failure leaves
+    neither the row nor any table behind. The agent's currency defaults to WACRM_DEFAULT_CURRENCY.
+    """
+    spec = AgentSpec(user_id=user_id, prefix=prefix, default_currency=default_currency)
+    _check_list([spec])
+    async with conn.transaction():
+        (agent,) = await _provision(conn, created_by, [spec], _default_currency())
+    return agent
+
+
+async def create_agents(
+    conn: AsyncConnection[Any],
+    *,
+    created_by: UUID,
+    specs: Sequence[AgentSpec],
+    batch_size: int | None = None,
+    on_batch: Callable[[list[dict[str, Any]]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Create many agents (dict-row connection): checked first, then provisioned in batches.
+
+    Each batch is one transaction that takes the provisioning lock once and commits once. Without
+    `batch_size`, a batch holds at most a quarter of the server's lock table (sized from the locks
+    the previous batch held). Inside a caller's transaction everything is one batch. If a batch
+    fails, the batches before it stay created (`on_batch` is called with each committed batch).
+    """
+    specs = list(specs)
+    _check_list(specs)
+    if not specs:
+        return []
+    currency = _default_currency()
+    await _check_database(conn, specs)  # fail before creating anything (checked again per batch)
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        async with conn.transaction():
+            made = await _provision(conn, created_by, specs, currency)
+        if on_batch:
+            on_batch(made)
+        return made
+    capacity = await _one(conn, CAPACITY_SQL)
+    size = batch_size or FIRST_BATCH
+    made = []
+    while len(made) < len(specs):
+        batch = specs[len(made) : len(made) + size]
+        async with conn.transaction():
+            rows = await _provision(conn, created_by, batch, currency)
+            if batch_size is None:
+                held = await _one(conn, HELD_SQL)
+                size = next_batch_size(
+                    capacity=capacity, held=held, done=len(batch), largest=LARGEST_BATCH
+                )
+        made.extend(rows)
+        if on_batch:
+            on_batch(rows)
+    return made
