@@ -275,3 +275,59 @@ def test_upgrade_agents_commits_each_batch(db_url: str) -> None:
             cur = other.execute("SELECT count(DISTINCT agent_id) FROM agent_schema_applied")
             assert cur.fetchone()[0] == 4
         assert upgrade_agents(conn) == 0
+
+
+@pytest.fixture
+def cli_env(db_url, monkeypatch, tmp_path):
+    from wacrm.config import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("WACRM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("WACRM_SECRET_KEY", "cli-test-key-0123456789-abcdefghijklmnop")
+    monkeypatch.delenv("WACRM_ADMIN_EMAIL", raising=False)
+    monkeypatch.delenv("WACRM_ADMIN_PASSWORD", raising=False)
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_agent_import_cli(cli_env, sync_conn) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from wacrm.cli.main import app as cli
+
+    def user(email: str, role: str) -> Any:
+        return sync_conn.execute(
+            "INSERT INTO users (name, email, role) VALUES ('x', %s, %s) RETURNING id", (email, role)
+        ).fetchone()["id"]
+
+    user("boss@example.com", "admin")
+    ann = user("ann@example.com", "agent")
+    csv_path = cli_env / "agents.csv"
+    csv_path.write_text("user,prefix,currency\nAnn@Example.com,agt_ann,eur\n,,\n,agt_shop2,\n")
+    result = CliRunner().invoke(cli, ["agent", "import", str(csv_path), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert data["created"] == 3
+    first, second, third = data["agents"]
+    assert first["agent_prefix"] == "agt_ann" and first["user_id"] == str(ann)
+    assert second["agent_prefix"] == f"agt_{second['id']}" and third["agent_prefix"] == "agt_shop2"
+    cur = sync_conn.execute("SELECT default_currency FROM agents WHERE agent_prefix = 'agt_ann'")
+    assert cur.fetchone()["default_currency"] == "EUR"
+
+    result = CliRunner().invoke(cli, ["agent", "import", "--count", "4", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.strip().splitlines()[-1])["created"] == 4
+
+    bad = cli_env / "bad.csv"
+    bad.write_text("user,prefix\n,agt_fresh\nnobody@example.com,\n")
+    result = CliRunner().invoke(cli, ["agent", "import", str(bad)])
+    assert result.exit_code == 1 and "no user with email nobody@example.com" in result.output
+    bad.write_text("prefix\nagt_fresh\nagt_shop2\n")
+    result = CliRunner().invoke(cli, ["agent", "import", str(bad)])
+    assert result.exit_code == 1 and "agt_shop2 already exists" in result.output
+    assert (
+        sync_conn.execute("SELECT count(*) AS n FROM agents").fetchone()["n"] == 7
+    )  # nothing of the refused files was created

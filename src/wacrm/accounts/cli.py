@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from wacrm.cli.common import emit, fail, run_with_connection
+from wacrm.cli.common import console, emit, fail, run_with_connection
 
 user_app = typer.Typer(help="Users (admins and agents).", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
@@ -120,6 +120,104 @@ def agent_create(
         "user_id": str(agent["user_id"]) if agent["user_id"] else None,
     }
     emit(data, as_json, f"created agent {agent['id']} with tables {agent['agent_prefix']}_*")
+
+
+@agent_app.command("import")
+def agent_import(
+    file: typer.FileText = typer.Argument(
+        None,
+        help="CSV with a header and any of the columns user (email), prefix, currency; - for stdin.",
+    ),
+    count: int = typer.Option(
+        None,
+        "--count",
+        min=1,
+        help="Instead of a file: this many agents, no user, prefix agt_<id>.",
+    ),
+    batch_size: int = typer.Option(
+        None,
+        "--batch-size",
+        min=1,
+        help="Agents per transaction (default: sized by the locks held).",
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Create many agents at once: every row checked first, then many agents per transaction."""
+    import csv
+    import time
+
+    from wacrm.agents.service import AgentSpec, create_agents
+
+    if (file is None) == (count is None):
+        fail("give a CSV file or --count")
+    rows = (
+        [{} for _ in range(count)]
+        if count
+        else [
+            {k.strip().lower(): (v or "").strip() for k, v in r.items() if k}
+            for r in csv.DictReader(file)
+        ]
+    )
+    unknown = {k for r in rows for k in r} - {"user", "prefix", "currency"}
+    if unknown:
+        fail(f"unknown column(s) {', '.join(sorted(unknown))}: use user, prefix, currency")
+    created: list[dict[str, Any]] = []
+
+    async def go(conn: Any) -> float:
+        emails = sorted({r["user"].lower() for r in rows if r.get("user")})
+        users: dict[str, Any] = {}
+        if emails:
+            cur = await conn.execute(
+                "SELECT lower(email) AS email, id FROM users WHERE lower(email) = ANY(%s)",
+                (emails,),
+            )
+            users = {r["email"]: r["id"] for r in await cur.fetchall()}
+            missing = [e for e in emails if e not in users]
+            if missing:
+                raise ValueError(f"no user with email {', '.join(missing[:5])}")
+        cur = await conn.execute(
+            "SELECT id FROM users WHERE role = 'admin' ORDER BY created_at LIMIT 1"
+        )
+        admin = await cur.fetchone()
+        if admin is None:
+            raise ValueError("create an admin first")
+        specs = [
+            AgentSpec(
+                user_id=users[r["user"].lower()] if r.get("user") else None,
+                prefix=r.get("prefix") or None,
+                default_currency=(r.get("currency") or "").upper() or None,
+            )
+            for r in rows
+        ]
+        started = time.perf_counter()
+        await create_agents(
+            conn,
+            created_by=admin["id"],
+            specs=specs,
+            batch_size=batch_size,
+            on_batch=created.extend,
+        )
+        return time.perf_counter() - started
+
+    try:
+        seconds = _run(go)
+    finally:
+        if len(created) < len(rows):
+            console.print(f"[yellow]{len(created)} of {len(rows)} agents were created[/]")
+    data = {
+        "created": len(created),
+        "seconds": round(seconds, 2),
+        "agents": [
+            {
+                "id": a["id"],
+                "agent_prefix": a["agent_prefix"],
+                "user_id": str(a["user_id"]) if a["user_id"] else None,
+            }
+            for a in created
+        ],
+    }
+    first, last = (created[0]["agent_prefix"], created[-1]["agent_prefix"]) if created else ("", "")
+    emit(data, as_json, f"created {len(created)} agents ({first} … {last}) in {seconds:.1f} s")
 
 
 @whatsapp_app.command("configure")
