@@ -204,8 +204,10 @@ async def create_agents(
     if not specs:
         return []
     currency = _default_currency()
-    await _check_database(conn, specs)  # fail before creating anything (checked again per batch)
-    if conn.info.transaction_status != TransactionStatus.IDLE:
+    in_callers_transaction = conn.info.transaction_status != TransactionStatus.IDLE
+    async with conn.transaction():  # fail before creating anything (checked again per batch)
+        await _check_database(conn, specs)
+    if in_callers_transaction:
         async with conn.transaction():
             made = await _provision(conn, created_by, specs, currency)
         if on_batch:
