@@ -244,6 +244,11 @@ def start_crm(db_url: str, *, workers: int = 1, port: int | None = None) -> tupl
     return proc, base
 
 
+def start_processor(db_url: str) -> Process:
+    """`wacrm webhooks process`: a journal processor alone (deferred webhooks → messages)."""
+    return Process([*WACRM, "webhooks", "process"], crm_env(db_url), "journal-processor")
+
+
 def start_bare(*, workers: int = 1, port: int | None = None) -> tuple[Process, str]:
     """The bare endpoint (bench/bare_app.py) under uvicorn with the CRM's server settings."""
     port = port or free_port()

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import httpx
+import psycopg
 
 from bench import env
 from bench.fixtures import Agent, Payload, build_payloads, make_agents, stored
@@ -33,6 +34,62 @@ def _redeliver(base: str, payloads: list[Payload]) -> int:
     return ok
 
 
+def _journal_max_id(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT coalesce(max(id), 0) FROM webhook_journal").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _waiting(url: str) -> int:
+    """Journal rows still waiting for the journal processor."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM webhook_journal WHERE status = 'received'"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _drain(url: str, timeout: float = 600) -> float:
+    """Seconds until the journal processor has processed every waiting row."""
+    t0 = time.perf_counter()
+    while _waiting(url):
+        if time.perf_counter() - t0 > timeout:
+            raise RuntimeError("the journal processor did not catch up")
+        time.sleep(0.05)
+    return round(time.perf_counter() - t0, 2)
+
+
+def _processing(url: str, first_id: int, constant_from: int, started: float) -> dict[str, Any]:
+    """Journal → inbox figures: processing rate of the wrk phases, lag in the constant-rate run."""
+    with psycopg.connect(url) as conn:
+        # the wrk phases: everything journaled before the constant-rate run, processed as fast as
+        # the processor can (from the first request to the last row processed)
+        total = conn.execute(
+            "SELECT count(*), extract(epoch FROM max(processed_at)) FROM webhook_journal"
+            " WHERE id > %s AND id <= %s AND status = 'processed'",
+            (first_id, constant_from),
+        ).fetchone()
+        lag = conn.execute(
+            "SELECT percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP"
+            " (ORDER BY extract(epoch FROM processed_at - received_at) * 1000)"
+            " FROM webhook_journal WHERE id > %s",
+            (constant_from,),
+        ).fetchone()
+        failed = conn.execute(
+            "SELECT count(*) FROM webhook_journal WHERE id > %s AND status = 'failed'", (first_id,)
+        ).fetchone()
+    assert total is not None and lag is not None and failed is not None
+    n, last = int(total[0]), float(total[1] or started)
+    p50, p99 = lag[0] or [None, None]
+    return {
+        "processed": n,
+        "failed": int(failed[0]),
+        "processed_per_second": round(n / max(1e-6, last - started), 1),
+        "constant_lag_p50_ms": round(p50, 1) if p50 is not None else None,
+        "constant_lag_p99_ms": round(p99, 1) if p99 is not None else None,
+    }
+
+
 def _one_configuration(
     url: str, agents: list[Agent], payloads: list[Payload], workers: int, size: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Payload]]:
@@ -42,7 +99,9 @@ def _one_configuration(
         run_wrk(f"{bare_url}/webhooks/whatsapp", payloads[:2000], seconds=1)  # warm-up
         ceiling = run_wrk(f"{bare_url}/webhooks/whatsapp", payloads, seconds=size["seconds"])
     crm, base = env.start_crm(url, workers=workers)
-    with crm:
+    with crm, env.start_processor(url):
+        first_id = _journal_max_id(url)
+        started = time.time()
         warm = run_wrk(f"{base}/webhooks/whatsapp", payloads, seconds=1)
         sent = payloads[: min(warm["issued"], len(payloads))]
         rest = payloads[len(sent) :]
@@ -52,12 +111,20 @@ def _one_configuration(
         n_rate = min(len(rest), int(size["rate"] * size["rate_seconds"]))
         if n_rate < size["rate"] * size["rate_seconds"]:
             raise RuntimeError("not enough distinct payloads left for the constant-rate run")
-        time.sleep(1)
+        backlog_after_wrk = _waiting(url)
+        drained_after_wrk = _drain(url)
+        constant_from = _journal_max_id(url)
         constant = open_loop(f"{base}/webhooks/whatsapp", rest[:n_rate], rate=size["rate"])
         sent += rest[:n_rate]
         rss = crm.rss_mib()
         answered = warm["ok"] + closed["ok"] + constant["ok"]
-        time.sleep(0.5)
+        drained_after_constant = _drain(url)
+        processing = _processing(url, first_id, constant_from, started)
+        processing.update(
+            backlog_after_wrk=backlog_after_wrk,
+            drain_seconds_after_wrk=drained_after_wrk,
+            drain_seconds_after_constant=drained_after_constant,
+        )
         found, _ = stored(url, agents, sent)
         missing = [p for p in sent if p.wamid not in found]
         # Meta re-delivers what was not answered 200 (wrk drops its in-flight requests at the end),
@@ -77,6 +144,7 @@ def _one_configuration(
             "no_loss": len(found) >= answered,
             "redelivered": {"unanswered": len(missing), "already_stored": 50, "ok": redelivered},
             "rss_mib": rss,
+            "processing": processing,
         },
         sent,
     )
@@ -131,7 +199,8 @@ def summary_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
         w = r["workers"]
         rows.append(
             row(
-                f"Ingest, {w} web process(es): webhooks/s committed (wrk, {r['crm']['connections']} conns)",
+                f"Ingest, {w} web process(es): webhooks/s journaled, answered 200"
+                f" (wrk, {r['crm']['connections']} conns)",
                 r["crm"]["per_second"],
                 "/s",
                 None,
@@ -154,6 +223,32 @@ def summary_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
                 note=f"p50 {c['p50_ms']} ms, {c['ok']}/{c['sent']} answered 200",
             )
         )
+        pr = r.get("processing")
+        if pr:
+            rows.append(
+                row(
+                    f"Ingest, {w} web process(es): journal processed into messages (1 processor)",
+                    pr["processed_per_second"],
+                    "/s",
+                    None,
+                    None,
+                    note=f"wrk phases: {pr['processed']} webhooks, backlog {pr['backlog_after_wrk']}"
+                    f" when wrk stopped, drained {pr['drain_seconds_after_wrk']} s later;"
+                    f" {pr['failed']} failed",
+                )
+            )
+            rows.append(
+                row(
+                    f"Ingest, {w} web process(es): journal → inbox lag p99 at"
+                    f" {c['offered_per_second']:.0f}/s",
+                    pr["constant_lag_p99_ms"],
+                    "ms",
+                    None,
+                    None,
+                    note=f"p50 {pr['constant_lag_p50_ms']} ms (from the journal commit to the"
+                    " processing commit)",
+                )
+            )
         rows.append(
             row(
                 f"RSS of a web process after ingest ({w} process(es))",

@@ -37,6 +37,7 @@ def test_sigkill_web_process_mid_stream(db_url: str, tmp_path: Path) -> None:
     cluster = Cluster(tmp_path, db_url)
     try:
         web = cluster.serve("web").start()
+        cluster.processor().start()  # the web process only journals (deferred processing)
         sender = Redeliverer([web.url], threads=4, pause=0.02)
         thread = threading.Thread(target=sender.deliver_all, args=(bodies,))
         thread.start()

@@ -1,4 +1,4 @@
-"""`wacrm webhooks`: list the raw webhook journal and replay what failed."""
+"""`wacrm webhooks`: list the raw webhook journal, process what waits in it, replay what failed."""
 
 from __future__ import annotations
 
@@ -8,15 +8,55 @@ import typer
 
 from wacrm.cli.common import console, emit, fail, run_with_connection
 
-webhooks = typer.Typer(help="The raw webhook journal: list, replay.", no_args_is_help=True)
+webhooks = typer.Typer(help="The raw webhook journal: list, process, replay.", no_args_is_help=True)
+
+
+@webhooks.command("process")
+def process(
+    once: bool = typer.Option(
+        False, "--once", help="Process what waits now and exit (else: keep processing)."
+    ),
+) -> None:
+    """Run a journal processor alone: deferred webhooks become customers and messages.
+
+    Every `wacrm worker` (and `wacrm serve` with its in-process worker) already runs one; this
+    runs one without the job queue, e.g. a dedicated ingest process.
+    """
+    import asyncio
+    import signal
+
+    from wacrm.cli.common import database_url
+    from wacrm.inbound.processor import drain, run_processor
+
+    url = database_url()
+
+    async def main() -> int:
+        if once:
+            from wacrm.db.pool import create_pool
+
+            pool = create_pool(url, max_size=2, min_size=1)
+            await pool.open()
+            try:
+                return await drain(pool)
+            finally:
+                await pool.close()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        console.print("[bold green]journal processor[/] running; Ctrl-C stops it")
+        await run_processor(url, stop)
+        return 0
+
+    n = asyncio.run(main())
+    if once:
+        console.print(f"processed {n} webhook(s) from the journal")
 
 
 @webhooks.command("replay")
 def replay(
     journal_id: int = typer.Option(None, "--id", min=1, help="Replay this journal row."),
-    failed: bool = typer.Option(
-        False, "--failed", help="Replay every webhook that is not processed."
-    ),
+    failed: bool = typer.Option(False, "--failed", help="Replay every webhook that failed."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Process journaled webhooks again (after fixing what made them fail); duplicates are not stored twice."""

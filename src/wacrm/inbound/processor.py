@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 200  # journal rows per processing transaction
 POLL_SECONDS = 1.0  # longest wait without a notification
+LINGER_SECONDS = 0.02  # pause after a partial batch, so that the next one is larger
 MAX_ATTEMPTS = 5  # a row that deadlocks this often is marked failed (kept for replay)
 
 _CLAIM = (
@@ -41,7 +42,7 @@ _CLAIM = (
 )
 _DONE = (
     "UPDATE webhook_journal SET status = 'processed', error = NULL, attempts = attempts + 1,"
-    " processed_at = now() WHERE id = ANY(%s)"
+    " processed_at = clock_timestamp() WHERE id = ANY(%s)"
 )
 _FAILED = (
     "UPDATE webhook_journal SET status = 'failed', error = %s, attempts = attempts + 1"
@@ -145,6 +146,7 @@ async def run_processor(
     *,
     batch: int = BATCH,
     poll: float = POLL_SECONDS,
+    linger: float = LINGER_SECONDS,
 ) -> None:
     """Process the journal until `stop` is set; survives database restarts (reconnects with back-off)."""
     from wacrm.db.pool import create_pool
@@ -162,10 +164,16 @@ async def run_processor(
                     await listen.execute(f"LISTEN {JOURNAL_CHANNEL}")
                     delay = 0.5
                     while not stop.is_set():
-                        if await process_waiting(pool, routes, batch=batch):
-                            await asyncio.sleep(0)  # let the rest of the process run
-                            continue
-                        await _wait(listen, stop, poll)
+                        n = await process_waiting(pool, routes, batch=batch)
+                        if n >= batch:
+                            await asyncio.sleep(0)  # a backlog: on at once
+                        elif n:
+                            # caught up: let the next batch gather (each batch has a fixed cost:
+                            # a transaction, a commit, a claim; small ones take the CPU the web
+                            # processes need to answer webhooks during a burst)
+                            await asyncio.sleep(linger)
+                        else:
+                            await _wait(listen, stop, poll)
             except (psycopg.Error, PoolTimeout, OSError) as exc:
                 if stop.is_set():
                     return

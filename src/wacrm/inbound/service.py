@@ -198,7 +198,7 @@ async def replay(
         )
     else:
         cur = await conn.execute(
-            "SELECT id, phone_number_id, body FROM webhook_journal WHERE status <> 'processed' ORDER BY id"
+            "SELECT id, phone_number_id, body FROM webhook_journal WHERE status = 'failed' ORDER BY id"
         )
     rows = await cur.fetchall()
     routes = RouteCache(ttl=0.0)
