@@ -37,3 +37,21 @@ async def test_uploads_have_the_upload_limit(client, settings) -> None:
     assert (await client.post("/chat/1/send", content=big)).status_code != 413
     assert (await client.post("/api/v1/media", content=big)).status_code != 413
     assert (await client.post("/api/v1/auth/login", content=big)).status_code == 413
+
+
+async def test_metrics_show_the_webhook_journal_backlog(client, sync_conn) -> None:
+    sync_conn.execute(
+        "INSERT INTO webhook_journal (phone_number_id, body, received_at)"
+        " VALUES ('1', '{}', now() - interval '90 seconds'), ('1', '{}', now())"
+    )
+    sync_conn.execute(
+        "INSERT INTO webhook_journal (phone_number_id, body, status) VALUES ('1', '{}', 'processed')"
+    )
+    body = (await client.get("/metrics")).text
+    assert "wacrm_webhook_journal_waiting 2.0" in body
+    oldest = next(
+        line
+        for line in body.splitlines()
+        if line.startswith("wacrm_webhook_journal_oldest_waiting_seconds ")
+    )
+    assert 89 <= float(oldest.split()[1]) < 300

@@ -10,7 +10,9 @@ from psycopg import errors
 async def out_of_range(request: Request, exc: Exception) -> JSONResponse:
     """An id or number too big for its column (e.g. /customers/10000000000000000000000): 422, not 500."""
     return JSONResponse(
-        {"detail": "a number in the request is out of range: ids are whole numbers up to 9223372036854775807"},
+        {
+            "detail": "a number in the request is out of range: ids are whole numbers up to 9223372036854775807"
+        },
         status_code=422,
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -20,6 +20,21 @@ LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
     registry=REGISTRY,
+)
+
+JOURNAL_WAITING = Gauge(
+    "wacrm_webhook_journal_waiting",
+    "Webhooks answered 200 and journaled, not yet processed (deferred processing)",
+    registry=REGISTRY,
+)
+JOURNAL_OLDEST = Gauge(
+    "wacrm_webhook_journal_oldest_waiting_seconds",
+    "Age of the oldest journaled webhook waiting for a journal processor (0: none waits)",
+    registry=REGISTRY,
+)
+JOURNAL_SQL = (
+    "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(received_at)), 0) AS age"
+    " FROM webhook_journal WHERE status = 'received'"
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -10,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from wacrm.ops import metrics
 
+log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
 
@@ -41,5 +43,14 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics")
-async def metrics_endpoint() -> Response:
+async def metrics_endpoint(request: Request) -> Response:
+    try:  # the journal backlog, read at scrape time (index scan of the waiting rows)
+        async with asyncio.timeout(2), request.app.state.pool.connection() as conn:
+            cur = await conn.execute(metrics.JOURNAL_SQL)
+            row = await cur.fetchone()
+        if row is not None:
+            metrics.JOURNAL_WAITING.set(row["n"])
+            metrics.JOURNAL_OLDEST.set(float(row["age"]))
+    except Exception as exc:  # metrics stay available while the database is not
+        log.debug("journal backlog not read for /metrics: %s", exc)
     return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
