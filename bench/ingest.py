@@ -14,9 +14,9 @@ from bench.load import open_loop, run_wrk
 from bench.report import row
 
 SIZES: dict[str, dict[str, Any]] = {
-    "full": {"agents": 10, "seconds": 10, "rate": 1000, "rate_seconds": 10, "max_rate": 3000},
-    "quick": {"agents": 3, "seconds": 3, "rate": 500, "rate_seconds": 3, "max_rate": 3000},
-    "tiny": {"agents": 2, "seconds": 1, "rate": 100, "rate_seconds": 1, "max_rate": 1500},
+    "full": {"agents": 10, "seconds": 10, "rate": 1000, "rate_seconds": 10, "max_rate": 8000},
+    "quick": {"agents": 3, "seconds": 3, "rate": 500, "rate_seconds": 3, "max_rate": 8000},
+    "tiny": {"agents": 2, "seconds": 1, "rate": 100, "rate_seconds": 1, "max_rate": 6000},
 }
 
 
@@ -161,7 +161,9 @@ def run(
         agents = make_agents(url, size["agents"], token=False)
         out["setup_agents_seconds"] = round(time.perf_counter() - t0, 2)
         per_run = (
-            int(size["max_rate"] * size["seconds"] + size["rate"] * size["rate_seconds"]) + 1000
+            # wrk's 1 s warm-up and its run at up to max_rate/s, then the constant-rate run
+            int(size["max_rate"] * (size["seconds"] + 1) + size["rate"] * size["rate_seconds"])
+            + 1000
         )
         t0 = time.perf_counter()
         payloads = build_payloads(agents, per_run * len(workers_list))

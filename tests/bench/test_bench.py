@@ -46,6 +46,8 @@ def test_every_benchmark_runs_and_counts_correctly(
         assert chk["duplicates"] == 0
         for r in benches["ingest"]["runs"]:
             assert r["constant_rate"]["sent"] == r["constant_rate"]["ok"]
+            # deferred processing: the journal processor processed every journaled webhook
+            assert r["processing"]["processed"] > 0 and r["processing"]["failed"] == 0
             assert (
                 r["redelivered"]["ok"]
                 == r["redelivered"]["unanswered"] + r["redelivered"]["already_stored"]
