@@ -10,14 +10,16 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse
+from starlette.types import Receive, Scope, Send
 
 from wacrm import __version__
 from wacrm.config import Settings, get_settings
 from wacrm.db.migrate import discover
 from wacrm.db.pool import create_pool
+from wacrm.inbound.fastpath import is_webhook_post
+from wacrm.ops.errors import install as install_error_handlers
 from wacrm.ops.limits import BodySizeLimitMiddleware
 from wacrm.ops.metrics import MetricsMiddleware
-from wacrm.ops.errors import install as install_error_handlers
 from wacrm.ops.openapi import install as install_openapi
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,18 @@ log = logging.getLogger(__name__)
 # Extra start-up work registered by feature packages: each gets (app, stack) and may push
 # context managers (background tasks, listeners) onto the stack, which closes them on shutdown.
 StartupHook = Callable[[FastAPI, AsyncExitStack], Awaitable[None]]
+
+
+class CRMApp(FastAPI):
+    """FastAPI, with Meta's webhook POST answered before the middleware stack (wacrm.inbound.fastpath)."""
+
+    webhook_fast_path: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.webhook_fast_path is not None and is_webhook_post(scope):
+            await self.webhook_fast_path(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def _include_routers(app: FastAPI) -> None:
@@ -103,7 +117,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
                 log.info("shutting down")
         await pool.close()
 
-    app = FastAPI(
+    app = CRMApp(
         title="iDesign WhatsApp CRM",
         version=__version__,
         default_response_class=ORJSONResponse,
@@ -120,7 +134,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     install_error_handlers(app)
     from wacrm.inbound.fastpath import WebhookFastPath
 
-    app.add_middleware(WebhookFastPath)  # inside the body limit and metrics, before routing
+    app.webhook_fast_path = WebhookFastPath(app, settings.max_body_bytes)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,

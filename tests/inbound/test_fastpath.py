@@ -26,7 +26,7 @@ def _route_only(app: Any) -> Any:
 
 
 async def test_fast_path_and_route_agree(client, conn, app, agent):
-    assert any(m.cls is WebhookFastPath for m in app.user_middleware)
+    assert isinstance(app.webhook_fast_path, WebhookFastPath)
     transport = httpx.ASGITransport(app=_route_only(app))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as route:
         for http in (client, route):
@@ -56,3 +56,26 @@ async def test_other_methods_and_paths_pass_through(client, agent):
     )
     assert r.status_code == 200 and r.text == "42"
     assert (await client.post("/webhooks/whatsapp/", content=b"{}")).status_code != 200
+
+
+async def test_fast_path_applies_the_body_limit_and_counts_requests(client, settings, agent):
+    big = b"{" + b" " * settings.max_body_bytes + b"}"
+    r = await client.post("/webhooks/whatsapp", content=big, headers={"X-Hub-Signature-256": "x"})
+    assert r.status_code == 413 and "too large" in r.json()["detail"]
+
+    async def chunks():  # no Content-Length: the streamed size is what counts
+        for _ in range(4):
+            yield b" " * (settings.max_body_bytes // 3)
+
+    r = await client.post(
+        "/webhooks/whatsapp", content=chunks(), headers={"X-Hub-Signature-256": "x"}
+    )
+    assert r.status_code == 413
+    assert (await deliver(client, load("text_old_shape"))).status_code == 200
+    body = (await client.get("/metrics")).text
+    assert (
+        'wacrm_http_requests_total{method="POST",route="/webhooks/whatsapp",status="413"}' in body
+    )
+    assert (
+        'wacrm_http_requests_total{method="POST",route="/webhooks/whatsapp",status="200"}' in body
+    )

@@ -1,60 +1,93 @@
-"""`POST /webhooks/whatsapp` answered at the ASGI level, before routing and dependency solving.
+"""`POST /webhooks/whatsapp` answered first thing in the app, before any middleware or routing.
 
-Meta's callback is the one hot, anonymous, machine-to-machine route: the profile of a web process
-under load put ~40% of its CPU in the framework around it (route matching over every route, the
-dependency solver and a thread-pool hop, inner middlewares) against ~5% in the handler. Installed
-inside the body-size limit and the metrics middleware (so 413 and request metrics still apply),
-it calls the same `accept_webhook` as the FastAPI route, which stays for the OpenAPI schema and
-for apps built without this middleware.
+Meta's callback is the one hot, anonymous, machine-to-machine route: profiles of a web process
+under load put most of its CPU in the framework around it (route matching over every route, the
+dependency solver and a thread-pool hop, then, once those were skipped, the stack of middlewares:
+error handling, telemetry, body limits, metrics, each wrapping `receive` and `send`) against a
+small share in the handler. `CRMApp.__call__` hands this one request to `WebhookFastPath`, which
+applies what those middlewares would (the body-size limit with 413, the request metrics, a 500 for
+an unexpected error) and calls the same `accept_webhook` as the FastAPI route; the route stays for
+the OpenAPI schema and for apps built without the fast path.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 import orjson
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from wacrm.inbound.router import OK_BODY, SIGNATURE_HEADER, WebhookRefused, accept_webhook
+from wacrm.ops import metrics
+
+log = logging.getLogger(__name__)
 
 PATH = "/webhooks/whatsapp"
 _SIGNATURE = SIGNATURE_HEADER.lower().encode()
 _JSON = [(b"content-type", b"application/json")]
 
 
-class WebhookFastPath:
-    """Pure ASGI middleware: handles exactly `POST /webhooks/whatsapp`, passes everything else on."""
+def is_webhook_post(scope: Scope) -> bool:
+    return scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "POST"
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class WebhookFastPath:
+    """Answers `POST /webhooks/whatsapp` for `app` (its state: pool, settings, batcher)."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
         self.app = app
+        self.max_bytes = max_bytes
+        self._latency = metrics.LATENCY.labels("POST", PATH)
+        self._requests: dict[int, Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
+        start = time.perf_counter()
+        status = await self._answer(scope, receive, send)
+        counter = self._requests.get(status)
+        if counter is None:
+            counter = self._requests[status] = metrics.REQUESTS.labels("POST", PATH, str(status))
+        counter.inc()
+        self._latency.observe(time.perf_counter() - start)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> int:
         signature = None
         for name, value in scope["headers"]:
             if name == _SIGNATURE:
                 signature = value.decode("latin-1")
-                break
+            elif name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                return await self._too_large(send)
         chunks = []
+        size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
+                return 499  # the client went away: nothing was journaled, Meta delivers again
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                return await self._too_large(send)
+            chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         try:
-            await accept_webhook(scope["app"], body, signature)
+            await accept_webhook(self.app, body, signature)
         except WebhookRefused as exc:
-            await _answer(send, exc.status, orjson.dumps({"detail": exc.detail}))
-            return
-        await _answer(send, 200, OK_BODY)
+            return await _respond(send, exc.status, orjson.dumps({"detail": exc.detail}))
+        except Exception:
+            log.exception("webhook not accepted: unexpected error")
+            return await _respond(send, 500, b'{"detail":"Internal Server Error"}')
+        return await _respond(send, 200, OK_BODY)
+
+    async def _too_large(self, send: Send) -> int:
+        body = b'{"detail":"request body too large (limit %d bytes)"}' % self.max_bytes
+        return await _respond(send, 413, body)
 
 
-async def _answer(send: Send, status: int, body: bytes) -> None:
+async def _respond(send: Send, status: int, body: bytes) -> int:
     headers: list[Any] = [*_JSON, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+    return status
