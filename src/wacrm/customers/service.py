@@ -152,16 +152,6 @@ async def resolve_customer(
     return int(row["id"])
 
 
-_BULK_NAME = (
-    "coalesce((SELECT n.name FROM json_to_recordset(%s::json) AS n({key} text, name text)"
-    " WHERE n.{key} = excluded.{key}), c.name)"
-)
-_BULK_PROFILE = """,
-    username = coalesce(excluded.username, c.username),
-    parent_bsuid = coalesce(excluded.parent_bsuid, c.parent_bsuid),
-    updated_at = now()"""
-
-
 @lru_cache(maxsize=4096)
 def _bulk_sql(tables: AgentTables) -> dict[str, str]:
     """The set-based identity statements of one agent (positional parameters, rows as JSON).
@@ -189,9 +179,9 @@ def _bulk_sql(tables: AgentTables) -> dict[str, str]:
             ON CONFLICT (bsuid) WHERE bsuid IS NOT NULL DO UPDATE SET
               phone = coalesce(c.phone, excluded.phone),
               wa_id = coalesce(c.wa_id, excluded.wa_id),
-              name = """
-        + _BULK_NAME.format(key="bsuid")
-        + _BULK_PROFILE,
+              updated_at = now()
+            WHERE (c.phone IS NULL AND excluded.phone IS NOT NULL)
+               OR (c.wa_id IS NULL AND excluded.wa_id IS NOT NULL)""",
         "by_phone": """
             INSERT INTO {customers} AS c (name, phone, wa_id, username, parent_bsuid)
             SELECT x.fallback, x.phone, x.wa_id, x.username, x.parent
@@ -199,10 +189,30 @@ def _bulk_sql(tables: AgentTables) -> dict[str, str]:
                  username text, parent text)
             ORDER BY x.o
             ON CONFLICT (phone) WHERE phone IS NOT NULL DO UPDATE SET
-              wa_id = coalesce(c.wa_id, excluded.wa_id),
-              name = """
-        + _BULK_NAME.format(key="phone")
-        + _BULK_PROFILE,
+              wa_id = excluded.wa_id, updated_at = now()
+            WHERE c.wa_id IS NULL AND excluded.wa_id IS NOT NULL""",
+        # profile fields given by the senders: only real changes are written (a known customer
+        # writing again changes nothing here, so no new row version, no index entries)
+        "profile": """
+            WITH x AS (
+              SELECT * FROM json_to_recordset(%s::json)
+                AS x(phone text, bsuid text, name text, username text, parent text)
+            ), t AS (
+              SELECT CASE WHEN x.bsuid IS NOT NULL
+                          THEN (SELECT e.id FROM {customers} e WHERE e.bsuid = x.bsuid LIMIT 1)
+                          ELSE (SELECT e.id FROM {customers} e WHERE e.phone = x.phone LIMIT 1)
+                     END AS id, x.name, x.username, x.parent
+              FROM x
+            )
+            UPDATE {customers} c SET name = coalesce(t.name, c.name),
+              username = coalesce(t.username, c.username),
+              parent_bsuid = coalesce(t.parent, c.parent_bsuid),
+              updated_at = now()
+            FROM t
+            WHERE c.id = t.id AND c.id = ANY (ARRAY(SELECT id FROM t))  -- index probes
+              AND ((t.name IS NOT NULL AND t.name IS DISTINCT FROM c.name)
+                OR (t.username IS NOT NULL AND t.username IS DISTINCT FROM c.username)
+                OR (t.parent IS NOT NULL AND t.parent IS DISTINCT FROM c.parent_bsuid))""",
     }
     return {k: tables.query(v).as_string(None) for k, v in q.items()}
 
@@ -274,11 +284,12 @@ def _fold(
 async def resolve_many(
     conn: AsyncConnection[Any], *, tables: AgentTables, people: list[Person]
 ) -> None:
-    """`resolve_customer` for many senders at once, in at most four statements (pipeline mode).
+    """`resolve_customer` for many senders at once, in at most five statements (pipeline mode).
 
     The phone numbers' advisory locks are taken in key order; then BSUIDs are linked to known
-    numbers, BSUID senders upserted, then phone-only senders. Nothing is read back: messages find
-    their customer again by BSUID or phone.
+    numbers, BSUID senders upserted, then phone-only senders (a known one is only locked, not
+    rewritten), then the profile fields given (name, username, parent BSUID) written where they
+    change something. Nothing is read back: messages find their customer again by BSUID or phone.
     """
     by_bsuid, by_phone, links = _fold(people)
     phones = {row[1] for row in by_bsuid.values() if row[1]} | by_phone.keys()
@@ -302,11 +313,22 @@ async def resolve_many(
             "name",
         )
         rows = [dict(zip(keys, row, strict=True), o=i) for i, row in enumerate(by_bsuid.values())]
-        await conn.execute(q["by_bsuid"], (_json(rows), _json(rows)), prepare=True)
+        await conn.execute(q["by_bsuid"], (_json(rows),), prepare=True)
     if by_phone:
         keys = ("fallback", "phone", "wa_id", "username", "parent", "name")
         rows = [dict(zip(keys, row, strict=True), o=i) for i, row in enumerate(by_phone.values())]
-        await conn.execute(q["by_phone"], (_json(rows), _json(rows)), prepare=True)
+        await conn.execute(q["by_phone"], (_json(rows),), prepare=True)
+    profiles = [
+        {"phone": None, "bsuid": r[3], "name": r[6], "username": r[4], "parent": r[5]}
+        for r in by_bsuid.values()
+        if r[4] or r[5] or r[6]
+    ] + [
+        {"phone": r[1], "bsuid": None, "name": r[5], "username": r[3], "parent": r[4]}
+        for r in by_phone.values()
+        if r[3] or r[4] or r[5]
+    ]
+    if profiles:
+        await conn.execute(q["profile"], (_json(profiles),), prepare=True)
 
 
 def _json(value: Any) -> str:
