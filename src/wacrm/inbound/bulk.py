@@ -24,11 +24,12 @@ from wacrm.inbound.processing import (
     STATUSES,
     RouteSource,
     _contact_for,
+    media_job,
+    message_fields,
     payload_changes,
     process_payload,
     validate_payload,
 )
-from wacrm.inbound.render import MEDIA_TYPES, render
 from wacrm.inbound.routing import Route
 from wacrm.inbound.schemas import Value, to_datetime
 
@@ -41,7 +42,7 @@ _NOTIFY = (
 _MESSAGES = (
     """
     WITH x AS (
-      SELECT * FROM json_to_recordset(%s::json) AS x(o int, phone text, bsuid text, body text,
+      SELECT * FROM json_to_recordset(%s::json) AS x(o int, phone text, bsuid text, text text,
         ts timestamptz, media_type text, caption text, wamid text, wa_type text, context text,
         media_id text, mime text, sha256 text, size bigint, filename text, media_status text,
         raw jsonb)
@@ -52,7 +53,7 @@ _MESSAGES = (
       SELECT CASE WHEN x.bsuid IS NOT NULL
                   THEN (SELECT id FROM {customers} WHERE bsuid = x.bsuid)
                   ELSE (SELECT id FROM {customers} WHERE phone = x.phone) END,
-        x.body, 'inbound', x.ts, false, x.media_type::media_type, x.caption, x.wamid, x.wa_type,
+        x.text, 'inbound', x.ts, false, x.media_type::media_type, x.caption, x.wamid, x.wa_type,
         'received', x.ts, x.context, x.media_id, x.mime, x.sha256, x.size, x.filename,
         x.media_status, x.raw::jsonb
       FROM x ORDER BY x.o
@@ -149,32 +150,8 @@ def _rows(
             profile.username if profile else None,
             parent,
         )
-        r = render(raw)
-        ts = to_datetime(msg.timestamp)
-        media = kind in MEDIA_TYPES and r.media_id is not None
-        rows.append(
-            (
-                person,
-                {
-                    "phone": phone,
-                    "bsuid": bsuid,
-                    "body": r.text,
-                    "ts": ts,
-                    "media_type": r.media_type,
-                    "caption": r.caption,
-                    "wamid": msg.id,
-                    "wa_type": kind,
-                    "context": msg.context.id if msg.context else None,
-                    "media_id": r.media_id,
-                    "mime": r.media_mime_type,
-                    "sha256": r.media_sha256,
-                    "size": r.media_size,
-                    "filename": r.media_filename,
-                    "media_status": "pending" if media else None,
-                    "raw": raw,
-                },
-            )
-        )
+        fields = message_fields(msg, raw, to_datetime(msg.timestamp))
+        rows.append((person, {"phone": phone, "bsuid": bsuid, **fields, "raw": raw}))
     return rows
 
 
@@ -201,15 +178,7 @@ class _Segment:
                 row["o"] = len(agent.messages)
                 agent.messages.append(row)
             if row["media_status"] == "pending":
-                media_jobs.append(
-                    {
-                        "agent_id": route.agent_id,
-                        "wamid": row["wamid"],
-                        "media_id": row["media_id"],
-                        "sha256": row["sha256"],
-                        "phone_number_id": route.phone_number_id,
-                    }
-                )
+                media_jobs.append(media_job(route, row))
         for st in value.statuses or []:
             if not st.id or st.status not in STATUSES:
                 continue

@@ -261,41 +261,48 @@ async def _process_message(
             {**ident, **_order_params(raw["order"]), "wamid": msg.id, "ts": ts},
             prepare=True,
         )
-    r = render(raw)
-    media = kind in MEDIA_TYPES and r.media_id is not None
+    fields = message_fields(msg, raw, ts)
     await conn.execute(
         q["message_" + by],
-        {
-            **ident,
-            "text": r.text,
-            "ts": ts,
-            "media_type": r.media_type,
-            "caption": r.caption,
-            "wamid": msg.id,
-            "wa_type": kind,
-            "context": msg.context.id if msg.context else None,
-            "media_id": r.media_id,
-            "mime": r.media_mime_type,
-            "sha256": r.media_sha256,
-            "size": r.media_size,
-            "filename": r.media_filename,
-            "media_status": "pending" if media else None,
-            "is_order": is_order,
-            "raw": orjson.dumps(raw).decode(),
-        },
+        {**ident, **fields, "is_order": is_order, "raw": orjson.dumps(raw).decode()},
         prepare=True,
     )
-    if media:
-        out.media_jobs.append(
-            {
-                "agent_id": route.agent_id,
-                "wamid": msg.id,
-                "media_id": r.media_id,
-                "sha256": r.media_sha256,
-                "phone_number_id": route.phone_number_id,
-            }
-        )
+    if fields["media_status"] == "pending":
+        out.media_jobs.append(media_job(route, fields))
     out.messages += 1
+
+
+def message_fields(msg: Message, raw: dict[str, Any], ts: Any) -> dict[str, Any]:
+    """The columns of an inbound message row, shared by the per-webhook and the set-based paths."""
+    kind = msg.type or "unknown"
+    r = render(raw)
+    media = kind in MEDIA_TYPES and r.media_id is not None
+    return {
+        "text": r.text,
+        "ts": ts,
+        "media_type": r.media_type,
+        "caption": r.caption,
+        "wamid": msg.id,
+        "wa_type": kind,
+        "context": msg.context.id if msg.context else None,
+        "media_id": r.media_id,
+        "mime": r.media_mime_type,
+        "sha256": r.media_sha256,
+        "size": r.media_size,
+        "filename": r.media_filename,
+        "media_status": "pending" if media else None,
+    }
+
+
+def media_job(route: Route, fields: dict[str, Any]) -> dict[str, Any]:
+    """The `media.download` job of a stored message with media (`message_fields`)."""
+    return {
+        "agent_id": route.agent_id,
+        "wamid": fields["wamid"],
+        "media_id": fields["media_id"],
+        "sha256": fields["sha256"],
+        "phone_number_id": route.phone_number_id,
+    }
 
 
 async def _process_status(
