@@ -117,7 +117,7 @@ async def process_waiting(
     """Claim and process up to `batch` waiting journal rows in one transaction; how many were claimed."""
     async with pool.connection() as conn, conn.transaction():
         cur = await conn.execute(_CLAIM, (batch,), prepare=True)
-        claimed = await cur.fetchall()
+        claimed: list[Any] = await cur.fetchall()  # dict rows (the pool's row factory)
         if not claimed:
             return 0
         rows = []
