@@ -23,7 +23,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "one_by_one": 50,
         "many": 5000,
         "cache_agents": 1000,
-        "grow_budget_s": 150,
+        "grow_budget_s": 60,
         "rate": 200,
         "seconds": 5,
         "http_runs": 100,
@@ -85,12 +85,12 @@ async def _one_by_one(url: str, count: int) -> tuple[int, float]:
 
 
 async def _provision(
-    url: str, count: int, *, deadline: float | None = None
+    url: str, count: int, *, deadline: float | None = None, calls: list[tuple[int, float]]
 ) -> tuple[int, float, list[int]]:
     """Create up to `count` agents with `create_agents` (batches sized by the locks they hold).
 
-    Returns (made, seconds, agents per transaction). With a deadline, calls of at most 200 agents
-    follow each other until the deadline has passed.
+    Returns (made, seconds, agents per transaction); `calls` gets (agents, seconds) per call. With
+    a deadline, calls of at most 50 agents follow each other until the deadline has passed.
     """
     from wacrm.agents.service import AgentSpec, create_agents
 
@@ -102,7 +102,8 @@ async def _provision(
         creator = await _creator(conn)
         started = time.perf_counter()
         while made < count and (deadline is None or time.monotonic() < deadline):
-            n = count - made if deadline is None else min(200, count - made)
+            n = count - made if deadline is None else min(50, count - made)
+            t0 = time.perf_counter()
             rows = await create_agents(
                 conn,
                 created_by=creator,
@@ -110,7 +111,106 @@ async def _provision(
                 on_batch=lambda rows: batches.append(len(rows)),
             )
             made += len(rows)
+            calls.append((len(rows), time.perf_counter() - t0))
         return made, time.perf_counter() - started, batches
+
+
+FILL_NOTE = "copied from a provisioned agent's DDL (pg_dump), bench only"
+
+
+def _agent_ddl(url: str, agent_id: int, prefix: str) -> str | None:
+    """The DDL of one provisioned agent's tables and sequences (pg_dump), or None without pg_dump."""
+    import shutil
+    import subprocess
+
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        return None
+    with psycopg.connect(url) as conn:
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT relname FROM pg_class WHERE relkind IN ('r', 'S')"
+                " AND relnamespace = 'public'::regnamespace AND starts_with(relname, %s)",
+                (prefix + "_",),
+            ).fetchall()
+        ]
+    args = [pg_dump, "--schema-only", "--no-owner", "--no-privileges"]
+    for name in names:
+        args += ["-t", f"public.{name}"]
+    done = subprocess.run([*args, url], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return None
+    skip = ("--", "\\", "SET ", "SELECT pg_catalog.set_config")
+    return "\n".join(
+        line for line in done.stdout.splitlines() if line and not line.startswith(skip)
+    )
+
+
+def _fill(url: str, count: int) -> dict[str, Any] | None:
+    """Add `count` agents whose tables are copies of the newest agent's (same DDL, other names).
+
+    Only to reach the agent count at which latency is compared: provisioning through the per-agent
+    steps costs more per agent the more agents exist (docs/performance.md, "Agent provisioning").
+    """
+    import re
+
+    from wacrm.db.locks import CAPACITY_SQL, HELD_SQL, next_batch_size
+
+    with psycopg.connect(url) as conn:
+        row_ = conn.execute(
+            "SELECT id, agent_prefix, schema_version, created_by FROM agents ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        assert row_ is not None
+        template_id, prefix, version, created_by = row_
+        capacity = conn.execute(CAPACITY_SQL).fetchone()[0]  # type: ignore[index]
+    ddl = _agent_ddl(url, template_id, prefix)
+    if ddl is None:
+        return None
+    name = re.compile(rf"\b{prefix}_")
+    default = f"({template_id})::bigint"
+    trigger = f"wacrm_apply_early_status('{template_id}')"
+    assert ddl.count(default) == 1 and ddl.count(trigger) == 1, "unexpected agent DDL"
+
+    def ddl_for(agent_id: int) -> str:
+        text = name.sub(f"agt_{agent_id}_", ddl)
+        text = text.replace(default, f"({agent_id})::bigint")
+        return text.replace(trigger, f"wacrm_apply_early_status('{agent_id}')")
+
+    started = time.perf_counter()
+    made, size = 0, 10
+    with psycopg.connect(url, autocommit=True) as conn:
+        while made < count:
+            n = min(size, count - made)
+            with conn.transaction():
+                ids = [
+                    r[0]
+                    for r in conn.execute(
+                        """INSERT INTO agents (id, agent_prefix, created_by, schema_version)
+                           SELECT i, 'agt_' || i, %s, %s
+                           FROM (SELECT nextval('agents_id_seq') AS i FROM generate_series(1, %s)) s
+                           RETURNING id""",
+                        (created_by, version, n),
+                    ).fetchall()
+                ]
+                conn.execute(
+                    """INSERT INTO agent_schema_applied (agent_id, version)
+                       SELECT a, x.version FROM unnest(%s::bigint[]) AS a
+                       CROSS JOIN agent_schema_applied x WHERE x.agent_id = %s""",
+                    (ids, template_id),
+                )
+                for agent_id in ids:
+                    conn.execute(ddl_for(agent_id).encode())
+                held = conn.execute(HELD_SQL).fetchone()[0]  # type: ignore[index]
+            made += n
+            size = next_batch_size(capacity=capacity, held=held, done=n, largest=200)
+    seconds = time.perf_counter() - started
+    return {
+        "created": made,
+        "seconds": round(seconds, 1),
+        "per_agent_ms": round(1000 * seconds / max(1, made), 1),
+        "method": FILL_NOTE,
+    }
 
 
 def backend_memory(url: str) -> dict[str, Any]:
@@ -245,7 +345,7 @@ def run(server: env.Server, size_name: str = "full") -> dict[str, Any]:
         out["few"] = {"sizes": sizes(url), **latency(url, agents, size, seed=1)}
         sample, sample_s = asyncio.run(_one_by_one(url, size["one_by_one"]))
         made, seconds, batches = asyncio.run(
-            _provision(url, size["provision"] - size["few"] - sample)
+            _provision(url, size["provision"] - size["few"] - sample, calls=[])
         )
         made += sample
         seconds += sample_s
@@ -262,16 +362,21 @@ def run(server: env.Server, size_name: str = "full") -> dict[str, Any]:
             "agents_per_transaction": sorted(set(batches)),
         }
         target = size["many"] - made - size["few"]
+        calls: list[tuple[int, float]] = []
         grown, grow_s, _ = asyncio.run(
-            _provision(url, target, deadline=time.monotonic() + size["grow_budget_s"])
+            _provision(url, target, deadline=time.monotonic() + size["grow_budget_s"], calls=calls)
         )
+        last_n, last_s = calls[-1] if calls else (0, 0.0)
         out["grow"] = {
             "created": grown,
             "seconds": round(grow_s, 1),
             "per_agent_ms": round(1000 * grow_s / max(1, grown), 1),
+            "last_call_per_agent_ms": round(1000 * last_s / max(1, last_n), 1),
+            "reached_agents": made + size["few"] + grown,
             "budget_s": size["grow_budget_s"],
             "reached_target": grown == target,
         }
+        out["fill"] = _fill(url, target - grown) if grown < target else None
         out["many"] = {"sizes": sizes(url), **latency(url, agents, size, seed=2)}
         out["cache"] = cache_after_every_agent(url, size["cache_agents"])
         # last: the CRM refuses a database holding a migration it does not know (9000)
@@ -313,14 +418,20 @@ def rows(out: dict[str, Any]) -> list[dict[str, Any]]:
     p, m, g = out["provision"], out["migration"], out["grow"]
     few, many = out["few"], out["many"]
     n_few, n_many = few["sizes"]["agents"], many["sizes"]["agents"]
-    scaled = (
-        ""
-        if g["reached_target"]
-        else (
-            f"scaled down: growth stopped at its {g['budget_s']} s budget "
+    fill = out.get("fill")
+    if g["reached_target"]:
+        scaled = ""
+    elif fill:
+        scaled = (
+            f"Agents {g['reached_agents'] + 1}-{n_many} {fill['method']} "
+            f"({fill['per_agent_ms']} ms each): provisioning stopped at its {g['budget_s']} s "
+            f"budget at {g['reached_agents']} agents, {g['last_call_per_agent_ms']} ms per agent there."
+        )
+    else:
+        scaled = (
+            f"Scaled down: growth stopped at its {g['budget_s']} s budget "
             f"({g['created']} agents in {g['seconds']} s), target {out['size']['many']}"
         )
-    )
     wh = (
         round(many["webhooks"]["p99_ms"] / few["webhooks"]["p99_ms"], 2)
         if few["webhooks"]["p99_ms"]
@@ -346,7 +457,8 @@ def rows(out: dict[str, Any]) -> list[dict[str, Any]]:
             "<=",
             note=f"{p['per_agent_ms']} ms per agent ({p['batched_per_agent_ms']} batched; "
             f"{p['one_by_one']['per_agent_ms']} one by one, first {p['one_by_one']['created']}); "
-            f"growth to {n_many}: {g['per_agent_ms']} ms per agent",
+            f"then {g['created']} more in {g['seconds']} s ({g['per_agent_ms']} ms each, "
+            f"{g['last_call_per_agent_ms']} ms at {g['reached_agents']} agents)",
         ),
         row(
             f"Per-agent migration over {m['agents']} agents",
