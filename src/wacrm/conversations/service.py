@@ -22,7 +22,7 @@ MESSAGE_HITS = 200  # a text search looks at this many newest matching messages 
 NOT_REACTION = "m.media_type <> 'reaction' AND m.wa_type IS DISTINCT FROM 'reaction'"
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MESSAGE_COLUMNS = (
-    "m.id, m.customer_id, m.message, m.direction, m.\"timestamp\", m.is_read, m.media_type, "
+    'm.id, m.customer_id, m.message, m.direction, m."timestamp", m.is_read, m.media_type, '
     "m.media_url, m.caption, m.wamid, m.wa_type, m.status, m.status_at, m.error_code, "
     "m.error_title, m.error_details, m.context_wamid, m.reaction, m.agent_reaction, m.order_id, "
     "m.media_mime_type, m.media_size, m.media_filename, m.media_status, m.media_error, m.raw, "
@@ -56,7 +56,11 @@ class Search:
         words = [w.lower() for w in _WORD.findall(self.text)][:8]
         if not words:
             return None
-        return " & ".join(f"'{w}'" for w in words[:-1]) + (" & " if len(words) > 1 else "") + f"'{words[-1]}':*"
+        return (
+            " & ".join(f"'{w}'" for w in words[:-1])
+            + (" & " if len(words) > 1 else "")
+            + f"'{words[-1]}':*"
+        )
 
 
 def window_state(last_inbound_at: datetime | None, now: datetime) -> dict[str, Any]:
@@ -71,9 +75,15 @@ def _conversation(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     last = None
     if row["m_id"] is not None:
         msg = {k[2:]: v for k, v in row.items() if k.startswith("m_")}
-        last = {"id": msg["id"], "preview": preview(msg), "direction": msg["direction"],
-                "status": msg["status"], "timestamp": msg["timestamp"], "type": msg["wa_type"] or (
-                    "text" if msg["media_type"] == "none" else msg["media_type"])}
+        last = {
+            "id": msg["id"],
+            "preview": preview(msg),
+            "direction": msg["direction"],
+            "status": msg["status"],
+            "timestamp": msg["timestamp"],
+            "type": msg["wa_type"]
+            or ("text" if msg["media_type"] == "none" else msg["media_type"]),
+        }
     return {
         "customer_id": row["id"],
         "name": row["name"],
@@ -116,20 +126,30 @@ ORDER BY c.last_message_at DESC NULLS LAST, c.id DESC
 async def _search_ids(conn: AsyncConnection[Any], tables: AgentTables, search: Search) -> list[int]:
     """Customers matching by name, username or phone prefix, name word, or one of the newest
     MESSAGE_HITS messages matching the words: each part read through its own index, bounded."""
-    params: dict[str, Any] = {"name_prefix": search.name_prefix, "words": search.tsquery,
-                              "phone_prefix": search.phone_prefix, "message_hits": MESSAGE_HITS}
-    parts = ["SELECT s.id FROM {customers} s WHERE lower(s.name) LIKE %(name_prefix)s"
-             " OR lower(s.username) LIKE %(name_prefix)s"]
+    params: dict[str, Any] = {
+        "name_prefix": search.name_prefix,
+        "words": search.tsquery,
+        "phone_prefix": search.phone_prefix,
+        "message_hits": MESSAGE_HITS,
+    }
+    parts = [
+        "SELECT s.id FROM {customers} s WHERE lower(s.name) LIKE %(name_prefix)s"
+        " OR lower(s.username) LIKE %(name_prefix)s"
+    ]
     if search.phone_prefix:
         parts.append("SELECT s.id FROM {customers} s WHERE s.phone LIKE %(phone_prefix)s")
     if search.tsquery:
-        parts.append("SELECT s.id FROM {customers} s WHERE to_tsvector('simple', "
-                     "coalesce(s.name, '') || ' ' || coalesce(s.username, '')) "
-                     "@@ to_tsquery('simple', %(words)s)")
+        parts.append(
+            "SELECT s.id FROM {customers} s WHERE to_tsvector('simple', "
+            "coalesce(s.name, '') || ' ' || coalesce(s.username, '')) "
+            "@@ to_tsquery('simple', %(words)s)"
+        )
         # newest first through the time index, or the few matches of rare words through the GIN
-        parts.append("(SELECT t.customer_id FROM {messages} t "
-                     "WHERE to_tsvector('simple', t.message) @@ to_tsquery('simple', %(words)s) "
-                     "ORDER BY t.\"timestamp\" DESC LIMIT %(message_hits)s)")
+        parts.append(
+            "(SELECT t.customer_id FROM {messages} t "
+            "WHERE to_tsvector('simple', t.message) @@ to_tsquery('simple', %(words)s) "
+            'ORDER BY t."timestamp" DESC LIMIT %(message_hits)s)'
+        )
     async with conn.transaction():
         # a parallel plan's worker start-up costs more than these small bounded reads
         await conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
@@ -137,16 +157,25 @@ async def _search_ids(conn: AsyncConnection[Any], tables: AgentTables, search: S
         return [row["id"] for row in await cur.fetchall()]
 
 
-def _filters(tables: AgentTables, *, unread: bool, has_open_order: bool,
-             search: Search | None, match_ids: list[int] | None,
-             params: dict[str, Any]) -> list[sql.Composable]:
+def _filters(
+    tables: AgentTables,
+    *,
+    unread: bool,
+    has_open_order: bool,
+    search: Search | None,
+    match_ids: list[int] | None,
+    params: dict[str, Any],
+) -> list[sql.Composable]:
     where: list[sql.Composable] = []
     if unread:
         where.append(sql.SQL("c.unread_count > 0"))
     if has_open_order:  # driven by the open orders' partial index, not a walk of all customers
-        where.append(tables.query(
-            "c.id = ANY (ARRAY(SELECT o.customer_id FROM {orders} o "
-            "WHERE o.status NOT IN ('delivered', 'cancelled')))"))
+        where.append(
+            tables.query(
+                "c.id = ANY (ARRAY(SELECT o.customer_id FROM {orders} o "
+                "WHERE o.status NOT IN ('delivered', 'cancelled')))"
+            )
+        )
     if search is not None:
         params["match_ids"] = match_ids or []
         where.append(sql.SQL("c.id = ANY(%(match_ids)s)"))
@@ -173,8 +202,14 @@ async def inbox(
     search = Search(q.strip()) if q and q.strip() else None
     base: dict[str, Any] = {}
     match_ids = await _search_ids(conn, tables, search) if search is not None else None
-    filters = _filters(tables, unread=unread, has_open_order=has_open_order, search=search,
-                       match_ids=match_ids, params=base)
+    filters = _filters(
+        tables,
+        unread=unread,
+        has_open_order=has_open_order,
+        search=search,
+        match_ids=match_ids,
+        params=base,
+    )
     rows: list[dict[str, Any]] = []
     phases = []
     if cursor is None or after_at is not None:
@@ -196,8 +231,9 @@ async def inbox(
             if cursor is not None and after_at is None:
                 where.append(sql.SQL("c.id < %(after_id)s"))
                 params["after_id"] = after_id
-        query = tables.query(_INBOX_SQL, where=sql.SQL(" AND ").join(where),
-                             not_reaction=sql.SQL(NOT_REACTION))
+        query = tables.query(
+            _INBOX_SQL, where=sql.SQL(" AND ").join(where), not_reaction=sql.SQL(NOT_REACTION)
+        )
         cur = await conn.execute(query, params)
         rows.extend(await cur.fetchall())
     now = rows[0]["db_now"] if rows else datetime.now(UTC)
@@ -209,10 +245,13 @@ async def inbox(
     return {"items": [_conversation(r, now) for r in page], "next_cursor": next_cursor}
 
 
-async def conversation(conn: AsyncConnection[Any], *, tables: AgentTables, customer_id: int) -> dict[str, Any]:
+async def conversation(
+    conn: AsyncConnection[Any], *, tables: AgentTables, customer_id: int
+) -> dict[str, Any]:
     """The inbox entry of one customer (raises ConversationNotFoundError)."""
-    query = tables.query(_INBOX_SQL, where=sql.SQL("c.id = %(customer_id)s"),
-                         not_reaction=sql.SQL(NOT_REACTION))
+    query = tables.query(
+        _INBOX_SQL, where=sql.SQL("c.id = %(customer_id)s"), not_reaction=sql.SQL(NOT_REACTION)
+    )
     cur = await conn.execute(query, {"customer_id": customer_id, "limit": 1})
     row = await cur.fetchone()
     if row is None:
@@ -220,8 +259,12 @@ async def conversation(conn: AsyncConnection[Any], *, tables: AgentTables, custo
     return _conversation(row, row["db_now"])
 
 
-async def _require_customer(conn: AsyncConnection[Any], tables: AgentTables, customer_id: int) -> None:
-    cur = await conn.execute(tables.query("SELECT 1 FROM {customers} WHERE id = %s"), (customer_id,))
+async def _require_customer(
+    conn: AsyncConnection[Any], tables: AgentTables, customer_id: int
+) -> None:
+    cur = await conn.execute(
+        tables.query("SELECT 1 FROM {customers} WHERE id = %s"), (customer_id,)
+    )
     if await cur.fetchone() is None:
         raise ConversationNotFoundError(f"no customer with id {customer_id}")
 
@@ -262,8 +305,12 @@ async def chat(
             raise cursors.InvalidCursorError("the cursor is not valid for a chat page")
         keyset = sql.SQL('AND (m."timestamp", m.id) < (%(before_at)s, %(before_id)s)')
         params.update(before_at=before_at, before_id=before_id)
-    query = tables.query(_CHAT_SQL, columns=sql.SQL(_MESSAGE_COLUMNS), keyset=keyset,
-                         not_reaction=sql.SQL(NOT_REACTION))
+    query = tables.query(
+        _CHAT_SQL,
+        columns=sql.SQL(_MESSAGE_COLUMNS),
+        keyset=keyset,
+        not_reaction=sql.SQL(NOT_REACTION),
+    )
     cur = await conn.execute(query, params)
     rows = await cur.fetchall()
     if not rows:  # an empty page: is it an empty chat or no such customer?
@@ -272,7 +319,10 @@ async def chat(
     next_cursor = None
     if len(rows) > limit:
         next_cursor = cursors.encode(page[-1]["timestamp"], page[-1]["id"])
-    return {"items": [chat_message(r, quoted=r["quoted"]) for r in page], "next_cursor": next_cursor}
+    return {
+        "items": [chat_message(r, quoted=r["quoted"]) for r in page],
+        "next_cursor": next_cursor,
+    }
 
 
 async def mark_read(
@@ -287,18 +337,25 @@ async def mark_read(
             done = await receipt(conn, tables=tables, agent_id=agent_id, customer_id=customer_id)
             marked = done if isinstance(done, int) else 0
         cur = await conn.execute(
-            tables.query("UPDATE {messages} SET is_read = true WHERE customer_id = %s "
-                         "AND direction = 'inbound' AND is_read IS NOT TRUE"),
+            tables.query(
+                "UPDATE {messages} SET is_read = true WHERE customer_id = %s "
+                "AND direction = 'inbound' AND is_read IS NOT TRUE"
+            ),
             (customer_id,),
         )
         marked += max(cur.rowcount, 0)
         await conn.execute(
-            tables.query("UPDATE {customers} SET unread_count = 0 WHERE id = %s AND unread_count <> 0"),
+            tables.query(
+                "UPDATE {customers} SET unread_count = 0 WHERE id = %s AND unread_count <> 0"
+            ),
             (customer_id,),
         )
         await realtime.notify(conn, agent_id=agent_id, kind="customer", customer_id=customer_id)
-    return {"customer_id": customer_id, "marked": marked,
-            "receipt_queued": receipt is not None and marked > 0}
+    return {
+        "customer_id": customer_id,
+        "marked": marked,
+        "receipt_queued": receipt is not None and marked > 0,
+    }
 
 
 def _read_receipt_function() -> Any:
