@@ -78,6 +78,8 @@ async def measure(url: str, agent_id: int, runs: int) -> dict[str, Any]:
             "chat_older_page": lambda: service.chat(conn, tables=t, customer_id=busy,
                                                     cursor=older["next_cursor"]),
             "search_name": lambda: service.inbox(conn, tables=t, q="Hans Mü"),
+            # one word no message has: the message part must not read the whole history
+            "search_first_name": lambda: service.inbox(conn, tables=t, q="Hans"),
             "search_phone": lambda: service.inbox(conn, tables=t, q="+49 151 0000 12"),
             "search_text_rare": lambda: service.inbox(conn, tables=t, q="sneakers jacket invoice"),
             "search_text_common": lambda: service.inbox(conn, tables=t, q="delivery"),
@@ -89,7 +91,8 @@ async def measure(url: str, agent_id: int, runs: int) -> dict[str, Any]:
 
 
 def explain(url: str, agent_id: int) -> str:
-    """EXPLAIN ANALYZE of the first inbox page and the newest chat page."""
+    """EXPLAIN ANALYZE of the first inbox page, the newest chat page and the two ways a search
+    reads message text (a common word, three rarer words, a word no message has)."""
     from psycopg import sql
 
     from wacrm.conversations.service import _CHAT_SQL, _INBOX_SQL, _MESSAGE_COLUMNS, NOT_REACTION
@@ -104,9 +107,24 @@ def explain(url: str, agent_id: int) -> str:
                         not_reaction=sql.SQL(NOT_REACTION))
         chat = t.query(_CHAT_SQL, columns=sql.SQL(_MESSAGE_COLUMNS), keyset=sql.SQL(""),
                        not_reaction=sql.SQL(NOT_REACTION))
-        for label, query, params in (("inbox first page", inbox, {"limit": 51}),
-                                     ("chat newest page", chat, {"limit": 51, "customer_id": busy})):
-            rows = conn.execute(sql.SQL("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ") + query, params).fetchall()
+        cases: list[tuple[str, Any, dict[str, Any]]] = [
+            ("inbox first page", inbox, {"limit": 51}),
+            ("chat newest page", chat, {"limit": 51, "customer_id": busy}),
+        ]
+        for words in ("delivery", "sneakers jacket invoice", "Hans"):
+            tsquery = service.Search(words).tsquery
+            cases.append((f"search {words!r}: walk of the newest {service.WALK_FIRST} messages",
+                          t.query(service._WALK_SQL, older=sql.SQL("")),
+                          {"words": tsquery, "rows": service.WALK_FIRST,
+                           "want": service.MESSAGE_HITS}))
+            cases.append((f"search {words!r}: the GIN (all matches)",
+                          t.query(service._GIN_SQL, older=sql.SQL("")),
+                          {"words": tsquery, "want": service.MESSAGE_HITS}))
+        for label, query, params in cases:
+            with conn.transaction():
+                conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+                rows = conn.execute(sql.SQL("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ") + query,
+                                    params).fetchall()
             out.append(f"-- {label}\n" + "\n".join(r["QUERY PLAN"] for r in rows))
     return "\n\n".join(out)
 

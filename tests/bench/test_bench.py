@@ -60,6 +60,8 @@ def test_every_benchmark_runs_and_counts_correctly(
         "chat_newest_page",
         "chat_older_page",
     }
+    for size in ("small", "large"):  # the web pages, signed in as the agent
+        assert set(inbox["web_pages"][size]) == {"inbox_page", "inbox_page_search", "chat_page"}
 
     agents = benches["agents"]
     assert agents["migration"]["agents_upgraded"] == agents["migration"]["agents"]
