@@ -5,7 +5,9 @@
 Without agent ids it seeds them with bench/seed_data.py (500 customers / 10,000 messages and
 50,000 customers / 1,000,000 messages). Each figure is the wall time of the CRM's own service call
 (wacrm.conversations.service) over one pooled-style connection on loopback, after a warm-up.
-EXPLAIN (ANALYZE, BUFFERS) of the first inbox page and of a chat page is printed with --explain.
+The two agents' calls are interleaved (one each in turn), so the ratio between them is not
+skewed by a change in the machine's load. EXPLAIN (ANALYZE, BUFFERS) of the first inbox page, a
+chat page and a search's reads of message text is printed with --explain.
 """
 
 from __future__ import annotations
@@ -34,60 +36,77 @@ def _pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-async def _time(fn: Any, runs: int) -> dict[str, float]:
-    for _ in range(min(20, runs)):
-        await fn()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        await fn()
-        samples.append((time.perf_counter() - start) * 1000)
+def _figures(samples: list[float]) -> dict[str, float]:
     return {"p50_ms": round(statistics.median(samples), 3), "p95_ms": round(_pct(samples, 0.95), 3)}
 
 
+async def _cases(conn: Any, agent_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """({messages, busiest_customer}, {case name: coroutine function}) for one agent."""
+    cur = await conn.execute("SELECT agent_prefix FROM agents WHERE id = %s", (agent_id,))
+    row = await cur.fetchone()
+    assert row is not None, f"no agent {agent_id}"
+    t = AgentTables(agent_id, row["agent_prefix"])
+    cur = await conn.execute(t.query("SELECT count(*) AS n FROM {messages}"))
+    n_messages = (await cur.fetchone())["n"]
+    cur = await conn.execute(t.query(
+        "SELECT customer_id, count(*) AS n FROM {messages} GROUP BY 1 ORDER BY 2 DESC LIMIT 1"))
+    busy = (await cur.fetchone())["customer_id"]
+    ninth = await service.inbox(conn, tables=t)
+    for _ in range(8):  # the 9th page: the case reads the one after it, the 10th
+        if ninth["next_cursor"] is None:
+            break
+        ninth = await service.inbox(conn, tables=t, cursor=ninth["next_cursor"])
+    older = await service.chat(conn, tables=t, customer_id=busy)
+    for _ in range(5):
+        if older["next_cursor"] is None:
+            break
+        older = await service.chat(conn, tables=t, customer_id=busy, cursor=older["next_cursor"])
+    cases = {
+        "inbox_first_page": lambda: service.inbox(conn, tables=t),
+        "inbox_10th_page": lambda: service.inbox(conn, tables=t, cursor=ninth["next_cursor"]),
+        "inbox_unread": lambda: service.inbox(conn, tables=t, unread=True),
+        "inbox_open_order": lambda: service.inbox(conn, tables=t, has_open_order=True),
+        "chat_newest_page": lambda: service.chat(conn, tables=t, customer_id=busy),
+        "chat_older_page": lambda: service.chat(conn, tables=t, customer_id=busy,
+                                                cursor=older["next_cursor"]),
+        "search_name": lambda: service.inbox(conn, tables=t, q="Hans Mü"),
+        # one word no message has: the message part must not read the whole history
+        "search_first_name": lambda: service.inbox(conn, tables=t, q="Hans"),
+        "search_phone": lambda: service.inbox(conn, tables=t, q="+49 151 0000 12"),
+        "search_text_rare": lambda: service.inbox(conn, tables=t, q="sneakers jacket invoice"),
+        "search_text_common": lambda: service.inbox(conn, tables=t, q="delivery"),
+    }
+    return {"messages": n_messages, "busiest_customer": busy}, cases
+
+
 async def measure(url: str, agent_id: int, runs: int) -> dict[str, Any]:
-    async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row, autocommit=True) as conn:
-        cur = await conn.execute("SELECT agent_prefix FROM agents WHERE id = %s", (agent_id,))
-        row = await cur.fetchone()
-        assert row is not None, f"no agent {agent_id}"
-        t = AgentTables(agent_id, row["agent_prefix"])
-        cur = await conn.execute(t.query(
-            "SELECT count(*) AS n FROM {messages}"))
-        n_messages = (await cur.fetchone())["n"]  # type: ignore[index]
-        cur = await conn.execute(t.query(
-            "SELECT customer_id, count(*) AS n FROM {messages} GROUP BY 1 ORDER BY 2 DESC LIMIT 1"))
-        busy = (await cur.fetchone())["customer_id"]  # type: ignore[index]
-        page = await service.inbox(conn, tables=t)
-        later = page
-        for _ in range(9):  # the 10th page
-            if later["next_cursor"] is None:
-                break
-            later = await service.inbox(conn, tables=t, cursor=later["next_cursor"])
-        chat = await service.chat(conn, tables=t, customer_id=busy)
-        older = chat
-        for _ in range(5):
-            if older["next_cursor"] is None:
-                break
-            older = await service.chat(conn, tables=t, customer_id=busy, cursor=older["next_cursor"])
-        cases = {
-            "inbox_first_page": lambda: service.inbox(conn, tables=t),
-            "inbox_10th_page": lambda: service.inbox(conn, tables=t, cursor=later["next_cursor"]),
-            "inbox_unread": lambda: service.inbox(conn, tables=t, unread=True),
-            "inbox_open_order": lambda: service.inbox(conn, tables=t, has_open_order=True),
-            "chat_newest_page": lambda: service.chat(conn, tables=t, customer_id=busy),
-            "chat_older_page": lambda: service.chat(conn, tables=t, customer_id=busy,
-                                                    cursor=older["next_cursor"]),
-            "search_name": lambda: service.inbox(conn, tables=t, q="Hans Mü"),
-            # one word no message has: the message part must not read the whole history
-            "search_first_name": lambda: service.inbox(conn, tables=t, q="Hans"),
-            "search_phone": lambda: service.inbox(conn, tables=t, q="+49 151 0000 12"),
-            "search_text_rare": lambda: service.inbox(conn, tables=t, q="sneakers jacket invoice"),
-            "search_text_common": lambda: service.inbox(conn, tables=t, q="delivery"),
-        }
-        results = {"messages": n_messages, "busiest_customer": busy}
-        for name, fn in cases.items():
-            results[name] = await _time(fn, runs)
+    """p50/p95 of every case for one agent (after a warm-up)."""
+    return (await measure_agents(url, {"agent": agent_id}, runs))["agent"]
+
+
+async def measure_agents(url: str, agents: dict[str, int], runs: int) -> dict[str, Any]:
+    """p50/p95 of every case for each agent, the agents' calls interleaved (one call each in turn,
+    each on its own connection), so a change in the machine's load hits all of them alike and the
+    ratio between them stays meaningful."""
+    conns = {k: await psycopg.AsyncConnection.connect(url, row_factory=dict_row, autocommit=True)
+             for k in agents}
+    try:
+        setup = {k: await _cases(conns[k], a) for k, a in agents.items()}
+        results: dict[str, Any] = {k: dict(info) for k, (info, _) in setup.items()}
+        for name in setup[next(iter(agents))][1]:
+            samples: dict[str, list[float]] = {k: [] for k in agents}
+            for i in range(min(20, runs) + runs):
+                for k, (_, cases) in setup.items():
+                    start = time.perf_counter()
+                    await cases[name]()
+                    if i >= min(20, runs):  # the first ones warm the caches and plans
+                        samples[k].append((time.perf_counter() - start) * 1000)
+            for k in agents:
+                results[k][name] = _figures(samples[k])
         return results
+    finally:
+        for c in conns.values():
+            await c.close()
 
 
 def explain(url: str, agent_id: int) -> str:
@@ -140,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     small = args.small_agent or seed(args.database_url, customers=500, messages=10_000)["agent_id"]
     large = args.large_agent or seed(args.database_url, customers=50_000, messages=1_000_000)["agent_id"]
-    results: dict[str, Any] = {"small": asyncio.run(measure(args.database_url, small, args.runs)),
-                               "large": asyncio.run(measure(args.database_url, large, args.runs))}
+    results: dict[str, Any] = asyncio.run(
+        measure_agents(args.database_url, {"small": small, "large": large}, args.runs))
     results["ratio_p95_large_to_small"] = {
         k: round(v["p95_ms"] / results["small"][k]["p95_ms"], 2)
         for k, v in results["large"].items() if isinstance(v, dict)}

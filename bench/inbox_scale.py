@@ -148,7 +148,9 @@ def run(server: env.Server, size_name: str = "full") -> dict[str, Any]:
             k: seed(url, customers=size[k][0], messages=size[k][1]) for k in ("small", "large")
         }
         out["seed"] = seeds
-        db = {k: asyncio.run(inbox.measure(url, seeds[k]["agent_id"], size["runs"])) for k in seeds}
+        db = asyncio.run(
+            inbox.measure_agents(url, {k: seeds[k]["agent_id"] for k in seeds}, size["runs"])
+        )
         out["database"] = db
         crm, base = env.start_crm(url)
         with crm:
