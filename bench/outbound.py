@@ -134,6 +134,7 @@ def _profile(pid: int, seconds: int) -> dict[str, Any]:
                 ours[f] += n
     return {
         "samples": total,
+        "raw": str(out),
         "top_own": [(f, round(100 * n / total, 1)) for f, n in own.most_common(12)],
         "top_wacrm_total": [(f, round(100 * n / total, 1)) for f, n in ours.most_common(12)],
     }

@@ -13,9 +13,18 @@ from wacrm.config import Settings
 
 @dataclass(frozen=True)
 class WorkerContext:
+    """`pool` for any handler; `short_pool` (when set) for handlers that hold a connection only for
+    single statements, never across a network call: few connections, each kept busy."""
+
     pool: AsyncConnectionPool[AsyncConnection[Any]]
     settings: Settings
     database_url: str
+    short_pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None
+
+    @property
+    def statements(self) -> AsyncConnectionPool[AsyncConnection[Any]]:
+        """The short-statement pool, or the general one."""
+        return self.short_pool or self.pool
 
 
 _current: WorkerContext | None = None

@@ -23,7 +23,7 @@ from psycopg_pool import PoolTimeout
 
 import wacrm
 from wacrm.config import Settings, get_settings
-from wacrm.db.pool import create_pool
+from wacrm.db.pool import check_if_signalled, create_pool
 from wacrm.jobs import context
 from wacrm.jobs.registry import (
     ENTRYPOINTS,
@@ -36,10 +36,15 @@ from wacrm.jobs.registry import (
 
 log = logging.getLogger(__name__)
 
-# Database connections of a worker's handlers. A send holds one only for its claim and its record
-# (two short statements), not while it waits for the limiter or for Meta, so a worker runs many
-# more jobs at once than it has connections; media downloads (at most 8 at once) hold theirs.
+# Database connections of a worker's handlers: the general pool (media downloads, at most 8 at
+# once, hold theirs across the download) and the short-statement pool. A send holds a connection
+# only for its claim and its record (one statement each), not while it waits for the limiter or
+# for Meta. The pool hands its connections out in turn, so every connection it has is in use:
+# 10 numbers, 4,000 sends, two workers, 16 connections each -> 6 cut PostgreSQL's CPU per send
+# from 2.4-2.7 to 1.9-2.0 ms (fewer backends, each with warm caches) and raised the rate ~30%;
+# 3 was too few (jobs waited for a connection).
 POOL_MAX = 16
+SHORT_POOL_MAX = 6
 
 
 def load_task_modules() -> list[str]:
@@ -186,25 +191,47 @@ async def _run_once(
     load_task_modules()
     concurrency = max(2, concurrency)
     pool = create_pool(
-        database_url, max_size=max(2, min(concurrency, POOL_MAX)), min_size=1, name="wacrm-worker"
+        database_url,
+        max_size=max(2, min(concurrency, POOL_MAX)),
+        min_size=1,
+        name="wacrm-worker",
+        check=check_if_signalled,
+    )
+    short_pool = create_pool(
+        database_url,
+        max_size=max(2, min(concurrency, SHORT_POOL_MAX)),
+        min_size=1,
+        name="wacrm-worker-short",
+        check=check_if_signalled,
     )
     await pool.open(wait=True)
+    try:
+        await short_pool.open(wait=True)
+    except BaseException:
+        await pool.close()
+        raise
     done = asyncio.Event()  # this life is over (stop, or a lost connection)
     try:
         listen = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
     except BaseException:
+        await short_pool.close()
         await pool.close()
         raise
     try:
         queries = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
     except BaseException:
         await listen.close()
+        await short_pool.close()
         await pool.close()
         raise
     qm = QueueManager(Queries(_SplitDriver(listen, queries)))
     for spec in ENTRYPOINTS.values():
         _register(qm, spec)
-    context.install(context.WorkerContext(pool=pool, settings=settings, database_url=database_url))
+    context.install(
+        context.WorkerContext(
+            pool=pool, settings=settings, database_url=database_url, short_pool=short_pool
+        )
+    )
 
     async def relay_stop() -> None:
         await stop.wait()
@@ -231,5 +258,6 @@ async def _run_once(
             await listen.close()
         with contextlib.suppress(psycopg.Error):
             await queries.close()
+        await short_pool.close()
         await pool.close()
         log.info("job worker stopped")

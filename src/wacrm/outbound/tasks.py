@@ -221,7 +221,7 @@ async def send_message(payload: dict[str, Any]) -> None:
     """
     tables = AgentTables(int(payload["agent_id"]), payload["prefix"])
     message_id = int(payload["message_id"])
-    pool = context.current().pool
+    pool = context.current().statements
     async with pool.connection() as conn:
         claim = await _claim(conn, tables, message_id)
         if claim is None:

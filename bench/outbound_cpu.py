@@ -1,0 +1,241 @@
+"""CPU per send of `wacrm worker`, A/B between source trees, interleaved in the same minutes.
+
+    python bench/outbound_cpu.py --variant new=src --variant old=/tmp/before/src \\
+        --numbers 10 --sends 1200 --workers 2 --rounds 2 [--limit 80] [--profile 4]
+
+Each run: a fresh database, `numbers` agents with numbers in `wacrm sandbox` (limit `--limit`
+per number on both sides, default 10,000/s: lifted, so the CPU is what limits), `sends` text
+messages (one per customer) committed in ONE transaction while the workers already wait, then
+`workers` `wacrm worker` processes run with the variant's tree first on PYTHONPATH. Figures:
+rate (first to last recorded send), CPU time of the workers, of the sandbox and of the
+database's backends (from /proc) divided by the sends, and the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import psycopg
+from psycopg.rows import dict_row
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import env  # noqa: E402
+from bench.fixtures import Agent, make_agents  # noqa: E402
+from bench.outbound import _profile, _progress  # noqa: E402
+
+
+def _cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            p = psutil.Process(pid)
+            procs = [p, *p.children(recursive=True)]
+            for q in procs:
+                t = q.cpu_times()
+                total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def _backends(url: str) -> list[int]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _show_backends(url: str, before: dict[int, float], pids: list[int]) -> None:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT pid, backend_type, left(regexp_replace(query, '\\s+', ' ', 'g'), 70)"
+            " FROM pg_stat_activity WHERE pid = ANY(%s)",
+            (pids,),
+        ).fetchall()
+    for pid, kind, query in rows:
+        spent = _cpu([pid]) - before.get(pid, 0.0)
+        print(f"  backend {pid} {kind}: {spent:.2f} s cpu; last: {query}", flush=True)
+
+
+def _queue_backends(url: str) -> set[int]:
+    """Backends whose last statement was pgqueuer's (its LISTEN and query connections)."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND (query ILIKE '%%pgqueuer%%' OR query ILIKE 'LISTEN%%')"
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+async def _queue(url: str, agents: list[Agent], per_agent: int) -> None:
+    """Customers and one queued text each, all committed at once."""
+    from wacrm.agents.tables import AgentTables
+    from wacrm.outbound.schemas import TextContent
+    from wacrm.outbound.service import queue_message
+
+    conn = await psycopg.AsyncConnection.connect(url, row_factory=dict_row, autocommit=True)
+    async with conn, conn.transaction():
+        for a in agents:
+            t = AgentTables(a.agent_id, a.prefix)
+            await conn.execute(
+                t.query(
+                    "INSERT INTO {customers} (name, phone, wa_id, last_inbound_at) SELECT 'Customer ' || g,"
+                    " (491510000000 + g)::text, (491510000000 + g)::text, now() FROM generate_series(1, %s) g"
+                ),
+                (per_agent,),
+            )
+        for n in range(per_agent):  # interleave the numbers, as a broadcast from many agents
+            for a in agents:
+                t = AgentTables(a.agent_id, a.prefix)
+                await queue_message(
+                    conn,
+                    tables=t,
+                    agent_id=a.agent_id,
+                    customer_id=1 + n,
+                    content=TextContent(body=f"Your order {n} is on its way"),
+                    sent_by=a.user_id,
+                )
+
+
+def run_one(server: env.Server, name: str, tree: str, args: argparse.Namespace) -> dict[str, Any]:
+    port = env.free_port()
+    sandbox = f"http://127.0.0.1:{port}"
+    per = args.sends // args.numbers
+    with server.database("obcpu") as url:
+        env.use_crm_settings(url)
+        agents = make_agents(url, args.numbers, token=False)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE whatsapp_configuration SET messages_per_second = %s", (args.limit,)
+            )
+        numbers = [
+            {
+                "phone_number_id": a.phone_number_id,
+                "display_phone_number": a.display_phone_number,
+                "waba_id": a.waba_id,
+                "access_token": a.access_token,
+                "app_secret": a.app_secret,
+                "messages_per_second": args.limit,
+                "enforce_window": False,
+            }
+            for a in agents
+        ]
+        file = Path(tempfile.mkstemp(prefix="wacrm-obcpu-numbers-", suffix=".json")[1])
+        file.write_text(json.dumps(numbers))
+        tree, _, settings = tree.partition("@")
+        variant_env = dict(kv.split("=", 1) for kv in settings.split(",") if kv)
+        pythonpath = os.pathsep.join(
+            [*(str(Path(t).resolve()) for t in tree.split(os.pathsep)), str(env.ROOT)]
+        )
+        sb = env.Process(
+            [*env.WACRM, "sandbox", "--port", str(port), "--numbers-file", str(file)],
+            env.crm_env(url),
+            "sandbox",
+        )
+        with sb:
+            env.wait_http(sb, f"{sandbox}/sandbox/numbers")
+            extra = {"WHATSAPP_API_BASE_URL": sandbox, "PYTHONPATH": pythonpath, **variant_env}
+            worker_args = ["--concurrency", str(args.concurrency)] if args.concurrency else []
+            procs = [
+                env.Process(
+                    [*env.WACRM, "worker", *worker_args], env.crm_env(url, **extra), f"w{k}"
+                )
+                for k in range(args.workers)
+            ]
+            try:
+                time.sleep(4)  # imports, pool, LISTEN: then idle
+                for p in procs:
+                    if p.popen.poll() is not None:
+                        raise RuntimeError(p.tail())
+                asyncio.run(_queue(url, agents, per))
+                load = os.getloadavg()[0]
+                pg = _backends(url)
+                w0, s0, d0 = _cpu([p.pid for p in procs]), _cpu([sb.pid]), _cpu(pg)
+                per0 = {pid: _cpu([pid]) for pid in pg}
+                q0 = _cpu([p for p in pg if p in _queue_backends(url)])
+                t0 = time.monotonic()
+                profile: dict[str, Any] = {}
+                while time.monotonic() - t0 < 600:
+                    prog = _progress(url, agents)
+                    if prog["pending"] == 0:
+                        break
+                    if not prog["sent"] and time.monotonic() - t0 > 60:
+                        raise RuntimeError(f"nothing sent in 60 s:\n{procs[0].tail()}")
+                    if args.profile and not profile and prog["sent"] > args.sends // 10:
+                        profile = _profile(procs[0].pid, args.profile)
+                    time.sleep(0.2)
+                pg_end = _backends(url)
+                new_pg = [p for p in pg_end if p not in pg]
+                w1, s1 = _cpu([p.pid for p in procs]), _cpu([sb.pid])
+                d1 = _cpu(pg) + _cpu(new_pg)
+                queue_side = _queue_backends(url)  # pgqueuer's own connections
+                if args.backends:
+                    _show_backends(url, per0, pg_end)
+                q1 = _cpu([p for p in pg if p in queue_side]) + _cpu(
+                    [p for p in new_pg if p in queue_side]
+                )
+                wall = time.monotonic() - t0
+            finally:
+                for p in procs:
+                    p.stop()
+        prog = _progress(url, agents)
+    secs = (prog["last"] - prog["first"]).total_seconds() if prog["first"] else 0.0
+    sent = prog["sent"]
+    out = {
+        "variant": name,
+        "sent": sent,
+        "failed": prog["failed"],
+        "rate": round((sent - 1) / secs, 1) if secs else None,
+        "worker_ms_per_send": round(1000 * (w1 - w0) / max(sent, 1), 2),
+        "sandbox_ms_per_send": round(1000 * (s1 - s0) / max(sent, 1), 2),
+        "pg_ms_per_send": round(1000 * (d1 - d0) / max(sent, 1), 2),
+        "pg_queue_ms_per_send": round(1000 * (q1 - q0) / max(sent, 1), 2),
+        "wall_s": round(wall, 1),
+        "load": round(load, 2),
+    }
+    if profile:
+        out["profile"] = profile
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--variant",
+        action="append",
+        required=True,
+        help="name=path/to/src[:more/paths][@ENV=value,...]",
+    )
+    ap.add_argument("--numbers", type=int, default=10)
+    ap.add_argument("--sends", type=int, default=1200)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--concurrency", type=int, default=0, help="wacrm worker --concurrency")
+    ap.add_argument("--limit", type=int, default=10000, help="messages/s per number")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--backends", action="store_true", help="CPU of each database backend")
+    ap.add_argument("--profile", type=int, default=0, help="py-spy seconds on worker 0")
+    args = ap.parse_args()
+    variants = [v.split("=", 1) for v in args.variant]
+    with env.postgres() as server:
+        for r in range(args.rounds):
+            for name, tree in variants:
+                res = run_one(server, name, tree, args)
+                prof = res.pop("profile", None)
+                print(json.dumps({"round": r, **res}), flush=True)
+                if prof:
+                    print(json.dumps(prof, indent=1), flush=True)
+
+
+if __name__ == "__main__":
+    main()
