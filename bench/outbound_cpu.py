@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import psycopg
 from psycopg.rows import dict_row
@@ -78,8 +79,10 @@ def _queue_backends(url: str) -> set[int]:
     return {r[0] for r in rows}
 
 
-async def _queue(url: str, agents: list[Agent], per_agent: int) -> None:
-    """Customers and one queued text each, all committed at once."""
+async def _queue(url: str, agents: list[Agent], per_agent: int, order: str) -> None:
+    """Customers and one queued text each, all committed at once; the numbers' messages
+    interleaved (10 agents sending at once) or one number's after the other (broadcasts queued
+    in turn, as bench/outbound.py does)."""
     from wacrm.agents.tables import AgentTables
     from wacrm.outbound.schemas import TextContent
     from wacrm.outbound.service import queue_message
@@ -95,17 +98,19 @@ async def _queue(url: str, agents: list[Agent], per_agent: int) -> None:
                 ),
                 (per_agent,),
             )
-        for n in range(per_agent):  # interleave the numbers, as a broadcast from many agents
-            for a in agents:
-                t = AgentTables(a.agent_id, a.prefix)
-                await queue_message(
-                    conn,
-                    tables=t,
-                    agent_id=a.agent_id,
-                    customer_id=1 + n,
-                    content=TextContent(body=f"Your order {n} is on its way"),
-                    sent_by=a.user_id,
-                )
+        pairs = [(n, a) for n in range(per_agent) for a in agents]
+        if order == "sequential":
+            pairs = [(n, a) for a in agents for n in range(per_agent)]
+        for n, a in pairs:
+            t = AgentTables(a.agent_id, a.prefix)
+            await queue_message(
+                conn,
+                tables=t,
+                agent_id=a.agent_id,
+                customer_id=1 + n,
+                content=TextContent(body=f"Your order {n} is on its way"),
+                sent_by=a.user_id,
+            )
 
 
 def run_one(server: env.Server, name: str, tree: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -158,7 +163,7 @@ def run_one(server: env.Server, name: str, tree: str, args: argparse.Namespace) 
                 for p in procs:
                     if p.popen.poll() is not None:
                         raise RuntimeError(p.tail())
-                asyncio.run(_queue(url, agents, per))
+                asyncio.run(_queue(url, agents, per, args.order))
                 load = os.getloadavg()[0]
                 pg = _backends(url)
                 w0, s0, d0 = _cpu([p.pid for p in procs]), _cpu([sb.pid]), _cpu(pg)
@@ -189,7 +194,18 @@ def run_one(server: env.Server, name: str, tree: str, args: argparse.Namespace) 
             finally:
                 for p in procs:
                     p.stop()
+            refused: dict[str, int] = {}
+            with httpx.Client(base_url=sandbox, trust_env=False, timeout=30) as client:
+                for a in agents:
+                    got = client.get(
+                        "/sandbox/messages", params={"phone_number_id": a.phone_number_id}
+                    ).json()
+                    for code, n in got["errors"].items():
+                        refused[code] = refused.get(code, 0) + n
         prog = _progress(url, agents)
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT last_value FROM pgqueuer_id_seq").fetchone()
+            jobs = int(row[0]) if row else 0
     secs = (prog["last"] - prog["first"]).total_seconds() if prog["first"] else 0.0
     sent = prog["sent"]
     out = {
@@ -201,6 +217,8 @@ def run_one(server: env.Server, name: str, tree: str, args: argparse.Namespace) 
         "sandbox_ms_per_send": round(1000 * (s1 - s0) / max(sent, 1), 2),
         "pg_ms_per_send": round(1000 * (d1 - d0) / max(sent, 1), 2),
         "pg_queue_ms_per_send": round(1000 * (q1 - q0) / max(sent, 1), 2),
+        "errors": refused,
+        "jobs": jobs,
         "wall_s": round(wall, 1),
         "load": round(load, 2),
     }
@@ -223,6 +241,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=0, help="wacrm worker --concurrency")
     ap.add_argument("--limit", type=int, default=10000, help="messages/s per number")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--order", choices=["interleaved", "sequential"], default="interleaved")
     ap.add_argument("--backends", action="store_true", help="CPU of each database backend")
     ap.add_argument("--profile", type=int, default=0, help="py-spy seconds on worker 0")
     args = ap.parse_args()

@@ -82,3 +82,23 @@ async def test_two_worker_processes_hold_the_number_rate(
     assert busiest <= rate, busiest
     assert times[-1] - times[0] >= (count - 1) / rate - 0.3  # spaced, not bunched
     await asyncio.sleep(0)
+
+
+async def test_a_process_spaces_its_sends_of_one_number_after_a_stall() -> None:
+    """Sends whose slots passed during an event-loop stall leave one by one, not as one burst."""
+    import time
+
+    from wacrm.outbound import tasks
+
+    left: list[float] = []
+
+    async def send(phone: str) -> None:
+        await tasks._pace(phone, 80)
+        left.append(time.monotonic())
+
+    await asyncio.gather(*(send("pace-test-1") for _ in range(5)))
+    gaps = [b - a for a, b in zip(left, left[1:], strict=False)]
+    assert all(g >= 1 / (80 * tasks.PACE) - 0.002 for g in gaps), gaps
+    other = time.monotonic()
+    await tasks._pace("pace-test-2", 80)  # another number is not held back
+    assert time.monotonic() - other < 0.005
