@@ -29,11 +29,13 @@ SIZES: dict[str, dict[str, Any]] = {
 LIMIT = 80
 
 
-async def _queue(url: str, agents: list[Agent], per_agent: int) -> None:
+async def _queue(url: str, agents: list[Agent], per_agent: int, order: str) -> None:
     """`per_agent` customers with an open window per agent, and one text message queued for each.
 
     One message per customer, as in a broadcast: Meta's pair limit (about one message per 6 s to a
     customer, enforced by our limiter) would otherwise cap the rate at customers / 6 s.
+    `order`: "interleaved" (the numbers' messages alternate, as when their agents send at the
+    same time) or "sequential" (one number's broadcast queued after the other's).
     """
     from wacrm.agents.tables import AgentTables
     from wacrm.outbound.schemas import TextContent
@@ -51,15 +53,18 @@ async def _queue(url: str, agents: list[Agent], per_agent: int) -> None:
                 ),
                 (per_agent,),
             )
-            for n in range(per_agent):
-                await queue_message(
-                    conn,
-                    tables=t,
-                    agent_id=a.agent_id,
-                    customer_id=1 + n,
-                    content=TextContent(body=f"Your order {n} is on its way"),
-                    sent_by=a.user_id,
-                )
+        pairs = [(a, n) for n in range(per_agent) for a in agents]
+        if order == "sequential":
+            pairs = [(a, n) for a in agents for n in range(per_agent)]
+        for a, n in pairs:
+            await queue_message(
+                conn,
+                tables=AgentTables(a.agent_id, a.prefix),
+                agent_id=a.agent_id,
+                customer_id=1 + n,
+                content=TextContent(body=f"Your order {n} is on its way"),
+                sent_by=a.user_id,
+            )
 
 
 def _progress(url: str, agents: list[Agent]) -> dict[str, Any]:
@@ -141,9 +146,15 @@ def _profile(pid: int, seconds: int) -> dict[str, Any]:
 
 
 def _scenario(
-    url: str, agents: list[Agent], per_agent: int, workers: int, profile_s: int, sandbox: str
+    url: str,
+    agents: list[Agent],
+    per_agent: int,
+    workers: int,
+    profile_s: int,
+    sandbox: str,
+    order: str = "interleaved",
 ) -> dict[str, Any]:
-    asyncio.run(_queue(url, agents, per_agent))
+    asyncio.run(_queue(url, agents, per_agent, order))
     total = per_agent * len(agents)
     procs = [
         env.Process(
@@ -183,6 +194,7 @@ def _scenario(
     rate = round((p["sent"] - 1) / seconds, 1) if seconds > 0 else None
     return {
         "queued": total,
+        "order": order,
         "numbers": len(agents),
         "workers": workers,
         "sent": p["sent"],
@@ -203,7 +215,7 @@ def run(server: env.Server, size_name: str = "full") -> dict[str, Any]:
     sandbox = f"http://127.0.0.1:{port}"
     with server.database("outbound") as url:
         env.use_crm_settings(url)
-        agents = make_agents(url, 1 + size["numbers"], token=False)
+        agents = make_agents(url, 1 + 2 * size["numbers"], token=False)
         numbers = [
             {
                 "phone_number_id": a.phone_number_id,
@@ -226,8 +238,18 @@ def run(server: env.Server, size_name: str = "full") -> dict[str, Any]:
         with sb:
             env.wait_http(sb, f"{sandbox}/sandbox/numbers")
             out["one_number"] = _scenario(url, agents[:1], size["one"], 1, 0, sandbox)
+            ten = agents[1 : 1 + size["numbers"]]
             out["ten_numbers"] = _scenario(
-                url, agents[1:], size["per_number"], size["workers"], size["profile_s"], sandbox
+                url, ten, size["per_number"], size["workers"], size["profile_s"], sandbox
+            )
+            out["ten_numbers_in_turn"] = _scenario(
+                url,
+                agents[1 + size["numbers"] :],
+                size["per_number"],
+                size["workers"],
+                0,
+                sandbox,
+                order="sequential",
             )
     out["rows"] = rows(out)
     return out
@@ -235,6 +257,7 @@ def run(server: env.Server, size_name: str = "full") -> dict[str, Any]:
 
 def rows(out: dict[str, Any]) -> list[dict[str, Any]]:
     one, many = out["one_number"], out["ten_numbers"]
+    in_turn = out.get("ten_numbers_in_turn")
     return [
         row(
             f"Outbound, 1 number at {LIMIT}/s: {one['queued']} queued at once",
@@ -258,6 +281,22 @@ def rows(out: dict[str, Any]) -> list[dict[str, Any]]:
             "/s",
             400,
             ">=",
-            note=f"{many['sent']}/{many['queued']} sent; errors {many['errors']}; profile in the JSON",
+            note=f"{many['sent']}/{many['queued']} sent, the numbers' messages interleaved; "
+            f"errors {many['errors']}; profile in the JSON",
         ),
-    ]
+    ] + (
+        [
+            row(
+                f"Outbound, {in_turn['numbers']} numbers' broadcasts queued one after another, "
+                f"{in_turn['workers']} workers: aggregate",
+                in_turn["per_second"],
+                "/s",
+                None,
+                None,
+                note=f"{in_turn['sent']}/{in_turn['queued']} sent; errors {in_turn['errors']}; "
+                "head-of-line: one number's backlog fills the workers (docs/performance.md)",
+            )
+        ]
+        if in_turn
+        else []
+    )

@@ -68,7 +68,7 @@ def test_every_benchmark_runs_and_counts_correctly(
     assert agents["migration"]["columns_added"] == agents["migration"]["agents"]
     assert agents["many"]["sizes"]["agents"] == agents["size"]["many"]
 
-    for scenario in ("one_number", "ten_numbers"):
+    for scenario in ("one_number", "ten_numbers", "ten_numbers_in_turn"):
         s = benches["outbound"][scenario]
         assert s["sent"] == s["queued"] == s["accepted_by_sandbox"], s
         assert s["failed"] == 0 and s["errors"].get("130429", 0) == 0
