@@ -219,9 +219,7 @@ async def notify(
     customer_id: int,
     message_id: int | None,
 ) -> None:
-    event = event_json(
-        agent_id=agent_id, kind=kind, customer_id=customer_id, message_id=message_id
-    )
+    event = event_json(agent_id=agent_id, kind=kind, customer_id=customer_id, message_id=message_id)
     await conn.execute("SELECT pg_notify('wacrm_events', %s)", (event,))
 
 
