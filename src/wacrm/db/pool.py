@@ -11,6 +11,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 Check = Callable[[AsyncConnection[Any]], Awaitable[None]]
+MAX_LIFETIME_SECONDS = 600.0
 
 
 async def check_if_signalled(conn: AsyncConnection[Any]) -> None:
@@ -56,4 +57,8 @@ def create_pool(
         check=check,
         reconnect_timeout=3600,
         timeout=10,
+        # PostgreSQL keeps the catalogue cache of every table a session touched (~170 KiB per
+        # agent read; docs/performance.md, "Many agents"): recycle connections every 10 minutes
+        # so that a pool serving thousands of agents does not grow without bound
+        max_lifetime=MAX_LIFETIME_SECONDS,
     )
