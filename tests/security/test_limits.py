@@ -24,7 +24,9 @@ LIMIT = 3 * 1024 * 1024  # the default WACRM_MAX_BODY_BYTES
         ("/login", {"Content-Type": "application/x-www-form-urlencoded"}),
     ],
 )
-async def test_big_bodies_are_refused_before_the_route(client, path: str, headers: dict[str, str]) -> None:
+async def test_big_bodies_are_refused_before_the_route(
+    client, path: str, headers: dict[str, str]
+) -> None:
     """413 rather than the route's own 401/403/422: the body was refused before anything read it."""
     big = b"x" * (LIMIT + 1)
     response = await client.post(path, content=big, headers=headers)
@@ -79,8 +81,20 @@ UPLOADS = [
     ("photo.jpg", b"MZ\x90\x00\x03" + b"\x00" * 100, "image/jpeg", "image", 415),  # an .exe renamed
     ("page.html", b"<html><script>alert(1)</script></html>", "text/html", "document", 415),
     ("page.txt", b"<html><script>alert(1)</script></html>", "text/plain", "document", 415),
-    ("x.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "image/svg+xml", "image", 415),
-    ("x.png", b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', "image/png", "image", 415),
+    (
+        "x.svg",
+        b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+        "image/svg+xml",
+        "image",
+        415,
+    ),
+    (
+        "x.png",
+        b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>',
+        "image/png",
+        "image",
+        415,
+    ),
     ("tool.exe", b"MZ\x90\x00", "application/x-msdownload", "document", 415),
     ("fake.pdf", b"MZ\x90\x00", "application/pdf", "document", 415),
     ("big.png", PNG + b"\x00" * (5 * 1024 * 1024), "image/png", "image", 413),
@@ -93,14 +107,18 @@ async def test_uploads_are_checked_for_type_content_and_size(client, conn) -> No
     a = await make_agent_user(conn, "ann@example.com")
     for name, data, mime, kind, status in UPLOADS:
         response = await client.post(
-            "/api/v1/media", files={"file": (name, data, mime)}, data={"kind": kind},
+            "/api/v1/media",
+            files={"file": (name, data, mime)},
+            data={"kind": kind},
             headers=bearer(a["token"]),
         )
         assert response.status_code == status, (name, response.status_code, response.text)
     cur = await conn.execute("SELECT count(*) AS n FROM outbound_media")
     assert (await cur.fetchone())["n"] == 0
     good = await client.post(
-        "/api/v1/media", files={"file": ("ok.png", PNG, "image/png")}, data={"kind": "image"},
+        "/api/v1/media",
+        files={"file": ("ok.png", PNG, "image/png")},
+        data={"kind": "image"},
         headers=bearer(a["token"]),
     )
     assert good.status_code == 201
@@ -129,7 +147,8 @@ async def test_upload_filenames_are_sanitised(client, conn, given: str, expected
         b"Content-Type: application/pdf\r\n\r\n%PDF-1.4 x\r\n--b--\r\n"
     )
     response = await client.post(
-        "/api/v1/media", content=body,
+        "/api/v1/media",
+        content=body,
         headers={**bearer(a["token"]), "Content-Type": "multipart/form-data; boundary=b"},
     )
     assert response.status_code == 201, response.text
@@ -154,8 +173,15 @@ async def test_media_is_served_with_safe_headers(
     a = await make_agent_user(conn, "ann@example.com")
     cid = await add_customer(conn, a["tables"], "Eve", phone="+4915100000009")
     mid = await add_message(
-        conn, a["tables"], cid, "", media_type="document", wa_type="document",
-        media_status="ready", media_mime_type=mime, media_filename=filename,
+        conn,
+        a["tables"],
+        cid,
+        "",
+        media_type="document",
+        wa_type="document",
+        media_status="ready",
+        media_mime_type=mime,
+        media_filename=filename,
     )
     await media_store(settings).put(media_key(a["agent"]["id"], mid), b"<script>alert(1)</script>")
     response = await client.get(f"/api/v1/media/{mid}", headers=bearer(a["token"]))
@@ -166,3 +192,11 @@ async def test_media_is_served_with_safe_headers(
     cd = response.headers["content-disposition"]
     assert cd.startswith(disposition + "; filename=")
     assert "\r" not in cd and "\n" not in cd and cd.count('"') == 2 and "/" not in cd
+
+
+async def test_nul_character_in_login_is_a_clear_422(client) -> None:
+    """Found by the schemathesis run: a NUL in the e-mail reached the throttle's query (500)."""
+    r = await client.post(
+        "/api/v1/auth/login", json={"email": "a\u0000@example.com", "password": "x"}
+    )
+    assert r.status_code == 422 and "NUL" in r.json()["detail"]
