@@ -35,9 +35,13 @@ from bench.env import postgres  # noqa: E402
 from bench.seed_data import seed  # noqa: E402
 
 PASSWORD = "bench dashboard password 1"
-CASES = [("7 days", {"days": "7"}), ("30 days", {"days": "30"}), ("90 days", {"days": "90"}),
-         ("all agents, 30 days", {"days": "30", "agents": "all"}),
-         ("all agents, 90 days", {"days": "90", "agents": "all"})]
+CASES = [
+    ("7 days", {"days": "7"}),
+    ("30 days", {"days": "30"}),
+    ("90 days", {"days": "90"}),
+    ("all agents, 30 days", {"days": "30", "agents": "all"}),
+    ("all agents, 90 days", {"days": "90", "agents": "all"}),
+]
 
 
 def _pct(samples: list[float], q: float) -> float:
@@ -49,7 +53,9 @@ async def _admin(url: str) -> str:
     from wacrm.accounts.service import create_user
 
     email = f"dash-{uuid.uuid4().hex[:8]}@example.com"
-    async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row, autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(
+        url, row_factory=dict_row, autocommit=True
+    ) as conn:
         await create_user(conn, email=email, name="Bench admin", role="admin", password=PASSWORD)
     return email
 
@@ -58,14 +64,22 @@ async def measure(url: str, runs: int) -> dict[str, Any]:
     from wacrm.app import create_app
     from wacrm.config import Settings
 
-    settings = Settings(WACRM_ENV="test", WACRM_DATA_DIR=Path(tempfile.mkdtemp(prefix="wacrm-dash-")),
-                        WACRM_SECRET_KEY="bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-                        WACRM_RUN_WORKER=False, WACRM_PUBLIC_URL="http://testserver")
+    settings = Settings(
+        WACRM_ENV="test",
+        WACRM_DATA_DIR=Path(tempfile.mkdtemp(prefix="wacrm-dash-")),
+        WACRM_SECRET_KEY="bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        WACRM_RUN_WORKER=False,
+        WACRM_PUBLIC_URL="http://testserver",
+    )
     email = await _admin(url)
     app = create_app(settings, database_url=url)
     out: dict[str, Any] = {}
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as http,
+    ):
         login = await http.post("/login", data={"email": email, "password": PASSWORD})
         assert login.status_code == 303, login.text
         for name, params in CASES:
@@ -77,8 +91,11 @@ async def measure(url: str, runs: int) -> dict[str, Any]:
                 assert page.status_code == 200, page.text[:300]
                 if i >= 3:
                     samples.append(elapsed)
-            out[name] = {"p50_ms": round(statistics.median(samples), 1),
-                         "p95_ms": round(_pct(samples, 0.95), 1), "runs": runs}
+            out[name] = {
+                "p50_ms": round(statistics.median(samples), 1),
+                "p95_ms": round(_pct(samples, 0.95), 1),
+                "runs": runs,
+            }
             print(name, out[name], file=sys.stderr)
     return out
 
@@ -92,17 +109,28 @@ def run(args: argparse.Namespace, url: str, seeded: bool) -> dict[str, Any]:
     if seeded:
         seed(url, customers=args.customers, messages=args.messages, orders=args.orders)
         for k in range(args.small_agents):
-            seed(url, customers=args.customers // 10, messages=args.messages // 10,
-                 orders=args.orders // 10, rng_seed=2 + k)
+            seed(
+                url,
+                customers=args.customers // 10,
+                messages=args.messages // 10,
+                orders=args.orders // 10,
+                rng_seed=2 + k,
+            )
     agents = _agents(url)
     sizes = {}
     with psycopg.connect(url) as conn:
         for a in agents:
-            row = conn.execute(psycopg.sql.SQL("SELECT count(*) FROM {}").format(
-                psycopg.sql.Identifier(a["agent_prefix"] + "_messages"))).fetchone()
+            row = conn.execute(
+                psycopg.sql.SQL("SELECT count(*) FROM {}").format(
+                    psycopg.sql.Identifier(a["agent_prefix"] + "_messages")
+                )
+            ).fetchone()
             sizes[a["agent_prefix"]] = row[0] if row else 0
-    return {"agents": sizes, "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-            "figures": asyncio.run(measure(url, args.runs))}
+    return {
+        "agents": sizes,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "figures": asyncio.run(measure(url, args.runs)),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

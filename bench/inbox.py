@@ -48,8 +48,11 @@ async def _cases(conn: Any, agent_id: int) -> tuple[dict[str, Any], dict[str, An
     t = AgentTables(agent_id, row["agent_prefix"])
     cur = await conn.execute(t.query("SELECT count(*) AS n FROM {messages}"))
     n_messages = (await cur.fetchone())["n"]
-    cur = await conn.execute(t.query(
-        "SELECT customer_id, count(*) AS n FROM {messages} GROUP BY 1 ORDER BY 2 DESC LIMIT 1"))
+    cur = await conn.execute(
+        t.query(
+            "SELECT customer_id, count(*) AS n FROM {messages} GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
+        )
+    )
     busy = (await cur.fetchone())["customer_id"]
     ninth = await service.inbox(conn, tables=t)
     for _ in range(8):  # the 9th page: the case reads the one after it, the 10th
@@ -67,8 +70,9 @@ async def _cases(conn: Any, agent_id: int) -> tuple[dict[str, Any], dict[str, An
         "inbox_unread": lambda: service.inbox(conn, tables=t, unread=True),
         "inbox_open_order": lambda: service.inbox(conn, tables=t, has_open_order=True),
         "chat_newest_page": lambda: service.chat(conn, tables=t, customer_id=busy),
-        "chat_older_page": lambda: service.chat(conn, tables=t, customer_id=busy,
-                                                cursor=older["next_cursor"]),
+        "chat_older_page": lambda: service.chat(
+            conn, tables=t, customer_id=busy, cursor=older["next_cursor"]
+        ),
         "search_name": lambda: service.inbox(conn, tables=t, q="Hans Mü"),
         # one word no message has: the message part must not read the whole history
         "search_first_name": lambda: service.inbox(conn, tables=t, q="Hans"),
@@ -88,8 +92,10 @@ async def measure_agents(url: str, agents: dict[str, int], runs: int) -> dict[st
     """p50/p95 of every case for each agent, the agents' calls interleaved (one call each in turn,
     each on its own connection), so a change in the machine's load hits all of them alike and the
     ratio between them stays meaningful."""
-    conns = {k: await psycopg.AsyncConnection.connect(url, row_factory=dict_row, autocommit=True)
-             for k in agents}
+    conns = {
+        k: await psycopg.AsyncConnection.connect(url, row_factory=dict_row, autocommit=True)
+        for k in agents
+    }
     try:
         setup = {k: await _cases(conns[k], a) for k, a in agents.items()}
         results: dict[str, Any] = {k: dict(info) for k, (info, _) in setup.items()}
@@ -118,32 +124,50 @@ def explain(url: str, agent_id: int) -> str:
 
     out = []
     with psycopg.connect(url, row_factory=dict_row) as conn:
-        prefix = conn.execute("SELECT agent_prefix FROM agents WHERE id = %s", (agent_id,)).fetchone()
+        prefix = conn.execute(
+            "SELECT agent_prefix FROM agents WHERE id = %s", (agent_id,)
+        ).fetchone()
         t = AgentTables(agent_id, prefix["agent_prefix"])  # type: ignore[index]
-        busy = conn.execute(t.query("SELECT customer_id FROM {messages} GROUP BY 1 "
-                                    "ORDER BY count(*) DESC LIMIT 1")).fetchone()["customer_id"]  # type: ignore[index]
-        inbox = t.query(_INBOX_SQL, where=sql.SQL("c.last_message_at IS NOT NULL"),
-                        not_reaction=sql.SQL(NOT_REACTION))
-        chat = t.query(_CHAT_SQL, columns=sql.SQL(_MESSAGE_COLUMNS), keyset=sql.SQL(""),
-                       not_reaction=sql.SQL(NOT_REACTION))
+        busy = conn.execute(
+            t.query("SELECT customer_id FROM {messages} GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
+        ).fetchone()["customer_id"]  # type: ignore[index]
+        inbox = t.query(
+            _INBOX_SQL,
+            where=sql.SQL("c.last_message_at IS NOT NULL"),
+            not_reaction=sql.SQL(NOT_REACTION),
+        )
+        chat = t.query(
+            _CHAT_SQL,
+            columns=sql.SQL(_MESSAGE_COLUMNS),
+            keyset=sql.SQL(""),
+            not_reaction=sql.SQL(NOT_REACTION),
+        )
         cases: list[tuple[str, Any, dict[str, Any]]] = [
             ("inbox first page", inbox, {"limit": 51}),
             ("chat newest page", chat, {"limit": 51, "customer_id": busy}),
         ]
         for words in ("delivery", "sneakers jacket invoice", "Hans"):
             tsquery = service.Search(words).tsquery
-            cases.append((f"search {words!r}: walk of the newest {service.WALK_FIRST} messages",
-                          t.query(service._WALK_SQL, older=sql.SQL("")),
-                          {"words": tsquery, "rows": service.WALK_FIRST,
-                           "want": service.MESSAGE_HITS}))
-            cases.append((f"search {words!r}: the GIN (all matches)",
-                          t.query(service._GIN_SQL, older=sql.SQL("")),
-                          {"words": tsquery, "want": service.MESSAGE_HITS}))
+            cases.append(
+                (
+                    f"search {words!r}: walk of the newest {service.WALK_FIRST} messages",
+                    t.query(service._WALK_SQL, older=sql.SQL("")),
+                    {"words": tsquery, "rows": service.WALK_FIRST, "want": service.MESSAGE_HITS},
+                )
+            )
+            cases.append(
+                (
+                    f"search {words!r}: the GIN (all matches)",
+                    t.query(service._GIN_SQL, older=sql.SQL("")),
+                    {"words": tsquery, "want": service.MESSAGE_HITS},
+                )
+            )
         for label, query, params in cases:
             with conn.transaction():
                 conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-                rows = conn.execute(sql.SQL("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ") + query,
-                                    params).fetchall()
+                rows = conn.execute(
+                    sql.SQL("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ") + query, params
+                ).fetchall()
             out.append(f"-- {label}\n" + "\n".join(r["QUERY PLAN"] for r in rows))
     return "\n\n".join(out)
 
@@ -158,12 +182,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     small = args.small_agent or seed(args.database_url, customers=500, messages=10_000)["agent_id"]
-    large = args.large_agent or seed(args.database_url, customers=50_000, messages=1_000_000)["agent_id"]
+    large = (
+        args.large_agent
+        or seed(args.database_url, customers=50_000, messages=1_000_000)["agent_id"]
+    )
     results: dict[str, Any] = asyncio.run(
-        measure_agents(args.database_url, {"small": small, "large": large}, args.runs))
+        measure_agents(args.database_url, {"small": small, "large": large}, args.runs)
+    )
     results["ratio_p95_large_to_small"] = {
         k: round(v["p95_ms"] / results["small"][k]["p95_ms"], 2)
-        for k, v in results["large"].items() if isinstance(v, dict)}
+        for k, v in results["large"].items()
+        if isinstance(v, dict)
+    }
     print(json.dumps(results, indent=2))
     if args.explain:
         print(explain(args.database_url, large))

@@ -100,7 +100,9 @@ def db_url(pg_server_url: str, template_url: str, dropper: Any) -> Iterator[str]
 
 @pytest.fixture
 async def conn(db_url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    async with await psycopg.AsyncConnection.connect(db_url, row_factory=dict_row, autocommit=True) as connection:
+    async with await psycopg.AsyncConnection.connect(
+        db_url, row_factory=dict_row, autocommit=True
+    ) as connection:
         yield connection
 
 

@@ -21,25 +21,44 @@ async def new_agent(conn: Any) -> AgentTables:
     return AgentTables(agent["id"], agent["agent_prefix"])
 
 
-async def add_customer(conn: Any, t: AgentTables, name: str, phone: str | None = None,
-                       username: str | None = None) -> int:
+async def add_customer(
+    conn: Any, t: AgentTables, name: str, phone: str | None = None, username: str | None = None
+) -> int:
     cur = await conn.execute(
-        t.query("INSERT INTO {customers} (name, phone, username, bsuid) VALUES (%s, %s, %s, %s) RETURNING id"),
+        t.query(
+            "INSERT INTO {customers} (name, phone, username, bsuid) VALUES (%s, %s, %s, %s) RETURNING id"
+        ),
         (name, phone, username, None if phone else f"US.{uuid.uuid4().int % 10**12}"),
     )
     return (await cur.fetchone())["id"]
 
 
-async def add_message(conn: Any, t: AgentTables, customer_id: int, text: str = "", *,
-                      direction: str = "inbound", at: datetime | None = None,
-                      media_type: str = "none", wa_type: str | None = None,
-                      raw: dict[str, Any] | None = None, touch: bool = True, **cols: Any) -> int:
+async def add_message(
+    conn: Any,
+    t: AgentTables,
+    customer_id: int,
+    text: str = "",
+    *,
+    direction: str = "inbound",
+    at: datetime | None = None,
+    media_type: str = "none",
+    wa_type: str | None = None,
+    raw: dict[str, Any] | None = None,
+    touch: bool = True,
+    **cols: Any,
+) -> int:
     """Insert a message and keep the customer's inbox columns as inbound/outbound do."""
     at = at or datetime.now(UTC)
-    values = {"customer_id": customer_id, "message": text, "direction": direction,
-              "timestamp": at, "media_type": media_type, "wa_type": wa_type or (
-                  "text" if media_type == "none" else media_type),
-              "raw": Jsonb(raw) if raw is not None else None, **cols}
+    values = {
+        "customer_id": customer_id,
+        "message": text,
+        "direction": direction,
+        "timestamp": at,
+        "media_type": media_type,
+        "wa_type": wa_type or ("text" if media_type == "none" else media_type),
+        "raw": Jsonb(raw) if raw is not None else None,
+        **cols,
+    }
     names = ", ".join(f'"{k}"' for k in values)
     marks = ", ".join(["%s"] * len(values))
     cur = await conn.execute(

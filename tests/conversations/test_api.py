@@ -19,7 +19,9 @@ async def test_agent_reads_inbox_chat_and_marks_read(client, conn):
     assert [c["customer_id"] for c in body["items"]] == [ids[2], ids[1]]
     assert body["items"][0]["last_message"]["preview"] == "hello 2"
     assert body["items"][0]["unread_count"] == 1
-    r2 = await client.get("/api/v1/conversations", params={"cursor": body["next_cursor"]}, headers=h)
+    r2 = await client.get(
+        "/api/v1/conversations", params={"cursor": body["next_cursor"]}, headers=h
+    )
     assert [c["customer_id"] for c in r2.json()["items"]] == [ids[0]]
     assert r2.json()["next_cursor"] is None
     r = await client.get(f"/api/v1/conversations/{ids[1]}/messages", headers=h)
@@ -45,13 +47,20 @@ async def test_another_agents_customer_answers_404_and_changes_nothing(client, c
         assert r.status_code == 404 and "no conversation" in r.json()["detail"]
     r = await client.post(f"/api/v1/conversations/{cid}/read", headers=h)
     assert r.status_code == 404
-    r = await client.get("/api/v1/conversations", params={"agent_id": other["agent"]["id"]}, headers=h)
+    r = await client.get(
+        "/api/v1/conversations", params={"agent_id": other["agent"]["id"]}, headers=h
+    )
     assert r.status_code == 404
-    cur = await conn.execute(other["tables"].query("SELECT unread_count FROM {customers} WHERE id = %s"), (cid,))
+    cur = await conn.execute(
+        other["tables"].query("SELECT unread_count FROM {customers} WHERE id = %s"), (cid,)
+    )
     assert (await cur.fetchone())["unread_count"] == 1
     admin = await make_admin(conn)
-    r = await client.get("/api/v1/conversations", params={"agent_id": other["agent"]["id"]},
-                         headers=bearer(admin["token"]))
+    r = await client.get(
+        "/api/v1/conversations",
+        params={"agent_id": other["agent"]["id"]},
+        headers=bearer(admin["token"]),
+    )
     assert r.status_code == 200 and len(r.json()["items"]) == 3
 
 
@@ -62,7 +71,9 @@ async def test_bad_input_is_a_clear_4xx(client, conn):
     r = await client.get("/api/v1/conversations", params={"cursor": "garbage"}, headers=h)
     assert r.status_code == 400 and "cursor" in r.json()["detail"]
     for params in ({"limit": 0}, {"limit": 101}, {"unread": "maybe"}, {"q": "x" * 101}):
-        assert (await client.get("/api/v1/conversations", params=params, headers=h)).status_code == 422
+        assert (
+            await client.get("/api/v1/conversations", params=params, headers=h)
+        ).status_code == 422
     assert (await client.get("/api/v1/conversations/0/messages", headers=h)).status_code == 422
     assert (await client.get("/api/v1/conversations/abc", headers=h)).status_code == 422
     assert (await client.get("/api/v1/conversations/99999999999", headers=h)).status_code == 422

@@ -33,7 +33,9 @@ async def test_ordered_by_last_activity_and_paged_without_gaps(conn):
     await add_message(conn, t, ids[5], "same time", at=minutes(4), touch=True)
     quiet = await add_customer(conn, t, "No messages yet", phone="4915199999")
     expected_active = sorted(
-        ids, key=lambda c: ({ids[3]: 103, ids[0]: 100, ids[5]: 4}.get(c, ids.index(c)), c), reverse=True
+        ids,
+        key=lambda c: ({ids[3]: 103, ids[0]: 100, ids[5]: 4}.get(c, ids.index(c)), c),
+        reverse=True,
     )
     seen = await _all_pages(conn, t, limit=2)
     assert seen == expected_active + [quiet]
@@ -69,20 +71,58 @@ PREVIEW_CASES = [
     ({"media_type": "image"}, "📷 Photo"),
     ({"media_type": "image", "caption": "new shoes"}, "📷 new shoes"),
     ({"media_type": "video"}, "🎥 Video"),
-    ({"media_type": "audio", "raw": {"type": "audio", "audio": {"id": "1", "voice": True}}}, "🎤 Voice message"),
+    (
+        {"media_type": "audio", "raw": {"type": "audio", "audio": {"id": "1", "voice": True}}},
+        "🎤 Voice message",
+    ),
     ({"media_type": "audio", "media_mime_type": "audio/mpeg"}, "🎵 Audio"),
     ({"media_type": "document", "media_filename": "invoice.pdf"}, "📄 invoice.pdf"),
     ({"media_type": "sticker"}, "💟 Sticker"),
-    ({"media_type": "location", "raw": {"type": "location", "location": {"latitude": 1, "longitude": 2}}},
-     "📍 Location"),
-    ({"media_type": "location",
-      "raw": {"location": {"latitude": 1, "longitude": 2, "name": "Main St shop"}}}, "📍 Main St shop"),
-    ({"media_type": "contacts", "raw": {"contacts": [{"name": {"formatted_name": "Ann Lee"}}]}}, "👤 Ann Lee"),
+    (
+        {
+            "media_type": "location",
+            "raw": {"type": "location", "location": {"latitude": 1, "longitude": 2}},
+        },
+        "📍 Location",
+    ),
+    (
+        {
+            "media_type": "location",
+            "raw": {"location": {"latitude": 1, "longitude": 2, "name": "Main St shop"}},
+        },
+        "📍 Main St shop",
+    ),
+    (
+        {"media_type": "contacts", "raw": {"contacts": [{"name": {"formatted_name": "Ann Lee"}}]}},
+        "👤 Ann Lee",
+    ),
     ({"media_type": "contacts", "raw": {"contacts": [{}, {}]}}, "👤 2 contacts"),
-    ({"media_type": "order", "raw": {"type": "order", "order": {"catalog_id": "c", "product_items": [
-        {"product_retailer_id": "a", "quantity": 2, "item_price": 5, "currency": "USD"},
-        {"product_retailer_id": "b", "quantity": 1, "item_price": 5, "currency": "USD"}]}}},
-     "🛒 Order of 3 items"),
+    (
+        {
+            "media_type": "order",
+            "raw": {
+                "type": "order",
+                "order": {
+                    "catalog_id": "c",
+                    "product_items": [
+                        {
+                            "product_retailer_id": "a",
+                            "quantity": 2,
+                            "item_price": 5,
+                            "currency": "USD",
+                        },
+                        {
+                            "product_retailer_id": "b",
+                            "quantity": 1,
+                            "item_price": 5,
+                            "currency": "USD",
+                        },
+                    ],
+                },
+            },
+        },
+        "🛒 Order of 3 items",
+    ),
     ({"media_type": "unsupported"}, "⚠️ Unsupported message"),
 ]
 
@@ -101,13 +141,28 @@ async def test_last_message_preview_by_type(conn, cols, expected):
 async def test_reaction_is_not_a_preview_and_order_counts_linked_items(conn):
     t = await new_agent(conn)
     cid = await add_customer(conn, t, "Pat", phone="4479460001")
-    cur = await conn.execute(t.query("INSERT INTO {orders} (customer_id) VALUES (%s) RETURNING id"), (cid,))
+    cur = await conn.execute(
+        t.query("INSERT INTO {orders} (customer_id) VALUES (%s) RETURNING id"), (cid,)
+    )
     order_id = (await cur.fetchone())["id"]
-    await conn.execute(t.query("INSERT INTO {orders_items} (order_id, name, quantity, price) VALUES "
-                               "(%s, 'a', 4, 1), (%s, 'b', 1, 2)"), (order_id, order_id))
+    await conn.execute(
+        t.query(
+            "INSERT INTO {orders_items} (order_id, name, quantity, price) VALUES "
+            "(%s, 'a', 4, 1), (%s, 'b', 1, 2)"
+        ),
+        (order_id, order_id),
+    )
     await add_message(conn, t, cid, "", at=minutes(1), media_type="order", order_id=order_id)
-    await add_message(conn, t, cid, "", at=minutes(2), media_type="reaction", wa_type="reaction",
-                      raw={"type": "reaction", "reaction": {"emoji": "👍"}})
+    await add_message(
+        conn,
+        t,
+        cid,
+        "",
+        at=minutes(2),
+        media_type="reaction",
+        wa_type="reaction",
+        raw={"type": "reaction", "reaction": {"emoji": "👍"}},
+    )
     item = (await service.inbox(conn, tables=t))["items"][0]
     assert item["last_message"]["preview"] == "🛒 Order of 5 items"
     assert item["has_open_order"] is True
@@ -123,11 +178,26 @@ async def test_direction_status_unread_and_window_state(conn):
     await add_message(conn, t, fresh, "hi again", at=now - timedelta(minutes=30))
     stale = await add_customer(conn, t, "Stale", phone="111000002")
     await add_message(conn, t, stale, "old", at=now - timedelta(hours=30))
-    await add_message(conn, t, stale, "reply", direction="outbound", status="delivered",
-                      at=now - timedelta(hours=2))
+    await add_message(
+        conn,
+        t,
+        stale,
+        "reply",
+        direction="outbound",
+        status="delivered",
+        at=now - timedelta(hours=2),
+    )
     never = await add_customer(conn, t, "Never wrote", phone="111000003")
-    await add_message(conn, t, never, "template", direction="outbound", media_type="template",
-                      status="sent", at=now - timedelta(hours=3))
+    await add_message(
+        conn,
+        t,
+        never,
+        "template",
+        direction="outbound",
+        media_type="template",
+        status="sent",
+        at=now - timedelta(hours=3),
+    )
     items = {c["customer_id"]: c for c in (await service.inbox(conn, tables=t))["items"]}
     assert items[fresh]["window"]["state"] == "open"
     assert items[fresh]["window"]["closes_at"] == now - timedelta(minutes=30) + timedelta(hours=24)
@@ -147,8 +217,12 @@ async def test_filters_unread_and_open_order(conn):
     await add_message(conn, t, a, "in", at=minutes(1))
     await add_message(conn, t, b, "out", direction="outbound", at=minutes(2))
     await add_message(conn, t, c, "in", at=minutes(3))
-    await conn.execute(t.query("INSERT INTO {orders} (customer_id, status) VALUES (%s, 'shipped'), "
-                               "(%s, 'cancelled')"), (b, c))
+    await conn.execute(
+        t.query(
+            "INSERT INTO {orders} (customer_id, status) VALUES (%s, 'shipped'), (%s, 'cancelled')"
+        ),
+        (b, c),
+    )
     assert await _all_pages(conn, t, unread=True) == [c, a]
     assert await _all_pages(conn, t, has_open_order=True) == [b]
     assert await _all_pages(conn, t, unread=True, has_open_order=True) == []

@@ -105,9 +105,12 @@ async def test_races_make_one_customer(db_url, agent):
     t = agent["tables"]
 
     async def one(i: int) -> int | None:
-        async with await psycopg.AsyncConnection.connect(
-            db_url, autocommit=True, row_factory=dict_row
-        ) as c, c.transaction():
+        async with (
+            await psycopg.AsyncConnection.connect(
+                db_url, autocommit=True, row_factory=dict_row
+            ) as c,
+            c.transaction(),
+        ):
             cid = await customers.resolve_customer(
                 c,
                 tables=t,

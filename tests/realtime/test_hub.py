@@ -20,14 +20,23 @@ async def _started(url: str) -> EventHub:
 async def test_events_reach_subscribers_of_their_agent_on_every_hub(conn, db_url):
     one, two = await _started(db_url), await _started(db_url)
     try:
-        with one.subscribe(7) as a7, two.subscribe(7) as b7, two.subscribe(8) as b8, \
-                two.subscribe(None) as everyone:
+        with (
+            one.subscribe(7) as a7,
+            two.subscribe(7) as b7,
+            two.subscribe(8) as b8,
+            two.subscribe(None) as everyone,
+        ):
             await realtime.notify(conn, agent_id=8, kind="order", customer_id=3, order_id=9)
             await realtime.notify(conn, agent_id=7, kind="message", customer_id=1, message_id=5)
             for sub in (a7, b7):
                 event = await asyncio.wait_for(sub.get(), 5)
-                assert event == {"agent_id": 7, "kind": "message", "customer_id": 1,
-                                 "message_id": 5, "order_id": None}
+                assert event == {
+                    "agent_id": 7,
+                    "kind": "message",
+                    "customer_id": 1,
+                    "message_id": 5,
+                    "order_id": None,
+                }
             assert (await asyncio.wait_for(b8.get(), 5))["kind"] == "order"
             got = [await asyncio.wait_for(everyone.get(), 5) for _ in range(2)]
             assert [e["agent_id"] for e in got] == [8, 7]

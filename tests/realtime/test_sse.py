@@ -38,7 +38,9 @@ async def serve(db_url: str, settings: Any) -> AsyncIterator[str]:
         sock.close()
 
 
-async def sse_events(resp: httpx.Response) -> AsyncIterator[tuple[str, dict[str, Any], dict[str, str]]]:
+async def sse_events(
+    resp: httpx.Response,
+) -> AsyncIterator[tuple[str, dict[str, Any], dict[str, str]]]:
     """(event, data, all fields) of each SSE message; comments (pings) skipped."""
     fields: dict[str, str] = {}
     async for line in resp.aiter_lines():
@@ -51,13 +53,18 @@ async def sse_events(resp: httpx.Response) -> AsyncIterator[tuple[str, dict[str,
             fields[key] = value.lstrip(" ")
 
 
-async def test_event_sent_through_one_instance_reaches_a_subscriber_of_the_other(conn, db_url, settings):
+async def test_event_sent_through_one_instance_reaches_a_subscriber_of_the_other(
+    conn, db_url, settings
+):
     me = await make_agent_user(conn, "me@example.com")
     other = await make_agent_user(conn, "other@example.com")
     cid = await add_customer(conn, me["tables"], "Pat", phone="4917000300")
     await add_message(conn, me["tables"], cid, "hi", at=minutes(1))
-    async with serve(db_url, settings) as one, serve(db_url, settings) as two, \
-            httpx.AsyncClient(timeout=10) as http:
+    async with (
+        serve(db_url, settings) as one,
+        serve(db_url, settings) as two,
+        httpx.AsyncClient(timeout=10) as http,
+    ):
         async with http.stream("GET", f"{two}/api/v1/events", headers=bearer(me["token"])) as resp:
             assert resp.status_code == 200
             assert resp.headers["content-type"].startswith("text/event-stream")
@@ -66,12 +73,21 @@ async def test_event_sent_through_one_instance_reaches_a_subscriber_of_the_other
             assert kind == "ready" and data["agent_id"] == me["agent"]["id"]
             assert fields["retry"] == "2000"
             # another agent's event first: it must not arrive here
-            await realtime.notify(conn, agent_id=other["agent"]["id"], kind="message", customer_id=1)
-            r = await http.post(f"{one}/api/v1/conversations/{cid}/read", headers=bearer(me["token"]))
+            await realtime.notify(
+                conn, agent_id=other["agent"]["id"], kind="message", customer_id=1
+            )
+            r = await http.post(
+                f"{one}/api/v1/conversations/{cid}/read", headers=bearer(me["token"])
+            )
             assert r.status_code == 200
             kind, data, _ = await asyncio.wait_for(anext(stream), 10)
             assert kind == "customer"
-            assert data == {"agent_id": me["agent"]["id"], "kind": "customer", "customer_id": cid,
-                            "message_id": None, "order_id": None}
+            assert data == {
+                "agent_id": me["agent"]["id"],
+                "kind": "customer",
+                "customer_id": cid,
+                "message_id": None,
+                "order_id": None,
+            }
         r = await http.get(f"{two}/api/v1/events")
         assert r.status_code == 401

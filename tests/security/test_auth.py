@@ -20,7 +20,17 @@ from wacrm.outbound import service as outbound
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "wacrm"
 SECRET_WORDS = ("token", "secret", "signature", "password", "csrf", "digest", "api_key", "hmac")
-NOT_SECRET = ("_id", "_name", "_hint", "_type", "_at", "_count", "kind", "prefix", "expected_status")
+NOT_SECRET = (
+    "_id",
+    "_name",
+    "_hint",
+    "_type",
+    "_at",
+    "_count",
+    "kind",
+    "prefix",
+    "expected_status",
+)
 # (file, line text) pairs reviewed by hand, none compares an attacker's guess with a secret: the user's
 # own two form fields; an empty-password check; a header NAME; two stored secrets (which number signed);
 # a downloaded file's checksum against the one in the payload (integrity, not a secret).
@@ -29,7 +39,10 @@ REVIEWED = {
     ("accounts/passwords.py", 'if password is None or password == "":'),
     ("inbound/fastpath.py", "if name == _SIGNATURE:"),
     ("inbound/processing.py", "if route.app_secret != signer:"),
-    ("media/service.py", "return expected.strip().lower() == digest.hex() or expected.strip() in ("),
+    (
+        "media/service.py",
+        "return expected.strip().lower() == digest.hex() or expected.strip() in (",
+    ),
 }
 
 
@@ -47,7 +60,8 @@ def _is_secret(node: ast.AST) -> bool:
     if isinstance(node, ast.Constant):
         return False
     return any(
-        any(w in n for w in SECRET_WORDS) and not any(x in n for x in NOT_SECRET) for n in _names(node)
+        any(w in n for w in SECRET_WORDS) and not any(x in n for x in NOT_SECRET)
+        for n in _names(node)
     )
 
 
@@ -67,7 +81,10 @@ def test_secrets_are_never_compared_with_eq() -> None:
             operands = [node.left, *node.comparators]
             if any(isinstance(o, ast.Constant) and o.value is None for o in operands):
                 continue
-            if sum(_is_secret(o) for o in operands) and (rel, lines[node.lineno - 1].strip()) not in REVIEWED:
+            if (
+                sum(_is_secret(o) for o in operands)
+                and (rel, lines[node.lineno - 1].strip()) not in REVIEWED
+            ):
                 found.append(f"{rel}:{node.lineno}: {lines[node.lineno - 1].strip()}")
     assert not found, "secret compared with ==/!=:\n" + "\n".join(found)
 
@@ -91,7 +108,9 @@ async def test_session_fixation_a_planted_cookie_is_replaced(client, conn) -> No
     issued = r.cookies.get(sessions.SESSION_COOKIE)
     assert issued and issued != planted
     client.cookies.clear()
-    me_planted = await client.get("/api/v1/auth/me", headers={"Cookie": f"{sessions.SESSION_COOKIE}={planted}"})
+    me_planted = await client.get(
+        "/api/v1/auth/me", headers={"Cookie": f"{sessions.SESSION_COOKIE}={planted}"}
+    )
     assert me_planted.status_code == 401
     client.cookies.set(sessions.SESSION_COOKIE, issued)
     assert (await client.get("/api/v1/auth/me")).status_code == 200
@@ -114,8 +133,14 @@ async def test_web_cookies_are_flagged_behind_https(db_url: str, settings: Any, 
             r = await http.post("/login", data={"email": "root@example.com", "password": PASSWORD})
             cookies = r.headers.get_list("set-cookie")
             page = await http.get("/inbox")
-            csrf = page.text.split('name="csrf-token" content="')[1].split('"')[0] if "csrf-token" in page.text else ""
-            switch = await http.post("/workspace", data={"agent_id": str(ann["agent"]["id"]), "csrf_token": csrf})
+            csrf = (
+                page.text.split('name="csrf-token" content="')[1].split('"')[0]
+                if "csrf-token" in page.text
+                else ""
+            )
+            switch = await http.post(
+                "/workspace", data={"agent_id": str(ann["agent"]["id"]), "csrf_token": csrf}
+            )
             cookies += switch.headers.get_list("set-cookie")
     session = [c for c in cookies if c.startswith(sessions.SESSION_COOKIE + "=")]
     assert session, cookies
@@ -137,7 +162,9 @@ async def test_security_headers_on_every_web_page(app, client, conn) -> None:
             for route in iter_route_contexts(app.routes)
             if "GET" in (getattr(route, "methods", None) or ())
             and "{" not in route.path
-            and not route.path.startswith(("/api/", "/webhooks/", "/healthz", "/readyz", "/metrics", "/openapi"))
+            and not route.path.startswith(
+                ("/api/", "/webhooks/", "/healthz", "/readyz", "/metrics", "/openapi")
+            )
         }
     )
     assert len(paths) >= 3, paths
@@ -146,30 +173,51 @@ async def test_security_headers_on_every_web_page(app, client, conn) -> None:
         assert page.status_code < 500, (path, page.status_code)
         h = page.headers
         csp = h.get("content-security-policy", "")
-        assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0], path
+        assert (
+            "script-src 'self'" in csp
+            and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+        ), path
         assert "frame-ancestors 'none'" in csp and h.get("x-frame-options") == "DENY", path
         assert h.get("referrer-policy") and h.get("x-content-type-options") == "nosniff", path
 
 
 async def test_no_secret_in_logs_or_error_pages(
-    client, conn, db_url: str, shop: dict[str, Any], caplog: pytest.LogCaptureFixture  # noqa: F811
+    client,
+    conn,
+    db_url: str,
+    shop: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,  # noqa: F811
 ) -> None:
     """Create a number with tokens, receive, send, fail with 190, log in wrong and right: grep every log."""
     caplog.set_level(logging.DEBUG)
     admin = await make_admin(conn)
     user = await user_with_password(conn, "bob@example.com")
-    api_secret, api_token = "api-created-app-secret-9f8e7d6c", "EAAG-api-created-access-token-1a2b3c"
+    api_secret, api_token = (
+        "api-created-app-secret-9f8e7d6c",
+        "EAAG-api-created-access-token-1a2b3c",
+    )
     r = await client.post(
         "/api/v1/whatsapp/configurations",
-        json={"user_id": str(user["user"]["id"]), "whatsapp_number": "+15550002222",
-              "phone_number_id": "999000111", "access_token": api_token, "app_secret": api_secret,
-              "verify_token": "verify-token-api-77"},
+        json={
+            "user_id": str(user["user"]["id"]),
+            "whatsapp_number": "+15550002222",
+            "phone_number_id": "999000111",
+            "access_token": api_token,
+            "app_secret": api_secret,
+            "verify_token": "verify-token-api-77",
+        },
         headers=bearer(admin["token"]),
     )
     assert r.status_code in (200, 201), r.text
     body, headers, _ = signed_inbound("text", "hello", phone=shop["customer"]["phone"].lstrip("+"))
-    assert (await client.post("/webhooks/whatsapp", content=body, headers=headers)).status_code == 200
-    bad = await client.post("/webhooks/whatsapp", content=body, headers={**headers, "X-Hub-Signature-256": "sha256=" + "0" * 64})
+    assert (
+        await client.post("/webhooks/whatsapp", content=body, headers=headers)
+    ).status_code == 200
+    bad = await client.post(
+        "/webhooks/whatsapp",
+        content=body,
+        headers={**headers, "X-Hub-Signature-256": "sha256=" + "0" * 64},
+    )
     assert bad.status_code == 403
     from tests.outbound.test_send import queue
 
@@ -180,16 +228,22 @@ async def test_no_secret_in_logs_or_error_pages(
         failed = await queue(conn, shop, type="text", body="second")
         row = await wait_status(conn, shop["tables"], failed["id"], {"failed"})
     assert row["error_code"] == 190
-    wrong = await client.post("/login", data={"email": "bob@example.com", "password": "wrong-password-xyz-123"})
+    wrong = await client.post(
+        "/login", data={"email": "bob@example.com", "password": "wrong-password-xyz-123"}
+    )
     assert wrong.status_code == 401
     good = await client.post("/login", data={"email": "bob@example.com", "password": PASSWORD})
     cookie = good.cookies.get(sessions.SESSION_COOKIE)
     assert cookie
     pages = [
         await client.get("/api/v1/auth/me", headers=bearer("wacrm_forged-token-value-555")),
-        await client.get("/api/v1/orders", headers=bearer(shop["token"]), params={"cursor": "garbage"}),
+        await client.get(
+            "/api/v1/orders", headers=bearer(shop["token"]), params={"cursor": "garbage"}
+        ),
         await client.get("/no-such-page"),
-        await client.post("/api/v1/customers/1/messages", json={"type": "text"}, headers=bearer(shop["token"])),
+        await client.post(
+            "/api/v1/customers/1/messages", json={"type": "text"}, headers=bearer(shop["token"])
+        ),
     ]
     secrets = {
         "access token": DEFAULT_NUMBER["access_token"],
@@ -204,12 +258,17 @@ async def test_no_secret_in_logs_or_error_pages(
         "forged token": "wacrm_forged-token-value-555",
         "session cookie": cookie,
     }
-    logged = "\n".join(
-        f"{rec.getMessage()} {rec.exc_text or ''} {rec.__dict__}" for rec in caplog.records
-    ) + caplog.text
+    logged = (
+        "\n".join(
+            f"{rec.getMessage()} {rec.exc_text or ''} {rec.__dict__}" for rec in caplog.records
+        )
+        + caplog.text
+    )
     assert len(caplog.records) > 5, "the scenario should have logged something"
     for what, value in secrets.items():
         assert value not in logged, f"the {what} appears in the logs"
         for page in pages:
-            assert value not in page.text, f"the {what} appears in an error page ({page.status_code})"
+            assert value not in page.text, (
+                f"the {what} appears in an error page ({page.status_code})"
+            )
     assert outbound is not None

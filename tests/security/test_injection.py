@@ -40,7 +40,9 @@ class SqlSpy:
         for cls in (psycopg.AsyncCursor, psycopg.Cursor):
             original = cls.execute
 
-            def spy(cur: Any, query: Any, params: Any = None, *a: Any, __o: Any = original, **k: Any) -> Any:
+            def spy(
+                cur: Any, query: Any, params: Any = None, *a: Any, __o: Any = original, **k: Any
+            ) -> Any:
                 text = query.as_string(None) if hasattr(query, "as_string") else str(query)
                 self.seen.append(f"{text} {params!r}")
                 return __o(cur, query, params, *a, **k)
@@ -64,12 +66,15 @@ async def test_hostile_prefixes_through_the_admin_api(client, conn, monkeypatch)
     spy.install(monkeypatch)
     for prefix in HOSTILE:
         r = await client.post(
-            "/api/v1/agents", json={"user_id": str(admin["user_id"]), "prefix": prefix},
+            "/api/v1/agents",
+            json={"user_id": str(admin["user_id"]), "prefix": prefix},
             headers=bearer(admin["token"]),
         )
         assert r.status_code in (400, 422), (prefix, r.status_code, r.text)
         r = await client.request(
-            "DELETE", f"/api/v1/agents/{ann['agent']['id']}", json={"confirm": prefix},
+            "DELETE",
+            f"/api/v1/agents/{ann['agent']['id']}",
+            json={"confirm": prefix},
             headers=bearer(admin["token"]),
         )
         assert r.status_code in (400, 409, 422), (prefix, r.status_code, r.text)
@@ -98,7 +103,16 @@ async def test_hostile_ids_in_paths_and_queries(client, conn, monkeypatch, path:
     ann = await make_agent_user(conn, "ann@example.com")
     spy = SqlSpy()
     spy.install(monkeypatch)
-    for value in ("1; DROP TABLE users", 'agt_1"', "1 OR 1=1", "1e3", "-1", "0x10", "%00", "1" + "0" * 22):
+    for value in (
+        "1; DROP TABLE users",
+        'agt_1"',
+        "1 OR 1=1",
+        "1e3",
+        "-1",
+        "0x10",
+        "%00",
+        "1" + "0" * 22,
+    ):
         for token in (admin["token"], ann["token"]):
             r = await client.get(path.format(v=value), headers=bearer(token))
             assert r.status_code in (400, 403, 404, 422), (path, value, r.status_code)
@@ -120,7 +134,9 @@ async def test_hostile_workspace_cookie(client, conn) -> None:
     assert "users" in await _tables(conn)
 
 
-def test_hostile_prefixes_through_the_cli(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+def test_hostile_prefixes_through_the_cli(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
     from wacrm.cli.main import app as cli
     from wacrm.config import get_settings
 
@@ -128,12 +144,16 @@ def test_hostile_prefixes_through_the_cli(db_url: str, monkeypatch: pytest.Monke
     monkeypatch.setenv("WACRM_DATA_DIR", str(tmp_path / "data"))
     get_settings.cache_clear()
     runner = CliRunner()
-    r = runner.invoke(cli, ["user", "create", "--email", "z@example.com", "--name", "Z", "--role", "agent"])
+    r = runner.invoke(
+        cli, ["user", "create", "--email", "z@example.com", "--name", "Z", "--role", "agent"]
+    )
     assert r.exit_code == 0, r.output
     spy = SqlSpy()
     spy.install(monkeypatch)
     with psycopg.connect(db_url) as conn:
-        before = {t for (t,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname='public'")}
+        before = {
+            t for (t,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname='public'")
+        }
     for prefix in HOSTILE:
         r = runner.invoke(cli, ["agent", "create", "--user", "z@example.com", "--prefix", prefix])
         assert r.exit_code != 0 and "invalid agent prefix" in r.output, (prefix, r.output)
@@ -141,12 +161,14 @@ def test_hostile_prefixes_through_the_cli(db_url: str, monkeypatch: pytest.Monke
     assert not spy.reached(MARK)
     assert not any("agt_1\x00" in s or "public.users" in s for s in spy.seen)
     with psycopg.connect(db_url) as conn:
-        after = {t for (t,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname='public'")}
+        after = {
+            t for (t,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname='public'")
+        }
         assert conn.execute("SELECT count(*) FROM agents").fetchone()[0] == 0
     assert after == before
 
 
-FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
 
 
 async def test_csv_exports_escape_formulas_in_every_text_column(client, conn) -> None:
@@ -156,7 +178,11 @@ async def test_csv_exports_escape_formulas_in_every_text_column(client, conn) ->
     for i, evil in enumerate(FORMULAS):
         cid = await add_customer(conn, t, evil, phone=f"+4915100000{i:03d}")
         await orders.create_order(
-            conn, tables=t, customer_id=cid, notes=evil, shipping_address=evil,
+            conn,
+            tables=t,
+            customer_id=cid,
+            notes=evil,
+            shipping_address=evil,
             items=[{"name": evil, "quantity": 1, "price": "1.00"}],
         )
     for url in ("/api/v1/orders/export.csv", "/api/v1/customers/export.csv"):

@@ -38,7 +38,9 @@ SKIP = {
 
 async def _seed(url: str) -> dict[str, Any]:
     """Agents A and B, each with a customer, messages and an order carrying its own markers."""
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True, row_factory=dict_row) as conn:
+    async with await psycopg.AsyncConnection.connect(
+        url, autocommit=True, row_factory=dict_row
+    ) as conn:
         admin = await make_admin(conn)
         world: dict[str, Any] = {"admin": admin}
         for name in ("a", "b"):
@@ -48,7 +50,10 @@ async def _seed(url: str) -> dict[str, Any]:
             for i in range(3):
                 await add_message(conn, t, cid, f"{mark}-message-{i}")
             await orders.create_order(
-                conn, tables=t, customer_id=cid, notes=f"{mark}-notes",
+                conn,
+                tables=t,
+                customer_id=cid,
+                notes=f"{mark}-notes",
                 items=[{"name": f"{mark}-item", "quantity": 2, "price": "9.50"}],
             )
             world[name] = {**who, "mark": mark, "customer_id": cid}
@@ -101,10 +106,14 @@ def fuzz(world: dict[str, Any], role: str, examples: int) -> dict[str, int]:
         def run(case: Any) -> None:
             if case.query and "agent_id" in case.query:
                 # agents: their own id (others are 404 by design); admin: agent A or B
-                case.query["agent_id"] = own_agent or world["a" if stats["calls"] % 2 else "b"]["agent"]["id"]
+                case.query["agent_id"] = (
+                    own_agent or world["a" if stats["calls"] % 2 else "b"]["agent"]["id"]
+                )
             headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
             headers.pop("Cookie", None)
-            response = case.call(base_url=world["base_url"], session=world["http"], headers=headers, timeout=30)
+            response = case.call(
+                base_url=world["base_url"], session=world["http"], headers=headers, timeout=30
+            )
             stats["calls"] += 1
             case.validate_response(response, checks=CHECKS)
             for mark in others:

@@ -10,15 +10,17 @@ import httpx
 PASSWORD = "correct horse battery staple"
 
 
-async def user_with_password(conn: Any, email: str, *, role: str = "agent",
-                             agent: bool = True) -> dict[str, Any]:
+async def user_with_password(
+    conn: Any, email: str, *, role: str = "agent", agent: bool = True
+) -> dict[str, Any]:
     """A user with PASSWORD (and, for agents, a provisioned agent): {"user", "agent", "tables"}."""
     from wacrm.accounts.service import create_user
     from wacrm.agents.service import create_agent
     from wacrm.agents.tables import AgentTables
 
-    user = await create_user(conn, email=email, name=email.split("@")[0].title(), role=role,
-                             password=PASSWORD)
+    user = await create_user(
+        conn, email=email, name=email.split("@")[0].title(), role=role, password=PASSWORD
+    )
     out: dict[str, Any] = {"user": user, "agent": None, "tables": None}
     if agent:
         row = await create_agent(conn, created_by=user["id"], user_id=user["id"])

@@ -32,11 +32,23 @@ async def test_agents_get_404_on_every_admin_page_and_action(client, conn):
     csrf = await sign_in(client, "ann@example.com")
     for path in PAGES:
         assert (await client.get(path)).status_code == 404, path
-    made = await client.post("/admin/users", data={"csrf_token": csrf, "email": "x@example.com",
-                                                    "name": "X", "role": "admin", "password": PASSWORD})
+    made = await client.post(
+        "/admin/users",
+        data={
+            "csrf_token": csrf,
+            "email": "x@example.com",
+            "name": "X",
+            "role": "admin",
+            "password": PASSWORD,
+        },
+    )
     assert made.status_code == 404
-    assert (await client.post(f"/admin/agents/{ann['agent']['id']}/active",
-                              data={"csrf_token": csrf, "active": "false"})).status_code == 404
+    assert (
+        await client.post(
+            f"/admin/agents/{ann['agent']['id']}/active",
+            data={"csrf_token": csrf, "active": "false"},
+        )
+    ).status_code == 404
     assert [u["email"] for u in await accounts.list_users(conn)] == ["ann@example.com"]
     assert (await agents.get_agent(conn, agent_id=ann["agent"]["id"]))["is_active"]
     page = await client.get("/inbox")
@@ -48,38 +60,78 @@ async def test_users_create_edit_deactivate_and_reset_password(client, conn):
     for path in PAGES:
         assert (await client.get(path, follow_redirects=True)).status_code == 200, path
     csrf = await admin_sign_in(client)
-    made = await client.post("/admin/users", data={"csrf_token": csrf, "email": "Cleo@Example.com",
-                                                    "name": "Cleo", "role": "agent",
-                                                    "password": PASSWORD, "with_agent": "true"})
+    made = await client.post(
+        "/admin/users",
+        data={
+            "csrf_token": csrf,
+            "email": "Cleo@Example.com",
+            "name": "Cleo",
+            "role": "agent",
+            "password": PASSWORD,
+            "with_agent": "true",
+        },
+    )
     assert made.status_code == 303
     cleo = await accounts.get_user_by_email(conn, email="cleo@example.com")
-    assert any(a["user_id"] == cleo["id"] for a in await agents.list_agents(conn, with_counts=False))
-    twice = await client.post("/admin/users", data={"csrf_token": csrf, "email": "cleo@example.com",
-                                                     "name": "Cleo", "role": "agent", "password": PASSWORD})
+    assert any(
+        a["user_id"] == cleo["id"] for a in await agents.list_agents(conn, with_counts=False)
+    )
+    twice = await client.post(
+        "/admin/users",
+        data={
+            "csrf_token": csrf,
+            "email": "cleo@example.com",
+            "name": "Cleo",
+            "role": "agent",
+            "password": PASSWORD,
+        },
+    )
     assert twice.status_code == 409 and "already exists" in twice.text
-    weak = await client.post("/admin/users", data={"csrf_token": csrf, "email": "dan@example.com",
-                                                    "name": "Dan", "role": "agent", "password": "short"})
+    weak = await client.post(
+        "/admin/users",
+        data={
+            "csrf_token": csrf,
+            "email": "dan@example.com",
+            "name": "Dan",
+            "role": "agent",
+            "password": "short",
+        },
+    )
     assert weak.status_code == 400
-    bad_role = await client.post(f"/admin/users/{cleo['id']}", data={"csrf_token": csrf, "name": "C",
-                                                                    "role": "owner"})
+    bad_role = await client.post(
+        f"/admin/users/{cleo['id']}", data={"csrf_token": csrf, "name": "C", "role": "owner"}
+    )
     assert bad_role.status_code == 400 and "unknown role" in bad_role.text
-    await client.post(f"/admin/users/{cleo['id']}", data={"csrf_token": csrf, "name": "Cleo B",
-                                                         "role": "admin"})
+    await client.post(
+        f"/admin/users/{cleo['id']}", data={"csrf_token": csrf, "name": "Cleo B", "role": "admin"}
+    )
     cleo = await accounts.get_user(conn, user_id=cleo["id"])
     assert (cleo["name"], cleo["role"]) == ("Cleo B", "admin")
-    reset = await client.post(f"/admin/users/{cleo['id']}/password",
-                              data={"csrf_token": csrf, "password": "another long password 42"})
+    reset = await client.post(
+        f"/admin/users/{cleo['id']}/password",
+        data={"csrf_token": csrf, "password": "another long password 42"},
+    )
     assert reset.status_code == 303
-    assert (await client.post("/login", data={"email": "cleo@example.com",
-                                               "password": "another long password 42"})).status_code == 303
+    assert (
+        await client.post(
+            "/login", data={"email": "cleo@example.com", "password": "another long password 42"}
+        )
+    ).status_code == 303
     csrf = await admin_sign_in(client)
-    await client.post(f"/admin/users/{cleo['id']}/active", data={"csrf_token": csrf, "active": "false"})
+    await client.post(
+        f"/admin/users/{cleo['id']}/active", data={"csrf_token": csrf, "active": "false"}
+    )
     assert not (await accounts.get_user(conn, user_id=cleo["id"]))["is_active"]
     root = await accounts.get_user_by_email(conn, email="root@example.com")
-    self_off = await client.post(f"/admin/users/{root['id']}/active", data={"csrf_token": csrf, "active": "false"})
+    self_off = await client.post(
+        f"/admin/users/{root['id']}/active", data={"csrf_token": csrf, "active": "false"}
+    )
     assert self_off.status_code == 400
-    assert (await client.post("/admin/users/not-a-uuid/active",
-                              data={"csrf_token": csrf, "active": "false"})).status_code == 422
+    assert (
+        await client.post(
+            "/admin/users/not-a-uuid/active", data={"csrf_token": csrf, "active": "false"}
+        )
+    ).status_code == 422
 
 
 async def test_agents_create_link_counts_and_deactivate(client, conn):
@@ -90,22 +142,31 @@ async def test_agents_create_link_counts_and_deactivate(client, conn):
     await add_message(conn, bea["tables"], cid, "hi")
     await add_message(conn, bea["tables"], cid, "hello", direction="outbound")
     csrf = await admin_sign_in(client)
-    made = await client.post("/admin/agents", data={"csrf_token": csrf, "user_id": str(ann["user"]["id"])})
+    made = await client.post(
+        "/admin/agents", data={"csrf_token": csrf, "user_id": str(ann["user"]["id"])}
+    )
     assert made.status_code == 303
     listed = await agents.list_agents(conn, with_counts=False)
     new = next(a for a in listed if a["user_id"] == ann["user"]["id"])
     page = await client.get("/admin/agents")
-    row = page.text[page.text.index(f'data-agent-id="{bea["agent"]["id"]}"'):]
+    row = page.text[page.text.index(f'data-agent-id="{bea["agent"]["id"]}"') :]
     assert re.findall(r'<td class="num">(\d+)</td>', row)[:3] == ["1", "2", "0"]
-    taken = await client.post(f"/admin/agents/{new['id']}/link",
-                              data={"csrf_token": csrf, "user_id": str(bea["user"]["id"])})
+    taken = await client.post(
+        f"/admin/agents/{new['id']}/link",
+        data={"csrf_token": csrf, "user_id": str(bea["user"]["id"])},
+    )
     assert taken.status_code == 409 and "already linked" in taken.text
     await client.post(f"/admin/agents/{new['id']}/link", data={"csrf_token": csrf, "user_id": ""})
     assert (await agents.get_agent(conn, agent_id=new["id"]))["user_id"] is None
-    await client.post(f"/admin/agents/{new['id']}/active", data={"csrf_token": csrf, "active": "false"})
+    await client.post(
+        f"/admin/agents/{new['id']}/active", data={"csrf_token": csrf, "active": "false"}
+    )
     assert not (await agents.get_agent(conn, agent_id=new["id"]))["is_active"]
-    assert (await client.post("/admin/agents/999999/active",
-                              data={"csrf_token": csrf, "active": "false"})).status_code == 404
+    assert (
+        await client.post(
+            "/admin/agents/999999/active", data={"csrf_token": csrf, "active": "false"}
+        )
+    ).status_code == 404
 
 
 async def test_numbers_show_webhook_url_token_masked_secrets_and_warnings(client, conn, sandbox):
@@ -113,10 +174,17 @@ async def test_numbers_show_webhook_url_token_masked_secrets_and_warnings(client
     ann = await user_with_password(conn, "ann@example.com")
     csrf = await admin_sign_in(client)
     number = sandbox.register_number(webhook_url="http://127.0.0.1:9/webhooks/whatsapp")
-    data = {"csrf_token": csrf, "user_id": str(ann["user"]["id"]),
-            "whatsapp_number": number["display_phone_number"], "phone_number_id": number["phone_number_id"],
-            "business_account_id": number["waba_id"], "access_token": number["access_token"],
-            "app_secret": "app-secret-abcdefgh", "verify_token": "paste-me-into-meta", "is_active": "true"}
+    data = {
+        "csrf_token": csrf,
+        "user_id": str(ann["user"]["id"]),
+        "whatsapp_number": number["display_phone_number"],
+        "phone_number_id": number["phone_number_id"],
+        "business_account_id": number["waba_id"],
+        "access_token": number["access_token"],
+        "app_secret": "app-secret-abcdefgh",
+        "verify_token": "paste-me-into-meta",
+        "is_active": "true",
+    }
     saved = await client.post("/admin/numbers", data=data)
     assert saved.status_code == 303
     page = await client.get("/admin/numbers")
@@ -126,8 +194,11 @@ async def test_numbers_show_webhook_url_token_masked_secrets_and_warnings(client
     assert "…efgh" in page.text
     assert "No webhook has arrived" in page.text
     config = (await numbers.list_configurations(conn))[0]
-    await conn.execute("UPDATE whatsapp_configuration SET last_webhook_at = now(),"
-                       " needs_attention = 'the access token expired' WHERE id = %s", (config["id"],))
+    await conn.execute(
+        "UPDATE whatsapp_configuration SET last_webhook_at = now(),"
+        " needs_attention = 'the access token expired' WHERE id = %s",
+        (config["id"],),
+    )
     page = await client.get("/admin/numbers")
     assert "No webhook has arrived" not in page.text and "Last webhook received" in page.text
     assert 'class="attention"' in page.text and "the access token expired" in page.text
@@ -138,7 +209,10 @@ async def test_numbers_show_webhook_url_token_masked_secrets_and_warnings(client
     # editing with empty secret fields keeps the stored secrets
     await client.post("/admin/numbers", data={**data, "access_token": "", "app_secret": ""})
     full = await numbers.get_by_user_id(conn, user_id=ann["user"]["id"])
-    assert full["access_token"] == number["access_token"] and full["app_secret"] == "app-secret-abcdefgh"
+    assert (
+        full["access_token"] == number["access_token"]
+        and full["app_secret"] == "app-secret-abcdefgh"
+    )
 
 
 async def test_test_connection_calls_the_phone_number_endpoint(client, conn, sandbox, monkeypatch):
@@ -150,10 +224,13 @@ async def test_test_connection_calls_the_phone_number_endpoint(client, conn, san
         await _admin(client, conn)
         ann = await user_with_password(conn, "ann@example.com")
         number = sandbox.register_number(webhook_url="http://127.0.0.1:9/webhooks/whatsapp")
-        config = await numbers.configure(conn, user_id=ann["user"]["id"],
-                                         whatsapp_number=number["display_phone_number"],
-                                         phone_number_id=number["phone_number_id"],
-                                         access_token=number["access_token"])
+        config = await numbers.configure(
+            conn,
+            user_id=ann["user"]["id"],
+            whatsapp_number=number["display_phone_number"],
+            phone_number_id=number["phone_number_id"],
+            access_token=number["access_token"],
+        )
         csrf = await admin_sign_in(client)
         ok = await client.post(f"/admin/numbers/{config['id']}/test", data={"csrf_token": csrf})
         assert ok.status_code == 200 and "Meta answered" in ok.text
@@ -161,22 +238,49 @@ async def test_test_connection_calls_the_phone_number_endpoint(client, conn, san
         await numbers.configure(conn, user_id=ann["user"]["id"], access_token="wrong-token-123456")
         bad = await client.post(f"/admin/numbers/{config['id']}/test", data={"csrf_token": csrf})
         assert bad.status_code == 502 and "The test failed" in bad.text
-        assert (await client.post("/admin/numbers/99999/test", data={"csrf_token": csrf})).status_code == 404
+        assert (
+            await client.post("/admin/numbers/99999/test", data={"csrf_token": csrf})
+        ).status_code == 404
     finally:
         get_settings.cache_clear()
 
 
 async def test_failed_webhook_is_listed_and_replayed(client, conn):
     await _admin(client, conn)
-    body = orjson.dumps({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [
-        {"field": "messages", "value": {"messaging_product": "whatsapp",
-         "metadata": {"display_phone_number": "1", "phone_number_id": "555000111"},
-         "statuses": []}}]}]})
-    cur = await conn.execute("INSERT INTO webhook_journal (phone_number_id, body, status, error, attempts)"
-                             " VALUES ('555000111', %s, 'failed', 'boom <b>', 1) RETURNING id", (body,))
+    body = orjson.dumps(
+        {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {
+                    "id": "1",
+                    "changes": [
+                        {
+                            "field": "messages",
+                            "value": {
+                                "messaging_product": "whatsapp",
+                                "metadata": {
+                                    "display_phone_number": "1",
+                                    "phone_number_id": "555000111",
+                                },
+                                "statuses": [],
+                            },
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+    cur = await conn.execute(
+        "INSERT INTO webhook_journal (phone_number_id, body, status, error, attempts)"
+        " VALUES ('555000111', %s, 'failed', 'boom <b>', 1) RETURNING id",
+        (body,),
+    )
     jid = (await cur.fetchone())["id"]
-    bad = await conn.execute("INSERT INTO webhook_journal (phone_number_id, body, status, error, attempts)"
-                             " VALUES (NULL, %s, 'failed', 'not json', 1) RETURNING id", (b"<html>",))
+    bad = await conn.execute(
+        "INSERT INTO webhook_journal (phone_number_id, body, status, error, attempts)"
+        " VALUES (NULL, %s, 'failed', 'not json', 1) RETURNING id",
+        (b"<html>",),
+    )
     bad_id = (await bad.fetchone())["id"]
     csrf = await admin_sign_in(client)
     page = await client.get("/admin/webhooks")
@@ -187,12 +291,19 @@ async def test_failed_webhook_is_listed_and_replayed(client, conn):
     unrouted = await client.post(f"/admin/webhooks/{jid}/replay", data={"csrf_token": csrf})
     assert unrouted.status_code == 409  # no number 555000111 is configured yet
     ann = await user_with_password(conn, "ann@example.com")
-    await numbers.configure(conn, user_id=ann["user"]["id"], whatsapp_number="+1 555",
-                            phone_number_id="555000111", access_token="token-123456789")
+    await numbers.configure(
+        conn,
+        user_id=ann["user"]["id"],
+        whatsapp_number="+1 555",
+        phone_number_id="555000111",
+        access_token="token-123456789",
+    )
     done = await client.post(f"/admin/webhooks/{jid}/replay", data={"csrf_token": csrf})
     assert done.status_code == 303, done.text
     cur = await conn.execute("SELECT status, attempts FROM webhook_journal WHERE id = %s", (jid,))
     assert await cur.fetchone() == {"status": "processed", "attempts": 3}
     after = await client.get("/admin/webhooks")
     assert f'data-journal-id="{jid}"' not in after.text
-    assert (await client.post("/admin/webhooks/999999/replay", data={"csrf_token": csrf})).status_code == 404
+    assert (
+        await client.post("/admin/webhooks/999999/replay", data={"csrf_token": csrf})
+    ).status_code == 404

@@ -35,7 +35,10 @@ WEBHOOK = Path(__file__).resolve().parents[1] / "data" / "webhooks" / "text_old_
 def ann(browser: Any, crm: dict[str, Any]) -> Iterator[Any]:  # noqa: F811
     session = Session(browser, crm, "ann@example.com")
     bad: list[str] = []
-    session.page.on("response", lambda r: bad.append(f"{r.request.method} {r.url} {r.status}") if r.status >= 400 else None)
+    session.page.on(
+        "response",
+        lambda r: bad.append(f"{r.request.method} {r.url} {r.status}") if r.status >= 400 else None,
+    )
     yield session
     session.context.close()
     assert session.errors == [], (session.errors, bad)
@@ -61,10 +64,14 @@ def settle(page: Any) -> None:
 
 
 def _buttons(page: Any) -> list[str]:
-    return page.locator("#status-buttons button").evaluate_all("bs => bs.map(b => b.dataset.status)")
+    return page.locator("#status-buttons button").evaluate_all(
+        "bs => bs.map(b => b.dataset.status)"
+    )
 
 
-def test_order_from_the_chat_to_shipped_notifies_the_customer(ann: Any, crm: dict[str, Any]) -> None:  # noqa: F811
+def test_order_from_the_chat_to_shipped_notifies_the_customer(
+    ann: Any, crm: dict[str, Any]
+) -> None:  # noqa: F811
     from playwright.sync_api import expect
 
     sandbox = crm["sandbox"]
@@ -84,8 +91,11 @@ def test_order_from_the_chat_to_shipped_notifies_the_customer(ann: Any, crm: dic
     page.wait_for_url("**/orders/*")
     expect(page.locator("#order-total")).to_contain_text("25.00")
     assert _buttons(page) == ["confirmed", "cancelled"]
-    for status, nxt in (("confirmed", ["processing", "cancelled"]), ("processing", ["shipped", "cancelled"]),
-                        ("shipped", ["delivered", "cancelled"])):
+    for status, nxt in (
+        ("confirmed", ["processing", "cancelled"]),
+        ("processing", ["shipped", "cancelled"]),
+        ("shipped", ["delivered", "cancelled"]),
+    ):
         page.click(f"#status-buttons button[data-status={status}]")
         expect(page.locator("#order-status")).to_have_text(status)
         assert _buttons(page) == nxt
@@ -176,7 +186,9 @@ def test_agent_cannot_open_admin_pages(browser: Any, crm: dict[str, Any]) -> Non
         session.context.close()
 
 
-def test_admin_creates_an_agent_and_a_whatsapp_configuration(root: Any, crm: dict[str, Any]) -> None:  # noqa: F811
+def test_admin_creates_an_agent_and_a_whatsapp_configuration(
+    root: Any, crm: dict[str, Any]
+) -> None:  # noqa: F811
     from playwright.sync_api import expect
 
     page = root.page
@@ -192,12 +204,18 @@ def test_admin_creates_an_agent_and_a_whatsapp_configuration(root: Any, crm: dic
     page.select_option("#new-agent-user", label="Cleo (cleo@example.com)")
     page.click("#new-agent button[type=submit]")
     expect(page.locator(".notice")).to_contain_text("Agent created")
-    row = page.locator("#agents-table tr", has=page.locator("option[selected]:has-text('cleo@example.com')"))
+    row = page.locator(
+        "#agents-table tr", has=page.locator("option[selected]:has-text('cleo@example.com')")
+    )
     expect(row).to_have_count(1)
     number = crm["sandbox"].register_number(
-        phone_number_id="106540352249999", display_phone_number="15550002222", waba_id="102290129349999",
-        access_token="sandbox-access-token-cleo", app_secret="sandbox-app-secret-cleo",
-        webhook_url=f"{crm['base']}/webhooks/whatsapp")
+        phone_number_id="106540352249999",
+        display_phone_number="15550002222",
+        waba_id="102290129349999",
+        access_token="sandbox-access-token-cleo",
+        app_secret="sandbox-app-secret-cleo",
+        webhook_url=f"{crm['base']}/webhooks/whatsapp",
+    )
     page.goto("/admin/numbers")
     new = page.locator("section:has(#new-number-h) form")
     new.locator("select[name=user_id]").select_option(label="Cleo (cleo@example.com)")
@@ -223,9 +241,12 @@ def test_failed_webhook_is_replayed_from_the_page(root: Any, crm: dict[str, Any]
     from playwright.sync_api import expect
 
     body = WEBHOOK.read_bytes().replace(b"wamid.TEXT_OLD_1", b"wamid.BROWSER_REPLAY_1")
-    jid = _sql(crm, "INSERT INTO webhook_journal (phone_number_id, body, status, error, attempts)"
-                    " VALUES ('106540352242922', %s, 'failed', 'database was down', 1) RETURNING id",
-               body)[0]["id"]
+    jid = _sql(
+        crm,
+        "INSERT INTO webhook_journal (phone_number_id, body, status, error, attempts)"
+        " VALUES ('106540352242922', %s, 'failed', 'database was down', 1) RETURNING id",
+        body,
+    )[0]["id"]
     page = root.page
     page.goto("/admin/webhooks")
     entry = page.locator(f"[data-journal-id='{jid}']")
@@ -235,11 +256,16 @@ def test_failed_webhook_is_replayed_from_the_page(root: Any, crm: dict[str, Any]
     entry.locator("button:has-text('Replay')").click()
     expect(page.locator(".notice")).to_contain_text("Webhook processed")
     expect(page.locator(f"[data-journal-id='{jid}']")).to_have_count(0)
-    assert _sql(crm, "SELECT status FROM webhook_journal WHERE id = %s", jid)[0]["status"] == "processed"
+    assert (
+        _sql(crm, "SELECT status FROM webhook_journal WHERE id = %s", jid)[0]["status"]
+        == "processed"
+    )
     ann_customer_id(crm, "4915123456789")  # the replayed message made its customer
 
 
-def test_dashboard_draws_charts_on_every_screen(root: Any, ann: Any, browser: Any, crm: dict[str, Any]) -> None:  # noqa: F811
+def test_dashboard_draws_charts_on_every_screen(
+    root: Any, ann: Any, browser: Any, crm: dict[str, Any]
+) -> None:  # noqa: F811
     from playwright.sync_api import expect
 
     page = ann.page
@@ -257,8 +283,15 @@ def test_dashboard_draws_charts_on_every_screen(root: Any, ann: Any, browser: An
     expect(admin.locator("html")).to_have_attribute("data-charts", "drawn")
     phone = Session(browser, crm, "root@example.com", mobile=True)
     try:
-        for path in ("/orders", "/orders/1", "/dashboard", "/admin/users", "/admin/agents",
-                     "/admin/numbers", "/admin/webhooks?status="):
+        for path in (
+            "/orders",
+            "/orders/1",
+            "/dashboard",
+            "/admin/users",
+            "/admin/agents",
+            "/admin/numbers",
+            "/admin/webhooks?status=",
+        ):
             response = phone.page.goto(path)
             assert response is not None and response.status == 200, path
             width = phone.page.evaluate("() => document.documentElement.scrollWidth")

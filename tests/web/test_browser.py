@@ -40,8 +40,10 @@ LIVE_TIMEOUT_MS = 10_000
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason=f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh (make test does)"),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason=f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh (make test does)",
+    ),
 ]
 
 
@@ -64,7 +66,9 @@ def run_async(coro_fn: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def crm(pg_server_url: str, template_url: str, _sandbox_server: Any, tmp_path_factory: Any) -> Iterator[dict[str, Any]]:
+def crm(
+    pg_server_url: str, template_url: str, _sandbox_server: Any, tmp_path_factory: Any
+) -> Iterator[dict[str, Any]]:
     """A migrated database, users, a number in the sandbox and the CRM serving on loopback."""
     from wacrm.config import Settings, get_settings
     from wacrm.outbound import limiter
@@ -84,29 +88,41 @@ def crm(pg_server_url: str, template_url: str, _sandbox_server: Any, tmp_path_fa
         from wacrm.agents.service import create_agent
         from wacrm.numbers import service as numbers
 
-        async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row, autocommit=True) as conn:
-            admin = await create_user(conn, email="root@example.com", name="Root", role="admin", password=PASSWORD)
+        async with await psycopg.AsyncConnection.connect(
+            url, row_factory=dict_row, autocommit=True
+        ) as conn:
+            admin = await create_user(
+                conn, email="root@example.com", name="Root", role="admin", password=PASSWORD
+            )
             out: dict[str, Any] = {"admin": admin}
             for key, email in (("ann", "ann@example.com"), ("bea", "bea@example.com")):
-                user = await create_user(conn, email=email, name=key.title(), role="agent", password=PASSWORD)
+                user = await create_user(
+                    conn, email=email, name=key.title(), role="agent", password=PASSWORD
+                )
                 agent = await create_agent(conn, created_by=admin["id"], user_id=user["id"])
                 out[key] = {"user": user, "agent": agent}
             await numbers.configure(
-                conn, user_id=out["ann"]["user"]["id"],
+                conn,
+                user_id=out["ann"]["user"]["id"],
                 whatsapp_number=DEFAULT_NUMBER["display_phone_number"],
                 phone_number_id=DEFAULT_NUMBER["phone_number_id"],
                 business_account_id=DEFAULT_NUMBER["waba_id"],
                 access_token=DEFAULT_NUMBER["access_token"],
-                app_secret=DEFAULT_NUMBER["app_secret"], verify_token="verify-me")
+                app_secret=DEFAULT_NUMBER["app_secret"],
+                verify_token="verify-me",
+            )
             # Bea has more customers than Ann, so her ids do not exist in Ann's tables.
             from wacrm.agents.tables import AgentTables
 
             bea = out["bea"]["agent"]
             tables = AgentTables(bea["id"], bea["agent_prefix"])
             for n in range(5):
-                cur = await conn.execute(tables.query(
-                    "INSERT INTO {customers} (name, phone) VALUES (%s, %s) RETURNING id"),
-                    (f"Bea customer {n}", f"+4915199900{n:03d}"))
+                cur = await conn.execute(
+                    tables.query(
+                        "INSERT INTO {customers} (name, phone) VALUES (%s, %s) RETURNING id"
+                    ),
+                    (f"Bea customer {n}", f"+4915199900{n:03d}"),
+                )
                 out["bea_customer"] = (await cur.fetchone())["id"]
             return out
 
@@ -119,10 +135,14 @@ def crm(pg_server_url: str, template_url: str, _sandbox_server: Any, tmp_path_fa
         mp.setattr(limiter, "PAIR_RATE", 20.0)
         get_settings.cache_clear()
         settings = Settings(
-            WACRM_ENV="test", WACRM_DATA_DIR=tmp_path_factory.mktemp("crm"),
+            WACRM_ENV="test",
+            WACRM_DATA_DIR=tmp_path_factory.mktemp("crm"),
             WACRM_SECRET_KEY="test-secret-key-0123456789-abcdefghijklmnop",
-            WACRM_RUN_WORKER=True, WACRM_PUBLIC_URL=base, WACRM_DB_POOL_SIZE=8,
-            WHATSAPP_API_BASE_URL=sandbox.base_url)
+            WACRM_RUN_WORKER=True,
+            WACRM_PUBLIC_URL=base,
+            WACRM_DB_POOL_SIZE=8,
+            WHATSAPP_API_BASE_URL=sandbox.base_url,
+        )
         from wacrm.app import create_app
 
         app = create_app(settings, database_url=url)
@@ -138,8 +158,10 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM,
-                                      args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        chromium = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         yield chromium
         chromium.close()
 
@@ -147,7 +169,9 @@ def browser() -> Iterator[Any]:
 class Session:
     """A browser context signed in as one user, collecting console errors of every page."""
 
-    def __init__(self, browser: Any, crm: dict[str, Any], email: str, *, mobile: bool = False) -> None:
+    def __init__(
+        self, browser: Any, crm: dict[str, Any], email: str, *, mobile: bool = False
+    ) -> None:
         size = {"width": 390, "height": 800} if mobile else {"width": 1280, "height": 860}
         self.context = browser.new_context(base_url=crm["base"], viewport=size)
         self.context.set_default_timeout(LIVE_TIMEOUT_MS)
@@ -183,8 +207,12 @@ def ann_customer_id(crm: dict[str, Any], phone_digits: str) -> int:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with psycopg.connect(crm["url"], row_factory=dict_row, autocommit=True) as conn:
-            row = conn.execute(psycopg.sql.SQL("SELECT id FROM {} WHERE phone LIKE %s").format(
-                psycopg.sql.Identifier(f"{prefix}_customers")), (f"%{phone_digits}",)).fetchone()
+            row = conn.execute(
+                psycopg.sql.SQL("SELECT id FROM {} WHERE phone LIKE %s").format(
+                    psycopg.sql.Identifier(f"{prefix}_customers")
+                ),
+                (f"%{phone_digits}",),
+            ).fetchone()
         if row:
             return int(row["id"])
         time.sleep(0.05)
@@ -200,7 +228,9 @@ def test_messages_appear_live_in_the_inbox(ann: Session, crm: dict[str, Any]) ->
     page.wait_for_timeout(300)  # the SSE stream is open
     sandbox = crm["sandbox"]
     started = time.monotonic()
-    sandbox.send_as_customer(CUSTOMER, "text", text="Hello, do you have red shoes?", name="Greta Live")
+    sandbox.send_as_customer(
+        CUSTOMER, "text", text="Hello, do you have red shoes?", name="Greta Live"
+    )
     expect(page.locator(".conversation").first).to_contain_text("Hello, do you have red shoes?")
     live_seconds = time.monotonic() - started
     expect(page.locator(".conversation").first).to_contain_text("Greta Live")
@@ -227,7 +257,9 @@ def test_chat_shows_types_and_reply_ticks_reach_read(ann: Session, crm: dict[str
     page.goto(f"/chat/{cid}")
     expect(page.locator("#thread")).to_contain_text("Hello, do you have red shoes?")
     expect(page.locator(".order-card")).to_contain_text("Order")
-    expect(page.locator(".msg.inbound img.media, .msg.inbound .text:has-text('📷')").first).to_be_visible()
+    expect(
+        page.locator(".msg.inbound img.media, .msg.inbound .text:has-text('📷')").first
+    ).to_be_visible()
     box = page.locator("#composer-text")
     box.fill("Yes, size 38")
     box.press("Shift+Enter")
@@ -252,10 +284,12 @@ def test_closed_window_forces_a_template(ann: Session, crm: dict[str, Any]) -> N
 
     prefix = crm["ann"]["agent"]["agent_prefix"]
     with psycopg.connect(crm["url"], row_factory=dict_row, autocommit=True) as conn:
-        row = conn.execute(psycopg.sql.SQL(
-            "INSERT INTO {} (name, phone, last_inbound_at, last_message_at) "
-            "VALUES ('Old Otto', '+4915123400009', now() - interval '30 hours', now() - interval '30 hours') RETURNING id"
-        ).format(psycopg.sql.Identifier(f"{prefix}_customers"))).fetchone()
+        row = conn.execute(
+            psycopg.sql.SQL(
+                "INSERT INTO {} (name, phone, last_inbound_at, last_message_at) "
+                "VALUES ('Old Otto', '+4915123400009', now() - interval '30 hours', now() - interval '30 hours') RETURNING id"
+            ).format(psycopg.sql.Identifier(f"{prefix}_customers"))
+        ).fetchone()
     page = ann.page
     page.goto(f"/chat/{row['id']}")
     expect(page.locator(".window-closed")).to_be_visible()
@@ -268,7 +302,8 @@ def test_closed_window_forces_a_template(ann: Session, crm: dict[str, Any]) -> N
         params.nth(i).fill(f"value {i + 1}")
     page.click("text=Send template")
     expect(page.locator(".msg.outbound").last.locator(".tick")).to_have_attribute(
-        "data-tick", re.compile("^(delivered|read)$"))
+        "data-tick", re.compile("^(delivered|read)$")
+    )
 
 
 def test_agent_cannot_open_another_agents_chat(browser: Any, crm: dict[str, Any]) -> None:
@@ -293,13 +328,17 @@ def test_script_in_a_message_is_shown_as_text(ann: Session, crm: dict[str, Any])
     assert page.evaluate("() => window.__pwned === undefined")
 
 
-def test_phone_sized_screen_and_no_console_errors(browser: Any, ann: Session, crm: dict[str, Any]) -> None:
+def test_phone_sized_screen_and_no_console_errors(
+    browser: Any, ann: Session, crm: dict[str, Any]
+) -> None:
     phone = Session(browser, crm, "root@example.com", mobile=True)
     try:
         page = phone.page
         for path in ("/inbox", "/account/password", f"/chat/{ann_customer_id(crm, CUSTOMER)}"):
             page.goto(path)
-            page.wait_for_load_state("networkidle") if path != f"/chat/{ann_customer_id(crm, CUSTOMER)}" else page.wait_for_timeout(500)
+            page.wait_for_load_state(
+                "networkidle"
+            ) if path != f"/chat/{ann_customer_id(crm, CUSTOMER)}" else page.wait_for_timeout(500)
             width = page.evaluate("() => document.documentElement.scrollWidth")
             assert width <= 390, f"{path} is {width}px wide on a 390px screen"
         page.select_option("#workspace-agent", str(crm["ann"]["agent"]["id"]))

@@ -24,12 +24,20 @@ async def _traffic(conn, tables, phone: str, *, today: datetime) -> int:
     day = today - timedelta(days=1)
     await add_message(conn, tables, cid, "hi", at=day)
     await add_message(conn, tables, cid, "anyone?", at=day + timedelta(seconds=30))  # same run
-    await add_message(conn, tables, cid, "hello", direction="outbound", at=day + timedelta(seconds=60))
+    await add_message(
+        conn, tables, cid, "hello", direction="outbound", at=day + timedelta(seconds=60)
+    )
     await add_message(conn, tables, cid, "price?", at=day + timedelta(hours=1))
-    await add_message(conn, tables, cid, "10 EUR", direction="outbound", at=day + timedelta(hours=1, seconds=300))
+    await add_message(
+        conn, tables, cid, "10 EUR", direction="outbound", at=day + timedelta(hours=1, seconds=300)
+    )
     await add_message(conn, tables, cid, "unanswered", at=day + timedelta(hours=2))
-    order = await orders.create_order(conn, tables=tables, customer_id=cid,
-                                      items=[{"name": "Shoe", "quantity": 2, "price": "10.00"}])
+    order = await orders.create_order(
+        conn,
+        tables=tables,
+        customer_id=cid,
+        items=[{"name": "Shoe", "quantity": 2, "price": "10.00"}],
+    )
     return order["id"]
 
 
@@ -49,12 +57,19 @@ async def test_agent_dashboard_numbers_and_chart_data(client, conn):
     yesterday = (today - timedelta(days=1)).date().isoformat()
     assert len(chart["days"]) == 7 and chart["days"][-1] == today.date().isoformat()
     i = chart["days"].index(yesterday)
-    assert chart["messagesIn"][i] == 4 and chart["messagesOut"][i] == 2 and sum(chart["messagesIn"]) == 4
+    assert (
+        chart["messagesIn"][i] == 4
+        and chart["messagesOut"][i] == 2
+        and sum(chart["messagesIn"]) == 4
+    )
     assert sum(chart["newCustomers"]) == 2  # created now by the factory, inside the period
-    assert chart["orders"] == [{"status": "pending", "currency": chart["orders"][0]["currency"],
-                                "count": 1, "total": 20.0}]
+    assert chart["orders"] == [
+        {"status": "pending", "currency": chart["orders"][0]["currency"], "count": 1, "total": 20.0}
+    ]
     assert "<script>" not in page.text and "/static/dashboard.js" in page.text
-    custom = await client.get("/dashboard", params={"days": "custom", "from": "2020-01-01", "to": "2020-01-31"})
+    custom = await client.get(
+        "/dashboard", params={"days": "custom", "from": "2020-01-01", "to": "2020-01-31"}
+    )
     assert 'id="stat-in">0<' in custom.text and len(chart_of(custom.text)["days"]) == 31
 
 
@@ -67,9 +82,13 @@ async def test_all_agents_for_admins_only_and_bad_periods(client, conn):
     await _traffic(conn, bea["tables"], "+4915100000002", today=today)
     await sign_in(client, "ann@example.com")
     assert (await client.get("/dashboard", params={"agents": "all"})).status_code == 404
-    for params in ({"days": "5"}, {"days": "custom", "from": "2026-02-01", "to": "2026-01-01"},
-                   {"days": "custom", "from": "2020-01-01", "to": "2026-01-01"},
-                   {"days": "custom", "from": "yesterday", "to": "2026-01-01"}, {"days": "custom"}):
+    for params in (
+        {"days": "5"},
+        {"days": "custom", "from": "2026-02-01", "to": "2026-01-01"},
+        {"days": "custom", "from": "2020-01-01", "to": "2026-01-01"},
+        {"days": "custom", "from": "yesterday", "to": "2026-01-01"},
+        {"days": "custom"},
+    ):
         assert 400 <= (await client.get("/dashboard", params=params)).status_code < 500, params
     await sign_in(client, "root@example.com")
     everyone = await client.get("/dashboard", params={"agents": "all", "days": "30"})
@@ -87,7 +106,10 @@ async def test_report_reads_only_the_period_with_indexes(conn):
     empty = await reports.report(conn, targets=[], start=today.date(), end=today.date())
     assert empty["totals"]["messages_in"] == 0
     await conn.execute("SET enable_seqscan = off")
-    cur = await conn.execute(ann["tables"].query(
-        "EXPLAIN SELECT count(*) FROM {messages} WHERE \"timestamp\" >= now() - interval '7 days'"))
+    cur = await conn.execute(
+        ann["tables"].query(
+            "EXPLAIN SELECT count(*) FROM {messages} WHERE \"timestamp\" >= now() - interval '7 days'"
+        )
+    )
     plan = " ".join(r["QUERY PLAN"] for r in await cur.fetchall())
     assert "_messages_time_idx" in plan

@@ -22,7 +22,9 @@ async def test_security_headers_on_web_pages_not_on_api(client):
     directives = dict(d.strip().split(" ", 1) for d in csp.split(";") if d.strip())
     assert directives["script-src"] == "'self'" and directives["style-src"] == "'self'"
     # only style attributes (set by htmx and Chart.js) may be inline; no inline script or <style>
-    assert [name for name, value in directives.items() if "unsafe-inline" in value] == ["style-src-attr"]
+    assert [name for name, value in directives.items() if "unsafe-inline" in value] == [
+        "style-src-attr"
+    ]
     assert "frame-ancestors 'none'" in csp
     assert page.headers["x-frame-options"] == "DENY"
     assert page.headers["referrer-policy"] == "same-origin"
@@ -38,8 +40,10 @@ async def test_wrong_password_is_refused_and_open_redirect_ignored(client, conn)
     bad = await client.post("/login", data={"email": "ann@example.com", "password": "nope"})
     assert bad.status_code == 401 and "wrong email or password" in bad.text
     assert "wacrm_session" not in bad.cookies
-    good = await client.post("/login", data={"email": "ann@example.com", "password": PASSWORD,
-                                             "next": "//evil.example/x"})
+    good = await client.post(
+        "/login",
+        data={"email": "ann@example.com", "password": PASSWORD, "next": "//evil.example/x"},
+    )
     assert good.status_code == 303 and good.headers["location"] == "/inbox"
 
 
@@ -78,17 +82,35 @@ async def test_logout_needs_csrf_and_ends_the_session(client, conn):
 async def test_password_change(client, conn):
     await user_with_password(conn, "ann@example.com")
     csrf = await sign_in(client, "ann@example.com")
-    differ = await client.post("/account/password", data={
-        "csrf_token": csrf, "current_password": PASSWORD,
-        "new_password": "a new long passphrase", "confirm_password": "another one"})
+    differ = await client.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf,
+            "current_password": PASSWORD,
+            "new_password": "a new long passphrase",
+            "confirm_password": "another one",
+        },
+    )
     assert differ.status_code == 400 and "differ" in differ.text
-    wrong = await client.post("/account/password", data={
-        "csrf_token": csrf, "current_password": "wrong",
-        "new_password": "a new long passphrase", "confirm_password": "a new long passphrase"})
+    wrong = await client.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf,
+            "current_password": "wrong",
+            "new_password": "a new long passphrase",
+            "confirm_password": "a new long passphrase",
+        },
+    )
     assert wrong.status_code == 403
-    ok = await client.post("/account/password", data={
-        "csrf_token": csrf, "current_password": PASSWORD,
-        "new_password": "a new long passphrase", "confirm_password": "a new long passphrase"})
+    ok = await client.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf,
+            "current_password": PASSWORD,
+            "new_password": "a new long passphrase",
+            "confirm_password": "a new long passphrase",
+        },
+    )
     assert ok.status_code == 200 and "Your password was changed" in ok.text
     client.cookies.clear()
     await sign_in(client, "ann@example.com", "a new long passphrase")
@@ -105,22 +127,25 @@ async def test_admin_switches_workspace_agent_cannot(client, conn):
     csrf = await sign_in(client, "root@example.com")
     page = await client.get("/inbox")
     assert "Workspace" in page.text and "Admin" in page.text
-    switched = await client.post("/workspace", data={"csrf_token": csrf,
-                                                     "agent_id": bea["agent"]["id"],
-                                                     "next": "/inbox"})
+    switched = await client.post(
+        "/workspace", data={"csrf_token": csrf, "agent_id": bea["agent"]["id"], "next": "/inbox"}
+    )
     assert switched.status_code == 303
     page = await client.get("/inbox")
     assert "Bea&#39;s customer" in page.text and "Ann&#39;s customer" not in page.text
     missing = await client.post("/workspace", data={"csrf_token": csrf, "agent_id": 999999})
     assert missing.status_code == 404
-    assert (await client.post("/workspace", data={"csrf_token": csrf, "agent_id": "x"})).status_code == 422
+    assert (
+        await client.post("/workspace", data={"csrf_token": csrf, "agent_id": "x"})
+    ).status_code == 422
 
     client.cookies.clear()
     csrf = await sign_in(client, "ann@example.com")
     page = await client.get("/inbox")
     assert 'href="/admin"' not in page.text and "Ann&#39;s customer" in page.text
-    refused = await client.post("/workspace", data={"csrf_token": csrf,
-                                                    "agent_id": bea["agent"]["id"]})
+    refused = await client.post(
+        "/workspace", data={"csrf_token": csrf, "agent_id": bea["agent"]["id"]}
+    )
     assert refused.status_code == 403
     client.cookies.set("wacrm_workspace", str(bea["agent"]["id"]))
     assert "Bea&#39;s customer" not in (await client.get("/inbox")).text
@@ -141,7 +166,9 @@ async def test_chat_page_renders_marks_read_and_scopes(client, conn):
     assert "&lt;img src=x onerror=alert(1)&gt;" in page.text
     assert 'data-tick="read"' in page.text
     assert "Carla" in page.text and "New order" in page.text
-    cur = await conn.execute(ann["tables"].query("SELECT unread_count FROM {customers} WHERE id = %s"), (cid,))
+    cur = await conn.execute(
+        ann["tables"].query("SELECT unread_count FROM {customers} WHERE id = %s"), (cid,)
+    )
     assert (await cur.fetchone())["unread_count"] == 0
     # another agent's customer id, and one that does not exist: not found
     assert (await client.get(f"/chat/{other}")).status_code == 404
@@ -166,13 +193,19 @@ async def test_chat_forms_validate_input(client, conn):
     assert blank.status_code == 400 and "name is empty" in blank.text
     renamed = await client.post(f"/chat/{cid}/name", data={"name": "Dora <Q>"}, headers=headers)
     assert renamed.status_code == 200 and 'value="Dora &lt;Q&gt;"' in renamed.text
-    bad_order = await client.post(f"/chat/{cid}/orders", headers=headers, data={
-        "item_name": ["Shoes"], "item_quantity": ["two"], "item_price": ["10.00"]})
+    bad_order = await client.post(
+        f"/chat/{cid}/orders",
+        headers=headers,
+        data={"item_name": ["Shoes"], "item_quantity": ["two"], "item_price": ["10.00"]},
+    )
     assert bad_order.status_code == 422 and "quantity" in bad_order.text
     no_items = await client.post(f"/chat/{cid}/orders", headers=headers, data={"item_name": [""]})
     assert no_items.status_code == 400
-    order = await client.post(f"/chat/{cid}/orders", headers=headers, data={
-        "item_name": ["Shoes", ""], "item_quantity": ["2", "1"], "item_price": ["10.50", ""]})
+    order = await client.post(
+        f"/chat/{cid}/orders",
+        headers=headers,
+        data={"item_name": ["Shoes", ""], "item_quantity": ["2", "1"], "item_price": ["10.50", ""]},
+    )
     assert order.status_code == 200, order.text
     assert "21.00" in order.text and "pending" in order.text
     cur = await conn.execute(ann["tables"].query("SELECT count(*) AS n FROM {orders}"))

@@ -60,7 +60,9 @@ async def counts(conn: AsyncConnection[Any], *, tables: AgentTables) -> dict[str
     return {k: int(row[k]) for k in ("customers", "messages", "orders")}
 
 
-async def list_agents(conn: AsyncConnection[Any], *, with_counts: bool = True) -> list[dict[str, Any]]:
+async def list_agents(
+    conn: AsyncConnection[Any], *, with_counts: bool = True
+) -> list[dict[str, Any]]:
     """Every agent with its user's email and (optionally) its counts."""
     cur = await conn.execute(
         """SELECT a.*, u.email AS user_email FROM agents a LEFT JOIN users u ON u.id = a.user_id
@@ -82,7 +84,8 @@ async def link_user(conn: AsyncConnection[Any], *, agent_id: int, user_id: UUID)
         if await cur.fetchone() is None:
             raise AgentNotFoundError(f"no user with id {user_id}")
         cur = await conn.execute(
-            "SELECT id, agent_prefix FROM agents WHERE user_id = %s AND id <> %s", (user_id, agent_id)
+            "SELECT id, agent_prefix FROM agents WHERE user_id = %s AND id <> %s",
+            (user_id, agent_id),
         )
         other = await cur.fetchone()
         if other is not None:
@@ -92,7 +95,8 @@ async def link_user(conn: AsyncConnection[Any], *, agent_id: int, user_id: UUID)
             )
         try:
             await conn.execute(
-                "UPDATE agents SET user_id = %s, updated_at = now() WHERE id = %s", (user_id, agent_id)
+                "UPDATE agents SET user_id = %s, updated_at = now() WHERE id = %s",
+                (user_id, agent_id),
             )
         except psycopg.errors.UniqueViolation as exc:
             raise AgentError("this user is already linked to another agent", status=409) from exc
@@ -101,7 +105,9 @@ async def link_user(conn: AsyncConnection[Any], *, agent_id: int, user_id: UUID)
 
 async def unlink_user(conn: AsyncConnection[Any], *, agent_id: int) -> dict[str, Any]:
     await get_agent(conn, agent_id=agent_id)
-    await conn.execute("UPDATE agents SET user_id = NULL, updated_at = now() WHERE id = %s", (agent_id,))
+    await conn.execute(
+        "UPDATE agents SET user_id = NULL, updated_at = now() WHERE id = %s", (agent_id,)
+    )
     return await get_agent(conn, agent_id=agent_id)
 
 
@@ -117,7 +123,9 @@ async def set_active(conn: AsyncConnection[Any], *, agent_id: int, active: bool)
 async def drop_agent(conn: AsyncConnection[Any], *, agent_id: int, confirm: str) -> list[str]:
     """Drop an agent's tables and its row, only if `confirm` equals its prefix; the tables dropped."""
     async with conn.transaction():
-        cur = await conn.execute("SELECT agent_prefix FROM agents WHERE id = %s FOR UPDATE", (agent_id,))
+        cur = await conn.execute(
+            "SELECT agent_prefix FROM agents WHERE id = %s FOR UPDATE", (agent_id,)
+        )
         row = await cur.fetchone()
         if row is None:
             raise AgentNotFoundError(f"no agent with id {agent_id}")
@@ -134,7 +142,9 @@ async def drop_agent(conn: AsyncConnection[Any], *, agent_id: int, confirm: str)
         )
         names = [r["relname"] for r in await cur.fetchall()]
         for name in names:
-            await conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+            await conn.execute(
+                sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(name))
+            )
         try:
             await conn.execute("DELETE FROM agents WHERE id = %s", (agent_id,))
         except psycopg.errors.ForeignKeyViolation as exc:

@@ -25,7 +25,6 @@ def migrate(
     status_only: bool = typer.Option(False, "--status", help="Only show what would be applied."),
 ) -> None:
     """Apply pending database migrations (and bring every agent's tables up to date)."""
-    from wacrm.db.migrate import migrate as run_migrations
     from wacrm.db.migrate import status, unregistered_agent_tables
 
     url = database_url(migrate_first=False)

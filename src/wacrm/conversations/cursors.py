@@ -24,7 +24,13 @@ def decode(cursor: str) -> tuple[datetime | None, int]:
         padded = cursor + "=" * (-len(cursor) % 4)
         at_text, row_id = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         at = datetime.fromisoformat(at_text) if at_text is not None else None
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError, UnicodeEncodeError) as exc:
+    except (
+        ValueError,
+        TypeError,
+        binascii.Error,
+        orjson.JSONDecodeError,
+        UnicodeEncodeError,
+    ) as exc:
         raise InvalidCursorError(
             "the cursor is not valid: pass back exactly the next_cursor value of the previous page"
         ) from exc

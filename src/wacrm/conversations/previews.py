@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 PREVIEW_MAX = 120
-HIDDEN_TYPES = frozenset({"reaction"})  # reactions attach to their message: never a bubble or a preview
+HIDDEN_TYPES = frozenset(
+    {"reaction"}
+)  # reactions attach to their message: never a bubble or a preview
 
 
 def message_type(row: dict[str, Any]) -> str:
@@ -100,8 +102,11 @@ def preview(row: dict[str, Any]) -> str:
 def _error(row: dict[str, Any]) -> dict[str, Any] | None:
     if row.get("error_code") is None and not row.get("error_title"):
         return None
-    return {"code": row.get("error_code"), "title": row.get("error_title"),
-            "details": row.get("error_details")}
+    return {
+        "code": row.get("error_code"),
+        "title": row.get("error_title"),
+        "details": row.get("error_details"),
+    }
 
 
 def _media(row: dict[str, Any]) -> dict[str, Any] | None:
@@ -124,9 +129,13 @@ def _location(row: dict[str, Any]) -> dict[str, Any] | None:
         return None
     lat, lon = loc.get("latitude"), loc.get("longitude")
     return {
-        "latitude": lat, "longitude": lon, "name": loc.get("name"), "address": loc.get("address"),
+        "latitude": lat,
+        "longitude": lon,
+        "name": loc.get("name"),
+        "address": loc.get("address"),
         "map_url": f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=16/{lat}/{lon}"
-        if lat is not None and lon is not None else None,
+        if lat is not None and lon is not None
+        else None,
     }
 
 
@@ -138,10 +147,19 @@ def _contacts(row: dict[str, Any]) -> list[dict[str, Any]] | None:
     for card in cards:
         if not isinstance(card, dict):
             continue
-        phones = [p.get("phone") or p.get("wa_id") for p in card.get("phones") or [] if isinstance(p, dict)]
+        phones = [
+            p.get("phone") or p.get("wa_id")
+            for p in card.get("phones") or []
+            if isinstance(p, dict)
+        ]
         emails = [e.get("email") for e in card.get("emails") or [] if isinstance(e, dict)]
-        out.append({"name": (card.get("name") or {}).get("formatted_name"),
-                    "phones": [p for p in phones if p], "emails": [e for e in emails if e]})
+        out.append(
+            {
+                "name": (card.get("name") or {}).get("formatted_name"),
+                "phones": [p for p in phones if p],
+                "emails": [e for e in emails if e],
+            }
+        )
     return out
 
 
@@ -152,12 +170,19 @@ def chat_message(row: dict[str, Any], *, quoted: dict[str, Any] | None = None) -
     if row.get("context_wamid"):
         reply_to = {"wamid": row["context_wamid"], "found": quoted is not None}
         if quoted is not None:
-            reply_to.update(id=quoted["id"], direction=quoted["direction"],
-                            type=message_type(quoted), preview=preview(quoted))
+            reply_to.update(
+                id=quoted["id"],
+                direction=quoted["direction"],
+                type=message_type(quoted),
+                preview=preview(quoted),
+            )
     order = None
     if row.get("order_id") is not None:
-        order = {"id": row["order_id"], "item_count": order_item_count(row),
-                 "url": f"/api/v1/orders/{row['order_id']}"}
+        order = {
+            "id": row["order_id"],
+            "item_count": order_item_count(row),
+            "url": f"/api/v1/orders/{row['order_id']}",
+        }
     return {
         "id": row["id"],
         "wamid": row.get("wamid"),

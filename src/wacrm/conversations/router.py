@@ -25,16 +25,29 @@ def _not_found(customer_id: int) -> HTTPException:
 async def list_conversations(
     scope: AgentScope = Depends(agent_scope),
     conn: AsyncConnection[Any] = Depends(db_conn),
-    cursor: str | None = Query(None, max_length=200, description="next_cursor of the previous page"),
+    cursor: str | None = Query(
+        None, max_length=200, description="next_cursor of the previous page"
+    ),
     limit: int = Query(50, ge=1, le=conversations.MAX_PAGE),
     unread: bool = Query(False, description="only conversations with unread messages"),
-    has_open_order: bool = Query(False, description="only customers with an order not delivered or cancelled"),
-    q: str | None = Query(None, max_length=100, description="name, username or phone prefix, or message words"),
+    has_open_order: bool = Query(
+        False, description="only customers with an order not delivered or cancelled"
+    ),
+    q: str | None = Query(
+        None, max_length=100, description="name, username or phone prefix, or message words"
+    ),
 ) -> dict[str, Any]:
     """Conversations by last activity, newest first (keyset pages)."""
     try:
-        return await conversations.inbox(conn, tables=scope.tables, limit=limit, cursor=cursor,
-                                         unread=unread, has_open_order=has_open_order, q=q)
+        return await conversations.inbox(
+            conn,
+            tables=scope.tables,
+            limit=limit,
+            cursor=cursor,
+            unread=unread,
+            has_open_order=has_open_order,
+            q=q,
+        )
     except InvalidCursorError as exc:
         raise HTTPException(400, detail=str(exc)) from exc
 
@@ -56,13 +69,16 @@ async def chat_messages(
     customer_id: int = CustomerId,
     scope: AgentScope = Depends(agent_scope),
     conn: AsyncConnection[Any] = Depends(db_conn),
-    cursor: str | None = Query(None, max_length=200, description="next_cursor of the previous (newer) page"),
+    cursor: str | None = Query(
+        None, max_length=200, description="next_cursor of the previous (newer) page"
+    ),
     limit: int = Query(50, ge=1, le=conversations.MAX_PAGE),
 ) -> dict[str, Any]:
     """A customer's messages, newest first; next_cursor gives the older page."""
     try:
-        return await conversations.chat(conn, tables=scope.tables, customer_id=customer_id,
-                                        limit=limit, cursor=cursor)
+        return await conversations.chat(
+            conn, tables=scope.tables, customer_id=customer_id, limit=limit, cursor=cursor
+        )
     except conversations.ConversationNotFoundError as exc:
         raise _not_found(customer_id) from exc
     except InvalidCursorError as exc:
@@ -77,7 +93,8 @@ async def mark_read(
 ) -> dict[str, Any]:
     """Mark every inbound message of the conversation read (and send the read receipt)."""
     try:
-        return await conversations.mark_read(conn, tables=scope.tables, agent_id=scope.agent_id,
-                                             customer_id=customer_id)
+        return await conversations.mark_read(
+            conn, tables=scope.tables, agent_id=scope.agent_id, customer_id=customer_id
+        )
     except conversations.ConversationNotFoundError as exc:
         raise _not_found(customer_id) from exc

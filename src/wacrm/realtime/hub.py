@@ -44,9 +44,16 @@ class Subscription:
 class EventHub:
     """LISTEN on `wacrm_events` and hand each event to the subscribers of its agent."""
 
-    def __init__(self, url: str, *, channel: str = CHANNEL, max_queue: int = 1000,
-                 backoff_initial: float = 0.2, backoff_max: float = 10.0,
-                 health_interval: float = 15.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        channel: str = CHANNEL,
+        max_queue: int = 1000,
+        backoff_initial: float = 0.2,
+        backoff_max: float = 10.0,
+        health_interval: float = 15.0,
+    ) -> None:
         self.url = url
         self.channel = channel
         self.max_queue = max_queue

@@ -21,7 +21,9 @@ async def events(request: Request, scope: AgentScope = Depends(agent_scope)) -> 
     """Live events of this agent (message, status, customer, order; `refresh` after a gap)."""
     hub = getattr(request.app.state, "event_hub", None)
     if hub is None:
-        raise HTTPException(503, detail="live events are not running in this process; try again shortly")
+        raise HTTPException(
+            503, detail="live events are not running in this process; try again shortly"
+        )
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
         # `ready` is sent once subscribed: every event after it reaches this client; a client
@@ -33,5 +35,8 @@ async def events(request: Request, scope: AgentScope = Depends(agent_scope)) -> 
                 event = await sub.get()
                 yield ServerSentEvent(data=orjson.dumps(event).decode(), event=event["kind"])
 
-    return EventSourceResponse(stream(), ping=PING_SECONDS,
-                               headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return EventSourceResponse(
+        stream(),
+        ping=PING_SECONDS,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

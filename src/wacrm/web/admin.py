@@ -28,10 +28,14 @@ AgentId = Path(..., ge=1, le=2**31 - 1)
 ConfigId = Path(..., ge=1, le=2**63 - 1)
 JOURNAL_PAGE = 50
 DONE = {
-    "user-created": "User created.", "user-saved": "User saved.", "user-active": "User updated.",
+    "user-created": "User created.",
+    "user-saved": "User saved.",
+    "user-active": "User updated.",
     "password": "Password reset: the user's sessions were signed out.",
-    "agent-created": "Agent created with its tables.", "agent-linked": "Agent's user changed.",
-    "agent-active": "Agent updated.", "number-saved": "WhatsApp configuration saved.",
+    "agent-created": "Agent created with its tables.",
+    "agent-linked": "Agent's user changed.",
+    "agent-active": "Agent updated.",
+    "number-saved": "WhatsApp configuration saved.",
     "replayed": "Webhook processed.",
 }
 
@@ -50,10 +54,23 @@ def _uuid(value: str) -> UUID:
         raise HTTPException(400, detail="choose a user from the list") from exc
 
 
-async def _page(request: Request, user: CurrentUser, section: str, *, status_code: int = 200,
-                error: str | None = None, done: str = "", **extra: Any) -> Response:
+async def _page(
+    request: Request,
+    user: CurrentUser,
+    section: str,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+    done: str = "",
+    **extra: Any,
+) -> Response:
     """Render one admin section with everything it lists."""
-    context: dict[str, Any] = {"section": section, "error": error, "message": DONE.get(done), **extra}
+    context: dict[str, Any] = {
+        "section": section,
+        "error": error,
+        "message": DONE.get(done),
+        **extra,
+    }
     async with request.app.state.pool.connection() as conn:
         context["users"] = await accounts.list_users(conn)
         if section == "agents":
@@ -64,10 +81,14 @@ async def _page(request: Request, user: CurrentUser, section: str, *, status_cod
         elif section == "webhooks":
             status = extra.get("status") or None
             context["journal"] = await inbound.list_journal(conn, status=status, limit=JOURNAL_PAGE)
-            context["pretty"] = lambda body: orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() \
-                if not isinstance(body, str) else body
-    return await render(request, f"admin_{section}.html", user=user, nav="admin",
-                        status_code=status_code, **context)
+            context["pretty"] = lambda body: (
+                orjson.dumps(body, option=orjson.OPT_INDENT_2).decode()
+                if not isinstance(body, str)
+                else body
+            )
+    return await render(
+        request, f"admin_{section}.html", user=user, nav="admin", status_code=status_code, **context
+    )
 
 
 async def _configs(conn: Conn) -> list[dict[str, Any]]:
@@ -80,14 +101,22 @@ async def _configs(conn: Conn) -> list[dict[str, Any]]:
     return out
 
 
-async def _act(request: Request, user: CurrentUser, section: str, done: str,
-               call: Callable[[Conn], Awaitable[Any]], **extra: Any) -> Response:
+async def _act(
+    request: Request,
+    user: CurrentUser,
+    section: str,
+    done: str,
+    call: Callable[[Conn], Awaitable[Any]],
+    **extra: Any,
+) -> Response:
     """Run one change: back to the section (303), or the section with the error (4xx)."""
     async with request.app.state.pool.connection() as conn:
         try:
             await call(conn)
         except (accounts.AccountError, agents.AgentError, numbers.NumberError) as exc:
-            return await _page(request, user, section, status_code=exc.status, error=str(exc), **extra)
+            return await _page(
+                request, user, section, status_code=exc.status, error=str(exc), **extra
+            )
     return RedirectResponse(f"/admin/{section}?done={done}", status_code=303)
 
 
@@ -100,53 +129,80 @@ async def admin_home(user: CurrentUser = Depends(web_admin)) -> Response:
 
 
 @router.get("/users", response_class=HTMLResponse)
-async def users_page(request: Request, done: str = Query("", max_length=20),
-                     user: CurrentUser = Depends(web_admin)) -> Response:
+async def users_page(
+    request: Request, done: str = Query("", max_length=20), user: CurrentUser = Depends(web_admin)
+) -> Response:
     return await _page(request, user, "users", done=done)
 
 
 @router.post("/users")
-async def create_user(request: Request, user: CurrentUser = Depends(web_admin),
-                      email: str = Form("", max_length=320), name: str = Form("", max_length=400),
-                      role: str = Form("agent", max_length=20), password: str = Form("", max_length=1024),
-                      with_agent: bool = Form(False)) -> Response:
+async def create_user(
+    request: Request,
+    user: CurrentUser = Depends(web_admin),
+    email: str = Form("", max_length=320),
+    name: str = Form("", max_length=400),
+    role: str = Form("agent", max_length=20),
+    password: str = Form("", max_length=1024),
+    with_agent: bool = Form(False),
+) -> Response:
     """Create a user with a password; for agents, optionally their agent (and tables) at once."""
+
     async def call(conn: Conn) -> None:
         if not password:
             raise accounts.AccountError("give the new user a first password (they can change it)")
         async with conn.transaction():
-            created = await accounts.create_user(conn, email=email, name=name, role=role, password=password)
+            created = await accounts.create_user(
+                conn, email=email, name=name, role=role, password=password
+            )
             if with_agent:
                 await agents.create_agent(conn, created_by=user.id, user_id=created["id"])
+
     return await _act(request, user, "users", "user-created", call)
 
 
 @router.post("/users/{user_id}")
-async def edit_user(request: Request, user_id: UUID, user: CurrentUser = Depends(web_admin),
-                    name: str = Form("", max_length=400), role: str = Form("", max_length=20)) -> Response:
+async def edit_user(
+    request: Request,
+    user_id: UUID,
+    user: CurrentUser = Depends(web_admin),
+    name: str = Form("", max_length=400),
+    role: str = Form("", max_length=20),
+) -> Response:
     async def call(conn: Conn) -> None:
         if user_id == user.id and role and role != "admin":
             raise accounts.AccountError("you cannot take away your own administrator role")
         await accounts.update_user(conn, user_id=user_id, name=name, role=role or None)
+
     return await _act(request, user, "users", "user-saved", call)
 
 
 @router.post("/users/{user_id}/active")
-async def user_active(request: Request, user_id: UUID, user: CurrentUser = Depends(web_admin),
-                      active: bool = Form(...)) -> Response:
+async def user_active(
+    request: Request,
+    user_id: UUID,
+    user: CurrentUser = Depends(web_admin),
+    active: bool = Form(...),
+) -> Response:
     async def call(conn: Conn) -> None:
         if user_id == user.id and not active:
             raise accounts.AccountError("you cannot deactivate yourself; ask another administrator")
         await accounts.set_active(conn, user_id=user_id, active=active)
+
     return await _act(request, user, "users", "user-active", call)
 
 
 @router.post("/users/{user_id}/password")
-async def reset_password(request: Request, user_id: UUID, user: CurrentUser = Depends(web_admin),
-                         password: str = Form("", max_length=1024)) -> Response:
+async def reset_password(
+    request: Request,
+    user_id: UUID,
+    user: CurrentUser = Depends(web_admin),
+    password: str = Form("", max_length=1024),
+) -> Response:
     """Set a new password and sign the user out everywhere (sessions revoked)."""
+
     async def call(conn: Conn) -> None:
         await sessions.reset_password(conn, user_id=user_id, new_password=password)
+
     return await _act(request, user, "users", "password", call)
 
 
@@ -154,25 +210,32 @@ async def reset_password(request: Request, user_id: UUID, user: CurrentUser = De
 
 
 @router.get("/agents", response_class=HTMLResponse)
-async def agents_page(request: Request, done: str = Query("", max_length=20),
-                      user: CurrentUser = Depends(web_admin)) -> Response:
+async def agents_page(
+    request: Request, done: str = Query("", max_length=20), user: CurrentUser = Depends(web_admin)
+) -> Response:
     return await _page(request, user, "agents", done=done)
 
 
 @router.post("/agents")
-async def create_agent(request: Request, user: CurrentUser = Depends(web_admin),
-                       user_id: str = Form("", max_length=40)) -> Response:
+async def create_agent(
+    request: Request, user: CurrentUser = Depends(web_admin), user_id: str = Form("", max_length=40)
+) -> Response:
     """A new agent with its tables, linked to a user if one is chosen."""
     linked = _uuid(user_id) if user_id.strip() else None
 
     async def call(conn: Conn) -> None:
         await agents.create_agent(conn, created_by=user.id, user_id=linked)
+
     return await _act(request, user, "agents", "agent-created", call)
 
 
 @router.post("/agents/{agent_id}/link")
-async def link_agent(request: Request, agent_id: int = AgentId, user: CurrentUser = Depends(web_admin),
-                     user_id: str = Form("", max_length=40)) -> Response:
+async def link_agent(
+    request: Request,
+    agent_id: int = AgentId,
+    user: CurrentUser = Depends(web_admin),
+    user_id: str = Form("", max_length=40),
+) -> Response:
     """Link the chosen user to the agent, or unlink when none is chosen."""
     linked = _uuid(user_id) if user_id.strip() else None
 
@@ -181,14 +244,20 @@ async def link_agent(request: Request, agent_id: int = AgentId, user: CurrentUse
             await agents.unlink_user(conn, agent_id=agent_id)
         else:
             await agents.link_user(conn, agent_id=agent_id, user_id=linked)
+
     return await _act(request, user, "agents", "agent-linked", call)
 
 
 @router.post("/agents/{agent_id}/active")
-async def agent_active(request: Request, agent_id: int = AgentId, user: CurrentUser = Depends(web_admin),
-                       active: bool = Form(...)) -> Response:
+async def agent_active(
+    request: Request,
+    agent_id: int = AgentId,
+    user: CurrentUser = Depends(web_admin),
+    active: bool = Form(...),
+) -> Response:
     async def call(conn: Conn) -> None:
         await agents.set_active(conn, agent_id=agent_id, active=active)
+
     return await _act(request, user, "agents", "agent-active", call)
 
 
@@ -196,18 +265,24 @@ async def agent_active(request: Request, agent_id: int = AgentId, user: CurrentU
 
 
 @router.get("/numbers", response_class=HTMLResponse)
-async def numbers_page(request: Request, done: str = Query("", max_length=20),
-                       user: CurrentUser = Depends(web_admin)) -> Response:
+async def numbers_page(
+    request: Request, done: str = Query("", max_length=20), user: CurrentUser = Depends(web_admin)
+) -> Response:
     return await _page(request, user, "numbers", done=done)
 
 
 @router.post("/numbers")
 async def save_number(
-    request: Request, user: CurrentUser = Depends(web_admin),
-    user_id: str = Form("", max_length=40), whatsapp_number: str = Form("", max_length=128),
-    phone_number_id: str = Form("", max_length=128), business_account_id: str = Form("", max_length=128),
-    access_token: str = Form("", max_length=4096), app_secret: str = Form("", max_length=512),
-    verify_token: str = Form("", max_length=128), messages_per_second: str = Form("", max_length=6),
+    request: Request,
+    user: CurrentUser = Depends(web_admin),
+    user_id: str = Form("", max_length=40),
+    whatsapp_number: str = Form("", max_length=128),
+    phone_number_id: str = Form("", max_length=128),
+    business_account_id: str = Form("", max_length=128),
+    access_token: str = Form("", max_length=4096),
+    app_secret: str = Form("", max_length=512),
+    verify_token: str = Form("", max_length=128),
+    messages_per_second: str = Form("", max_length=6),
     is_active: bool = Form(False),
 ) -> Response:
     """Create or change a user's configuration; empty secret fields keep the stored secrets."""
@@ -218,17 +293,25 @@ async def save_number(
 
     async def call(conn: Conn) -> None:
         await numbers.configure(
-            conn, user_id=owner, whatsapp_number=whatsapp_number.strip() or None,
+            conn,
+            user_id=owner,
+            whatsapp_number=whatsapp_number.strip() or None,
             phone_number_id=phone_number_id.strip() or None,
             business_account_id=business_account_id.strip() or None,
-            access_token=access_token.strip() or None, app_secret=app_secret.strip() or None,
-            verify_token=verify_token.strip() or None, is_active=is_active,
-            messages_per_second=int(rate) if rate else None)
+            access_token=access_token.strip() or None,
+            app_secret=app_secret.strip() or None,
+            verify_token=verify_token.strip() or None,
+            is_active=is_active,
+            messages_per_second=int(rate) if rate else None,
+        )
+
     return await _act(request, user, "numbers", "number-saved", call)
 
 
 @router.post("/numbers/{config_id}/test", response_class=HTMLResponse)
-async def test_number(request: Request, config_id: int = ConfigId, user: CurrentUser = Depends(web_admin)) -> Response:
+async def test_number(
+    request: Request, config_id: int = ConfigId, user: CurrentUser = Depends(web_admin)
+) -> Response:
     """Ask Meta for the number's details (GET /{phone-number-id}) with the stored token; show the answer."""
     async with request.app.state.pool.connection() as conn:
         public = await numbers.get_public(conn, config_id=config_id)
@@ -243,31 +326,51 @@ async def test_number(request: Request, config_id: int = ConfigId, user: Current
         try:
             async with client_for(config) as client:
                 details = await client.phone_number_details()
-            result["details"] = {k: v for k, v in details.items() if isinstance(v, str | int | float | bool)}
+            result["details"] = {
+                k: v for k, v in details.items() if isinstance(v, str | int | float | bool)
+            }
         except send_errors.SendError as exc:
             result["error"] = exc.explanation
-    return await _page(request, user, "numbers", test=result,
-                       status_code=200 if result["details"] is not None else 502)
+    return await _page(
+        request,
+        user,
+        "numbers",
+        test=result,
+        status_code=200 if result["details"] is not None else 502,
+    )
 
 
 # --- webhook journal -----------------------------------------------------------------------------
 
 
 @router.get("/webhooks", response_class=HTMLResponse)
-async def webhooks_page(request: Request, status: str = Query("failed", pattern="^(|received|processed|failed)$"),
-                        done: str = Query("", max_length=20), user: CurrentUser = Depends(web_admin)) -> Response:
+async def webhooks_page(
+    request: Request,
+    status: str = Query("failed", pattern="^(|received|processed|failed)$"),
+    done: str = Query("", max_length=20),
+    user: CurrentUser = Depends(web_admin),
+) -> Response:
     return await _page(request, user, "webhooks", done=done, status=status)
 
 
 @router.post("/webhooks/{journal_id}/replay", response_class=HTMLResponse)
-async def replay(request: Request, journal_id: int = Path(..., ge=1, le=2**63 - 1),
-                 user: CurrentUser = Depends(web_admin)) -> Response:
+async def replay(
+    request: Request,
+    journal_id: int = Path(..., ge=1, le=2**63 - 1),
+    user: CurrentUser = Depends(web_admin),
+) -> Response:
     """Process one journaled webhook again (after fixing what made it fail)."""
     async with request.app.state.pool.connection() as conn:
         results = await inbound.replay(conn, journal_id=journal_id)
     if not results:
         raise HTTPException(404, detail=f"no webhook journal row with id {journal_id}")
     if results[0]["status"] != "processed":
-        return await _page(request, user, "webhooks", status="failed", status_code=409,
-                           error=f"webhook #{journal_id} still fails: {results[0]['error']}")
+        return await _page(
+            request,
+            user,
+            "webhooks",
+            status="failed",
+            status_code=409,
+            error=f"webhook #{journal_id} still fails: {results[0]['error']}",
+        )
     return RedirectResponse("/admin/webhooks?done=replayed", status_code=303)

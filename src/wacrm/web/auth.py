@@ -31,8 +31,9 @@ async def home() -> Response:
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, next: str = "") -> Response:
-    return await render(request, "login.html", next=safe_next(next), email="", error=None,
-                        message=None)
+    return await render(
+        request, "login.html", next=safe_next(next), email="", error=None, message=None
+    )
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -53,12 +54,26 @@ async def login(
                 user_agent=request.headers.get("user-agent"),
             )
     except throttle.LoginThrottledError as exc:
-        return await render(request, "login.html", status_code=429, next=target, email=email,
-                            error=str(exc), message=None,
-                            headers={"Retry-After": str(exc.retry_after)})
+        return await render(
+            request,
+            "login.html",
+            status_code=429,
+            next=target,
+            email=email,
+            error=str(exc),
+            message=None,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
     except AccountError as exc:
-        return await render(request, "login.html", status_code=getattr(exc, "status", 401),
-                            next=target, email=email, error=str(exc), message=None)
+        return await render(
+            request,
+            "login.html",
+            status_code=getattr(exc, "status", 401),
+            next=target,
+            email=email,
+            error=str(exc),
+            message=None,
+        )
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, token, request.app.state.settings.cookie_secure)
     return response
@@ -78,8 +93,9 @@ async def logout(request: Request, user: CurrentUser = Depends(web_user)) -> Res
 
 @router.get("/account/password", response_class=HTMLResponse)
 async def password_page(request: Request, user: CurrentUser = Depends(web_user)) -> Response:
-    return await render(request, "password.html", user=user, nav="account", error=None,
-                        message=None)
+    return await render(
+        request, "password.html", user=user, nav="account", error=None, message=None
+    )
 
 
 @router.post("/account/password", response_class=HTMLResponse)
@@ -92,19 +108,31 @@ async def change_password(
 ) -> Response:
     context: dict[str, Any] = {"user": user, "nav": "account", "error": None, "message": None}
     if new_password != confirm_password:
-        return await render(request, "password.html", status_code=400,
-                            **{**context, "error": "the two new passwords differ; type it twice the same"})
+        return await render(
+            request,
+            "password.html",
+            status_code=400,
+            **{**context, "error": "the two new passwords differ; type it twice the same"},
+        )
     try:
         async with request.app.state.pool.connection() as conn:
-            await sessions.change_password(conn, user_id=user.id,
-                                           current_password=current_password,
-                                           new_password=new_password,
-                                           keep_session_id=user.session_id)
+            await sessions.change_password(
+                conn,
+                user_id=user.id,
+                current_password=current_password,
+                new_password=new_password,
+                keep_session_id=user.session_id,
+            )
     except AccountError as exc:
-        return await render(request, "password.html", status_code=getattr(exc, "status", 400),
-                            **{**context, "error": str(exc)})
-    return await render(request, "password.html",
-                        **{**context, "message": "Your password was changed."})
+        return await render(
+            request,
+            "password.html",
+            status_code=getattr(exc, "status", 400),
+            **{**context, "error": str(exc)},
+        )
+    return await render(
+        request, "password.html", **{**context, "message": "Your password was changed."}
+    )
 
 
 @router.post("/workspace")
@@ -116,17 +144,35 @@ async def switch_workspace(
 ) -> Response:
     """An admin chooses the agent whose inbox, chats and orders the pages show."""
     if not user.is_admin:
-        return await render(request, "error.html", user=user, status_code=403,
-                            title="Not allowed", detail="only administrators switch workspaces")
+        return await render(
+            request,
+            "error.html",
+            user=user,
+            status_code=403,
+            title="Not allowed",
+            detail="only administrators switch workspaces",
+        )
     async with request.app.state.pool.connection() as conn:
         cur = await conn.execute("SELECT id FROM agents WHERE id = %s", (agent_id,))
         if await cur.fetchone() is None:
-            return await render(request, "error.html", user=user, status_code=404,
-                                title="No such agent", detail=f"no agent with id {agent_id}")
+            return await render(
+                request,
+                "error.html",
+                user=user,
+                status_code=404,
+                title="No such agent",
+                detail=f"no agent with id {agent_id}",
+            )
     target = safe_next(next)
     if target.startswith("/chat/"):  # a chat belongs to the previous workspace
         target = "/inbox"
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(WORKSPACE_COOKIE, str(agent_id), httponly=True, samesite="lax",
-                        secure=request.app.state.settings.cookie_secure, path="/")
+    response.set_cookie(
+        WORKSPACE_COOKIE,
+        str(agent_id),
+        httponly=True,
+        samesite="lax",
+        secure=request.app.state.settings.cookie_secure,
+        path="/",
+    )
     return response

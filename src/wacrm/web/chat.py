@@ -33,7 +33,9 @@ MEDIA_KINDS = {"image/": "image", "video/": "video", "audio/": "audio"}
 
 
 def _404(customer_id: int) -> HTTPException:
-    return HTTPException(404, detail=f"no conversation with customer {customer_id} in this workspace")
+    return HTTPException(
+        404, detail=f"no conversation with customer {customer_id} in this workspace"
+    )
 
 
 async def _conversation(conn: AsyncConnection[Any], scope: AgentScope, customer_id: int) -> dict:
@@ -51,8 +53,16 @@ def chronological(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def version(m: dict[str, Any]) -> str:
     """What may change on a shown message (a changed bubble is re-rendered)."""
     media = m["media"] or {}
-    return "|".join(str(x) for x in (m["status"], m["reaction"], m["agent_reaction"],
-                                    media.get("status"), m["error"] and m["error"]["code"]))
+    return "|".join(
+        str(x)
+        for x in (
+            m["status"],
+            m["reaction"],
+            m["agent_reaction"],
+            media.get("status"),
+            m["error"] and m["error"]["code"],
+        )
+    )
 
 
 THREAD: dict[str, Any] = {"version": version, "explain": send_errors.explain}
@@ -65,15 +75,24 @@ def template_choices(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if (t.get("status") or "APPROVED").upper() != "APPROVED":
             continue
         body: dict[str, Any] = next(
-            (c for c in t.get("components") or [] if str(c.get("type")).upper() == "BODY"), {})
+            (c for c in t.get("components") or [] if str(c.get("type")).upper() == "BODY"), {}
+        )
         text = body.get("text") or ""
         params = {int(n) for n in _PARAM.findall(text)}
-        out.append({"name": t["name"], "language": t.get("language") or "en_US", "text": text,
-                    "params": max(params) if params else 0})
+        out.append(
+            {
+                "name": t["name"],
+                "language": t.get("language") or "en_US",
+                "text": text,
+                "params": max(params) if params else 0,
+            }
+        )
     return out
 
 
-async def _templates(conn: AsyncConnection[Any], scope: AgentScope) -> tuple[list[dict], str | None]:
+async def _templates(
+    conn: AsyncConnection[Any], scope: AgentScope
+) -> tuple[list[dict], str | None]:
     config = await numbers.get_by_agent_id(conn, agent_id=scope.agent_id)
     if config is None:
         return [], "this workspace has no WhatsApp number yet: an administrator connects one"
@@ -86,11 +105,18 @@ async def _templates(conn: AsyncConnection[Any], scope: AgentScope) -> tuple[lis
     return template_choices(found), None
 
 
-async def composer_context(conn: AsyncConnection[Any], scope: AgentScope, conv: dict[str, Any],
-                           **extra: Any) -> dict[str, Any]:
+async def composer_context(
+    conn: AsyncConnection[Any], scope: AgentScope, conv: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
     mode = "text" if conv["window"]["state"] == "open" else "template"
-    context: dict[str, Any] = {"c": conv, "mode": mode, "error": None, "templates": [],
-                               "templates_error": None, "max_params": 0}
+    context: dict[str, Any] = {
+        "c": conv,
+        "mode": mode,
+        "error": None,
+        "templates": [],
+        "templates_error": None,
+        "max_params": 0,
+    }
     if mode == "template":
         context["templates"], context["templates_error"] = await _templates(conn, scope)
         context["max_params"] = max([t["params"] for t in context["templates"]] or [0])
@@ -98,47 +124,74 @@ async def composer_context(conn: AsyncConnection[Any], scope: AgentScope, conv: 
     return context
 
 
-async def panel_context(conn: AsyncConnection[Any], scope: AgentScope, customer_id: int,
-                        **extra: Any) -> dict[str, Any]:
+async def panel_context(
+    conn: AsyncConnection[Any], scope: AgentScope, customer_id: int, **extra: Any
+) -> dict[str, Any]:
     customer = await customers.get_customer(conn, tables=scope.tables, customer_id=customer_id)
     if customer is None:
         raise _404(customer_id)
     count = await conn.execute(
-        scope.tables.query("SELECT count(*) AS n, min(\"timestamp\") AS first FROM {messages} "
-                           "WHERE customer_id = %s"), (customer_id,))
+        scope.tables.query(
+            'SELECT count(*) AS n, min("timestamp") AS first FROM {messages} WHERE customer_id = %s'
+        ),
+        (customer_id,),
+    )
     stats = await count.fetchone()
-    listed = await order_queries.list_orders(conn, tables=scope.tables, customer_id=customer_id,
-                                             limit=20)
-    context = {"customer": customer, "stats": stats, "orders": listed["items"], "panel_error": None,
-               "currency": await orders.default_currency(conn, agent_id=scope.agent_id)}
+    listed = await order_queries.list_orders(
+        conn, tables=scope.tables, customer_id=customer_id, limit=20
+    )
+    context = {
+        "customer": customer,
+        "stats": stats,
+        "orders": listed["items"],
+        "panel_error": None,
+        "currency": await orders.default_currency(conn, agent_id=scope.agent_id),
+    }
     context.update(extra)
     return context
 
 
 @router.get("/chat/{customer_id}", response_class=HTMLResponse)
-async def chat_page(request: Request, customer_id: int = CustomerId,
-                    scope: AgentScope = Depends(web_scope)) -> Response:
+async def chat_page(
+    request: Request, customer_id: int = CustomerId, scope: AgentScope = Depends(web_scope)
+) -> Response:
     async with request.app.state.pool.connection() as conn:
         conv = await _conversation(conn, scope, customer_id)
         if conv["unread_count"]:
-            await conversations.mark_read(conn, tables=scope.tables, agent_id=scope.agent_id,
-                                          customer_id=customer_id)
-        page = await conversations.chat(conn, tables=scope.tables, customer_id=customer_id,
-                                        limit=PAGE)
+            await conversations.mark_read(
+                conn, tables=scope.tables, agent_id=scope.agent_id, customer_id=customer_id
+            )
+        page = await conversations.chat(
+            conn, tables=scope.tables, customer_id=customer_id, limit=PAGE
+        )
         composer = await composer_context(conn, scope, conv)
         panel = await panel_context(conn, scope, customer_id)
     items = chronological(page["items"])
     anchor = cursors.encode(items[0]["timestamp"], items[0]["id"]) if items else ""
-    return await render(request, "chat.html", user=scope.user, scope=scope, nav="inbox",
-                        live_url=live_url(scope), messages=items, anchor=anchor,
-                        older_cursor=page["next_cursor"], customer_id=customer_id,
-                        **THREAD, **composer, **panel)
+    return await render(
+        request,
+        "chat.html",
+        user=scope.user,
+        scope=scope,
+        nav="inbox",
+        live_url=live_url(scope),
+        messages=items,
+        anchor=anchor,
+        older_cursor=page["next_cursor"],
+        customer_id=customer_id,
+        **THREAD,
+        **composer,
+        **panel,
+    )
 
 
 @router.get("/chat/{customer_id}/recent", response_class=HTMLResponse)
-async def recent(request: Request, customer_id: int = CustomerId,
-                 anchor: str = Query("", max_length=200),
-                 scope: AgentScope = Depends(web_scope)) -> Response:
+async def recent(
+    request: Request,
+    customer_id: int = CustomerId,
+    anchor: str = Query("", max_length=200),
+    scope: AgentScope = Depends(web_scope),
+) -> Response:
     """The messages from the anchor (the oldest shown at page load) on: merged into the thread."""
     try:
         after = cursors.decode(anchor) if anchor else None
@@ -146,40 +199,62 @@ async def recent(request: Request, customer_id: int = CustomerId,
         raise HTTPException(400, detail=str(exc)) from exc
     async with request.app.state.pool.connection() as conn:
         await _conversation(conn, scope, customer_id)
-        page = await conversations.chat(conn, tables=scope.tables, customer_id=customer_id,
-                                        limit=conversations.MAX_PAGE)
+        page = await conversations.chat(
+            conn, tables=scope.tables, customer_id=customer_id, limit=conversations.MAX_PAGE
+        )
         conv = await conversations.conversation(conn, tables=scope.tables, customer_id=customer_id)
         if conv["unread_count"]:  # the agent is looking at it
-            await conversations.mark_read(conn, tables=scope.tables, agent_id=scope.agent_id,
-                                          customer_id=customer_id)
+            await conversations.mark_read(
+                conn, tables=scope.tables, agent_id=scope.agent_id, customer_id=customer_id
+            )
     items = chronological(page["items"])
     if after is not None and after[0] is not None:
         items = [m for m in items if (m["timestamp"], m["id"]) >= after]
-    return await render(request, "partials/messages.html", messages=items, scope=scope,
-                        customer_id=customer_id, **THREAD)
+    return await render(
+        request,
+        "partials/messages.html",
+        messages=items,
+        scope=scope,
+        customer_id=customer_id,
+        **THREAD,
+    )
 
 
 @router.get("/chat/{customer_id}/older", response_class=HTMLResponse)
-async def older(request: Request, customer_id: int = CustomerId,
-                cursor: str = Query(..., min_length=1, max_length=200),
-                scope: AgentScope = Depends(web_scope)) -> Response:
+async def older(
+    request: Request,
+    customer_id: int = CustomerId,
+    cursor: str = Query(..., min_length=1, max_length=200),
+    scope: AgentScope = Depends(web_scope),
+) -> Response:
     async with request.app.state.pool.connection() as conn:
         try:
-            page = await conversations.chat(conn, tables=scope.tables, customer_id=customer_id,
-                                            limit=PAGE, cursor=cursor)
+            page = await conversations.chat(
+                conn, tables=scope.tables, customer_id=customer_id, limit=PAGE, cursor=cursor
+            )
         except conversations.ConversationNotFoundError as exc:
             raise _404(customer_id) from exc
         except cursors.InvalidCursorError as exc:
             raise HTTPException(400, detail=str(exc)) from exc
-    return await render(request, "partials/older.html", messages=chronological(page["items"]),
-                        older_cursor=page["next_cursor"], c={"customer_id": customer_id},
-                        scope=scope, customer_id=customer_id, **THREAD)
+    return await render(
+        request,
+        "partials/older.html",
+        messages=chronological(page["items"]),
+        older_cursor=page["next_cursor"],
+        c={"customer_id": customer_id},
+        scope=scope,
+        customer_id=customer_id,
+        **THREAD,
+    )
 
 
 @router.get("/chat/{customer_id}/composer", response_class=HTMLResponse)
-async def composer(request: Request, customer_id: int = CustomerId,
-                   mode: str = Query("", pattern="^(|text|template)$"),
-                   scope: AgentScope = Depends(web_scope)) -> Response:
+async def composer(
+    request: Request,
+    customer_id: int = CustomerId,
+    mode: str = Query("", pattern="^(|text|template)$"),
+    scope: AgentScope = Depends(web_scope),
+) -> Response:
     """The composer, or 204 (nothing to swap) when it is already in the right mode."""
     async with request.app.state.pool.connection() as conn:
         conv = await _conversation(conn, scope, customer_id)
@@ -219,27 +294,50 @@ async def send(
             content: Any
             if template:
                 name, _, language = template.partition("|")
-                content = TemplateContent(name=name, language=language or "en_US",
-                                          body_params=[p.strip() for p in params if p.strip()],
-                                          reply_to=reply)
+                content = TemplateContent(
+                    name=name,
+                    language=language or "en_US",
+                    body_params=[p.strip() for p in params if p.strip()],
+                    reply_to=reply,
+                )
             elif file is not None and file.filename:
                 data = await file.read()
                 mime = file.content_type or "application/octet-stream"
                 stored = await outbound_media.store(
-                    conn, agent_id=scope.agent_id, kind=_kind_of(mime), filename=file.filename,
-                    mime_type=mime, data=data, uploaded_by=scope.user.id)
-                content = MediaContent(type=stored["kind"], media_id=stored["id"],
-                                       caption=caption.strip() or None, reply_to=reply)
+                    conn,
+                    agent_id=scope.agent_id,
+                    kind=_kind_of(mime),
+                    filename=file.filename,
+                    mime_type=mime,
+                    data=data,
+                    uploaded_by=scope.user.id,
+                )
+                content = MediaContent(
+                    type=stored["kind"],
+                    media_id=stored["id"],
+                    caption=caption.strip() or None,
+                    reply_to=reply,
+                )
             elif text.strip():
                 content = TextContent(body=text, reply_to=reply)
             else:
                 raise ValueError("write a message, attach a file or choose a template first")
-            await outbound.queue_message(conn, tables=scope.tables, agent_id=scope.agent_id,
-                                         customer_id=customer_id, content=content,
-                                         sent_by=scope.user.id)
+            await outbound.queue_message(
+                conn,
+                tables=scope.tables,
+                agent_id=scope.agent_id,
+                customer_id=customer_id,
+                content=content,
+                sent_by=scope.user.id,
+            )
         except outbound.WindowClosedError:
-            error, status = ("the 24-hour window is closed: the customer has to write first, "
-                             "or send an approved template"), 409
+            error, status = (
+                (
+                    "the 24-hour window is closed: the customer has to write first, "
+                    "or send an approved template"
+                ),
+                409,
+            )
         except outbound.OutboundError as exc:
             error, status = str(exc), exc.status
         except ValueError as exc:  # pydantic's ValidationError is one too
@@ -251,8 +349,14 @@ async def send(
     else:
         context.update(text=text)
     headers = {"HX-Trigger": "live-chat"} if error is None else None
-    return await render(request, "partials/composer.html", scope=scope, status_code=status,
-                        headers=headers, **context)
+    return await render(
+        request,
+        "partials/composer.html",
+        scope=scope,
+        status_code=status,
+        headers=headers,
+        **context,
+    )
 
 
 def _first_error(exc: ValueError) -> str:
@@ -265,9 +369,12 @@ def _first_error(exc: ValueError) -> str:
 
 
 @router.post("/chat/{customer_id}/retry/{message_id}")
-async def retry(request: Request, customer_id: int = CustomerId,
-                message_id: int = Path(..., ge=1, le=2**63 - 1),
-                scope: AgentScope = Depends(web_scope)) -> Response:
+async def retry(
+    request: Request,
+    customer_id: int = CustomerId,
+    message_id: int = Path(..., ge=1, le=2**63 - 1),
+    scope: AgentScope = Depends(web_scope),
+) -> Response:
     async with request.app.state.pool.connection() as conn:
         await _conversation(conn, scope, customer_id)
         try:
@@ -278,22 +385,30 @@ async def retry(request: Request, customer_id: int = CustomerId,
 
 
 @router.get("/chat/{customer_id}/panel", response_class=HTMLResponse)
-async def panel(request: Request, customer_id: int = CustomerId,
-                scope: AgentScope = Depends(web_scope)) -> Response:
+async def panel(
+    request: Request, customer_id: int = CustomerId, scope: AgentScope = Depends(web_scope)
+) -> Response:
     async with request.app.state.pool.connection() as conn:
         context = await panel_context(conn, scope, customer_id)
     return await render(request, "partials/panel.html", scope=scope, **context)
 
 
 @router.post("/chat/{customer_id}/name", response_class=HTMLResponse)
-async def rename(request: Request, customer_id: int = CustomerId,
-                 name: str = Form("", max_length=400),
-                 scope: AgentScope = Depends(web_scope)) -> Response:
+async def rename(
+    request: Request,
+    customer_id: int = CustomerId,
+    name: str = Form("", max_length=400),
+    scope: AgentScope = Depends(web_scope),
+) -> Response:
     error, status = None, 200
     async with request.app.state.pool.connection() as conn:
         try:
-            if await customers.rename_customer(conn, tables=scope.tables, customer_id=customer_id,
-                                               name=name) is None:
+            if (
+                await customers.rename_customer(
+                    conn, tables=scope.tables, customer_id=customer_id, name=name
+                )
+                is None
+            ):
                 raise _404(customer_id)
         except customers.CustomerError as exc:
             error, status = str(exc), 400
@@ -317,9 +432,14 @@ async def new_order(
         await _conversation(conn, scope, customer_id)
         try:
             items = _items(item_name, item_quantity, item_price)
-            await orders.create_order(conn, tables=scope.tables, customer_id=customer_id,
-                                      items=items, notes=notes.strip() or None,
-                                      created_by=scope.user.id)
+            await orders.create_order(
+                conn,
+                tables=scope.tables,
+                customer_id=customer_id,
+                items=items,
+                notes=notes.strip() or None,
+                created_by=scope.user.id,
+            )
         except ValueError as exc:
             error, status = str(exc), getattr(exc, "status", 400)
         context = await panel_context(conn, scope, customer_id, panel_error=error)

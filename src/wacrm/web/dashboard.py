@@ -67,12 +67,33 @@ async def dashboard(
         except reports.ReportError as exc:
             raise HTTPException(exc.status, detail=str(exc)) from exc
     chart: dict[str, Any] = {
-        "days": data["days"], "messagesIn": data["messages_in"], "messagesOut": data["messages_out"],
+        "days": data["days"],
+        "messagesIn": data["messages_in"],
+        "messagesOut": data["messages_out"],
         "newCustomers": data["new_customers"],
-        "orders": [{"status": o["status"], "currency": o["currency"], "count": o["count"],
-                    "total": float(o["total"])} for o in data["orders"]],
+        "orders": [
+            {
+                "status": o["status"],
+                "currency": o["currency"],
+                "count": o["count"],
+                "total": float(o["total"]),
+            }
+            for o in data["orders"]
+        ],
     }
-    return await render(request, "dashboard.html", user=scope.user, scope=scope, nav="dashboard",
-                        data=data, chart=chart, days=days, first=first, last=last,
-                        everyone=everyone, periods=PERIODS, revenue=reports.revenue(data["orders"]),
-                        response_time=duration(data["response_median_seconds"]))
+    return await render(
+        request,
+        "dashboard.html",
+        user=scope.user,
+        scope=scope,
+        nav="dashboard",
+        data=data,
+        chart=chart,
+        days=days,
+        first=first,
+        last=last,
+        everyone=everyone,
+        periods=PERIODS,
+        revenue=reports.revenue(data["orders"]),
+        response_time=duration(data["response_median_seconds"]),
+    )

@@ -20,12 +20,26 @@ def live_url(scope: AgentScope) -> str:
     return f"/api/v1/events?agent_id={scope.agent_id}"
 
 
-async def _page(request: Request, scope: AgentScope, *, q: str, unread: bool, open_order: bool,
-                cursor: str | None) -> dict:
+async def _page(
+    request: Request,
+    scope: AgentScope,
+    *,
+    q: str,
+    unread: bool,
+    open_order: bool,
+    cursor: str | None,
+) -> dict:
     async with request.app.state.pool.connection() as conn:
         try:
-            return await conversations.inbox(conn, tables=scope.tables, limit=PAGE, cursor=cursor,
-                                             unread=unread, has_open_order=open_order, q=q or None)
+            return await conversations.inbox(
+                conn,
+                tables=scope.tables,
+                limit=PAGE,
+                cursor=cursor,
+                unread=unread,
+                has_open_order=open_order,
+                q=q or None,
+            )
         except InvalidCursorError as exc:
             raise HTTPException(400, detail=str(exc)) from exc
 
@@ -39,9 +53,18 @@ async def inbox_page(
     open_order: bool = False,
 ) -> Response:
     page = await _page(request, scope, q=q, unread=unread, open_order=open_order, cursor=None)
-    return await render(request, "inbox.html", user=scope.user, scope=scope, nav="inbox",
-                        live_url=live_url(scope), page=page, q=q, unread=unread,
-                        open_order=open_order)
+    return await render(
+        request,
+        "inbox.html",
+        user=scope.user,
+        scope=scope,
+        nav="inbox",
+        live_url=live_url(scope),
+        page=page,
+        q=q,
+        unread=unread,
+        open_order=open_order,
+    )
 
 
 @router.get("/inbox/list", response_class=HTMLResponse)

@@ -24,8 +24,13 @@ router = APIRouter(include_in_schema=False)
 OrderId = Path(..., ge=1, le=2**31 - 1)
 ItemId = Path(..., ge=1, le=2**31 - 1)
 PAGE = 50
-DONE = {"added": "Item added.", "saved": "Item saved.", "removed": "Item removed.",
-        "status": "Status changed.", "details": "Notes and address saved."}
+DONE = {
+    "added": "Item added.",
+    "saved": "Item saved.",
+    "removed": "Item removed.",
+    "status": "Status changed.",
+    "details": "Notes and address saved.",
+}
 
 
 def parse_day(value: str, field: str) -> date | None:
@@ -50,17 +55,29 @@ def day_range(start: date | None, end: date | None) -> tuple[datetime | None, da
 class Filters:
     """The list's filters from the query string, checked once."""
 
-    def __init__(self, status: str = Query("", max_length=20), start: str = Query("", alias="from", max_length=20),
-                 end: str = Query("", alias="to", max_length=20), q: str = Query("", max_length=200)) -> None:
+    def __init__(
+        self,
+        status: str = Query("", max_length=20),
+        start: str = Query("", alias="from", max_length=20),
+        end: str = Query("", alias="to", max_length=20),
+        q: str = Query("", max_length=200),
+    ) -> None:
         if status and status not in STATUSES:
-            raise HTTPException(400, detail=f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
+            raise HTTPException(
+                400, detail=f"unknown status {status!r}: use one of {', '.join(STATUSES)}"
+            )
         self.status, self.q = status, q.strip()
         self.start, self.end = parse_day(start, "from"), parse_day(end, "to")
         self.created_from, self.created_to = day_range(self.start, self.end)
 
     def query(self, **extra: Any) -> str:
-        values = {"status": self.status, "from": self.start.isoformat() if self.start else "",
-                  "to": self.end.isoformat() if self.end else "", "q": self.q, **extra}
+        values = {
+            "status": self.status,
+            "from": self.start.isoformat() if self.start else "",
+            "to": self.end.isoformat() if self.end else "",
+            "q": self.q,
+            **extra,
+        }
         return urlencode({k: v for k, v in values.items() if v})
 
     def export_url(self, agent_id: int) -> str:
@@ -76,31 +93,54 @@ def _http(exc: OrderError) -> HTTPException:
     return HTTPException(exc.status, detail=exc.message)
 
 
-async def _page(conn: AsyncConnection[Any], scope: AgentScope, f: Filters,
-                cursor: str | None) -> dict[str, Any]:
+async def _page(
+    conn: AsyncConnection[Any], scope: AgentScope, f: Filters, cursor: str | None
+) -> dict[str, Any]:
     try:
         return await order_queries.list_orders(
-            conn, tables=scope.tables, status=f.status or None, created_from=f.created_from,
-            created_to=f.created_to, q=f.q or None, limit=PAGE, cursor=cursor)
+            conn,
+            tables=scope.tables,
+            status=f.status or None,
+            created_from=f.created_from,
+            created_to=f.created_to,
+            q=f.q or None,
+            limit=PAGE,
+            cursor=cursor,
+        )
     except OrderError as exc:
         raise _http(exc) from exc
 
 
 @router.get("/orders", response_class=HTMLResponse)
-async def orders_page(request: Request, f: Filters = Depends(), scope: AgentScope = Depends(web_scope)) -> Response:
+async def orders_page(
+    request: Request, f: Filters = Depends(), scope: AgentScope = Depends(web_scope)
+) -> Response:
     async with request.app.state.pool.connection() as conn:
         page = await _page(conn, scope, f, None)
-        totals = await order_queries.status_totals(conn, tables=scope.tables,
-                                                   created_from=f.created_from, created_to=f.created_to)
-    return await render(request, "orders.html", user=scope.user, scope=scope, nav="orders",
-                        page=page, f=f, totals=totals, statuses=STATUSES,
-                        export_url=f.export_url(scope.agent_id))
+        totals = await order_queries.status_totals(
+            conn, tables=scope.tables, created_from=f.created_from, created_to=f.created_to
+        )
+    return await render(
+        request,
+        "orders.html",
+        user=scope.user,
+        scope=scope,
+        nav="orders",
+        page=page,
+        f=f,
+        totals=totals,
+        statuses=STATUSES,
+        export_url=f.export_url(scope.agent_id),
+    )
 
 
 @router.get("/orders/list", response_class=HTMLResponse)
-async def orders_more(request: Request, f: Filters = Depends(),
-                      cursor: str = Query(..., min_length=1, max_length=400),
-                      scope: AgentScope = Depends(web_scope)) -> Response:
+async def orders_more(
+    request: Request,
+    f: Filters = Depends(),
+    cursor: str = Query(..., min_length=1, max_length=400),
+    scope: AgentScope = Depends(web_scope),
+) -> Response:
     """The page after `cursor`: rows and the next "more" button (replaces the old one)."""
     async with request.app.state.pool.connection() as conn:
         page = await _page(conn, scope, f, cursor)
@@ -118,27 +158,49 @@ async def _names(conn: AsyncConnection[Any], ids: set[UUID]) -> dict[UUID, str]:
     return names
 
 
-async def _detail(request: Request, scope: AgentScope, order_id: int, *, status_code: int = 200,
-                  error: str | None = None, done: str = "") -> Response:
+async def _detail(
+    request: Request,
+    scope: AgentScope,
+    order_id: int,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+    done: str = "",
+) -> Response:
     async with request.app.state.pool.connection() as conn:
         try:
             order = await orders.get_order(conn, tables=scope.tables, order_id=order_id)
         except OrderError as exc:
             raise _http(exc) from exc
         names = await _names(conn, {h["changed_by"] for h in order["history"] if h["changed_by"]})
-    return await render(request, "order.html", user=scope.user, scope=scope, nav="orders",
-                        o=order, names=names, error=error,
-                        message=DONE.get(done), status_code=status_code,
-                        editable=order["status"] in EDITABLE_STATUSES)
+    return await render(
+        request,
+        "order.html",
+        user=scope.user,
+        scope=scope,
+        nav="orders",
+        o=order,
+        names=names,
+        error=error,
+        message=DONE.get(done),
+        status_code=status_code,
+        editable=order["status"] in EDITABLE_STATUSES,
+    )
 
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
-async def order_page(request: Request, order_id: int = OrderId, done: str = Query("", max_length=20),
-                     scope: AgentScope = Depends(web_scope)) -> Response:
+async def order_page(
+    request: Request,
+    order_id: int = OrderId,
+    done: str = Query("", max_length=20),
+    scope: AgentScope = Depends(web_scope),
+) -> Response:
     return await _detail(request, scope, order_id, done=done)
 
 
-async def _change(request: Request, scope: AgentScope, order_id: int, done: str, call: Any) -> Response:
+async def _change(
+    request: Request, scope: AgentScope, order_id: int, done: str, call: Any
+) -> Response:
     """Run one change; on success back to the order (303), else the order with the error (4xx)."""
     async with request.app.state.pool.connection() as conn:
         try:
@@ -146,7 +208,9 @@ async def _change(request: Request, scope: AgentScope, order_id: int, done: str,
         except OrderError as exc:
             if exc.status == 404 and "no order" in exc.message:
                 raise _http(exc) from exc
-            return await _detail(request, scope, order_id, status_code=exc.status, error=exc.message)
+            return await _detail(
+                request, scope, order_id, status_code=exc.status, error=exc.message
+            )
     return RedirectResponse(f"/orders/{order_id}?done={done}", status_code=303)
 
 
@@ -158,48 +222,100 @@ def _quantity(value: str) -> int:
 
 
 @router.post("/orders/{order_id}/items")
-async def add_item(request: Request, order_id: int = OrderId, scope: AgentScope = Depends(web_scope),
-                   name: str = Form("", max_length=600), quantity: str = Form("1", max_length=12),
-                   price: str = Form("", max_length=40)) -> Response:
+async def add_item(
+    request: Request,
+    order_id: int = OrderId,
+    scope: AgentScope = Depends(web_scope),
+    name: str = Form("", max_length=600),
+    quantity: str = Form("1", max_length=12),
+    price: str = Form("", max_length=40),
+) -> Response:
     async def call(conn: Any) -> None:
-        await orders.add_item(conn, tables=scope.tables, order_id=order_id, name=name,
-                              quantity=_quantity(quantity), price=price.strip())
+        await orders.add_item(
+            conn,
+            tables=scope.tables,
+            order_id=order_id,
+            name=name,
+            quantity=_quantity(quantity),
+            price=price.strip(),
+        )
+
     return await _change(request, scope, order_id, "added", call)
 
 
 @router.post("/orders/{order_id}/items/{item_id}")
-async def edit_item(request: Request, order_id: int = OrderId, item_id: int = ItemId,
-                    scope: AgentScope = Depends(web_scope), name: str = Form("", max_length=600),
-                    quantity: str = Form("1", max_length=12), price: str = Form("", max_length=40)) -> Response:
+async def edit_item(
+    request: Request,
+    order_id: int = OrderId,
+    item_id: int = ItemId,
+    scope: AgentScope = Depends(web_scope),
+    name: str = Form("", max_length=600),
+    quantity: str = Form("1", max_length=12),
+    price: str = Form("", max_length=40),
+) -> Response:
     async def call(conn: Any) -> None:
-        await orders.update_item(conn, tables=scope.tables, order_id=order_id, item_id=item_id,
-                                 name=name, quantity=_quantity(quantity), price=price.strip())
+        await orders.update_item(
+            conn,
+            tables=scope.tables,
+            order_id=order_id,
+            item_id=item_id,
+            name=name,
+            quantity=_quantity(quantity),
+            price=price.strip(),
+        )
+
     return await _change(request, scope, order_id, "saved", call)
 
 
 @router.post("/orders/{order_id}/items/{item_id}/remove")
-async def remove_item(request: Request, order_id: int = OrderId, item_id: int = ItemId,
-                      scope: AgentScope = Depends(web_scope)) -> Response:
+async def remove_item(
+    request: Request,
+    order_id: int = OrderId,
+    item_id: int = ItemId,
+    scope: AgentScope = Depends(web_scope),
+) -> Response:
     async def call(conn: Any) -> None:
         await orders.remove_item(conn, tables=scope.tables, order_id=order_id, item_id=item_id)
+
     return await _change(request, scope, order_id, "removed", call)
 
 
 @router.post("/orders/{order_id}/status")
-async def change_status(request: Request, order_id: int = OrderId, scope: AgentScope = Depends(web_scope),
-                        status: str = Form("", max_length=20), note: str = Form("", max_length=2000)) -> Response:
+async def change_status(
+    request: Request,
+    order_id: int = OrderId,
+    scope: AgentScope = Depends(web_scope),
+    status: str = Form("", max_length=20),
+    note: str = Form("", max_length=2000),
+) -> Response:
     async def call(conn: Any) -> None:
-        await orders.change_status(conn, tables=scope.tables, order_id=order_id, status=status,
-                                   actor_id=scope.user.id, note=note.strip() or None)
+        await orders.change_status(
+            conn,
+            tables=scope.tables,
+            order_id=order_id,
+            status=status,
+            actor_id=scope.user.id,
+            note=note.strip() or None,
+        )
+
     return await _change(request, scope, order_id, "status", call)
 
 
 @router.post("/orders/{order_id}/details")
-async def edit_details(request: Request, order_id: int = OrderId, scope: AgentScope = Depends(web_scope),
-                       notes: str = Form("", max_length=5000),
-                       shipping_address: str = Form("", max_length=5000)) -> Response:
+async def edit_details(
+    request: Request,
+    order_id: int = OrderId,
+    scope: AgentScope = Depends(web_scope),
+    notes: str = Form("", max_length=5000),
+    shipping_address: str = Form("", max_length=5000),
+) -> Response:
     async def call(conn: Any) -> None:
-        await orders.update_order(conn, tables=scope.tables, order_id=order_id,
-                                  notes=notes.strip() or None,
-                                  shipping_address=shipping_address.strip() or None)
+        await orders.update_order(
+            conn,
+            tables=scope.tables,
+            order_id=order_id,
+            notes=notes.strip() or None,
+            shipping_address=shipping_address.strip() or None,
+        )
+
     return await _change(request, scope, order_id, "details", call)
