@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from wacrm.inbound.router import OK_BODY, SIGNATURE_HEADER, WebhookRefused, accept_webhook
 from wacrm.ops import metrics
+from wacrm.ops.limits import reject_too_large
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,8 @@ class WebhookFastPath:
         return await _respond(send, 200, OK_BODY)
 
     async def _too_large(self, send: Send) -> int:
-        body = b'{"detail":"request body too large (limit %d bytes)"}' % self.max_bytes
-        return await _respond(send, 413, body)
+        await reject_too_large(send, self.max_bytes)
+        return 413
 
 
 async def _respond(send: Send, status: int, body: bytes) -> int:

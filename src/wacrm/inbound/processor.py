@@ -24,10 +24,9 @@ import psycopg.errors
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from wacrm.inbound.bulk import process_batch
-from wacrm.inbound.processing import ProcessingError, enqueue_media_jobs
+from wacrm.inbound.processing import ProcessingError
 from wacrm.inbound.routing import RouteCache
-from wacrm.inbound.service import _TOUCH_CONFIG, JOURNAL_CHANNEL, _due_config_ids, describe
+from wacrm.inbound.service import JOURNAL_CHANNEL, describe, process_datas
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +66,7 @@ async def _apply(conn: AsyncConnection[Any], rows: list[_Row], routes: RouteCach
     if any(r.data is None for r in rows):
         raise ProcessingError("the body is not JSON")
     async with conn.pipeline():
-        config_ids, media_jobs = await process_batch(conn, [r.data for r in rows], routes)
-        await enqueue_media_jobs(conn, media_jobs)
-        due = _due_config_ids(conn.info.dbname, config_ids)
-        if due:
-            await conn.execute(_TOUCH_CONFIG, (due,))
+        await process_datas(conn, [r.data for r in rows], routes)
         await conn.execute(_DONE, ([r.id for r in rows],), prepare=True)
 
 

@@ -106,11 +106,19 @@ async def process_in_transaction(
             ([h.phone_number_id for h in hooks], [h.body for h in hooks]),
             prepare=True,
         )
-        config_ids, media_jobs = await process_batch(conn, [h.data for h in hooks], routes)
-        await enqueue_media_jobs(conn, media_jobs)
-        due = _due_config_ids(conn.info.dbname, config_ids)
-        if due:
-            await conn.execute(_TOUCH_CONFIG, (due,))
+        await process_datas(conn, [h.data for h in hooks], routes)
+
+
+async def process_datas(
+    conn: AsyncConnection[Any], datas: Sequence[Any], routes: RouteSource
+) -> None:
+    """Process decoded payloads in the caller's transaction: rows, media download jobs, and the
+    numbers' last-webhook time (shared by inline batches and the journal processor)."""
+    config_ids, media_jobs = await process_batch(conn, datas, routes)
+    await enqueue_media_jobs(conn, media_jobs)
+    due = _due_config_ids(conn.info.dbname, config_ids)
+    if due:
+        await conn.execute(_TOUCH_CONFIG, (due,))
 
 
 async def journal_received(conn: AsyncConnection[Any], hooks: Sequence[Webhook]) -> list[str]:

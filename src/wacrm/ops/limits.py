@@ -37,7 +37,7 @@ class BodySizeLimitMiddleware:
                 except ValueError:
                     too_big = False
                 if too_big:
-                    await _reject(send, limit)
+                    await reject_too_large(send, limit)
                     return
         received = 0
         started = exceeded = False
@@ -58,7 +58,7 @@ class BodySizeLimitMiddleware:
             if exceeded:
                 if not started:
                     started = True
-                    await _reject(send, limit)
+                    await reject_too_large(send, limit)
                 return
             if message["type"] == "http.response.start":
                 started = True
@@ -68,10 +68,11 @@ class BodySizeLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLargeError:
             if not started:
-                await _reject(send, limit)
+                await reject_too_large(send, limit)
 
 
-async def _reject(send: Send, limit: int) -> None:
+async def reject_too_large(send: Send, limit: int) -> None:
+    """Answer 413 with the limit (also used by the webhook fast path)."""
     body = b'{"detail":"request body too large (limit %d bytes)"}' % limit
     await send(
         {
