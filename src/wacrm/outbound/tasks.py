@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from datetime import timedelta
 from typing import Any
 
@@ -25,9 +26,20 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
 PAIR_WAIT_INLINE = 2.0  # longer waits for a customer's slot free the worker and come back later
 PACE = 0.98  # a process never sends for one number faster than this share of its limit
-_next_send: dict[
-    str, float
-] = {}  # phone_number_id -> earliest monotonic time of its next send here
+
+
+class _NumberPacer:
+    """The time of this process's last send per number, and a lock per number so sends leave in turn."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, float] = {}  # phone_number_id -> monotonic time of its last send here
+        self.locks: dict[str, asyncio.Lock] = {}
+
+
+# one pacer per event loop: an asyncio.Lock belongs to the loop that first waited on it
+_pacers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _NumberPacer] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 async def _pace(phone_id: str, per_second: int | None) -> None:
@@ -36,13 +48,17 @@ async def _pace(phone_id: str, per_second: int | None) -> None:
     The shared bucket gives each send a slot at 96% of the limit, but a send happens when its
     timer fires: after an event-loop stall of more than ~40 ms, the sends whose slots passed went
     out together, and Meta counted the burst and the next on-time sends in one second (130429).
+    The gap is measured from the time the previous send actually left (not from its planned
+    time), so a late wake-up of one send cannot bring the next one closer to it.
     """
     gap = 1.0 / ((per_second or 80) * PACE)
-    now = time.monotonic()
-    at = max(now, _next_send.get(phone_id, 0.0))
-    _next_send[phone_id] = at + gap
-    if at > now:
-        await asyncio.sleep(at - now)
+    pacer = _pacers.setdefault(asyncio.get_running_loop(), _NumberPacer())
+    lock = pacer.locks.setdefault(phone_id, asyncio.Lock())
+    async with lock:
+        wait = pacer.last.get(phone_id, -gap) + gap - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        pacer.last[phone_id] = time.monotonic()
 
 
 def lease() -> timedelta:
