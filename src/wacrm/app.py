@@ -9,7 +9,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 from starlette.types import Receive, Scope, Send
 
 from wacrm import __version__
@@ -21,6 +20,7 @@ from wacrm.ops.errors import install as install_error_handlers
 from wacrm.ops.limits import BodySizeLimitMiddleware
 from wacrm.ops.metrics import MetricsMiddleware
 from wacrm.ops.openapi import install as install_openapi
+from wacrm.ops.responses import OrjsonResponse
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app = CRMApp(
         title="iDesign WhatsApp CRM",
         version=__version__,
-        default_response_class=ORJSONResponse,
+        default_response_class=OrjsonResponse,
         lifespan=lifespan,
         openapi_url="/openapi.json",
         docs_url="/api/docs",
