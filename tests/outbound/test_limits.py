@@ -100,5 +100,5 @@ async def test_a_process_spaces_its_sends_of_one_number_after_a_stall() -> None:
     gaps = [b - a for a, b in zip(left, left[1:], strict=False)]
     assert all(g >= 1 / (80 * tasks.PACE) - 0.002 for g in gaps), gaps
     other = time.monotonic()
-    await tasks._pace("pace-test-2", 80)  # another number is not held back
-    assert time.monotonic() - other < 0.005
+    await tasks._pace("pace-test-2", 80)  # another number is not held back by a gap
+    assert time.monotonic() - other < 0.8 / (80 * tasks.PACE)

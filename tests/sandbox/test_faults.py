@@ -47,13 +47,13 @@ def test_token_expired(number) -> None:
 
 
 def test_slow(number) -> None:
-    number.set_faults("slow", delay_ms=300, count=1)
+    number.set_faults("slow", delay_ms=800, count=1)
     start = time.monotonic()
     assert send(number).status_code == 200
-    assert time.monotonic() - start >= 0.3
+    assert time.monotonic() - start >= 0.8
     start = time.monotonic()
     assert send(number).status_code == 200
-    assert time.monotonic() - start < 0.3
+    assert time.monotonic() - start < 0.8  # only the first one was delayed
 
 
 def test_drop_accepts_the_message_but_loses_the_answer(number) -> None:
