@@ -36,6 +36,21 @@ async def test_send_upload_retry_and_templates(
     )
     assert r.status_code == 404
     assert await _count(conn, tables) == 1
+    r = await client.post(
+        f"/api/v1/customers/{cid}/messages?bulk=true",
+        json={"type": "text", "body": "offer"},
+        headers=auth,
+    )
+    assert r.status_code == 202
+    cur = await conn.execute("SELECT message_id, bulk FROM outbound_sends ORDER BY message_id")
+    assert [row["bulk"] for row in await cur.fetchall()] == [False, True]
+    r = await client.post(
+        f"/api/v1/customers/{cid}/messages?bulk=maybe",
+        json={"type": "text", "body": "x"},
+        headers=auth,
+    )
+    assert r.status_code == 422
+    assert await _count(conn, tables) == 2
 
     r = await client.post(
         "/api/v1/media",

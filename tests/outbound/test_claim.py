@@ -31,7 +31,12 @@ async def queued(conn: Any, shop: dict[str, Any], customer_id: int | None = None
 
 
 async def buckets(conn: Any) -> dict[str, float]:
-    rows = await (await conn.execute("SELECT key, tokens FROM outbound_rate_buckets")).fetchall()
+    """The limiter's buckets (not the schedules' 'i:'/'b:' ones, taken when a send is queued)."""
+    rows = await (
+        await conn.execute(
+            "SELECT key, tokens FROM outbound_rate_buckets WHERE key LIKE 'n:%' OR key LIKE 'p:%'"
+        )
+    ).fetchall()
     return {r["key"]: r["tokens"] for r in rows}
 
 

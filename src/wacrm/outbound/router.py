@@ -27,6 +27,11 @@ def _public(message: dict[str, Any]) -> dict[str, Any]:
 async def send(
     customer_id: int,
     content: OutboundContent,
+    bulk: bool = Query(
+        False,
+        description="Part of a broadcast: sent at the number's rate, after the agent's replies "
+        "(which keep going out within a moment while a broadcast is under way).",
+    ),
     scope: AgentScope = Depends(agent_scope),
     conn: AsyncConnection[Any] = Depends(db_conn),
 ) -> dict[str, Any]:
@@ -39,6 +44,7 @@ async def send(
             customer_id=customer_id,
             content=content,
             sent_by=scope.user.id,
+            bulk=bulk,
         )
     except service.OutboundError as exc:
         raise _http(exc) from None

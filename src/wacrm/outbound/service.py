@@ -1,4 +1,4 @@
-"""Queueing outbound messages (row + send job in one transaction), the 24 h window, read receipts, retry."""
+"""Queueing outbound messages (row + scheduled send in one transaction), the 24 h window, read receipts, retry."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from psycopg import AsyncConnection
 
 from wacrm.agents.tables import AgentTables
 from wacrm.jobs import enqueue
+from wacrm.outbound.schedule import schedule_send
 from wacrm.outbound.schemas import (
     LocationContent,
     MediaContent,
@@ -21,7 +22,6 @@ from wacrm.outbound.schemas import (
 )
 
 WINDOW = timedelta(hours=24)
-SEND_JOB = "outbound.send"
 READ_JOB = "outbound.read_receipt"
 
 
@@ -100,9 +100,11 @@ async def queue_message(
     customer_id: int,
     content: OutboundContent,
     sent_by: UUID | None,
+    bulk: bool = False,
 ) -> dict[str, Any]:
-    """Insert the outbound message ('queued') and its send job in one transaction; return the row.
+    """Insert the outbound message ('queued') and schedule its send in one transaction; return the row.
 
+    `bulk`: part of a broadcast; sent at the number's rate after the agents' replies (`schedule`).
     Refuses free-form content outside the 24-hour window (WindowClosedError); templates always pass.
     """
     async with conn.transaction():
@@ -184,7 +186,7 @@ async def queue_message(
             ),
             (message["id"], customer_id),
         )
-        await schedule_send(conn, tables=tables, message_id=message["id"])
+        await schedule_send(conn, tables=tables, message_id=message["id"], bulk=bulk)
         await notify(
             conn,
             agent_id=agent_id,
@@ -193,22 +195,6 @@ async def queue_message(
             message_id=message["id"],
         )
     return dict(message)
-
-
-async def schedule_send(conn: AsyncConnection[Any], *, tables: AgentTables, message_id: int) -> int:
-    """(Re)queue the send job of a message, in the caller's transaction."""
-    job_id = await enqueue(
-        conn,
-        SEND_JOB,
-        {"agent_id": tables.agent_id, "prefix": tables.prefix, "message_id": message_id},
-    )
-    await conn.execute(
-        """INSERT INTO outbound_sends (agent_id, message_id, job_id) VALUES (%s, %s, %s)
-           ON CONFLICT (agent_id, message_id) DO UPDATE SET state = 'queued', attempts = 0, lease_until = NULL,
-             pair_slot_at = NULL, job_id = EXCLUDED.job_id, updated_at = now()""",
-        (tables.agent_id, message_id, job_id),
-    )
-    return job_id
 
 
 async def notify(

@@ -1,0 +1,155 @@
+"""When a send may start: every number's sends get a slot when they are queued, at its rate.
+
+Without this, one number's broadcast filled every worker slot with sends sleeping for that
+number's limiter, and the other numbers' sends (and an agent's reply) waited behind it. Now:
+
+- Each number has two schedules, buckets in `outbound_rate_buckets` at the number's limiter rate:
+  replies (`i:<phone_number_id>`, a small burst goes at once) and bulk sends (`b:<...>`, the
+  `bulk` flag of the API). A send takes its slot in one of them in the queueing transaction.
+- A send whose slot is at most `NEAR` seconds away becomes its pgqueuer job at once (priority
+  `REPLY_PRIORITY` or `BULK_PRIORITY`); a later one waits in `outbound_sends` as 'scheduled' with
+  `due_at` = its slot, and `release_due` (a periodic task of every worker) turns the due ones
+  into jobs, in slot order. pgqueuer only ever holds sends whose time has come, so its dequeue
+  never walks a backlog of future jobs, and the numbers' sends reach the workers interleaved.
+- The send job still takes the number's real limiter slot (`n:` bucket) when it claims the send:
+  that bucket stays the only authority for Meta's limit. A reply (priority 10, due at once) is
+  claimed before the due bulk sends and finds that bucket at most a moment ahead, since bulk
+  sends only reach it when their slot comes.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from wacrm.agents.tables import AgentTables
+from wacrm.jobs import enqueue, enqueue_many
+from wacrm.outbound import limiter
+
+SEND_JOB = "outbound.send"
+REPLY_PRIORITY = 10
+BULK_PRIORITY = 0
+NEAR = 0.05  # seconds: a send due this soon becomes a job at once
+REPLY_BURST = 10.0  # replies queued together that go at once before their schedule spaces them
+RELEASE_BATCH = 500
+
+# The slot of a send in its number's schedule (no slot when the agent has no number yet: the
+# send job then fails it as not configured). Same number row as the send's claim.
+_TAKE_SLOT = """
+SELECT CASE WHEN coalesce(w.phone_number_id, '') <> '' THEN wacrm_take_token(
+    %(schedule)s || w.phone_number_id, coalesce(nullif(w.messages_per_second, 0), 80) * %(headroom)s,
+    %(burst)s) END AS tokens,
+  coalesce(nullif(w.messages_per_second, 0), 80) * %(headroom)s AS rate
+FROM agents a JOIN whatsapp_configuration w ON w.user_id = a.user_id
+WHERE a.id = %(agent)s LIMIT 1
+"""
+
+_UPSERT = """
+INSERT INTO outbound_sends (agent_id, message_id, job_id, state, due_at, bulk)
+VALUES (%(agent)s, %(id)s, %(job)s, %(state)s, clock_timestamp() + %(wait)s, %(bulk)s)
+ON CONFLICT (agent_id, message_id) DO UPDATE SET state = EXCLUDED.state, attempts = 0,
+  lease_until = NULL, pair_slot_at = NULL, job_id = EXCLUDED.job_id, due_at = EXCLUDED.due_at,
+  bulk = EXCLUDED.bulk, updated_at = now()
+"""
+
+# Due sends become 'queued' (their jobs are added in the same transaction), earliest slot first.
+_RELEASE = """
+UPDATE outbound_sends s SET state = 'queued', updated_at = now()
+FROM (
+  SELECT agent_id, message_id, due_at FROM outbound_sends
+  WHERE state = 'scheduled' AND due_at <= clock_timestamp() + %(near)s
+  ORDER BY due_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+) d, agents a
+WHERE s.agent_id = d.agent_id AND s.message_id = d.message_id AND a.id = s.agent_id
+RETURNING s.agent_id, s.message_id, s.bulk, a.agent_prefix, d.due_at
+"""
+
+_SET_JOBS = """
+UPDATE outbound_sends s SET job_id = j.job_id
+FROM unnest(%s::bigint[], %s::int[], %s::bigint[]) AS j(agent_id, message_id, job_id)
+WHERE s.agent_id = j.agent_id AND s.message_id = j.message_id
+"""
+
+_NEXT_DUE = """
+SELECT extract(epoch FROM min(due_at) - clock_timestamp()) AS seconds
+FROM outbound_sends WHERE state = 'scheduled'
+"""
+
+
+def priority(bulk: bool) -> int:
+    return BULK_PRIORITY if bulk else REPLY_PRIORITY
+
+
+def job_payload(agent_id: int, prefix: str, message_id: int) -> dict[str, Any]:
+    return {"agent_id": agent_id, "prefix": prefix, "message_id": message_id}
+
+
+async def schedule_send(
+    conn: AsyncConnection[Any], *, tables: AgentTables, message_id: int, bulk: bool = False
+) -> int | None:
+    """(Re)queue the send of a message in the caller's transaction, at its slot in its number's
+    schedule; return the job id, or None when the send waits for its slot as 'scheduled'."""
+    cur = await conn.execute(
+        _TAKE_SLOT,
+        {
+            "schedule": "b:" if bulk else "i:",
+            "headroom": float(limiter.HEADROOM),
+            "burst": 1.0 if bulk else REPLY_BURST,
+            "agent": tables.agent_id,
+        },
+    )
+    slot = await cur.fetchone()
+    wait = 0.0
+    if slot is not None and slot["tokens"] is not None:
+        wait = limiter.wait_for(float(slot["tokens"]), float(slot["rate"]))
+    job_id = None
+    if wait <= NEAR:
+        job_id = await enqueue(
+            conn,
+            SEND_JOB,
+            job_payload(tables.agent_id, tables.prefix, message_id),
+            priority=priority(bulk),
+        )
+    await conn.execute(
+        _UPSERT,
+        {
+            "agent": tables.agent_id,
+            "id": message_id,
+            "job": job_id,
+            "state": "queued" if job_id is not None else "scheduled",
+            "wait": timedelta(seconds=wait),
+            "bulk": bulk,
+        },
+    )
+    return job_id
+
+
+async def release_due(conn: AsyncConnection[Any]) -> int:
+    """Turn the scheduled sends whose slot has come into jobs (one transaction); return how many."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            _RELEASE, {"near": timedelta(seconds=NEAR), "limit": RELEASE_BATCH}
+        )
+        rows = sorted(await cur.fetchall(), key=lambda r: (r["due_at"], r["message_id"]))
+        if not rows:
+            return 0
+        ids = await enqueue_many(
+            conn,
+            SEND_JOB,
+            [job_payload(r["agent_id"], r["agent_prefix"], r["message_id"]) for r in rows],
+            priorities=[priority(r["bulk"]) for r in rows],
+        )
+        await conn.execute(
+            _SET_JOBS,
+            ([r["agent_id"] for r in rows], [r["message_id"] for r in rows], ids),
+        )
+    return len(rows)
+
+
+async def seconds_to_next(conn: AsyncConnection[Any]) -> float | None:
+    """Seconds until the earliest scheduled send is due (negative when overdue), None when none."""
+    cur = await conn.execute(_NEXT_DUE)
+    row = await cur.fetchone()
+    return None if row is None or row["seconds"] is None else float(row["seconds"])
