@@ -1,8 +1,9 @@
 """The dashboard's figures over a period, for one agent or several (their tables via AgentTables).
 
-Every query is bounded by the period and reads the per-agent indexes of step 31 (messages by
-"timestamp", customers by created_at) and of the orders (created_at); several agents are read in
-one statement as a UNION ALL of their tables, composed with psycopg.sql identifiers only.
+Messages in/out and new customers per day, and the median response time: settled days from the
+daily rollup (wacrm.reports.rollup), the others counted live (wacrm.reports.figures); orders live.
+A run of inbound messages starts at an inbound message after an outbound one, or at a customer's
+first message ever (over the whole history), and counts in the period that holds its reply.
 """
 
 from __future__ import annotations
@@ -12,44 +13,35 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection
 
 from wacrm.agents.tables import AgentTables
 from wacrm.orders import queries as order_queries
 from wacrm.orders.workflow import STATUSES
+from wacrm.reports import figures, rollup
 
 MAX_DAYS = 366
-
-_MESSAGES = (
-    "SELECT (\"timestamp\" AT TIME ZONE 'UTC')::date AS day, direction, count(*) AS n FROM {messages}"
-    ' WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s GROUP BY 1, 2'
-)
-_CUSTOMERS = (
-    "SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n FROM {customers}"
-    " WHERE created_at >= %(start)s AND created_at < %(end)s GROUP BY 1"
-)
-# Response times in one pass over the period's messages (no lookup per message run). Each customer's
-# messages in (timestamp, id) order are cut after every outbound message: a group is a run of
-# inbound messages and the outbound message that ends it. The run's first message is the start, the
-# reply is the earliest outbound message at or after it: the group's outbound message, or the start
-# itself when the message just before it is outbound with the same timestamp. A run still open at
-# the period's end looks for its reply after the period, only when the agent has such messages.
-_RESPONSES = (
-    "SELECT extract(epoch FROM CASE WHEN g.same THEN g.start WHEN g.reply IS NOT NULL THEN g.reply"
-    '  WHEN (SELECT EXISTS (SELECT 1 FROM {messages} WHERE "timestamp" >= %(end)s)) THEN (SELECT min(o."timestamp") FROM {messages} o WHERE o.customer_id = g.customer_id'
-    "   AND o.direction = 'outbound' AND o.\"timestamp\" >= %(end)s) END - g.start) AS seconds FROM ("
-    " SELECT customer_id, min(ts) FILTER (WHERE inbound) AS start, min(ts) FILTER (WHERE NOT inbound) AS reply,"
-    "  coalesce(bool_or(inbound AND prev_out = ts), false) AS same FROM ("
-    "  SELECT customer_id, \"timestamp\" AS ts, direction = 'inbound' AS inbound,"
-    "   count(*) FILTER (WHERE direction = 'outbound') OVER w - (direction = 'outbound')::int AS run,"
-    "   CASE WHEN lag(direction) OVER w = 'outbound' THEN lag(\"timestamp\") OVER w END AS prev_out"
-    '  FROM {messages} WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s'
-    '  WINDOW w AS (PARTITION BY customer_id ORDER BY "timestamp", id ROWS UNBOUNDED PRECEDING)) m'
-    " GROUP BY customer_id, run) g WHERE g.start IS NOT NULL"
-)
+# The live days start at an agent's filled_until (its open runs are kept there) when the period
+# starts at most this many days after it; further on, at the period's start with index probes.
+KEPT_RUNS_REACH = 14
+# Off: every day counted live, as before the rollup is filled (bench/dashboard.py compares both).
+USE_ROLLUP = True
 # Report queries are cheap to run but look costly to the planner: no JIT (it compiled for ~1.3 s),
-# and sort memory for a 90-day window of messages.
+# and sort memory for a 90-day window of messages. One snapshot for the rollup and the live days.
 _SETTINGS = "SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)"
+_ROLLED = """
+FROM report_days d JOIN unnest(%(agents)s::bigint[], %(until)s::date[]) AS t(agent_id, until)
+  ON t.agent_id = d.agent_id
+WHERE d.day >= %(first)s AND d.day < t.until AND d.day <= %(last)s"""
+_ROLLED_DAYS = (
+    "SELECT d.day, sum(d.messages_in) AS n_in, sum(d.messages_out) AS n_out,"
+    " sum(d.new_customers) AS n_new" + _ROLLED + " GROUP BY d.day"
+)
+_MEDIAN = (
+    "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) AS median, count(*) AS n FROM ("
+    " SELECT unnest(d.response_seconds) AS s" + _ROLLED + " UNION ALL"
+    " SELECT unnest(%(live)s::float8[])) x"
+)
 
 
 class ReportError(ValueError):
@@ -67,19 +59,6 @@ def period(start: date, end: date) -> tuple[datetime, datetime]:
     return datetime.combine(start, time(), UTC), datetime.combine(
         end + timedelta(days=1), time(), UTC
     )
-
-
-def _union(targets: list[AgentTables], template: str) -> sql.Composed:
-    return sql.SQL(" UNION ALL ").join(
-        sql.SQL("(") + t.query(template) + sql.SQL(")") for t in targets
-    )
-
-
-async def _rows(
-    conn: AsyncConnection[Any], query: sql.Composed, params: dict[str, Any]
-) -> list[dict[str, Any]]:
-    cur = await conn.execute(query, params)
-    return await cur.fetchall()
 
 
 async def report(
@@ -103,10 +82,21 @@ async def report(
     }
     if not targets:
         return out
-    async with conn.transaction():  # one snapshot for all figures; the settings end with it
+    async with conn.transaction():
+        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         await conn.execute(_SETTINGS)
         await _fill(conn, out, targets=targets, days=days, lo=lo, hi=hi)
     return out
+
+
+def _live_from(cover: rollup.Coverage | None, start: date) -> tuple[date, bool]:
+    """Where an agent's live days start, and whether from its kept open runs (else probes)."""
+    if cover is None or cover.trusted_until is None:
+        return start, False
+    until = cover.trusted_until
+    if cover.open_runs and (start - until).days <= KEPT_RUNS_REACH:
+        return until, True
+    return max(start, until), False
 
 
 async def _fill(
@@ -118,24 +108,45 @@ async def _fill(
     lo: datetime,
     hi: datetime,
 ) -> None:
+    start, end = days[0], days[-1]
     index = {d: i for i, d in enumerate(days)}
-    params = {"start": lo, "end": hi}
-    messages = sql.SQL("SELECT day, direction, sum(n) AS n FROM ({u}) s GROUP BY 1, 2").format(
-        u=_union(targets, _MESSAGES)
-    )
-    for r in await _rows(conn, messages, params):
-        key = "messages_in" if r["direction"] == "inbound" else "messages_out"
-        out[key][index[r["day"]]] = int(r["n"])
-    customers = sql.SQL("SELECT day, sum(n) AS n FROM ({u}) s GROUP BY 1").format(
-        u=_union(targets, _CUSTOMERS)
-    )
-    for r in await _rows(conn, customers, params):
-        out["new_customers"][index[r["day"]]] = int(r["n"])
-    median = sql.SQL(
-        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) AS median, count(*) AS n"
-        " FROM ({u}) s WHERE seconds IS NOT NULL"
-    ).format(u=_union(targets, _RESPONSES))
-    row = (await _rows(conn, median, params))[0]
+    covers = await rollup.coverage(conn, [t.agent_id for t in targets]) if USE_ROLLUP else {}
+    # Rolled days: each agent's rows in [start, min(end, trusted_until)).
+    params: dict[str, Any] = {
+        "agents": [t.agent_id for t in targets],
+        "until": [
+            (c.trusted_until if (c := covers.get(t.agent_id)) and c.trusted_until else start)
+            for t in targets
+        ],
+        "first": start,
+        "last": end,
+    }
+    cur = await conn.execute(_ROLLED_DAYS, params)
+    for r in await cur.fetchall():
+        i = index[r["day"]]
+        out["messages_in"][i] += int(r["n_in"])
+        out["messages_out"][i] += int(r["n_out"])
+        out["new_customers"][i] += int(r["n_new"])
+    # Live days: agents grouped by where theirs start (the last day is the same for all).
+    groups: dict[tuple[date, bool], list[AgentTables]] = defaultdict(list)
+    for t in targets:
+        groups[_live_from(covers.get(t.agent_id), start)].append(t)
+    live: list[float] = []
+    for (first, kept), group in groups.items():
+        counted = await figures.count_days(
+            conn, targets=group, lo=first, hi=end + timedelta(days=1), kept_open_runs=kept
+        )
+        for day, f in counted.items():
+            if day < start:
+                continue
+            i = index[day]
+            out["messages_in"][i] += f.messages_in
+            out["messages_out"][i] += f.messages_out
+            out["new_customers"][i] += f.new_customers
+            live += f.response_seconds
+    cur = await conn.execute(_MEDIAN, {**params, "live": live})
+    row = await cur.fetchone()
+    assert row is not None
     out["response_median_seconds"] = float(row["median"]) if row["median"] is not None else None
     out["responses"] = int(row["n"])
     out["orders"] = await order_totals(conn, targets=targets, created_from=lo, created_to=hi)
