@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,56 +9,12 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from tests.agents.catalogue import create_agent_by_steps
+from tests.agents.catalogue import fingerprint as _fingerprint
 from tests.helpers import make_user
 from wacrm.agents.service import AgentError, AgentSpec, create_agent, create_agents
 from wacrm.db.locks import next_batch_size
 from wacrm.db.migrate import Migration, MigrationError, database_dir, discover, migrate
-
-# Everything that defines an agent's tables, with its prefix and id written as placeholders.
-FINGERPRINT = """
-WITH rel AS (
-  SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.reltoastrelid <> 0 AS toast
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE n.nspname = 'public' AND starts_with(c.relname, %(p)s)
-)
-SELECT 'rel ' || relname || ' ' || relkind::text || relpersistence::text || ' toast=' || toast FROM rel
-UNION ALL
-SELECT 'col ' || r.relname || ' ' || a.attnum || ' ' || a.attname || ' '
-       || format_type(a.atttypid, a.atttypmod) || ' notnull=' || a.attnotnull
-       || ' gen=' || a.attgenerated::text || ' ident=' || a.attidentity::text || ' dropped=' || a.attisdropped
-       || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
-FROM rel r JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0
-LEFT JOIN pg_attrdef d ON d.adrelid = r.oid AND d.adnum = a.attnum
-WHERE r.relkind = 'r'
-UNION ALL
-SELECT 'con ' || r.relname || ' ' || co.conname || ' ' || pg_get_constraintdef(co.oid)
-       || ' deferrable=' || co.condeferrable || ' deferred=' || co.condeferred
-       || ' valid=' || co.convalidated
-FROM rel r JOIN pg_constraint co ON co.conrelid = r.oid
-UNION ALL
-SELECT 'idx ' || pg_get_indexdef(i.indexrelid) FROM rel r JOIN pg_index i ON i.indrelid = r.oid
-UNION ALL
-SELECT 'trg ' || pg_get_triggerdef(t.oid) FROM rel r JOIN pg_trigger t ON t.tgrelid = r.oid
-WHERE NOT t.tgisinternal
-UNION ALL
-SELECT 'seq ' || r.relname || ' ' || format_type(s.seqtypid, NULL) || ' ' || s.seqstart || ' '
-       || s.seqincrement || ' ' || s.seqmax || ' ' || s.seqcache || ' ' || s.seqcycle || ' owned by '
-       || coalesce((SELECT o.relname || '.' || a.attname FROM pg_depend dep
-                    JOIN pg_class o ON o.oid = dep.refobjid
-                    JOIN pg_attribute a ON a.attrelid = o.oid AND a.attnum = dep.refobjsubid
-                    WHERE dep.objid = r.oid AND dep.classid = 'pg_class'::regclass
-                      AND dep.refclassid = 'pg_class'::regclass AND dep.deptype IN ('a', 'i')), '-')
-FROM rel r JOIN pg_sequence s ON s.seqrelid = r.oid
-"""
-
-
-async def _fingerprint(conn: Any, agent: dict[str, Any]) -> list[str]:
-    prefix, agent_id = agent["agent_prefix"], agent["id"]
-    cur = await conn.execute(FINGERPRINT, {"p": prefix + "_"})
-    lines = [next(iter(r.values())) for r in await cur.fetchall()]
-    # the id appears as the customers.agent_id default and as the early-status trigger's argument
-    same = re.compile(rf"(?<![\w.]){agent_id}(?=\)?::bigint|'\))")
-    return sorted(same.sub("<id>", line.replace(prefix + "_", "<p>_")) for line in lines)
 
 
 def _old_step_2() -> str:
@@ -72,10 +27,10 @@ def _old_step_2() -> str:
 async def test_step_2_ends_in_the_same_tables_as_before(conn) -> None:
     """The rewrite-free step 2 (0035) leaves exactly the catalogue the rewriting one (0003) left."""
     admin = await make_user(conn)
-    new = await create_agent(conn, created_by=admin)
+    new = await create_agent_by_steps(conn, created_by=admin)
     async with conn.transaction():
         await conn.execute(_old_step_2().encode())
-        old = await create_agent(conn, created_by=admin)
+        old = await create_agent_by_steps(conn, created_by=admin)
         new_body = (database_dir() / "migrations" / "0035_agent_step2_no_rewrite.sql").read_text()
         await conn.execute(new_body.encode())
     old_print, new_print = await _fingerprint(conn, old), await _fingerprint(conn, new)

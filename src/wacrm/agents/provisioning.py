@@ -1,7 +1,9 @@
 """Creating agents: the `agents` rows and their tables, one agent or many per transaction.
 
-Every agent's tables come from the per-agent steps (`wacrm_upgrade_agent`, database/migrations/
-0003 and later): this module only inserts rows, checks them, and calls the steps.
+Every agent's tables are defined by the per-agent steps (database/migrations/0003 and later). A new
+agent's tables are created in their final shape from a template derived from those steps
+(`wacrm_provision_agent`, migration 0038); tables taken over are upgraded by the steps. This module
+only inserts rows, checks them, and calls the database.
 """
 
 from __future__ import annotations
@@ -143,9 +145,11 @@ async def _provision(
                     aid=sql.Literal(agent_id),
                 )
             )
-    # The same per-agent steps as every migration, agent after agent in id order.
+    # New agents: tables in their final shape from the template of the current steps (built
+    # once per set of steps, checked against an agent made by the steps); taken-over tables: the
+    # steps. Agent after agent in id order.
     await conn.execute(
-        "SELECT count(wacrm_upgrade_agent(id)) FROM unnest(%s::bigint[]) AS id", (ids,)
+        "SELECT count(wacrm_provision_agent(id)) FROM unnest(%s::bigint[]) AS id", (ids,)
     )
     cur = await conn.execute("SELECT * FROM agents WHERE id = ANY(%s) ORDER BY id", (ids,))
     return [dict(r) for r in await cur.fetchall()]

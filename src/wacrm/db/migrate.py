@@ -5,8 +5,9 @@ processes starting at once migrate once), and recorded in `schema_migrations`. A
 migration every agent's tables are brought to the newest per-agent steps (`wacrm_upgrade_agent`),
 many agents per transaction (`upgrade_agents`): one transaction for thousands of agents would hold
 thousands of locks and fill the server's lock table. Agents left behind by an interrupted run are
-upgraded by the next one, before any further migration. A database that has a migration this
-code does not know is refused.
+upgraded by the next one, before any further migration. At the end, the template new agents'
+tables are made from (migration 0038) is built for the current steps. A database that has a
+migration this code does not know is refused.
 """
 
 from __future__ import annotations
@@ -159,7 +160,21 @@ def migrate(url: str, migrations: list[Migration] | None = None) -> list[Migrati
             log.info("applied migration %04d_%s", migration.version, migration.name)
             done.append(migration)
             upgrade_agents(conn)
+        prepare_agent_template(conn)
     return done
+
+
+def prepare_agent_template(conn: psycopg.Connection) -> None:
+    """Build the new agents' table template for the current steps now, not at the next provisioning."""
+    with conn.transaction():
+        row = conn.execute(
+            "SELECT to_regprocedure('wacrm_agent_template()') IS NOT NULL"
+        ).fetchone()
+        if not (row and row[0]):
+            return
+        reason = conn.execute("SELECT unusable_reason FROM wacrm_agent_template()").fetchone()
+    if reason and reason[0]:
+        log.warning("new agents replay the per-agent steps: %s", reason[0])
 
 
 def upgrade_agents(conn: psycopg.Connection, *, batch_size: int | None = None) -> int:
