@@ -18,21 +18,25 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
 import psycopg
-from psycopg.rows import dict_row
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import env  # noqa: E402
-from bench.fixtures import Agent, make_agents  # noqa: E402
-from bench.outbound import _profile, _progress  # noqa: E402
+from bench.fixtures import make_agents  # noqa: E402
+from bench.outbound import (  # noqa: E402
+    _profile,
+    _progress,
+    queue_messages,
+    sandbox,
+    sandbox_errors,
+    start_workers,
+)
 
 
 def _cpu(pids: list[int]) -> float:
@@ -79,43 +83,7 @@ def _queue_backends(url: str) -> set[int]:
     return {r[0] for r in rows}
 
 
-async def _queue(url: str, agents: list[Agent], per_agent: int, order: str) -> None:
-    """Customers and one queued text each, all committed at once; the numbers' messages
-    interleaved (10 agents sending at once) or one number's after the other (broadcasts queued
-    in turn, as bench/outbound.py does)."""
-    from wacrm.agents.tables import AgentTables
-    from wacrm.outbound.schemas import TextContent
-    from wacrm.outbound.service import queue_message
-
-    conn = await psycopg.AsyncConnection.connect(url, row_factory=dict_row, autocommit=True)
-    async with conn, conn.transaction():
-        for a in agents:
-            t = AgentTables(a.agent_id, a.prefix)
-            await conn.execute(
-                t.query(
-                    "INSERT INTO {customers} (name, phone, wa_id, last_inbound_at) SELECT 'Customer ' || g,"
-                    " (491510000000 + g)::text, (491510000000 + g)::text, now() FROM generate_series(1, %s) g"
-                ),
-                (per_agent,),
-            )
-        pairs = [(n, a) for n in range(per_agent) for a in agents]
-        if order == "sequential":
-            pairs = [(n, a) for a in agents for n in range(per_agent)]
-        for n, a in pairs:
-            t = AgentTables(a.agent_id, a.prefix)
-            await queue_message(
-                conn,
-                tables=t,
-                agent_id=a.agent_id,
-                customer_id=1 + n,
-                content=TextContent(body=f"Your order {n} is on its way"),
-                sent_by=a.user_id,
-            )
-
-
 def run_one(server: env.Server, name: str, tree: str, args: argparse.Namespace) -> dict[str, Any]:
-    port = env.free_port()
-    sandbox = f"http://127.0.0.1:{port}"
     per = args.sends // args.numbers
     with server.database("obcpu") as url:
         env.use_crm_settings(url)
@@ -124,46 +92,31 @@ def run_one(server: env.Server, name: str, tree: str, args: argparse.Namespace) 
             conn.execute(
                 "UPDATE whatsapp_configuration SET messages_per_second = %s", (args.limit,)
             )
-        numbers = [
-            {
-                "phone_number_id": a.phone_number_id,
-                "display_phone_number": a.display_phone_number,
-                "waba_id": a.waba_id,
-                "access_token": a.access_token,
-                "app_secret": a.app_secret,
-                "messages_per_second": args.limit,
-                "enforce_window": False,
-            }
-            for a in agents
-        ]
-        file = Path(tempfile.mkstemp(prefix="wacrm-obcpu-numbers-", suffix=".json")[1])
-        file.write_text(json.dumps(numbers))
         tree, _, settings = tree.partition("@")
         variant_env = dict(kv.split("=", 1) for kv in settings.split(",") if kv)
         pythonpath = os.pathsep.join(
             [*(str(Path(t).resolve()) for t in tree.split(os.pathsep)), str(env.ROOT)]
         )
-        sb = env.Process(
-            [*env.WACRM, "sandbox", "--port", str(port), "--numbers-file", str(file)],
-            env.crm_env(url),
-            "sandbox",
-        )
-        with sb:
-            env.wait_http(sb, f"{sandbox}/sandbox/numbers")
-            extra = {"WHATSAPP_API_BASE_URL": sandbox, "PYTHONPATH": pythonpath, **variant_env}
+        with sandbox(url, agents, args.limit) as (sandbox_url, sb):
             worker_args = ["--concurrency", str(args.concurrency)] if args.concurrency else []
-            procs = [
-                env.Process(
-                    [*env.WACRM, "worker", *worker_args], env.crm_env(url, **extra), f"w{k}"
-                )
-                for k in range(args.workers)
-            ]
+            procs = start_workers(
+                url,
+                sandbox_url,
+                args.workers,
+                args=worker_args,
+                PYTHONPATH=pythonpath,
+                **variant_env,
+            )
             try:
                 time.sleep(4)  # imports, pool, LISTEN: then idle
                 for p in procs:
                     if p.popen.poll() is not None:
                         raise RuntimeError(p.tail())
-                asyncio.run(_queue(url, agents, per, args.order))
+                asyncio.run(
+                    queue_messages(
+                        url, agents, per, args.order, bulk=args.bulk, one_transaction=True
+                    )
+                )
                 load = os.getloadavg()[0]
                 pg = _backends(url)
                 w0, s0, d0 = _cpu([p.pid for p in procs]), _cpu([sb.pid]), _cpu(pg)
@@ -194,14 +147,7 @@ def run_one(server: env.Server, name: str, tree: str, args: argparse.Namespace) 
             finally:
                 for p in procs:
                     p.stop()
-            refused: dict[str, int] = {}
-            with httpx.Client(base_url=sandbox, trust_env=False, timeout=30) as client:
-                for a in agents:
-                    got = client.get(
-                        "/sandbox/messages", params={"phone_number_id": a.phone_number_id}
-                    ).json()
-                    for code, n in got["errors"].items():
-                        refused[code] = refused.get(code, 0) + n
+            refused, _ = sandbox_errors(sandbox_url, agents)
         prog = _progress(url, agents)
         with psycopg.connect(url) as conn:
             row = conn.execute("SELECT last_value FROM pgqueuer_id_seq").fetchone()
@@ -242,6 +188,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=10000, help="messages/s per number")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--order", choices=["interleaved", "sequential"], default="interleaved")
+    ap.add_argument("--bulk", action="store_true", help="queue the messages as broadcasts")
     ap.add_argument("--backends", action="store_true", help="CPU of each database backend")
     ap.add_argument("--profile", type=int, default=0, help="py-spy seconds on worker 0")
     args = ap.parse_args()
