@@ -9,6 +9,9 @@ agents of a tenth of its size. With --database-url it reuses the agents already 
 slow: the orders' totals triggers dominate it). Each figure is the wall time of a full
 `GET /dashboard` through the ASGI app in-process (routing, session, the report's queries on the
 pool, the Jinja2 render), signed in as an admin, after a warm-up; p50/p95 over --runs requests.
+Two modes, their requests interleaved: "rollup" (settled days from the daily rollup, filled first
+by the periodic job's `refresh_all`, timed) and "live" (every day counted from the messages, as
+before the rollup is filled). `--modes rollup` measures one only.
 """
 
 from __future__ import annotations
@@ -60,9 +63,42 @@ async def _admin(url: str) -> str:
     return email
 
 
-async def measure(url: str, runs: int) -> dict[str, Any]:
+async def _fill_rollup(url: str) -> dict[str, Any]:
+    """The periodic job's work on this database, from nothing (a fresh install's first run)."""
+    from wacrm.reports import rollup
+
+    async with await psycopg.AsyncConnection.connect(
+        url, row_factory=dict_row, autocommit=True
+    ) as conn:
+        await conn.execute("DELETE FROM report_agents")
+        await conn.execute("DELETE FROM report_days")
+        await conn.execute("DELETE FROM report_open_runs")
+        start = time.perf_counter()
+        cpu = time.process_time()
+        agents = await rollup.refresh_all(conn)
+        seconds = time.perf_counter() - start
+        cur = await conn.execute(
+            "SELECT count(*) AS days, sum(cardinality(response_seconds)) AS runs,"
+            " pg_total_relation_size('report_days') AS bytes FROM report_days"
+        )
+        row = await cur.fetchone()
+        again = time.perf_counter()
+        await rollup.refresh_all(conn)  # nothing to do: the job's cost every five minutes
+        return {
+            "agents": agents,
+            "seconds": round(seconds, 2),
+            "client_cpu_seconds": round(time.process_time() - cpu, 2),
+            "days": row["days"] if row else 0,
+            "runs": int(row["runs"] or 0) if row else 0,
+            "table_bytes": row["bytes"] if row else 0,
+            "idle_run_ms": round((time.perf_counter() - again) * 1000, 1),
+        }
+
+
+async def measure(url: str, runs: int, modes: list[str]) -> dict[str, Any]:
     from wacrm.app import create_app
     from wacrm.config import Settings
+    from wacrm.reports import service as reports
 
     settings = Settings(
         WACRM_ENV="test",
@@ -82,21 +118,31 @@ async def measure(url: str, runs: int) -> dict[str, Any]:
     ):
         login = await http.post("/login", data={"email": email, "password": PASSWORD})
         assert login.status_code == 303, login.text
+        pages: dict[str, str] = {}
         for name, params in CASES:
-            samples = []
+            samples: dict[str, list[float]] = {m: [] for m in modes}
             for i in range(runs + 3):  # three warm-up requests (plans, caches)
-                start = time.perf_counter()
-                page = await http.get("/dashboard", params=params)
-                elapsed = (time.perf_counter() - start) * 1000
-                assert page.status_code == 200, page.text[:300]
-                if i >= 3:
-                    samples.append(elapsed)
+                for mode in modes:  # interleaved: the machine's load hits both alike
+                    reports.USE_ROLLUP = mode == "rollup"
+                    start = time.perf_counter()
+                    page = await http.get("/dashboard", params=params)
+                    elapsed = (time.perf_counter() - start) * 1000
+                    assert page.status_code == 200, page.text[:300]
+                    numbers = page.text[page.text.index('id="dashboard-numbers"') :]
+                    numbers = numbers[: numbers.index("</div>\n</div>")]
+                    assert pages.setdefault(name, numbers) == numbers, f"{name}: {mode} differs"
+                    if i >= 3:
+                        samples[mode].append(elapsed)
             out[name] = {
-                "p50_ms": round(statistics.median(samples), 1),
-                "p95_ms": round(_pct(samples, 0.95), 1),
-                "runs": runs,
+                mode: {
+                    "p50_ms": round(statistics.median(s), 1),
+                    "p95_ms": round(_pct(s, 0.95), 1),
+                    "runs": runs,
+                }
+                for mode, s in samples.items()
             }
-            print(name, out[name], file=sys.stderr)
+            print(name, out[name], os.getloadavg(), file=sys.stderr)
+    reports.USE_ROLLUP = True
     return out
 
 
@@ -126,10 +172,15 @@ def run(args: argparse.Namespace, url: str, seeded: bool) -> dict[str, Any]:
                 )
             ).fetchone()
             sizes[a["agent_prefix"]] = row[0] if row else 0
+    modes = args.modes.split(",")
+    rollup = asyncio.run(_fill_rollup(url)) if "rollup" in modes else None
+    load = [round(x, 2) for x in os.getloadavg()]
     return {
         "agents": sizes,
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "figures": asyncio.run(measure(url, args.runs)),
+        "rollup_fill": rollup,
+        "load_average_at_start": load,
+        "figures": asyncio.run(measure(url, args.runs, modes)),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -141,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=400_000)
     parser.add_argument("--orders", type=int, default=50_000)
     parser.add_argument("--small-agents", type=int, default=2)
+    parser.add_argument("--modes", default="live,rollup", help="live, rollup or both (interleaved)")
     args = parser.parse_args(argv)
     if args.database_url:
         result = run(args, args.database_url, seeded=False)

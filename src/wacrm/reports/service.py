@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.pq import TransactionStatus
 
 from wacrm.agents.tables import AgentTables
 from wacrm.orders import queries as order_queries
@@ -27,7 +28,7 @@ KEPT_RUNS_REACH = 14
 # Off: every day counted live, as before the rollup is filled (bench/dashboard.py compares both).
 USE_ROLLUP = True
 # Report queries are cheap to run but look costly to the planner: no JIT (it compiled for ~1.3 s),
-# and sort memory for a 90-day window of messages. One snapshot for the rollup and the live days.
+# and sort memory for a 90-day window of messages.
 _SETTINGS = "SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)"
 _ROLLED = """
 FROM report_days d JOIN unnest(%(agents)s::bigint[], %(until)s::date[]) AS t(agent_id, until)
@@ -82,8 +83,10 @@ async def report(
     }
     if not targets:
         return out
+    fresh = conn.info.transaction_status == TransactionStatus.IDLE
     async with conn.transaction():
-        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        if fresh:  # one snapshot for the rollup, its marks and the live days
+            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         await conn.execute(_SETTINGS)
         await _fill(conn, out, targets=targets, days=days, lo=lo, hi=hi)
     return out

@@ -1,0 +1,46 @@
+"""The periodic job fills the dashboard's rollup when a worker starts (a fresh install's history)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.conversations.factory import add_customer, add_message, new_agent
+from wacrm.jobs.worker import run_worker
+from wacrm.reports import rollup
+
+
+async def test_a_starting_worker_fills_every_agents_settled_days(db_url: str, conn: Any) -> None:
+    agents = [await new_agent(conn), await new_agent(conn)]
+    now = datetime.now(UTC)
+    for k, t in enumerate(agents):
+        cid = await add_customer(conn, t, "Old", phone=f"+49151000005{k}")
+        await add_message(conn, t, cid, "a year ago", at=now - timedelta(days=365))
+        await add_message(
+            conn, t, cid, "answer", direction="outbound", at=now - timedelta(days=300)
+        )
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_worker(db_url, concurrency=2, stop=stop))
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            cur = await conn.execute("SELECT filled_until, open_runs FROM report_agents")
+            rows = await cur.fetchall()
+            if len(rows) == 2:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+    until = rollup.settled_until(now.date())
+    assert rows == [{"filled_until": until, "open_runs": True}] * 2
+    cur = await conn.execute(
+        "SELECT day, messages_in, messages_out, response_seconds FROM report_days ORDER BY agent_id, day"
+    )
+    answered = (now - timedelta(days=300)).date()
+    assert [r["day"] for r in await cur.fetchall()] == [
+        (now - timedelta(days=365)).date(),
+        answered,
+    ] * 2
