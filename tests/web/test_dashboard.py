@@ -52,6 +52,7 @@ async def test_agent_dashboard_numbers_and_chart_data(client, conn):
     assert page.status_code == 200
     assert 'id="stat-in">4<' in page.text and 'id="stat-out">2<' in page.text
     assert 'id="stat-response">3 min<' in page.text and "(2 replies)" in page.text
+    assert "first message after a reply (or their first message ever)" in page.text
     assert 'id="stat-orders">1<' in page.text and "20.00" in page.text
     chart = chart_of(page.text)
     yesterday = (today - timedelta(days=1)).date().isoformat()
