@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 SETTLED_AFTER_DAYS = 8
 CHUNK_DAYS = 92  # days filled per transaction (a year of the benchmark's agent: ~1 s each)
-LOCK_CLASS = 7401  # pg_advisory_xact_lock(7401, agent_id): shared by the triggers, exclusive here
+LOCK_CLASS = 7401  # lock (7401, hashint8(agent_id)): shared by the triggers, exclusive here
 
 
 def settled_until(today: date) -> date:
@@ -149,7 +149,7 @@ async def refresh(conn: AsyncConnection[Any], tables: AgentTables) -> bool | Non
     left, False when it is up to date, None when another transaction holds the agent's lock."""
     async with conn.transaction():
         cur = await conn.execute(
-            "SELECT pg_try_advisory_xact_lock(%s, %s::integer) AS got",
+            "SELECT pg_try_advisory_xact_lock(%s, hashint8(%s::bigint)) AS got",
             (LOCK_CLASS, tables.agent_id),
         )
         if not (await cur.fetchone() or {}).get("got"):

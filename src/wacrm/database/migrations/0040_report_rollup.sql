@@ -45,14 +45,14 @@ CREATE TABLE report_stale_days (
 -- The triggers fire only for rows older than 7 days (their WHEN clause: a webhook of the last 7
 -- days costs nothing); the rollup covers days older than 8, so a transaction would have to stay
 -- open for a day to write an unmarked row into a settled day. The shared advisory lock
--- (7401, agent) is held to the writer's commit: the job fills an agent's days under the exclusive
--- one, so it never reads a snapshot that misses a write whose mark it would then delete.
+-- (7401, hashint8(agent)) is held to the writer's commit: the job fills an agent's days under the
+-- exclusive one, so it never reads a snapshot that misses a write whose mark it would then delete.
 CREATE OR REPLACE FUNCTION wacrm_report_mark_message() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
   a_id bigint := TG_ARGV[0]::bigint;
 BEGIN
-  PERFORM pg_advisory_xact_lock_shared(7401, a_id::integer);
+  PERFORM pg_advisory_xact_lock_shared(7401, hashint8(a_id));
   IF TG_OP <> 'INSERT' AND OLD."timestamp" < now() - interval '7 days' THEN
     INSERT INTO report_stale_days (agent_id, day)
       VALUES (a_id, (OLD."timestamp" AT TIME ZONE 'UTC')::date) ON CONFLICT DO NOTHING;
@@ -69,7 +69,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
   a_id bigint := TG_ARGV[0]::bigint;
 BEGIN
-  PERFORM pg_advisory_xact_lock_shared(7401, a_id::integer);
+  PERFORM pg_advisory_xact_lock_shared(7401, hashint8(a_id));
   IF TG_OP <> 'INSERT' AND OLD.created_at < now() - interval '7 days' THEN
     INSERT INTO report_stale_days (agent_id, day)
       VALUES (a_id, (OLD.created_at AT TIME ZONE 'UTC')::date) ON CONFLICT DO NOTHING;
