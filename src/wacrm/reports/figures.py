@@ -47,11 +47,12 @@ SELECT (a.at AT TIME ZONE 'UTC')::date, 0, 0, 0, a.seconds FROM (
     SELECT customer_id, run, min(ts) FILTER (WHERE inbound) AS first_in,
       min(ts) FILTER (WHERE NOT inbound) AS reply, coalesce(bool_or(inbound AND prev_out = ts), false) AS same
     FROM (
-      SELECT customer_id, "timestamp" AS ts, direction = 'inbound' AS inbound,
-        count(*) FILTER (WHERE direction <> 'inbound') OVER w - (direction <> 'inbound')::int AS run,
-        CASE WHEN lag(direction) OVER w <> 'inbound' THEN lag("timestamp") OVER w END AS prev_out
-      FROM {messages} WHERE "timestamp" >= %(lo)s AND "timestamp" < %(hi)s
-      WINDOW w AS (PARTITION BY customer_id ORDER BY "timestamp", id ROWS UNBOUNDED PRECEDING)) m
+      SELECT customer_id, ts, inbound, count(out_at) OVER w - (NOT inbound)::int AS run,
+        lag(out_at) OVER w AS prev_out
+      FROM (SELECT customer_id, id, "timestamp" AS ts, direction = 'inbound' AS inbound,
+              CASE WHEN direction <> 'inbound' THEN "timestamp" END AS out_at
+            FROM {messages} WHERE "timestamp" >= %(lo)s AND "timestamp" < %(hi)s) r
+      WINDOW w AS (PARTITION BY customer_id ORDER BY ts, id ROWS UNBOUNDED PRECEDING)) m
     GROUP BY customer_id, run) x
   {before}
   WHERE (x.same OR x.reply IS NOT NULL)
