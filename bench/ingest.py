@@ -12,6 +12,7 @@ from bench import env
 from bench.fixtures import Agent, Payload, build_payloads, make_agents, stored
 from bench.load import open_loop, run_wrk
 from bench.report import row
+from wacrm.inbound.service import journal_waiting
 
 SIZES: dict[str, dict[str, Any]] = {
     "full": {"agents": 10, "seconds": 10, "rate": 1000, "rate_seconds": 10, "max_rate": 8000},
@@ -40,19 +41,10 @@ def _journal_max_id(url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _waiting(url: str) -> int:
-    """Journal rows still waiting for the journal processor."""
-    with psycopg.connect(url) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM webhook_journal WHERE status = 'received'"
-        ).fetchone()
-    return int(row[0]) if row else 0
-
-
 def _drain(url: str, timeout: float = 600) -> float:
     """Seconds until the journal processor has processed every waiting row."""
     t0 = time.perf_counter()
-    while _waiting(url):
+    while journal_waiting(url):
         if time.perf_counter() - t0 > timeout:
             raise RuntimeError("the journal processor did not catch up")
         time.sleep(0.05)
@@ -111,7 +103,7 @@ def _one_configuration(
         n_rate = min(len(rest), int(size["rate"] * size["rate_seconds"]))
         if n_rate < size["rate"] * size["rate_seconds"]:
             raise RuntimeError("not enough distinct payloads left for the constant-rate run")
-        backlog_after_wrk = _waiting(url)
+        backlog_after_wrk = journal_waiting(url)
         drained_after_wrk = _drain(url)
         constant_from = _journal_max_id(url)
         constant = open_loop(f"{base}/webhooks/whatsapp", rest[:n_rate], rate=size["rate"])

@@ -165,3 +165,31 @@ async def test_rows_left_waiting_by_a_crash_are_processed(conn, db_url, agent):
         await pool.close()
     assert await journal(conn) == ["processed", "processed"]
     assert len(await rows(conn, agent["tables"].query("SELECT id FROM {messages}"))) == 3
+
+
+async def test_claims_start_below_the_last_one_and_now_and_then_from_the_start(
+    dclient, deferred_app, conn, agent, monkeypatch
+):
+    from wacrm.inbound import processor
+    from wacrm.inbound.routing import RouteCache
+
+    monkeypatch.setattr(processor, "CLAIM_SLACK", 2)
+    monkeypatch.setattr(processor, "FULL_CLAIM_SECONDS", 3600.0)  # no full claim unless asked
+    pool, routes = deferred_app.state.pool, RouteCache()
+    for i in range(6):
+        assert (await deliver(dclient, text_from(i))).status_code == 200
+    ids = [r["id"] for r in await rows(conn, "SELECT id FROM webhook_journal ORDER BY id")]
+    window = processor.ClaimWindow()
+    assert await processor.process_waiting(pool, routes, batch=5, window=window) == 5
+    assert window.floor == max(0, ids[0] - 2)  # the first claimed id, less the slack
+    # a webhook journaled earlier but still waiting below the window (here: put back by hand)
+    await conn.execute("UPDATE webhook_journal SET status = 'received' WHERE id = %s", (ids[0],))
+    window.floor = ids[3]
+    assert await processor.process_waiting(pool, routes, batch=5, window=window) == 1  # ids[5]
+    assert await processor.process_waiting(pool, routes, batch=5, window=window) == 0
+    assert await journal(conn) == ["received"] + ["processed"] * 5
+    window.full_due = 0.0  # due: the next claim looks at the whole journal
+    assert await processor.process_waiting(pool, routes, batch=5, window=window) == 1
+    assert await journal(conn) == ["processed"] * 6
+    t = agent["tables"]
+    assert len(await rows(conn, t.query("SELECT id FROM {messages}"))) == 6  # once each

@@ -22,6 +22,7 @@ from psycopg.rows import dict_row
 from tests.cli.test_serve import env_for, free_port
 from tests.sandbox_fixture import DEFAULT_NUMBER
 from wacrm.agents.tables import AgentTables
+from wacrm.inbound.service import journal_waiting
 from wacrm.sandbox.payloads import dumps, sign
 
 WACRM = [sys.executable, "-m", "wacrm"]
@@ -264,15 +265,6 @@ def inbound_counts(db_url: str, tables: AgentTables) -> dict[str, int]:
             )
         ).fetchall()
     return {r[0]: r[1] for r in rows}
-
-
-def journal_waiting(db_url: str) -> int:
-    """Journal rows a journal processor has not processed yet (deferred processing)."""
-    with psycopg.connect(db_url) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM webhook_journal WHERE status = 'received'"
-        ).fetchone()
-    return int(row[0]) if row else 0
 
 
 def assert_exactly_once(db_url: str, tables: AgentTables, wamids: list[str]) -> dict[str, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -152,6 +153,9 @@ async def resolve_customer(
     return int(row["id"])
 
 
+_LOCK = "SELECT pg_advisory_xact_lock(k::bigint) FROM json_array_elements_text(%s::json) AS k"
+
+
 @lru_cache(maxsize=4096)
 def _bulk_sql(tables: AgentTables) -> dict[str, str]:
     """The set-based identity statements of one agent (positional parameters, rows as JSON).
@@ -160,37 +164,46 @@ def _bulk_sql(tables: AgentTables) -> dict[str, str]:
     json_to_recordset and would otherwise hash the whole customers table for a handful of rows.
     """
     q = {
-        "lock": "SELECT pg_advisory_xact_lock(k::bigint) FROM json_array_elements_text(%s::json) AS k",
-        "link": """
-            UPDATE {customers} c SET bsuid = x.bsuid, updated_at = now()
-            FROM json_to_recordset(%s::json) AS x(phone text, bsuid text)
-            WHERE c.phone = x.phone AND c.bsuid IS NULL
-              AND (SELECT b.id FROM {customers} b WHERE b.bsuid = x.bsuid LIMIT 1) IS NULL""",
-        "by_bsuid": """
-            INSERT INTO {customers} AS c (name, phone, wa_id, bsuid, username, parent_bsuid)
-            SELECT x.fallback, p.phone, CASE WHEN p.phone IS NULL THEN NULL ELSE x.wa_id END,
-                   x.bsuid, x.username, x.parent
-            FROM json_to_recordset(%s::json) AS x(o int, fallback text, phone text, wa_id text,
-                 bsuid text, username text, parent text)
-            CROSS JOIN LATERAL (
-              SELECT CASE WHEN (SELECT e.id FROM {customers} e WHERE e.phone = x.phone LIMIT 1)
-                               IS NOT NULL THEN NULL ELSE x.phone END AS phone) p
-            ORDER BY x.o
-            ON CONFLICT (bsuid) WHERE bsuid IS NOT NULL DO UPDATE SET
-              phone = coalesce(c.phone, excluded.phone),
-              wa_id = coalesce(c.wa_id, excluded.wa_id),
-              updated_at = now()
-            WHERE (c.phone IS NULL AND excluded.phone IS NOT NULL)
-               OR (c.wa_id IS NULL AND excluded.wa_id IS NOT NULL)""",
-        "by_phone": """
-            INSERT INTO {customers} AS c (name, phone, wa_id, username, parent_bsuid)
-            SELECT x.fallback, x.phone, x.wa_id, x.username, x.parent
-            FROM json_to_recordset(%s::json) AS x(o int, fallback text, phone text, wa_id text,
-                 username text, parent text)
-            ORDER BY x.o
-            ON CONFLICT (phone) WHERE phone IS NOT NULL DO UPDATE SET
-              wa_id = excluded.wa_id, updated_at = now()
-            WHERE c.wa_id IS NULL AND excluded.wa_id IS NOT NULL""",
+        # links (phone, bsuid), BSUID senders, phone-only senders: see resolve_senders
+        "identity": """
+            WITH l AS (
+              SELECT * FROM json_to_recordset(%s::json) AS l(phone text, bsuid text)
+            ), link AS (
+              UPDATE {customers} c SET bsuid = l.bsuid, updated_at = now()
+              FROM l
+              WHERE c.phone = l.phone AND c.bsuid IS NULL
+                AND c.phone = ANY (ARRAY(SELECT phone FROM l))  -- index probes
+                AND (SELECT b.id FROM {customers} b WHERE b.bsuid = l.bsuid LIMIT 1) IS NULL
+              RETURNING c.bsuid
+            ), x AS (
+              SELECT * FROM json_to_recordset(%s::json) AS x(o int, fallback text, phone text,
+                wa_id text, bsuid text, username text, parent text)
+            ), by_bsuid AS (
+              INSERT INTO {customers} AS c (name, phone, wa_id, bsuid, username, parent_bsuid)
+              SELECT x.fallback, p.phone, CASE WHEN p.phone IS NULL THEN NULL ELSE x.wa_id END,
+                     x.bsuid, x.username, x.parent
+              FROM x CROSS JOIN LATERAL (
+                SELECT CASE WHEN (SELECT e.id FROM {customers} e WHERE e.phone = x.phone LIMIT 1)
+                                 IS NOT NULL THEN NULL ELSE x.phone END AS phone) p
+              WHERE x.bsuid NOT IN (SELECT link.bsuid FROM link)
+              ORDER BY x.o
+              ON CONFLICT (bsuid) WHERE bsuid IS NOT NULL DO UPDATE SET
+                phone = coalesce(c.phone, excluded.phone),
+                wa_id = coalesce(c.wa_id, excluded.wa_id),
+                updated_at = now()
+              WHERE (c.phone IS NULL AND excluded.phone IS NOT NULL)
+                 OR (c.wa_id IS NULL AND excluded.wa_id IS NOT NULL)
+            ), by_phone AS (
+              INSERT INTO {customers} AS c (name, phone, wa_id, username, parent_bsuid)
+              SELECT y.fallback, y.phone, y.wa_id, y.username, y.parent
+              FROM json_to_recordset(%s::json) AS y(o int, fallback text, phone text, wa_id text,
+                   username text, parent text)
+              ORDER BY y.o
+              ON CONFLICT (phone) WHERE phone IS NOT NULL DO UPDATE SET
+                wa_id = excluded.wa_id, updated_at = now()
+              WHERE c.wa_id IS NULL AND excluded.wa_id IS NOT NULL
+            )
+            SELECT 1""",
         # profile fields given by the senders: only real changes are written (a known customer
         # writing again changes nothing here, so no new row version, no index entries)
         "profile": """
@@ -219,6 +232,41 @@ def _bulk_sql(tables: AgentTables) -> dict[str, str]:
 
 Person = tuple[str | None, str | None, str | None, str | None, str | None]
 """(wa_id, bsuid, profile name, username, parent BSUID) of one inbound message's sender."""
+
+
+@dataclass
+class Senders:
+    """The senders of a batch for one agent, folded: one row per BSUID, one per phone-only sender,
+    and the (phone, BSUID) links to make."""
+
+    by_bsuid: dict[
+        str, list[Any]
+    ]  # bsuid → [fallback, phone, wa_id, bsuid, username, parent, name]
+    by_phone: dict[str, list[Any]]  # phone → [fallback, phone, wa_id, username, parent, name]
+    links: list[tuple[str, str]]
+
+    def lock_keys(self, tables: AgentTables) -> list[int]:
+        """The advisory-lock keys of every phone number these senders touch."""
+        phones = {row[1] for row in self.by_bsuid.values() if row[1]} | self.by_phone.keys()
+        phones.update(p for p, _ in self.links)
+        return [_phone_lock(tables, p) for p in phones]
+
+    def profiles(self) -> list[dict[str, Any]]:
+        """The profile fields given (name, username, parent BSUID), one row per sender."""
+        return [
+            {"phone": None, "bsuid": r[3], "name": r[6], "username": r[4], "parent": r[5]}
+            for r in self.by_bsuid.values()
+            if r[4] or r[5] or r[6]
+        ] + [
+            {"phone": r[1], "bsuid": None, "name": r[5], "username": r[3], "parent": r[4]}
+            for r in self.by_phone.values()
+            if r[3] or r[4] or r[5]
+        ]
+
+
+def fold_senders(people: list[Person]) -> Senders:
+    """Fold the senders of many messages (raises CustomerError for one with neither phone nor BSUID)."""
+    return Senders(*_fold(people))
 
 
 def _fold(
@@ -284,51 +332,60 @@ def _fold(
 async def resolve_many(
     conn: AsyncConnection[Any], *, tables: AgentTables, people: list[Person]
 ) -> None:
-    """`resolve_customer` for many senders at once, in at most five statements (pipeline mode).
+    """`resolve_customer` for many senders at once, in at most three statements (pipeline mode).
 
-    The phone numbers' advisory locks are taken in key order; then BSUIDs are linked to known
-    numbers, BSUID senders upserted, then phone-only senders (a known one is only locked, not
-    rewritten), then the profile fields given (name, username, parent BSUID) written where they
-    change something. Nothing is read back: messages find their customer again by BSUID or phone.
+    The phone numbers' advisory locks are taken in key order (`lock_phones`); then ONE statement
+    links BSUIDs to known numbers and upserts BSUID senders and phone-only senders (a known one is
+    only locked, not rewritten) (`resolve_senders`); then the profile fields given (name,
+    username, parent BSUID) are written where they change something. Nothing is read back:
+    messages find their customer again by BSUID or phone.
     """
-    by_bsuid, by_phone, links = _fold(people)
-    phones = {row[1] for row in by_bsuid.values() if row[1]} | by_phone.keys()
-    phones.update(p for p, _ in links)
-    q = _bulk_sql(tables)
-    if phones:
-        locks = sorted({_phone_lock(tables, p) for p in phones})
-        await conn.execute(q["lock"], (_json([str(k) for k in locks]),), prepare=True)
-    if links:
-        await conn.execute(
-            q["link"], (_json([{"phone": p, "bsuid": b} for p, b in links]),), prepare=True
-        )
-    if by_bsuid:
-        keys: tuple[str, ...] = (
-            "fallback",
-            "phone",
-            "wa_id",
-            "bsuid",
-            "username",
-            "parent",
-            "name",
-        )
-        rows = [dict(zip(keys, row, strict=True), o=i) for i, row in enumerate(by_bsuid.values())]
-        await conn.execute(q["by_bsuid"], (_json(rows),), prepare=True)
-    if by_phone:
-        keys = ("fallback", "phone", "wa_id", "username", "parent", "name")
-        rows = [dict(zip(keys, row, strict=True), o=i) for i, row in enumerate(by_phone.values())]
-        await conn.execute(q["by_phone"], (_json(rows),), prepare=True)
-    profiles = [
-        {"phone": None, "bsuid": r[3], "name": r[6], "username": r[4], "parent": r[5]}
-        for r in by_bsuid.values()
-        if r[4] or r[5] or r[6]
-    ] + [
-        {"phone": r[1], "bsuid": None, "name": r[5], "username": r[3], "parent": r[4]}
-        for r in by_phone.values()
-        if r[3] or r[4] or r[5]
-    ]
+    senders = fold_senders(people)
+    await lock_phones(conn, senders.lock_keys(tables))
+    await resolve_senders(conn, tables, senders)
+    profiles = senders.profiles()
     if profiles:
-        await conn.execute(q["profile"], (_json(profiles),), prepare=True)
+        await conn.execute(_bulk_sql(tables)["profile"], (_json(profiles),), prepare=True)
+
+
+async def lock_phones(conn: AsyncConnection[Any], keys: list[int]) -> None:
+    """Take the phone numbers' advisory locks (keys from `Senders.lock_keys`) in key order, in ONE
+    statement: it must run before the statements that read and write those customers (their
+    snapshot is then taken after the locks)."""
+    if keys:
+        await conn.execute(_LOCK, (_json([str(k) for k in sorted(set(keys))]),), prepare=True)
+
+
+async def resolve_senders(
+    conn: AsyncConnection[Any], tables: AgentTables, senders: Senders
+) -> None:
+    """Links, BSUID senders and phone-only senders of one agent in ONE statement (after `lock_phones`).
+
+    One statement sees one snapshot and cannot touch a row twice, so the rows that would meet
+    are kept apart: a BSUID the link gives to a known number is not upserted again (that upsert
+    would change nothing: the number exists, so it carries no phone), and a phone-only sender whose
+    number also comes with a BSUID in the batch is left to that row (`fold_senders`).
+    """
+    if not (senders.links or senders.by_bsuid or senders.by_phone):
+        return
+    bsuid_keys = ("fallback", "phone", "wa_id", "bsuid", "username", "parent", "name")
+    phone_keys = ("fallback", "phone", "wa_id", "username", "parent", "name")
+    links = [{"phone": p, "bsuid": b} for p, b in senders.links]
+    by_bsuid = [
+        dict(zip(bsuid_keys, row, strict=True), o=i)
+        for i, row in enumerate(senders.by_bsuid.values())
+    ]
+    with_bsuid = {p for p, _ in senders.links} | {r[1] for r in senders.by_bsuid.values() if r[1]}
+    by_phone = [
+        dict(zip(phone_keys, row, strict=True), o=i)
+        for i, row in enumerate(senders.by_phone.values())
+        if row[1] not in with_bsuid
+    ]
+    await conn.execute(
+        _bulk_sql(tables)["identity"],
+        (_json(links), _json(by_bsuid), _json(by_phone)),
+        prepare=True,
+    )
 
 
 def _json(value: Any) -> str:

@@ -1,8 +1,10 @@
 """Set-based processing of a batch of webhooks: a few statements per agent instead of a few per message.
 
-Per agent: the identity statements of `customers.resolve_many`, ONE message insert over a JSON
-array of rows whose RETURNING updates the customers' counters and sends one event per stored message, and
-ONE status update (one more per repeated wamid). A webhook with a rare kind of message (system
+Per batch ONE statement takes the phone numbers' advisory locks; per agent ONE identity statement
+(`customers.resolve_senders`) and ONE statement that inserts the messages (a JSON array of rows),
+writes the senders' profile fields and the customers' counters (from the insert's RETURNING), applies
+the statuses and sends one event per stored message and per status change (one more statement per
+repeated wamid's further statuses). A webhook with a rare kind of message (system
 identity change, order, reaction) or one that cannot be processed is handled by `process_payload`
 in its place in the batch, after the set-based statements of the webhooks before it.
 """
@@ -39,13 +41,29 @@ _NOTIFY = (
     "pg_notify('wacrm_events', json_build_object('agent_id', %s::bigint, 'kind', '{kind}',"
     " 'customer_id', {alias}.customer_id, 'message_id', {alias}.id, 'order_id', NULL::int)::text)"
 )
-_MESSAGES = (
-    """
+# messages, the senders' profile fields, the customers' counters and the first round of statuses
+# of one agent's part of a batch: ONE statement (one snapshot: the customers exist already, made
+# by the identity statement before it; no row is touched twice: one UPDATE of each customer)
+_MESSAGES = """
     WITH x AS (
       SELECT * FROM json_to_recordset(%s::json) AS x(o int, phone text, bsuid text, text text,
         ts timestamptz, media_type text, caption text, wamid text, wa_type text, context text,
         media_id text, mime text, sha256 text, size bigint, filename text, media_status text,
         raw jsonb)
+    ), pr AS (
+      SELECT q.id,
+        (array_agg(q.name ORDER BY q.o DESC) FILTER (WHERE q.name IS NOT NULL))[1] AS name,
+        (array_agg(q.username ORDER BY q.o DESC) FILTER (WHERE q.username IS NOT NULL))[1]
+          AS username,
+        (array_agg(q.parent ORDER BY q.o DESC) FILTER (WHERE q.parent IS NOT NULL))[1] AS parent
+      FROM (
+        SELECT CASE WHEN p.bsuid IS NOT NULL
+                    THEN (SELECT e.id FROM {customers} e WHERE e.bsuid = p.bsuid LIMIT 1)
+                    ELSE (SELECT e.id FROM {customers} e WHERE e.phone = p.phone LIMIT 1) END AS id,
+          p.o, p.name, p.username, p.parent
+        FROM json_to_recordset(%s::json)
+          AS p(o int, phone text, bsuid text, name text, username text, parent text)
+      ) q WHERE q.id IS NOT NULL GROUP BY q.id
     ), ins AS (
       INSERT INTO {messages} (customer_id, message, direction, "timestamp", is_read, media_type,
         caption, wamid, wa_type, status, status_at, context_wamid, media_id, media_mime_type,
@@ -63,20 +81,52 @@ _MESSAGES = (
       SELECT customer_id, count(*) AS n, max("timestamp") AS ts,
              (array_agg(id ORDER BY "timestamp" DESC, id DESC))[1] AS last_id
       FROM ins GROUP BY customer_id
+    ), t AS (
+      SELECT coalesce(agg.customer_id, pr.id) AS id, agg.n, agg.ts, agg.last_id,
+             pr.name, pr.username, pr.parent
+      FROM agg FULL JOIN pr ON pr.id = agg.customer_id
     ), cu AS (
-      UPDATE {customers} c SET unread_count = c.unread_count + agg.n,
-        last_message_at = greatest(c.last_message_at, agg.ts),
-        last_inbound_at = greatest(c.last_inbound_at, agg.ts),
-        last_message_id = CASE WHEN c.last_message_at IS NULL OR agg.ts >= c.last_message_at
-                               THEN agg.last_id ELSE c.last_message_id END,
+      UPDATE {customers} c SET unread_count = c.unread_count + coalesce(t.n, 0),
+        last_message_at = greatest(c.last_message_at, t.ts),
+        last_inbound_at = greatest(c.last_inbound_at, t.ts),
+        last_message_id = CASE WHEN t.ts IS NOT NULL
+                                    AND (c.last_message_at IS NULL OR t.ts >= c.last_message_at)
+                               THEN t.last_id ELSE c.last_message_id END,
+        name = coalesce(t.name, c.name),
+        username = coalesce(t.username, c.username),
+        parent_bsuid = coalesce(t.parent, c.parent_bsuid),
         updated_at = now()
-      FROM agg WHERE c.id = agg.customer_id
-        AND c.id = ANY (ARRAY(SELECT customer_id FROM agg))  -- index probes, never a table scan
+      FROM t WHERE c.id = t.id
+        AND c.id = ANY (ARRAY(SELECT id FROM t))  -- index probes, never a table scan
+        AND (t.n IS NOT NULL  -- profile fields are written only where they change something
+          OR (t.name IS NOT NULL AND t.name IS DISTINCT FROM c.name)
+          OR (t.username IS NOT NULL AND t.username IS DISTINCT FROM c.username)
+          OR (t.parent IS NOT NULL AND t.parent IS DISTINCT FROM c.parent_bsuid))
+    ), s AS (
+      SELECT * FROM json_to_recordset(%s::json)
+        AS s(wamid text, status text, ts timestamptz, code int, title text, details text)
+    ), upd AS (
+      UPDATE {messages} m SET status = s.status, status_at = s.ts,
+        error_code = CASE WHEN s.status = 'failed' THEN s.code ELSE m.error_code END,
+        error_title = CASE WHEN s.status = 'failed' THEN s.title ELSE m.error_title END,
+        error_details = CASE WHEN s.status = 'failed' THEN s.details ELSE m.error_details END
+      FROM s WHERE m.wamid = s.wamid AND m.wamid = ANY (ARRAY(SELECT wamid FROM s))
+        AND wacrm_status_rank(s.status) > wacrm_status_rank(m.status)
+      RETURNING m.id, m.customer_id
+    ), early AS (
+      INSERT INTO inbound_early_statuses (agent_id, wamid, status, status_at, error_code,
+                                          error_title, error_details)
+      SELECT %s, s.wamid, s.status, s.ts, s.code, s.title, s.details FROM s
+      WHERE (SELECT e.id FROM {messages} e WHERE e.wamid = s.wamid LIMIT 1) IS NULL
+      ON CONFLICT DO NOTHING
+    ), ev AS (
+      SELECT 'message' AS kind, 0 AS k, id, customer_id FROM ins
+      UNION ALL SELECT 'status', 1, id, customer_id FROM upd
     )
-    SELECT """
-    + _NOTIFY.format(kind="message", alias="ins")
-    + " FROM ins ORDER BY ins.id"
-)
+    SELECT pg_notify('wacrm_events', json_build_object('agent_id', %s::bigint, 'kind', ev.kind,
+      'customer_id', ev.customer_id, 'message_id', ev.id, 'order_id', NULL::int)::text)
+    FROM ev ORDER BY ev.k, ev.id"""
+# a further round of statuses (one per repeated wamid in the batch, so that they apply in order)
 _STATUSES = (
     """
     WITH s AS (
@@ -123,6 +173,7 @@ class _Agent:
     messages: list[dict[str, Any]] = field(default_factory=list)
     wamids: set[str] = field(default_factory=set)
     statuses: list[list[dict[str, Any]]] = field(default_factory=list)  # rounds, one per repeat
+    senders: customers.Senders | None = None
 
 
 def _rows(
@@ -199,16 +250,37 @@ class _Segment:
                 agent.statuses.append([row])
 
     async def flush(self, conn: AsyncConnection[Any]) -> None:
-        for agent_id in sorted(self.agents):  # every batch locks agents' customers in one order
-            agent = self.agents[agent_id]
-            messages_sql, statuses_sql = _sql(agent.tables)
-            if agent.people:
-                await customers.resolve_many(conn, tables=agent.tables, people=agent.people)
-            if agent.messages:
-                await conn.execute(messages_sql, (_json(agent.messages), agent_id), prepare=True)
-            for rnd in agent.statuses:
-                await conn.execute(statuses_sql, (_json(rnd), agent_id, agent_id), prepare=True)
+        """Per batch ONE lock statement; per agent ONE identity statement and ONE statement for
+        messages, profiles, counters and statuses (more only for a wamid's repeated statuses)."""
+        agents = [self.agents[agent_id] for agent_id in sorted(self.agents)]
         self.agents = {}
+        keys: list[int] = []
+        for agent in agents:
+            agent.senders = customers.fold_senders(agent.people)
+            keys += agent.senders.lock_keys(agent.tables)
+        await customers.lock_phones(conn, keys)  # in key order: no deadlock between batches
+        for agent in agents:
+            assert agent.senders is not None
+            messages_sql, statuses_sql = _sql(agent.tables)
+            await customers.resolve_senders(conn, agent.tables, agent.senders)
+            profiles = agent.senders.profiles()
+            first = agent.statuses[0] if agent.statuses else []
+            if agent.messages or profiles or first:
+                await conn.execute(
+                    messages_sql,
+                    (
+                        _json(agent.messages),
+                        _json([dict(p, o=i) for i, p in enumerate(profiles)]),
+                        _json(first),
+                        agent.agent_id,
+                        agent.agent_id,
+                    ),
+                    prepare=True,
+                )
+            for rnd in agent.statuses[1:]:
+                await conn.execute(
+                    statuses_sql, (_json(rnd), agent.agent_id, agent.agent_id), prepare=True
+                )
 
 
 async def process_batch(

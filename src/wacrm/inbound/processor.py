@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,11 +35,10 @@ BATCH = 200  # journal rows per processing transaction
 POLL_SECONDS = 1.0  # longest wait without a notification
 LINGER_SECONDS = 0.02  # pause after a partial batch, so that the next one is larger
 MAX_ATTEMPTS = 5  # a row that deadlocks this often is marked failed (kept for replay)
+CLAIM_SLACK = 1000  # ids below the last claim's first one that the next claim still looks at
+FULL_CLAIM_SECONDS = 2.0  # how often a claim starts from the journal's first id
 
-_CLAIM = (
-    "SELECT id, body FROM webhook_journal WHERE status = 'received'"
-    " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"
-)
+_CLAIM = "SELECT id, body FROM wacrm_claim_journal(%s, %s)"  # migration 0042
 _DONE = (
     "UPDATE webhook_journal SET status = 'processed', error = NULL, attempts = attempts + 1,"
     " processed_at = clock_timestamp() WHERE id = ANY(%s)"
@@ -53,6 +53,34 @@ _RETRY_LATER = (
     " error = CASE WHEN attempts + 1 >= %s THEN %s ELSE error END WHERE id = %s"
 )
 _RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+
+
+@dataclass
+class ClaimWindow:
+    """Where a processor's claims start in the journal: a little below the first id it claimed last.
+
+    A processed row leaves a dead entry under 'received' in the journal's status index until
+    VACUUM removes it, and PostgreSQL 15 walks past such entries one heap fetch each (they are
+    not marked dead by the claims' index scans here): a claim from the first id read every row
+    processed since the last VACUUM, 23 ms per claim after 30,000 webhooks. Claims start
+    `CLAIM_SLACK` ids below the previous claim's first id instead (a webhook journaled earlier
+    but committed later, or given back by a processor that rolled back, is still seen), and every
+    `FULL_CLAIM_SECONDS` from the start, so that any row older than that is claimed all the same.
+    """
+
+    floor: int = 0
+    full_due: float = 0.0  # time.monotonic() of the next claim from the start
+
+    def start(self) -> int:
+        """The lowest id the next claim looks at."""
+        now = time.monotonic()
+        if now >= self.full_due:
+            self.full_due = now + FULL_CLAIM_SECONDS
+            return 0
+        return self.floor
+
+    def claimed(self, first_id: int) -> None:
+        self.floor = max(0, first_id - CLAIM_SLACK)
 
 
 @dataclass
@@ -107,14 +135,24 @@ async def _one_failed(conn: AsyncConnection[Any], row: _Row, exc: Exception) -> 
 
 
 async def process_waiting(
-    pool: AsyncConnectionPool, routes: RouteCache, *, batch: int = BATCH
+    pool: AsyncConnectionPool,
+    routes: RouteCache,
+    *,
+    batch: int = BATCH,
+    window: ClaimWindow | None = None,
 ) -> int:
-    """Claim and process up to `batch` waiting journal rows in one transaction; how many were claimed."""
+    """Claim and process up to `batch` waiting journal rows in one transaction; how many were claimed.
+
+    Without a `window` the claim looks at the whole journal.
+    """
     async with pool.connection() as conn, conn.transaction():
-        cur = await conn.execute(_CLAIM, (batch,), prepare=True)
+        start = window.start() if window is not None else 0
+        cur = await conn.execute(_CLAIM, (start, batch), prepare=True)
         claimed: list[Any] = await cur.fetchall()  # dict rows (the pool's row factory)
         if not claimed:
             return 0
+        if window is not None:
+            window.claimed(int(claimed[0]["id"]))
         rows = []
         for r in claimed:
             try:
@@ -147,6 +185,7 @@ async def run_processor(
     from wacrm.db.pool import create_pool
 
     routes = RouteCache()
+    window = ClaimWindow()
     pool = create_pool(database_url, max_size=2, min_size=1, name="wacrm-journal")
     await pool.open(wait=False)
     delay = 0.5
@@ -159,7 +198,7 @@ async def run_processor(
                     await listen.execute(f"LISTEN {JOURNAL_CHANNEL}")
                     delay = 0.5
                     while not stop.is_set():
-                        n = await process_waiting(pool, routes, batch=batch)
+                        n = await process_waiting(pool, routes, batch=batch, window=window)
                         if n >= batch:
                             await asyncio.sleep(0)  # a backlog: on at once
                         elif n:

@@ -166,6 +166,15 @@ async def store_webhook(conn: AsyncConnection[Any], hook: Webhook, routes: Route
         return "failed"
 
 
+def journal_waiting(database_url: str) -> int:
+    """Journal rows a journal processor has not processed yet (deferred processing; benchmarks, tests)."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM webhook_journal WHERE status = 'received'"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 async def list_journal(
     conn: AsyncConnection[Any],
     *,
