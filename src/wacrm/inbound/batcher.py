@@ -132,16 +132,33 @@ def batcher_of(app: Any) -> Batcher | None:
 
 
 async def start_webhook_batcher(app: Any, stack: contextlib.AsyncExitStack) -> None:
-    """Startup hook: the group-commit batcher (WACRM_WEBHOOK_BATCH_MAX > 0), stopped on shutdown."""
+    """Startup hook: the group-commit batcher (WACRM_WEBHOOK_BATCH_MAX > 0), stopped on shutdown.
+
+    The batcher has its own connections (one per batch in flight) checked on checkout only when
+    their socket has something to read (`check_if_signalled`): the app pool's check, an empty
+    query, was a round trip per batch.
+    """
+    from wacrm.db.pool import check_if_signalled, create_pool
     from wacrm.inbound.router import route_cache
 
     size = app.state.settings.webhook_batch_max
     if size <= 0:
         return
+    concurrency = 2
+    pool = create_pool(
+        app.state.database_url,
+        max_size=concurrency,
+        min_size=concurrency,
+        name="wacrm-webhooks",
+        check=check_if_signalled,
+    )
+    await pool.open(wait=False)
+    stack.push_async_callback(pool.close)
     batcher = Batcher(
-        app.state.pool,
+        pool,
         route_cache(app),
         max_batch=size,
+        concurrency=concurrency,
         deferred=app.state.settings.webhook_processing == "deferred",
     )
     app.state.webhook_batcher = batcher

@@ -30,11 +30,14 @@ _JOURNAL_OK = (
     "INSERT INTO webhook_journal (phone_number_id, body, status, attempts, processed_at)"
     " SELECT p, b, 'processed', 1, now() FROM unnest(%s::text[], %s::bytea[]) AS x(p, b)"
 )
-_JOURNAL_RECEIVED = (
-    "INSERT INTO webhook_journal (phone_number_id, body, status, error)"
-    " SELECT p, b, s, e FROM unnest(%s::text[], %s::bytea[], %s::text[], %s::text[]) AS x(p, b, s, e)"
-)
 JOURNAL_CHANNEL = "wacrm_journal"  # NOTIFY'd when deferred webhooks wait in the journal
+_JOURNAL_RECEIVED = (
+    "WITH m AS (SELECT * FROM json_to_recordset(%s::json) AS m(p text, f int, n int, s text)),"
+    " ins AS (INSERT INTO webhook_journal (phone_number_id, body, status, error)"
+    "  SELECT m.p, substring(%b::bytea FROM m.f FOR m.n), m.s,"
+    "   CASE WHEN m.s = 'failed' THEN 'the body is not JSON' END FROM m ORDER BY m.f)"
+    f" SELECT pg_notify('{JOURNAL_CHANNEL}', '') WHERE %s"
+)
 _JOURNAL_FAILED = (
     "INSERT INTO webhook_journal (phone_number_id, body, status, error, attempts)"
     " VALUES (%s, %s, 'failed', %s, 1) RETURNING id"
@@ -122,21 +125,26 @@ async def process_datas(
 
 
 async def journal_received(conn: AsyncConnection[Any], hooks: Sequence[Webhook]) -> list[str]:
-    """Journal `hooks` for deferred processing in ONE transaction; each one's journal status.
+    """Journal `hooks` for deferred processing in ONE statement (autocommit: its own transaction,
+    committed when it returns); each one's journal status.
 
     A body that is not JSON is journaled 'failed' at once; the others wait as 'received' for a
-    journal processor (`wacrm.inbound.processor`), woken by a NOTIFY on `JOURNAL_CHANNEL`.
+    journal processor (`wacrm.inbound.processor`), woken by a NOTIFY on `JOURNAL_CHANNEL` sent by
+    the same statement. The bodies travel as ONE binary parameter (cut apart by offset in the
+    statement) and the rest as one JSON array: psycopg dumps Python lists element by element.
     """
     statuses = ["received" if h.data is not None else "failed" for h in hooks]
-    errors = [None if h.data is not None else "the body is not JSON" for h in hooks]
-    async with conn.pipeline(), conn.transaction():
-        await conn.execute(
-            _JOURNAL_RECEIVED,
-            ([h.phone_number_id for h in hooks], [h.body for h in hooks], statuses, errors),
-            prepare=True,
-        )
-        if "received" in statuses:
-            await conn.execute(f"NOTIFY {JOURNAL_CHANNEL}")
+    meta = []
+    offset = 1  # substring() counts from 1
+    for h, status in zip(hooks, statuses, strict=True):
+        meta.append({"p": h.phone_number_id, "f": offset, "n": len(h.body), "s": status})
+        offset += len(h.body)
+    params = (orjson.dumps(meta).decode(), b"".join(h.body for h in hooks), "received" in statuses)
+    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        await conn.execute(_JOURNAL_RECEIVED, params, prepare=True)
+    else:
+        async with conn.transaction():  # a caller's transaction: a savepoint inside it
+            await conn.execute(_JOURNAL_RECEIVED, params, prepare=True)
     return statuses
 
 
