@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from tests.helpers import make_agent_user
 from tests.outbound.conftest import add_customer, wait_until, worker
 from wacrm.numbers import service as numbers
@@ -79,8 +81,17 @@ async def test_bulk_sends_wait_for_their_slots_and_replies_go_first(
     assert [state[m]["state"] for m in bulk] == ["queued"] * 3
     released = [state[m]["job_id"] for m in bulk[1:]]
     assert None not in released and released == sorted(released)
-    queued = {j["id"]: j["priority"] for j in await jobs(conn)}
-    assert all(queued[j] == schedule.BULK_PRIORITY for j in released)
+    queued = {j["id"]: j for j in await jobs(conn)}
+    assert all(queued[j]["priority"] == schedule.BULK_PRIORITY for j in released)
+    # the same job as one queued directly (the send job reads this payload), logged as queued
+    assert orjson.loads(queued[released[0]]["payload"]) == schedule.job_payload(
+        tables.agent_id, tables.prefix, bulk[1]
+    )
+    cur = await conn.execute(
+        "SELECT count(*) AS n FROM pgqueuer_log WHERE job_id = ANY(%s) AND status = 'queued'",
+        (released,),
+    )
+    assert (await cur.fetchone())["n"] == 2
     assert await schedule.release_due(conn) == 0
 
 

@@ -10,7 +10,7 @@
   `max_attempts`, retries it with exponential back-off first).
 """
 
-from wacrm.jobs.queue import enqueue, enqueue_many
+from wacrm.jobs.queue import enqueue
 from wacrm.jobs.registry import Retry, current_attempt, entrypoint, periodic
 
-__all__ = ["Retry", "current_attempt", "enqueue", "enqueue_many", "entrypoint", "periodic"]
+__all__ = ["Retry", "current_attempt", "enqueue", "entrypoint", "periodic"]

@@ -24,19 +24,3 @@ async def enqueue(
         entrypoint, orjson.dumps(payload), priority, execute_after
     )
     return int(ids[0])
-
-
-async def enqueue_many(
-    conn: AsyncConnection[Any],
-    entrypoint: str,
-    payloads: list[dict[str, Any]],
-    *,
-    priorities: list[int],
-) -> list[int]:
-    """Queue many jobs of one entrypoint in one statement on `conn`; return their ids in order."""
-    if not payloads:
-        return []
-    ids = await Queries(PsycopgDriver(conn)).enqueue(
-        [entrypoint] * len(payloads), [orjson.dumps(p) for p in payloads], priorities
-    )
-    return [int(i) for i in ids]

@@ -25,7 +25,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from wacrm.agents.tables import AgentTables
-from wacrm.jobs import enqueue, enqueue_many
+from wacrm.jobs import enqueue
 from wacrm.outbound import limiter
 
 SEND_JOB = "outbound.send"
@@ -54,22 +54,35 @@ ON CONFLICT (agent_id, message_id) DO UPDATE SET state = EXCLUDED.state, attempt
   bulk = EXCLUDED.bulk, updated_at = now()
 """
 
-# Due sends become 'queued' (their jobs are added in the same transaction), earliest slot first.
+# Due sends become 'queued' with their jobs, earliest slot first, in ONE statement (a release
+# runs every 25 ms while sends are due: three statements and a transaction cost ~0.3 ms of
+# database CPU per send, measured). The job rows mirror pgqueuer 1.6's enqueue statement (the
+# job, id from its sequence, and its 'queued' log row; migration 0004 owns these tables, and a
+# pgqueuer upgrade is checked against them); the payload is what `schedule_send` enqueues.
 _RELEASE = """
-UPDATE outbound_sends s SET state = 'queued', updated_at = now()
-FROM (
-  SELECT agent_id, message_id, due_at FROM outbound_sends
-  WHERE state = 'scheduled' AND due_at <= clock_timestamp() + %(near)s
-  ORDER BY due_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
-) d, agents a
-WHERE s.agent_id = d.agent_id AND s.message_id = d.message_id AND a.id = s.agent_id
-RETURNING s.agent_id, s.message_id, s.bulk, a.agent_prefix, d.due_at
-"""
-
-_SET_JOBS = """
-UPDATE outbound_sends s SET job_id = j.job_id
-FROM unnest(%s::bigint[], %s::int[], %s::bigint[]) AS j(agent_id, message_id, job_id)
-WHERE s.agent_id = j.agent_id AND s.message_id = j.message_id
+WITH picked AS MATERIALIZED (
+  SELECT s.agent_id, s.message_id, s.bulk, s.due_at FROM outbound_sends s
+  WHERE s.state = 'scheduled' AND s.due_at <= clock_timestamp() + %(near)s
+  ORDER BY s.due_at, s.message_id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+), numbered AS MATERIALIZED (
+  SELECT p.*, a.agent_prefix, nextval(pg_get_serial_sequence('pgqueuer', 'id')) AS job_id
+  FROM (SELECT * FROM picked ORDER BY due_at, message_id) p JOIN agents a ON a.id = p.agent_id
+), jobs AS (
+  INSERT INTO pgqueuer (id, priority, entrypoint, payload, execute_after, status)
+  SELECT job_id, CASE WHEN bulk THEN %(bulk_priority)s ELSE %(reply_priority)s END, %(entrypoint)s,
+    convert_to(json_build_object('agent_id', agent_id, 'prefix', agent_prefix,
+      'message_id', message_id)::text, 'UTF8'), now(), 'queued'
+  FROM numbered
+  RETURNING id, priority
+), logged AS (
+  INSERT INTO pgqueuer_log (job_id, status, entrypoint, priority)
+  SELECT id, 'queued', %(entrypoint)s, priority FROM jobs
+), released AS (
+  UPDATE outbound_sends s SET state = 'queued', job_id = n.job_id, updated_at = now()
+  FROM numbered n WHERE s.agent_id = n.agent_id AND s.message_id = n.message_id
+  RETURNING s.message_id
+)
+SELECT count(*) AS released FROM released
 """
 
 _NEXT_DUE = """
@@ -127,25 +140,19 @@ async def schedule_send(
 
 
 async def release_due(conn: AsyncConnection[Any]) -> int:
-    """Turn the scheduled sends whose slot has come into jobs (one transaction); return how many."""
-    async with conn.transaction():
-        cur = await conn.execute(
-            _RELEASE, {"near": timedelta(seconds=NEAR), "limit": RELEASE_BATCH}
-        )
-        rows = sorted(await cur.fetchall(), key=lambda r: (r["due_at"], r["message_id"]))
-        if not rows:
-            return 0
-        ids = await enqueue_many(
-            conn,
-            SEND_JOB,
-            [job_payload(r["agent_id"], r["agent_prefix"], r["message_id"]) for r in rows],
-            priorities=[priority(r["bulk"]) for r in rows],
-        )
-        await conn.execute(
-            _SET_JOBS,
-            ([r["agent_id"] for r in rows], [r["message_id"] for r in rows], ids),
-        )
-    return len(rows)
+    """Turn the scheduled sends whose slot has come into jobs (one statement); return how many."""
+    cur = await conn.execute(
+        _RELEASE,
+        {
+            "near": timedelta(seconds=NEAR),
+            "limit": RELEASE_BATCH,
+            "bulk_priority": BULK_PRIORITY,
+            "reply_priority": REPLY_PRIORITY,
+            "entrypoint": SEND_JOB,
+        },
+    )
+    row = await cur.fetchone()
+    return int(row["released"]) if row else 0
 
 
 async def seconds_to_next(conn: AsyncConnection[Any]) -> float | None:
