@@ -64,23 +64,26 @@ SELECT (a.at AT TIME ZONE 'UTC')::date, 0, 0, 0, a.seconds FROM (
 _PROBES = """
     SELECT l.open, CASE WHEN s.ts <> o.ts OR o.ts IS NULL THEN s.ts END AS start
     FROM (SELECT p.direction = 'inbound' AS open FROM {messages} p
-          WHERE p.customer_id = x.customer_id AND p."timestamp" < %(lo)s
+          WHERE p.customer_id = x.customer_id AND p."timestamp" < %(lo)s /*only*/
           ORDER BY p."timestamp" DESC, p.id DESC LIMIT 1) l
     LEFT JOIN LATERAL (
       SELECT o."timestamp" AS ts, o.id FROM {messages} o
-      WHERE o.customer_id = x.customer_id AND o."timestamp" < %(lo)s AND o.direction <> 'inbound'
+      WHERE l.open AND o.customer_id = x.customer_id AND o."timestamp" < %(lo)s
+        AND o.direction <> 'inbound'
       ORDER BY o."timestamp" DESC, o.id DESC LIMIT 1) o ON l.open
     LEFT JOIN LATERAL (
       SELECT s."timestamp" AS ts FROM {messages} s
-      WHERE s.customer_id = x.customer_id AND s."timestamp" < %(lo)s
+      WHERE l.open AND s.customer_id = x.customer_id AND s."timestamp" < %(lo)s
         AND s."timestamp" >= coalesce(o.ts, '-infinity')
         AND (o.ts IS NULL OR (s."timestamp", s.id) > (o.ts, o.id))
       ORDER BY s."timestamp", s.id LIMIT 1) s ON l.open
 """
-# The probes run only for run 0 of a customer answered in the window (a one-time filter).
+# The probes run only for run 0 of a customer answered in the window: a condition on the outer
+# row alone inside the first probe becomes a one-time filter (no index scan for other groups).
 _BEFORE_PROBED = (
-    "LEFT JOIN LATERAL (SELECT * FROM (" + _PROBES + ") pr"
-    " WHERE x.run = 0 AND x.reply IS NOT NULL) b ON true"
+    "LEFT JOIN LATERAL ("
+    + _PROBES.replace("/*only*/", "AND x.run = 0 AND x.reply IS NOT NULL")
+    + ") b ON true"
 )
 # The open runs the rollup keeps at the agent's filled_until (lo must be that day).
 _BEFORE_KEPT = (
@@ -90,7 +93,7 @@ _BEFORE_KEPT = (
 # Every customer's run left open at %(lo)s (for report_open_runs).
 OPEN_RUNS = (
     "SELECT x.customer_id, b.start FROM (SELECT id AS customer_id FROM {customers}) x"
-    " CROSS JOIN LATERAL (" + _PROBES + ") b WHERE b.open"
+    " CROSS JOIN LATERAL (" + _PROBES.replace("/*only*/", "") + ") b WHERE b.open"
 )
 
 
