@@ -91,6 +91,9 @@ def _startup_hooks(settings: Settings) -> list[StartupHook]:
         from wacrm.jobs.inprocess import start_inprocess_worker
 
         hooks.append(start_inprocess_worker)
+    from wacrm.inbound.fastpath import freeze_startup_objects
+
+    hooks.append(freeze_startup_objects)  # last: after everything startup creates
     return hooks
 
 

@@ -79,3 +79,18 @@ async def test_fast_path_applies_the_body_limit_and_counts_requests(client, sett
     assert (
         'wacrm_http_requests_total{method="POST",route="/webhooks/whatsapp",status="200"}' in body
     )
+
+
+async def test_startup_objects_are_kept_out_of_garbage_collections(db_url, settings):
+    import gc
+
+    from wacrm.app import create_app
+
+    gc.unfreeze()
+    application = create_app(settings, database_url=db_url)
+    try:
+        async with application.router.lifespan_context(application):
+            # full collections no longer walk what the process keeps for its lifetime
+            assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()

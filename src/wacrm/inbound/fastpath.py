@@ -12,6 +12,8 @@ the OpenAPI schema and for apps built without the fast path.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import time
 from typing import Any
@@ -92,3 +94,15 @@ async def _respond(send: Send, status: int, body: bytes) -> int:
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
     return status
+
+
+async def freeze_startup_objects(app: Any, stack: contextlib.AsyncExitStack) -> None:
+    """Startup hook, last: move every object alive after startup out of the collector's reach.
+
+    The modules, routes, models and templates of a web process are ~130,000 objects that live as
+    long as the process; each full (generation 2) collection walked all of them: 40-90 ms during
+    which no webhook was answered, the tail of the 200's latency at a constant 1,000/s.
+    `gc.freeze()` keeps them out of every later collection (they are never freed anyway).
+    """
+    gc.collect()
+    gc.freeze()
