@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from dataclasses import dataclass
@@ -184,6 +185,8 @@ async def run_processor(
     """Process the journal until `stop` is set; survives database restarts (reconnects with back-off)."""
     from wacrm.db.pool import create_pool
 
+    gc.collect()
+    gc.freeze()  # what the process holds so far stays out of later full collections (their pauses)
     routes = RouteCache()
     window = ClaimWindow()
     pool = create_pool(database_url, max_size=2, min_size=1, name="wacrm-journal")
