@@ -105,10 +105,10 @@ class Batcher:
                     fut.set_result(result)
 
     async def _flush(self, hooks: list[Webhook]) -> list[str]:
+        if self.deferred:
+            return await self._journal(hooks)
         async with self.pool.connection() as conn:
             self.batches += 1
-            if self.deferred:
-                return await journal_received(conn, hooks)
             try:
                 await process_in_transaction(conn, hooks, self.routes)
                 return ["processed"] * len(hooks)
@@ -125,6 +125,25 @@ class Batcher:
                     return ["failed"]
             self.fallbacks += 1
             return [await store_webhook(conn, h, self.routes) for h in hooks]
+
+    async def _journal(self, hooks: list[Webhook]) -> list[str]:
+        """Journal a deferred batch; once more on a new connection when the first one was dead.
+
+        The pool checks a connection on checkout only when its socket has something to read, so
+        one whose backend was just ended (a database restart, a terminated backend) can still be
+        handed out. A body journaled twice (if the connection died after the commit) is
+        processed once: messages are unique by wamid.
+        """
+        for attempt in (1, 2):
+            async with self.pool.connection() as conn:
+                self.batches += 1
+                try:
+                    return await journal_received(conn, hooks)
+                except psycopg.OperationalError:
+                    if attempt == 2 or not conn.broken:
+                        raise
+            log.info("webhook batch retried on a new connection (the first one was closed)")
+        raise AssertionError("unreachable")
 
 
 def batcher_of(app: Any) -> Batcher | None:
