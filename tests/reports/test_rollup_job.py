@@ -7,6 +7,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from psycopg import sql
+
 from tests.conversations.factory import add_customer, add_message, new_agent
 from wacrm.jobs.worker import run_worker
 from wacrm.reports import rollup
@@ -44,3 +46,13 @@ async def test_a_starting_worker_fills_every_agents_settled_days(db_url: str, co
         (now - timedelta(days=365)).date(),
         answered,
     ] * 2
+
+
+async def test_one_agent_failing_does_not_hold_up_the_others(conn: Any, caplog: Any) -> None:
+    broken, fine = await new_agent(conn), await new_agent(conn)
+    gone = sql.Identifier(f"{broken.prefix}_messages_gone")
+    await conn.execute(broken.query("ALTER TABLE {messages} RENAME TO {gone}", gone=gone))
+    assert await rollup.refresh_all(conn) == 1
+    cur = await conn.execute("SELECT agent_id FROM report_agents")
+    assert [r["agent_id"] for r in await cur.fetchall()] == [fine.agent_id]
+    assert f"agent {broken.agent_id}: the dashboard rollup could not be filled" in caplog.text

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection, sql
 
 from wacrm.agents.tables import AgentTables
@@ -191,7 +192,11 @@ async def refresh_all(conn: AsyncConnection[Any]) -> int:
     done = 0
     for a in await cur.fetchall():
         tables = AgentTables(a["id"], a["agent_prefix"])
-        while await refresh(conn, tables):
-            pass
+        try:
+            while await refresh(conn, tables):
+                pass
+        except psycopg.Error:  # one agent's failure (logged) does not hold up the others
+            log.exception("agent %s: the dashboard rollup could not be filled", a["id"])
+            continue
         done += 1
     return done
