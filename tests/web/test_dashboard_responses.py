@@ -223,3 +223,31 @@ async def test_only_writes_older_than_a_week_mark_days(conn, age_days):
     await conn.execute(t.query(INSERT), (cid, "x", "inbound", at))
     cur = await conn.execute("SELECT day FROM report_stale_days WHERE agent_id = %s", (t.agent_id,))
     assert [r["day"] for r in await cur.fetchall()] == ([at.date()] if age_days > 7 else [])
+
+
+async def test_old_customers_and_moved_messages_mark_their_days(conn):
+    t = await new_agent(conn)
+    now = datetime.now(UTC)
+    cur = await conn.execute(
+        t.query(
+            "INSERT INTO {customers} (name, phone, created_at) VALUES ('Imported', %s, %s) RETURNING id"
+        ),
+        ("+4915100000099", now - timedelta(days=30)),
+    )
+    cid = (await cur.fetchone())["id"]
+    cur = await conn.execute(
+        t.query(INSERT + " RETURNING id"), (cid, "x", "inbound", now - timedelta(days=2))
+    )
+    mid = (await cur.fetchone())["id"]
+    await conn.execute(t.query("UPDATE {messages} SET status = 'read' WHERE id = %s"), (mid,))
+    await conn.execute(
+        t.query('UPDATE {messages} SET "timestamp" = %s WHERE id = %s'),
+        (now - timedelta(days=20), mid),
+    )
+    cur = await conn.execute(
+        "SELECT day FROM report_stale_days WHERE agent_id = %s ORDER BY day", (t.agent_id,)
+    )
+    assert [r["day"] for r in await cur.fetchall()] == [
+        (now - timedelta(days=30)).date(),
+        (now - timedelta(days=20)).date(),
+    ]
