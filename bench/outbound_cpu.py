@@ -28,7 +28,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import env  # noqa: E402
-from bench.fixtures import make_agents  # noqa: E402
+from bench.fixtures import Agent, make_agents  # noqa: E402
 from bench.outbound import (  # noqa: E402
     _profile,
     _progress,
@@ -149,6 +149,7 @@ def run_one(server: env.Server, name: str, tree: str, args: argparse.Namespace) 
                     p.stop()
             refused, _ = sandbox_errors(sandbox_url, agents)
         prog = _progress(url, agents)
+        timeline = _timeline(url, agents) if args.timeline else None
         with psycopg.connect(url) as conn:
             row = conn.execute("SELECT last_value FROM pgqueuer_id_seq").fetchone()
             jobs = int(row[0]) if row else 0
@@ -170,7 +171,32 @@ def run_one(server: env.Server, name: str, tree: str, args: argparse.Namespace) 
     }
     if profile:
         out["profile"] = profile
+    if timeline is not None:
+        out["sent_per_second"] = timeline
     return out
+
+
+def _timeline(url: str, agents: list[Agent]) -> list[int]:
+    """Sends recorded in each second from the first one (where a run stalled or went slowly)."""
+    from wacrm.agents.tables import AgentTables
+
+    times = []
+    with psycopg.connect(url) as conn:
+        for a in agents:
+            t = AgentTables(a.agent_id, a.prefix)
+            rows = conn.execute(
+                t.query(
+                    "SELECT extract(epoch FROM status_at) FROM {messages} WHERE wamid IS NOT NULL"
+                )
+            ).fetchall()
+            times += [float(r[0]) for r in rows]
+    if not times:
+        return []
+    first = min(times)
+    counts = [0] * (int(max(times) - first) + 1)
+    for x in times:
+        counts[int(x - first)] += 1
+    return counts
 
 
 def main() -> None:
@@ -189,6 +215,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--order", choices=["interleaved", "sequential"], default="interleaved")
     ap.add_argument("--bulk", action="store_true", help="queue the messages as broadcasts")
+    ap.add_argument("--timeline", action="store_true", help="sends recorded in each second")
     ap.add_argument("--backends", action="store_true", help="CPU of each database backend")
     ap.add_argument("--profile", type=int, default=0, help="py-spy seconds on worker 0")
     args = ap.parse_args()

@@ -33,7 +33,7 @@ REPLY_PRIORITY = 10
 BULK_PRIORITY = 0
 NEAR = 0.05  # seconds: a send due this soon becomes a job at once
 REPLY_BURST = 10.0  # replies queued together that go at once before their schedule spaces them
-RELEASE_BATCH = 500
+RELEASE_BATCH = 200  # at most this many due send jobs wait in pgqueuer
 
 # The slot of a send in its number's schedule (no slot when the agent has no number yet: the
 # send job then fails it as not configured). Same number row as the send's claim.
@@ -54,7 +54,9 @@ ON CONFLICT (agent_id, message_id) DO UPDATE SET state = EXCLUDED.state, attempt
   bulk = EXCLUDED.bulk, updated_at = now()
 """
 
-# Due sends become 'queued' with their jobs, earliest slot first, in ONE statement (a release
+# Due sends become 'queued' with their jobs, earliest slot first, as long as fewer than
+# RELEASE_BATCH send jobs are waiting in pgqueuer (when the workers are behind, the backlog waits
+# here, in slot order, and pgqueuer's dequeue stays small). In ONE statement (a release
 # runs every 25 ms while sends are due: three statements and a transaction cost ~0.3 ms of
 # database CPU per send, measured). The job rows mirror pgqueuer 1.6's enqueue statement (the
 # job, id from its sequence, and its 'queued' log row; migration 0004 owns these tables, and a
@@ -63,7 +65,11 @@ _RELEASE = """
 WITH picked AS MATERIALIZED (
   SELECT s.agent_id, s.message_id, s.bulk, s.due_at FROM outbound_sends s
   WHERE s.state = 'scheduled' AND s.due_at <= clock_timestamp() + %(near)s
-  ORDER BY s.due_at, s.message_id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+  ORDER BY s.due_at, s.message_id
+  LIMIT greatest(0, %(limit)s - (SELECT count(*) FROM (
+    SELECT FROM pgqueuer WHERE entrypoint = %(entrypoint)s AND status = 'queued'
+      AND execute_after <= now() LIMIT %(limit)s) waiting))
+  FOR UPDATE SKIP LOCKED
 ), numbered AS MATERIALIZED (
   SELECT p.*, a.agent_prefix, nextval(pg_get_serial_sequence('pgqueuer', 'id')) AS job_id
   FROM (SELECT * FROM picked ORDER BY due_at, message_id) p JOIN agents a ON a.id = p.agent_id
