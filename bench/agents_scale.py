@@ -164,96 +164,19 @@ async def _provision(
         return made, time.perf_counter() - started, batches
 
 
-FILL_NOTE = "copied from a provisioned agent's DDL (pg_dump), bench only"
+FILL_NOTE = (
+    "provisioned with `create_agents` after the growth budget (same path, not timed against it)"
+)
 
 
-def _agent_ddl(url: str, agent_id: int, prefix: str) -> str | None:
-    """The DDL of one provisioned agent's tables and sequences (pg_dump), or None without pg_dump."""
-    import shutil
-    import subprocess
+def _fill(url: str, count: int) -> dict[str, Any]:
+    """Add `count` agents past the growth budget, to reach the count at which latency is compared.
 
-    pg_dump = shutil.which("pg_dump")
-    if pg_dump is None:
-        return None
-    with psycopg.connect(url) as conn:
-        names = [
-            r[0]
-            for r in conn.execute(
-                "SELECT relname FROM pg_class WHERE relkind IN ('r', 'S')"
-                " AND relnamespace = 'public'::regnamespace AND starts_with(relname, %s)",
-                (prefix + "_",),
-            ).fetchall()
-        ]
-    args = [pg_dump, "--schema-only", "--no-owner", "--no-privileges"]
-    for name in names:
-        args += ["-t", f"public.{name}"]
-    done = subprocess.run([*args, url], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        return None
-    skip = ("--", "\\", "SET ", "SELECT pg_catalog.set_config")
-    return "\n".join(
-        line for line in done.stdout.splitlines() if line and not line.startswith(skip)
-    )
-
-
-def _fill(url: str, count: int) -> dict[str, Any] | None:
-    """Add `count` agents whose tables are copies of the newest agent's (same DDL, other names).
-
-    Only to reach the agent count at which latency is compared: provisioning through the per-agent
-    steps costs more per agent the more agents exist (docs/performance.md, "Agent provisioning").
+    New agents' tables come from the template of the steps (migration 0038), whose cost hardly
+    grows with the agents; the pg_dump copies used here before missed the agent id in the
+    per-agent triggers of later steps (step 40's report triggers).
     """
-    import re
-
-    from wacrm.db.locks import CAPACITY_SQL, HELD_SQL, next_batch_size
-
-    with psycopg.connect(url) as conn:
-        row_ = conn.execute(
-            "SELECT id, agent_prefix, schema_version, created_by FROM agents ORDER BY id DESC LIMIT 1"
-        ).fetchone()
-        assert row_ is not None
-        template_id, prefix, version, created_by = row_
-        capacity = conn.execute(CAPACITY_SQL).fetchone()[0]  # type: ignore[index]
-    ddl = _agent_ddl(url, template_id, prefix)
-    if ddl is None:
-        return None
-    name = re.compile(rf"\b{prefix}_")
-    default = f"({template_id})::bigint"
-    trigger = f"wacrm_apply_early_status('{template_id}')"
-    assert ddl.count(default) == 1 and ddl.count(trigger) == 1, "unexpected agent DDL"
-
-    def ddl_for(agent_id: int) -> str:
-        text = name.sub(f"agt_{agent_id}_", ddl)
-        text = text.replace(default, f"({agent_id})::bigint")
-        return text.replace(trigger, f"wacrm_apply_early_status('{agent_id}')")
-
-    started = time.perf_counter()
-    made, size = 0, 10
-    with psycopg.connect(url, autocommit=True) as conn:
-        while made < count:
-            n = min(size, count - made)
-            with conn.transaction():
-                ids = [
-                    r[0]
-                    for r in conn.execute(
-                        """INSERT INTO agents (id, agent_prefix, created_by, schema_version)
-                           SELECT i, 'agt_' || i, %s, %s
-                           FROM (SELECT nextval('agents_id_seq') AS i FROM generate_series(1, %s)) s
-                           RETURNING id""",
-                        (created_by, version, n),
-                    ).fetchall()
-                ]
-                conn.execute(
-                    """INSERT INTO agent_schema_applied (agent_id, version)
-                       SELECT a, x.version FROM unnest(%s::bigint[]) AS a
-                       CROSS JOIN agent_schema_applied x WHERE x.agent_id = %s""",
-                    (ids, template_id),
-                )
-                for agent_id in ids:
-                    conn.execute(ddl_for(agent_id).encode())
-                held = conn.execute(HELD_SQL).fetchone()[0]  # type: ignore[index]
-            made += n
-            size = next_batch_size(capacity=capacity, held=held, done=n, largest=200)
-    seconds = time.perf_counter() - started
+    made, seconds, _ = asyncio.run(_provision(url, count, calls=[]))
     return {
         "created": made,
         "seconds": round(seconds, 1),
