@@ -164,3 +164,54 @@ async def test_record_applies_a_status_that_came_before_the_wamid(
     await tasks._finish(conn, tables, mid, shop["customer"]["id"], wamid="wamid.X")
     row = await message_row(conn, tables, mid)
     assert (row["status"], row["wamid"]) == ("read", "wamid.X")
+
+
+async def test_sends_finishing_together_are_recorded_in_one_statement(
+    conn: Any, db_url: str, shop: dict[str, Any]
+) -> None:
+    """Two agents' sends recorded in one group commit: wamid and 'sent', send done, one event each."""
+    import asyncio
+
+    from tests.helpers import make_agent_user
+    from wacrm.db.pool import create_pool
+    from wacrm.outbound import recorder
+
+    other = await make_agent_user(conn, "other-seller@example.com")
+    theirs = await add_customer(conn, other["tables"], "4915300000009")
+    ours = [await queued(conn, shop) for _ in range(2)]
+    msg = await service.queue_message(
+        conn,
+        tables=other["tables"],
+        agent_id=other["agent"]["id"],
+        customer_id=theirs["id"],
+        content=TextContent(body="hello"),
+        sent_by=None,
+    )
+    sends = [(shop["tables"], m, shop["customer"]["id"]) for m in ours]
+    sends.append((other["tables"], msg["id"], theirs["id"]))
+    query, params = recorder.batch_statement(
+        [recorder._Sent(t, m, c, f"wamid.{m}") for t, m, c in sends]
+    )
+    assert len(params[0]) == 3 and query.as_string(conn).count("UPDATE") == 3  # 2 tables + sends
+    await conn.execute("LISTEN wacrm_events")
+    pool = create_pool(db_url, max_size=2, min_size=1)
+    await pool.open(wait=True)
+    try:
+        rec = recorder.for_pool(pool)
+        await asyncio.gather(*(rec.record(t, m, c, f"wamid.{t.agent_id}.{m}") for t, m, c in sends))
+    finally:
+        await pool.close()
+    for t, m, _ in sends:
+        row = await message_row(conn, t, m)
+        assert (row["status"], row["wamid"]) == ("sent", f"wamid.{t.agent_id}.{m}")
+        cur = await conn.execute(
+            "SELECT state FROM outbound_sends WHERE agent_id = %s AND message_id = %s",
+            (t.agent_id, m),
+        )
+        assert (await cur.fetchone())["state"] == "done"
+    events = []
+    async for note in conn.notifies(timeout=2.0, stop_after=3):
+        events.append(orjson.loads(note.payload))
+    assert sorted((e["agent_id"], e["message_id"]) for e in events) == sorted(
+        (t.agent_id, m) for t, m, _ in sends
+    )

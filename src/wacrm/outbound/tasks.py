@@ -17,7 +17,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from wacrm.agents.tables import AgentTables
 from wacrm.jobs import Retry, context, entrypoint, periodic
 from wacrm.numbers import service as numbers
-from wacrm.outbound import errors, limiter, schedule
+from wacrm.outbound import errors, limiter, recorder, schedule
 from wacrm.outbound.client import client_for
 from wacrm.outbound.schedule import SEND_JOB, schedule_send
 from wacrm.outbound.service import READ_JOB, event_json
@@ -390,8 +390,16 @@ async def _record_sent(
 ) -> None:
     """Meta accepted the message: record its wamid, on a fresh connection and through a database
     outage (retrying up to the lease), so a restart between the send and this write does not make
-    the job fail and send the message a second time."""
+    the job fail and send the message a second time. Recorded with the other sends that finish
+    meanwhile (`recorder`); when that batch fails, this send is recorded alone."""
     deadline = time.monotonic() + lease().total_seconds()
+    try:
+        await recorder.for_pool(pool).record(tables, message_id, customer_id, wamid)
+        return
+    except (psycopg.Error, PoolTimeout) as exc:
+        log.warning(
+            "message %s was sent (%s); its batch was not recorded: %s", message_id, wamid, exc
+        )
     delay = 0.2
     while True:
         try:
