@@ -23,6 +23,8 @@ async def test_a_starting_worker_fills_every_agents_settled_days(db_url: str, co
         await add_message(
             conn, t, cid, "answer", direction="outbound", at=now - timedelta(days=300)
         )
+    until = rollup.settled_until(now.date())
+    done = [{"filled_until": until, "open_runs": True}] * 2
     stop = asyncio.Event()
     task = asyncio.create_task(run_worker(db_url, concurrency=2, stop=stop))
     try:
@@ -30,22 +32,26 @@ async def test_a_starting_worker_fills_every_agents_settled_days(db_url: str, co
         while time.monotonic() < deadline:
             cur = await conn.execute("SELECT filled_until, open_runs FROM report_agents")
             rows = await cur.fetchall()
-            if len(rows) == 2:
+            if rows == done:  # a year is filled in chunks: wait for the last one
                 break
             await asyncio.sleep(0.1)
     finally:
         stop.set()
         await asyncio.wait_for(task, 15)
-    until = rollup.settled_until(now.date())
-    assert rows == [{"filled_until": until, "open_runs": True}] * 2
+    assert rows == done
     cur = await conn.execute(
         "SELECT day, messages_in, messages_out, response_seconds FROM report_days ORDER BY agent_id, day"
     )
-    answered = (now - timedelta(days=300)).date()
-    assert [r["day"] for r in await cur.fetchall()] == [
-        (now - timedelta(days=365)).date(),
-        answered,
-    ] * 2
+    asked = {"day": (now - timedelta(days=365)).date(), "messages_in": 1, "messages_out": 0}
+    answered = {"day": (now - timedelta(days=300)).date(), "messages_in": 0, "messages_out": 1}
+    assert (
+        await cur.fetchall()
+        == [
+            {**asked, "response_seconds": []},
+            {**answered, "response_seconds": [65 * 86400.0]},
+        ]
+        * 2
+    )
 
 
 async def test_one_agent_failing_does_not_hold_up_the_others(conn: Any, caplog: Any) -> None:
