@@ -52,6 +52,27 @@ async def test_new_agent_has_the_tables_the_steps_make(conn) -> None:
     assert new["schema_version"] == replayed["schema_version"] == max(template["steps"])
     # two different paths really ran: step 2 drops orders_items.total and adds it again
     assert (await _dropped_columns(conn, new), await _dropped_columns(conn, replayed)) == (0, 1)
+    # no ALTER that changes a column: only constraints added to tables just created
+    alters = [s for s in template["statements"] if s.startswith("ALTER TABLE")]
+    assert alters and all(" ADD CONSTRAINT " in s and " COLUMN " not in s for s in alters)
+
+
+async def test_a_replaced_step_body_makes_a_new_template(conn) -> None:
+    """As 0035 replaced step 2's body: the next agent is made from a template of the new body."""
+    admin = await make_user(conn)
+    before = await _template(conn)
+    text = (database_dir() / "migrations" / "0031_reports_indexes.sql").read_text()
+    body = text[: text.index("INSERT INTO agent_schema_steps")]
+    changed = body.replace("(created_at);", "(created_at DESC);")
+    assert changed != body
+    await conn.execute(changed.encode())
+    after = await _template(conn)
+    assert after["steps_key"] != before["steps_key"] and after["statements"]
+    new = await create_agent(conn, created_by=admin)
+    replayed = await create_agent_by_steps(conn, created_by=admin)
+    new_print = await fingerprint(conn, new)
+    assert any("_customers_created_idx" in line and "created_at DESC" in line for line in new_print)
+    assert new_print == await fingerprint(conn, replayed)
 
 
 async def test_new_agents_tables_work(conn) -> None:
