@@ -193,3 +193,18 @@ async def test_claims_start_below_the_last_one_and_now_and_then_from_the_start(
     assert await journal(conn) == ["processed"] * 6
     t = agent["tables"]
     assert len(await rows(conn, t.query("SELECT id FROM {messages}"))) == 6  # once each
+
+
+def test_a_slow_full_claim_comes_less_often(monkeypatch):
+    from wacrm.inbound import processor
+
+    monkeypatch.setattr(processor, "FULL_CLAIM_SECONDS", 2.0)
+    window = processor.ClaimWindow(floor=500)
+    assert window.start() == 0  # the first claim looks at the whole journal
+    assert window.start() == 500
+    window.full_claim_took(0.5)  # at most 2% of the time: the next full claim in >= 25 s
+    assert window.full_due - time.monotonic() > 20
+    window.full_due = 0.0
+    assert window.start() == 0
+    window.full_claim_took(0.001)  # a cheap one: the 2 s period stands
+    assert 0.0 < window.full_due - time.monotonic() <= 2.0

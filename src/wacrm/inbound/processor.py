@@ -37,7 +37,8 @@ POLL_SECONDS = 1.0  # longest wait without a notification
 LINGER_SECONDS = 0.02  # pause after a partial batch, so that the next one is larger
 MAX_ATTEMPTS = 5  # a row that deadlocks this often is marked failed (kept for replay)
 CLAIM_SLACK = 1000  # ids below the last claim's first one that the next claim still looks at
-FULL_CLAIM_SECONDS = 2.0  # how often a claim starts from the journal's first id
+FULL_CLAIM_SECONDS = 2.0  # how often a claim starts from the journal's first id (at most)
+FULL_CLAIM_SHARE = 0.02  # …and no more often than keeps full claims under this share of the time
 
 _CLAIM = "SELECT id, body FROM wacrm_claim_journal(%s, %s)"  # migration 0042
 _DONE = (
@@ -66,7 +67,8 @@ class ClaimWindow:
     processed since the last VACUUM, 23 ms per claim after 30,000 webhooks. Claims start
     `CLAIM_SLACK` ids below the previous claim's first id instead (a webhook journaled earlier
     but committed later, or given back by a processor that rolled back, is still seen), and every
-    `FULL_CLAIM_SECONDS` from the start, so that any row older than that is claimed all the same.
+    `FULL_CLAIM_SECONDS` from the start, so that any row older than that is claimed all the same
+    (less often when such a claim is slow: at most `FULL_CLAIM_SHARE` of the time).
     """
 
     floor: int = 0
@@ -82,6 +84,9 @@ class ClaimWindow:
 
     def claimed(self, first_id: int) -> None:
         self.floor = max(0, first_id - CLAIM_SLACK)
+
+    def full_claim_took(self, seconds: float) -> None:
+        self.full_due = max(self.full_due, time.monotonic() + seconds / FULL_CLAIM_SHARE)
 
 
 @dataclass
@@ -148,8 +153,11 @@ async def process_waiting(
     """
     async with pool.connection() as conn, conn.transaction():
         start = window.start() if window is not None else 0
+        began = time.monotonic()
         cur = await conn.execute(_CLAIM, (start, batch), prepare=True)
         claimed: list[Any] = await cur.fetchall()  # dict rows (the pool's row factory)
+        if window is not None and start == 0:
+            window.full_claim_took(time.monotonic() - began)
         if not claimed:
             return 0
         if window is not None:
