@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     webhook_processing: Literal["deferred", "inline"] = Field(
         "deferred", validation_alias="WACRM_WEBHOOK_PROCESSING"
     )  # deferred: the 200 follows the journal commit, workers process it; inline: before the 200
+    journal_retention_days: int = Field(
+        30, ge=0, le=36500, validation_alias="WACRM_JOURNAL_RETENTION_DAYS"
+    )  # processed webhooks leave the journal after this many days (their messages keep `raw`); 0: never
     admin_email: str | None = Field(None, validation_alias="WACRM_ADMIN_EMAIL")
     admin_password: str | None = Field(None, validation_alias="WACRM_ADMIN_PASSWORD")
 

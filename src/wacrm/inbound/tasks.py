@@ -1,0 +1,24 @@
+"""The inbound package's periodic job: journal retention (wacrm.inbound.retention)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from wacrm.inbound.retention import prune_journal
+from wacrm.jobs import context, periodic
+
+log = logging.getLogger(__name__)
+
+
+@periodic("inbound.prune_journal", every=timedelta(hours=1))
+async def prune_processed_webhooks() -> None:
+    """Remove processed webhooks older than WACRM_JOURNAL_RETENTION_DAYS (0 keeps them all)."""
+    ctx = context.current()
+    days = ctx.settings.journal_retention_days
+    if days == 0:
+        return
+    async with ctx.pool.connection() as conn:
+        deleted = await prune_journal(conn, older_than=timedelta(days=days), now=datetime.now(UTC))
+    if deleted:
+        log.info("webhook journal: %d processed rows older than %d days removed", deleted, days)
