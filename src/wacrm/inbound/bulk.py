@@ -41,10 +41,31 @@ _NOTIFY = (
     "pg_notify('wacrm_events', json_build_object('agent_id', %s::bigint, 'kind', '{kind}',"
     " 'customer_id', {alias}.customer_id, 'message_id', {alias}.id, 'order_id', NULL::int)::text)"
 )
+# the statuses of one round: applied where they raise a message's status, kept as early statuses
+# where the message is not there (yet); `upd` returns the changed messages
+_STATUS_CTES = """s AS (
+      SELECT * FROM json_to_recordset(%s::json)
+        AS s(wamid text, status text, ts timestamptz, code int, title text, details text)
+    ), upd AS (
+      UPDATE {messages} m SET status = s.status, status_at = s.ts,
+        error_code = CASE WHEN s.status = 'failed' THEN s.code ELSE m.error_code END,
+        error_title = CASE WHEN s.status = 'failed' THEN s.title ELSE m.error_title END,
+        error_details = CASE WHEN s.status = 'failed' THEN s.details ELSE m.error_details END
+      FROM s WHERE m.wamid = s.wamid AND m.wamid = ANY (ARRAY(SELECT wamid FROM s))
+        AND wacrm_status_rank(s.status) > wacrm_status_rank(m.status)
+      RETURNING m.id, m.customer_id
+    ), early AS (
+      INSERT INTO inbound_early_statuses (agent_id, wamid, status, status_at, error_code,
+                                          error_title, error_details)
+      SELECT %s, s.wamid, s.status, s.ts, s.code, s.title, s.details FROM s
+      WHERE (SELECT e.id FROM {messages} e WHERE e.wamid = s.wamid LIMIT 1) IS NULL
+      ON CONFLICT DO NOTHING
+    )"""
 # messages, the senders' profile fields, the customers' counters and the first round of statuses
 # of one agent's part of a batch: ONE statement (one snapshot: the customers exist already, made
 # by the identity statement before it; no row is touched twice: one UPDATE of each customer)
-_MESSAGES = """
+_MESSAGES = (
+    """
     WITH x AS (
       SELECT * FROM json_to_recordset(%s::json) AS x(o int, phone text, bsuid text, text text,
         ts timestamptz, media_type text, caption text, wamid text, wa_type text, context text,
@@ -102,51 +123,21 @@ _MESSAGES = """
           OR (t.name IS NOT NULL AND t.name IS DISTINCT FROM c.name)
           OR (t.username IS NOT NULL AND t.username IS DISTINCT FROM c.username)
           OR (t.parent IS NOT NULL AND t.parent IS DISTINCT FROM c.parent_bsuid))
-    ), s AS (
-      SELECT * FROM json_to_recordset(%s::json)
-        AS s(wamid text, status text, ts timestamptz, code int, title text, details text)
-    ), upd AS (
-      UPDATE {messages} m SET status = s.status, status_at = s.ts,
-        error_code = CASE WHEN s.status = 'failed' THEN s.code ELSE m.error_code END,
-        error_title = CASE WHEN s.status = 'failed' THEN s.title ELSE m.error_title END,
-        error_details = CASE WHEN s.status = 'failed' THEN s.details ELSE m.error_details END
-      FROM s WHERE m.wamid = s.wamid AND m.wamid = ANY (ARRAY(SELECT wamid FROM s))
-        AND wacrm_status_rank(s.status) > wacrm_status_rank(m.status)
-      RETURNING m.id, m.customer_id
-    ), early AS (
-      INSERT INTO inbound_early_statuses (agent_id, wamid, status, status_at, error_code,
-                                          error_title, error_details)
-      SELECT %s, s.wamid, s.status, s.ts, s.code, s.title, s.details FROM s
-      WHERE (SELECT e.id FROM {messages} e WHERE e.wamid = s.wamid LIMIT 1) IS NULL
-      ON CONFLICT DO NOTHING
-    ), ev AS (
+    ), """
+    + _STATUS_CTES
+    + """, ev AS (
       SELECT 'message' AS kind, 0 AS k, id, customer_id FROM ins
       UNION ALL SELECT 'status', 1, id, customer_id FROM upd
     )
     SELECT pg_notify('wacrm_events', json_build_object('agent_id', %s::bigint, 'kind', ev.kind,
       'customer_id', ev.customer_id, 'message_id', ev.id, 'order_id', NULL::int)::text)
     FROM ev ORDER BY ev.k, ev.id"""
+)
 # a further round of statuses (one per repeated wamid in the batch, so that they apply in order)
 _STATUSES = (
-    """
-    WITH s AS (
-      SELECT * FROM json_to_recordset(%s::json)
-        AS s(wamid text, status text, ts timestamptz, code int, title text, details text)
-    ), upd AS (
-      UPDATE {messages} m SET status = s.status, status_at = s.ts,
-        error_code = CASE WHEN s.status = 'failed' THEN s.code ELSE m.error_code END,
-        error_title = CASE WHEN s.status = 'failed' THEN s.title ELSE m.error_title END,
-        error_details = CASE WHEN s.status = 'failed' THEN s.details ELSE m.error_details END
-      FROM s WHERE m.wamid = s.wamid AND m.wamid = ANY (ARRAY(SELECT wamid FROM s))
-        AND wacrm_status_rank(s.status) > wacrm_status_rank(m.status)
-      RETURNING m.id, m.customer_id
-    ), early AS (
-      INSERT INTO inbound_early_statuses (agent_id, wamid, status, status_at, error_code,
-                                          error_title, error_details)
-      SELECT %s, s.wamid, s.status, s.ts, s.code, s.title, s.details FROM s
-      WHERE (SELECT e.id FROM {messages} e WHERE e.wamid = s.wamid LIMIT 1) IS NULL
-      ON CONFLICT DO NOTHING
-    )
+    "WITH "
+    + _STATUS_CTES
+    + """
     SELECT """
     + _NOTIFY.format(kind="status", alias="upd")
     + " FROM upd"
