@@ -28,13 +28,14 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
 PAIR_WAIT_INLINE = 2.0  # longer waits for a customer's slot free the worker and come back later
 PACE = 0.98  # a process never sends for one number faster than this share of its limit
+LATE_SHARE = 0.9  # a send that left late may shorten the next gap to this share of it
 
 
 class _NumberPacer:
-    """The time of this process's last send per number, and a lock per number so sends leave in turn."""
+    """Per number: the planned time of this process's next send, and a lock so sends leave in turn."""
 
     def __init__(self) -> None:
-        self.last: dict[str, float] = {}  # phone_number_id -> monotonic time of its last send here
+        self.next: dict[str, float] = {}  # phone_number_id -> monotonic time of its next send
         self.locks: dict[str, asyncio.Lock] = {}
 
 
@@ -45,22 +46,25 @@ _pacers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _NumberPacer] = (
 
 
 async def _pace(phone_id: str, per_second: int | None) -> None:
-    """Space this process's sends of one number by at least 1 / (98% of its limit).
+    """Space this process's sends of one number by 1 / (98% of its limit).
 
     The shared bucket gives each send a slot at 96% of the limit, but a send happens when its
     timer fires: after an event-loop stall of more than ~40 ms, the sends whose slots passed went
     out together, and Meta counted the burst and the next on-time sends in one second (130429).
-    The gap is measured from the time the previous send actually left (not from its planned
-    time), so a late wake-up of one send cannot bring the next one closer to it.
+    Sends leave in turn (a lock per number), each at its planned time, planned one gap after
+    the previous plan: a timer that fires a little late does not slow the rate (the next gap
+    shrinks, to 90% of a gap at the least), and one that fires very late (a stall) moves the
+    plan, so the sends held up by it leave spaced, not as one burst.
     """
     gap = 1.0 / ((per_second or 80) * PACE)
     pacer = _pacers.setdefault(asyncio.get_running_loop(), _NumberPacer())
     lock = pacer.locks.setdefault(phone_id, asyncio.Lock())
     async with lock:
-        wait = pacer.last.get(phone_id, -gap) + gap - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        pacer.last[phone_id] = time.monotonic()
+        now = time.monotonic()
+        at = max(now, pacer.next.get(phone_id, now))
+        if at > now:
+            await asyncio.sleep(at - now)
+        pacer.next[phone_id] = max(at + gap, time.monotonic() + gap * LATE_SHARE)
 
 
 @functools.lru_cache(maxsize=1024)
