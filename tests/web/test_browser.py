@@ -276,6 +276,8 @@ def test_chat_shows_types_and_reply_ticks_reach_read(ann: Session, crm: dict[str
     crm["sandbox"].send_as_customer(CUSTOMER, "location", name="Greta Live")
     expect(page.locator("#thread")).to_contain_text("📍")
     expect(page.locator("#thread a:has-text('Open map')").last).to_be_visible()
+    # the customer panel follows live too: 3 messages at load, the reply, the location
+    expect(page.locator("#message-count")).to_have_text("5")
     page.screenshot(path=str(SCREENSHOTS / "chat.png"))
 
 

@@ -24,7 +24,7 @@
       { label: "Out", data: data.messagesOut, backgroundColor: COLORS.out }] } });
     draw("chart-customers", { type: "line", data: { labels: data.days, datasets: [
       { label: "New customers", data: data.newCustomers, borderColor: COLORS.customers,
-        backgroundColor: COLORS.customers, tension: 0.2 }] } });
+        backgroundColor: COLORS.customers, tension: 0 }] } });
     var orders = data.orders || [];
     var currencies = {};
     orders.forEach(function (o) { currencies[o.currency] = true; });
