@@ -158,3 +158,20 @@ async def test_a_broadcast_does_not_hold_back_other_numbers_or_replies(
     # each accepted exactly once
     assert (await sandbox.asent_messages(shop["config"]["phone_number_id"]))["count"] == count + 1
     assert (await sandbox.asent_messages(OTHER_NUMBER["phone_number_id"]))["count"] == 1
+
+
+async def test_a_retried_broadcast_message_stays_a_bulk_send(
+    conn: Any, shop: dict[str, Any]
+) -> None:
+    tables = shop["tables"]
+    offer = await queue(conn, shop, shop["customer"]["id"], "offer", bulk=True)
+    answer = await queue(conn, shop, shop["customer"]["id"], "answer")
+    await conn.execute(tables.query("UPDATE {messages} SET status = 'failed'"))
+    for message_id in (offer, answer):
+        await service.retry_message(conn, tables=tables, message_id=message_id)
+    state = await sends(conn)
+    assert state[offer]["bulk"] and not state[answer]["bulk"]
+    priorities = {j["id"]: j["priority"] for j in await jobs(conn)}
+    if state[offer]["job_id"] is not None:
+        assert priorities[state[offer]["job_id"]] == schedule.BULK_PRIORITY
+    assert priorities[state[answer]["job_id"]] == schedule.REPLY_PRIORITY

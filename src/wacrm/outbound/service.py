@@ -257,7 +257,13 @@ async def retry_message(
             (message_id,),
         )
         updated = await cur.fetchone()
-        await schedule_send(conn, tables=tables, message_id=message_id)
+        cur = await conn.execute(
+            "SELECT bulk FROM outbound_sends WHERE agent_id = %s AND message_id = %s",
+            (tables.agent_id, message_id),
+        )
+        sent_as = await cur.fetchone()  # a retried broadcast message stays in the bulk schedule
+        bulk = bool(sent_as and sent_as["bulk"])
+        await schedule_send(conn, tables=tables, message_id=message_id, bulk=bulk)
         await notify(
             conn,
             agent_id=tables.agent_id,
