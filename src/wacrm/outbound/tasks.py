@@ -535,5 +535,9 @@ async def release_scheduled() -> None:
         log.warning("scheduled sends not released (database unavailable): %s", exc)
         await asyncio.sleep(1.0)
         return
+    except psycopg.Error:  # e.g. a table missing mid-deploy: one traceback a second, not 40
+        log.exception("scheduled sends not released")
+        await asyncio.sleep(1.0)
+        return
     wait = RELEASE_IDLE_WAIT if following is None else following - schedule.NEAR
     await asyncio.sleep(min(max(wait, 0.0), RELEASE_IDLE_WAIT))
