@@ -204,28 +204,6 @@ def _bulk_sql(tables: AgentTables) -> dict[str, str]:
               WHERE c.wa_id IS NULL AND excluded.wa_id IS NOT NULL
             )
             SELECT 1""",
-        # profile fields given by the senders: only real changes are written (a known customer
-        # writing again changes nothing here, so no new row version, no index entries)
-        "profile": """
-            WITH x AS (
-              SELECT * FROM json_to_recordset(%s::json)
-                AS x(phone text, bsuid text, name text, username text, parent text)
-            ), t AS (
-              SELECT CASE WHEN x.bsuid IS NOT NULL
-                          THEN (SELECT e.id FROM {customers} e WHERE e.bsuid = x.bsuid LIMIT 1)
-                          ELSE (SELECT e.id FROM {customers} e WHERE e.phone = x.phone LIMIT 1)
-                     END AS id, x.name, x.username, x.parent
-              FROM x
-            )
-            UPDATE {customers} c SET name = coalesce(t.name, c.name),
-              username = coalesce(t.username, c.username),
-              parent_bsuid = coalesce(t.parent, c.parent_bsuid),
-              updated_at = now()
-            FROM t
-            WHERE c.id = t.id AND c.id = ANY (ARRAY(SELECT id FROM t))  -- index probes
-              AND ((t.name IS NOT NULL AND t.name IS DISTINCT FROM c.name)
-                OR (t.username IS NOT NULL AND t.username IS DISTINCT FROM c.username)
-                OR (t.parent IS NOT NULL AND t.parent IS DISTINCT FROM c.parent_bsuid))""",
     }
     return {k: tables.query(v).as_string(None) for k, v in q.items()}
 
@@ -327,25 +305,6 @@ def _fold(
             else:
                 taken.add(row[1])
     return by_bsuid, by_phone, links
-
-
-async def resolve_many(
-    conn: AsyncConnection[Any], *, tables: AgentTables, people: list[Person]
-) -> None:
-    """`resolve_customer` for many senders at once, in at most three statements (pipeline mode).
-
-    The phone numbers' advisory locks are taken in key order (`lock_phones`); then ONE statement
-    links BSUIDs to known numbers and upserts BSUID senders and phone-only senders (a known one is
-    only locked, not rewritten) (`resolve_senders`); then the profile fields given (name,
-    username, parent BSUID) are written where they change something. Nothing is read back:
-    messages find their customer again by BSUID or phone.
-    """
-    senders = fold_senders(people)
-    await lock_phones(conn, senders.lock_keys(tables))
-    await resolve_senders(conn, tables, senders)
-    profiles = senders.profiles()
-    if profiles:
-        await conn.execute(_bulk_sql(tables)["profile"], (_json(profiles),), prepare=True)
 
 
 async def lock_phones(conn: AsyncConnection[Any], keys: list[int]) -> None:
