@@ -1,10 +1,12 @@
-"""The inbound package's periodic job: journal retention (wacrm.inbound.retention)."""
+"""The inbound package's periodic jobs: journal retention (wacrm.inbound.retention) and the
+sweep of stranded early statuses (wacrm.inbound.early)."""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
 
+from wacrm.inbound.early import sweep_early_statuses
 from wacrm.inbound.retention import prune_journal
 from wacrm.jobs import context, periodic
 
@@ -22,3 +24,12 @@ async def prune_processed_webhooks() -> None:
         deleted = await prune_journal(conn, older_than=timedelta(days=days), now=datetime.now(UTC))
     if deleted:
         log.info("webhook journal: %d processed rows older than %d days removed", deleted, days)
+
+
+@periodic("inbound.sweep_early_statuses", every=timedelta(seconds=30))
+async def apply_stranded_early_statuses() -> None:
+    """Apply early statuses that the messages' trigger missed (wacrm.inbound.early)."""
+    async with context.current().pool.connection() as conn:
+        changed = await sweep_early_statuses(conn)
+    if changed:
+        log.info("early statuses applied to %d messages after their wamid was recorded", changed)
