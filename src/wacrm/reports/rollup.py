@@ -193,10 +193,11 @@ async def refresh_all(conn: AsyncConnection[Any]) -> int:
     for a in await cur.fetchall():
         tables = AgentTables(a["id"], a["agent_prefix"])
         try:
-            while await refresh(conn, tables):
+            while (more := await refresh(conn, tables)) is True:
                 pass
         except psycopg.Error:  # one agent's failure (logged) does not hold up the others
             log.exception("agent %s: the dashboard rollup could not be filled", a["id"])
             continue
-        done += 1
+        if more is False:  # None: another worker holds this agent and fills it
+            done += 1
     return done
