@@ -106,9 +106,8 @@ class Recorder:
                 query, params = batch_statement(batch)
                 async with self.pool.connection() as conn:
                     await conn.execute(query, params)
-            except (
-                Exception
-            ) as exc:  # every send of the batch decides on its own (it retries alone)
+            except Exception as exc:
+                # every send of the batch decides on its own (it retries alone)
                 for sent in batch:
                     if not sent.done.done():
                         sent.done.set_exception(exc)
