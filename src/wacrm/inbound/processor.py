@@ -39,6 +39,7 @@ MAX_ATTEMPTS = 5  # a row that deadlocks this often is marked failed (kept for r
 CLAIM_SLACK = 1000  # ids below the last claim's first one that the next claim still looks at
 FULL_CLAIM_SECONDS = 2.0  # how often a claim starts from the journal's first id (at most)
 FULL_CLAIM_SHARE = 0.02  # …and no more often than keeps full claims under this share of the time
+FULL_CLAIM_MAX_SECONDS = 30.0  # however slow a full claim, the next comes within this
 
 _CLAIM = "SELECT id, body FROM wacrm_claim_journal(%s, %s)"  # migration 0042
 _DONE = (
@@ -68,7 +69,8 @@ class ClaimWindow:
     `CLAIM_SLACK` ids below the previous claim's first id instead (a webhook journaled earlier
     but committed later, or given back by a processor that rolled back, is still seen), and every
     `FULL_CLAIM_SECONDS` from the start, so that any row older than that is claimed all the same
-    (less often when such a claim is slow: at most `FULL_CLAIM_SHARE` of the time).
+    (less often when such a claim is slow: at most `FULL_CLAIM_SHARE` of the time, and at least
+    every `FULL_CLAIM_MAX_SECONDS`).
     """
 
     floor: int = 0
@@ -86,7 +88,8 @@ class ClaimWindow:
         self.floor = max(0, first_id - CLAIM_SLACK)
 
     def full_claim_took(self, seconds: float) -> None:
-        self.full_due = max(self.full_due, time.monotonic() + seconds / FULL_CLAIM_SHARE)
+        pause = min(seconds / FULL_CLAIM_SHARE, FULL_CLAIM_MAX_SECONDS)
+        self.full_due = max(self.full_due, time.monotonic() + pause)
 
 
 @dataclass
