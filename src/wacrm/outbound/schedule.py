@@ -33,7 +33,8 @@ REPLY_PRIORITY = 10
 BULK_PRIORITY = 0
 NEAR = 0.05  # seconds: a send due this soon becomes a job at once
 REPLY_BURST = 10.0  # replies queued together that go at once before their schedule spaces them
-RELEASE_BATCH = 200  # at most this many due send jobs wait in pgqueuer
+RELEASE_BATCH = 200  # a release tops pgqueuer up to this many due send jobs (concurrent releases of
+# several workers may each count the same waiting jobs: up to workers x this, harmless)
 
 # The slot of a send in its number's schedule (no slot when the agent has no number yet: the
 # send job then fails it as not configured). Same number row as the send's claim.
