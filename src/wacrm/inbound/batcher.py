@@ -24,6 +24,7 @@ from typing import Any
 
 import psycopg
 import psycopg.errors
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from wacrm.inbound.processing import ProcessingError
@@ -105,45 +106,46 @@ class Batcher:
                     fut.set_result(result)
 
     async def _flush(self, hooks: list[Webhook]) -> list[str]:
-        if self.deferred:
-            return await self._journal(hooks)
-        async with self.pool.connection() as conn:
-            self.batches += 1
-            try:
-                await process_in_transaction(conn, hooks, self.routes)
-                return ["processed"] * len(hooks)
-            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
-                if len(hooks) == 1:
-                    raise  # answered 503: Meta delivers it again
-            except psycopg.OperationalError:
-                raise
-            except Exception as exc:
-                if len(hooks) == 1:
-                    if not isinstance(exc, ProcessingError):
-                        log.exception("webhook processing failed; kept in the journal for replay")
-                    await journal_failed(conn, hooks[0], describe(exc))
-                    return ["failed"]
-            self.fallbacks += 1
-            return [await store_webhook(conn, h, self.routes) for h in hooks]
-
-    async def _journal(self, hooks: list[Webhook]) -> list[str]:
-        """Journal a deferred batch; once more on a new connection when the first one was dead.
+        """Write a batch; once more on a new connection when the first one was dead.
 
         The pool checks a connection on checkout only when its socket has something to read, so
         one whose backend was just ended (a database restart, a terminated backend) can still be
-        handed out. A body journaled twice (if the connection died after the commit) is
-        processed once: messages are unique by wamid.
+        handed out before the server's goodbye reaches it. After such a loss every idle
+        connection is checked with a round trip (they were likely ended together). A batch
+        written twice (if the connection died after the commit) counts once: journaled bodies
+        are processed once and messages are unique by wamid.
         """
         for attempt in (1, 2):
             async with self.pool.connection() as conn:
                 self.batches += 1
                 try:
-                    return await journal_received(conn, hooks)
+                    return await self._write(conn, hooks)
                 except psycopg.OperationalError:
                     if attempt == 2 or not conn.broken:
                         raise
             log.info("webhook batch retried on a new connection (the first one was closed)")
+            await self.pool.check()
         raise AssertionError("unreachable")
+
+    async def _write(self, conn: AsyncConnection[Any], hooks: list[Webhook]) -> list[str]:
+        if self.deferred:
+            return await journal_received(conn, hooks)
+        try:
+            await process_in_transaction(conn, hooks, self.routes)
+            return ["processed"] * len(hooks)
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+            if len(hooks) == 1:
+                raise  # answered 503: Meta delivers it again
+        except psycopg.OperationalError:
+            raise
+        except Exception as exc:
+            if len(hooks) == 1:
+                if not isinstance(exc, ProcessingError):
+                    log.exception("webhook processing failed; kept in the journal for replay")
+                await journal_failed(conn, hooks[0], describe(exc))
+                return ["failed"]
+        self.fallbacks += 1
+        return [await store_webhook(conn, h, self.routes) for h in hooks]
 
 
 def batcher_of(app: Any) -> Batcher | None:
