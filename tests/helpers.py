@@ -88,5 +88,27 @@ async def make_agent_user(
     }
 
 
+async def configure_sandbox_number(
+    conn: Any, user_id: Any, number: dict[str, str], **settings: Any
+) -> dict[str, Any]:
+    """Give a user the WhatsApp number the sandbox registered (`number` as in
+    tests.sandbox_fixture.DEFAULT_NUMBER); `settings` are more arguments of numbers.configure."""
+    from wacrm.numbers import service as numbers
+
+    return await numbers.configure(
+        conn,
+        user_id=user_id,
+        **{
+            "whatsapp_number": number["display_phone_number"],
+            "phone_number_id": number["phone_number_id"],
+            "business_account_id": number["waba_id"],
+            "access_token": number["access_token"],
+            "app_secret": number["app_secret"],
+            "verify_token": "verify-me",
+            **settings,
+        },
+    )
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}

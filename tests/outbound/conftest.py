@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import make_agent_user
+from tests.helpers import configure_sandbox_number, make_agent_user
 from tests.sandbox_fixture import DEFAULT_NUMBER
 from wacrm.config import get_settings
 from wacrm.jobs.worker import run_worker
-from wacrm.numbers import service as numbers
 
 CUSTOMER_PHONE = "4915123456789"
 
@@ -41,16 +40,7 @@ async def shop(conn: Any, graph_base: Any, monkeypatch: pytest.MonkeyPatch) -> d
     sandbox = graph_base
     sandbox.register_number()
     user = await make_agent_user(conn, "seller@example.com")
-    config = await numbers.configure(
-        conn,
-        user_id=user["user_id"],
-        whatsapp_number=DEFAULT_NUMBER["display_phone_number"],
-        phone_number_id=DEFAULT_NUMBER["phone_number_id"],
-        business_account_id=DEFAULT_NUMBER["waba_id"],
-        access_token=DEFAULT_NUMBER["access_token"],
-        app_secret=DEFAULT_NUMBER["app_secret"],
-        verify_token="verify-me",
-    )
+    config = await configure_sandbox_number(conn, user["user_id"], DEFAULT_NUMBER)
     tables = user["tables"]
     customer = await add_customer(conn, tables, CUSTOMER_PHONE, sandbox=sandbox)
     return {**user, "config": config, "customer": customer, "sandbox": sandbox}

@@ -6,9 +6,8 @@ from typing import Any
 
 import orjson
 
-from tests.helpers import make_agent_user
+from tests.helpers import configure_sandbox_number, make_agent_user
 from tests.outbound.conftest import add_customer, wait_until, worker
-from wacrm.numbers import service as numbers
 from wacrm.outbound import schedule, service
 from wacrm.outbound.schemas import TextContent
 
@@ -108,15 +107,8 @@ async def test_a_broadcast_does_not_hold_back_other_numbers_or_replies(
     sandbox.register_number(messages_per_second=rate)
     sandbox.register_number(**OTHER_NUMBER, messages_per_second=rate)
     other = await make_agent_user(conn, "other-seller@example.com")
-    await numbers.configure(
-        conn,
-        user_id=other["user_id"],
-        whatsapp_number=OTHER_NUMBER["display_phone_number"],
-        phone_number_id=OTHER_NUMBER["phone_number_id"],
-        business_account_id=OTHER_NUMBER["waba_id"],
-        access_token=OTHER_NUMBER["access_token"],
-        app_secret=OTHER_NUMBER["app_secret"],
-        verify_token="verify-other",
+    await configure_sandbox_number(
+        conn, other["user_id"], OTHER_NUMBER, verify_token="verify-other"
     )
     await conn.execute("UPDATE whatsapp_configuration SET messages_per_second = %s", (rate,))
     tables = shop["tables"]

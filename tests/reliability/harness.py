@@ -66,23 +66,18 @@ def provision(db_url: str, *, messages_per_second: int = 80) -> AgentTables:
 
 def provision_agent(db_url: str, *, messages_per_second: int = 80) -> dict[str, Any]:
     """`provision`, returning make_agent_user's {"user_id", "agent", "token", "tables"}."""
-    from tests.helpers import make_agent_user
-    from wacrm.numbers import service as numbers
+    from tests.helpers import configure_sandbox_number, make_agent_user
 
     async def go() -> dict[str, Any]:
         async with await psycopg.AsyncConnection.connect(
             db_url, autocommit=True, row_factory=dict_row
         ) as conn:
             agent = await make_agent_user(conn, "faults@example.com")
-            await numbers.configure(
+            await configure_sandbox_number(
                 conn,
-                user_id=agent["user_id"],
+                agent["user_id"],
+                NUMBER,
                 whatsapp_number="+" + NUMBER["display_phone_number"],
-                phone_number_id=NUMBER["phone_number_id"],
-                business_account_id=NUMBER["waba_id"],
-                access_token=NUMBER["access_token"],
-                app_secret=NUMBER["app_secret"],
-                verify_token="verify-me",
                 messages_per_second=messages_per_second,
             )
             return agent

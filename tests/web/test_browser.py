@@ -24,6 +24,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
 from tests.conftest import _admin_exec, with_dbname
+from tests.helpers import configure_sandbox_number
 from tests.sandbox_fixture import DEFAULT_NUMBER
 from tests.web.conftest import PASSWORD
 
@@ -86,7 +87,6 @@ def crm(
     async def setup() -> dict[str, Any]:
         from wacrm.accounts.service import create_user
         from wacrm.agents.service import create_agent
-        from wacrm.numbers import service as numbers
 
         async with await psycopg.AsyncConnection.connect(
             url, row_factory=dict_row, autocommit=True
@@ -101,16 +101,7 @@ def crm(
                 )
                 agent = await create_agent(conn, created_by=admin["id"], user_id=user["id"])
                 out[key] = {"user": user, "agent": agent}
-            await numbers.configure(
-                conn,
-                user_id=out["ann"]["user"]["id"],
-                whatsapp_number=DEFAULT_NUMBER["display_phone_number"],
-                phone_number_id=DEFAULT_NUMBER["phone_number_id"],
-                business_account_id=DEFAULT_NUMBER["waba_id"],
-                access_token=DEFAULT_NUMBER["access_token"],
-                app_secret=DEFAULT_NUMBER["app_secret"],
-                verify_token="verify-me",
-            )
+            await configure_sandbox_number(conn, out["ann"]["user"]["id"], DEFAULT_NUMBER)
             # Bea has more customers than Ann, so her ids do not exist in Ann's tables.
             from wacrm.agents.tables import AgentTables
 
