@@ -143,7 +143,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         max_bytes=settings.max_body_bytes,
         overrides=_body_limit_overrides(settings),
     )
-    app.add_middleware(MetricsMiddleware, router_app=app)
+    app.add_middleware(MetricsMiddleware)
     return app
 
 

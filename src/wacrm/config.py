@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     journal_retention_days: int = Field(
         30, ge=0, le=36500, validation_alias="WACRM_JOURNAL_RETENTION_DAYS"
     )  # processed webhooks leave the journal after this many days (their messages keep `raw`); 0: never
+    metrics_token: str | None = Field(
+        None, validation_alias="WACRM_METRICS_TOKEN"
+    )  # /metrics needs `Authorization: Bearer <this>`; unset: readable from loopback only
     admin_email: str | None = Field(None, validation_alias="WACRM_ADMIN_EMAIL")
     admin_password: str | None = Field(None, validation_alias="WACRM_ADMIN_PASSWORD")
 

@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -42,21 +41,32 @@ def render() -> bytes:
     return generate_latest(REGISTRY)
 
 
-def _route_template(app: Any, scope: Scope) -> str:
-    for route in getattr(app, "routes", []):
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", scope["path"]))
-    return "unmatched"
+UNMATCHED = "unmatched"  # the one label of every path that matches no route (404)
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def route_label(scope: Scope) -> str:
+    """The template of the route that handled the request (`/chat/{customer_id}`), never the raw path.
+
+    The router leaves the matched route in the scope (a partial match too: 405); a request that
+    matched none (404) gets UNMATCHED, so a stranger's paths cannot grow the label set.
+    """
+    route = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return template if isinstance(template, str) and template.startswith("/") else UNMATCHED
+
+
+def method_label(scope: Scope) -> str:
+    """The request method, or `other` for a method no route knows (clients choose it freely)."""
+    method = str(scope.get("method", ""))
+    return method if method in KNOWN_METHODS else "other"
 
 
 class MetricsMiddleware:
     """Counts requests and times them by route template (not raw path, to bound cardinality)."""
 
-    def __init__(self, app: ASGIApp, router_app: Any = None) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.router_app = router_app
-        self._templates: dict[tuple[str, str], str] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -74,11 +84,6 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            key = (scope["method"], scope["path"])
-            route = self._templates.get(key)
-            if route is None:
-                route = _route_template(self.router_app or scope.get("app"), scope)
-                if len(self._templates) < 10_000:
-                    self._templates[key] = route
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
-            LATENCY.labels(scope["method"], route).observe(time.perf_counter() - start)
+            method, route = method_label(scope), route_label(scope)
+            REQUESTS.labels(method, route, str(status)).inc()
+            LATENCY.labels(method, route).observe(time.perf_counter() - start)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 import logging
 
 from fastapi import APIRouter, Request
@@ -42,8 +44,45 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"ready": True, "database": "ok", "schema_version": version})
 
 
+PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+
+
+def _is_loopback(request: Request) -> bool:
+    """A direct request from this machine (a request relayed by a local proxy names its client)."""
+    if request.client is None or any(h in request.headers for h in PROXY_HEADERS):
+        return False
+    try:
+        return ipaddress.ip_address(request.client.host).is_loopback
+    except ValueError:
+        return False
+
+
+def metrics_refusal(request: Request) -> Response | None:
+    """None when the caller may read /metrics (WACRM_METRICS_TOKEN, else loopback only)."""
+    token = request.app.state.settings.metrics_token
+    if token:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+            return None
+        return PlainTextResponse(
+            "/metrics needs 'Authorization: Bearer <WACRM_METRICS_TOKEN>'\n",
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+    if _is_loopback(request):
+        return None
+    return PlainTextResponse(
+        "/metrics is readable from this machine only; set WACRM_METRICS_TOKEN to scrape it"
+        " from elsewhere\n",
+        status_code=403,
+    )
+
+
 @router.get("/metrics")
 async def metrics_endpoint(request: Request) -> Response:
+    refusal = metrics_refusal(request)
+    if refusal is not None:
+        return refusal
     try:  # the journal backlog, read at scrape time (index scan of the waiting rows)
         async with asyncio.timeout(2), request.app.state.pool.connection() as conn:
             cur = await conn.execute(metrics.JOURNAL_SQL)
