@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+from typing import Any, TypeVar
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
@@ -28,6 +33,9 @@ _COMMON = {
     "abcdefghij",
     "0123456789",
 }
+
+
+T = TypeVar("T")
 
 
 class WeakPasswordError(ValueError):
@@ -59,26 +67,49 @@ def check_password_rule(password: str | None, *, email: str | None = None) -> st
     return password
 
 
-def hash_password(password: str) -> str:
+# Argon2 takes ~100+ ms of CPU and 64 MiB per call: it runs in these threads (argon2-cffi releases
+# the GIL), never on the event loop. The pool bounds both the CPU and the memory it may take.
+HASH_THREADS = max(1, min(4, os.cpu_count() or 1))
+_pool = ThreadPoolExecutor(max_workers=HASH_THREADS, thread_name_prefix="argon2")
+
+
+async def _off_loop(function: Callable[..., T], *args: Any) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_pool, function, *args)
+
+
+def _hash_sync(password: str) -> str:
     return _hasher().hash(password)
 
 
-def verify_password(password: str, password_hash: str) -> tuple[bool, str | None]:
-    """(matches, a new hash if the stored one should be upgraded)."""
+def _verify_sync(password: str, password_hash: str) -> tuple[bool, str | None]:
     try:
         return _hasher().verify_and_update(password, password_hash)
     except Exception:  # an unreadable stored hash never matches
         return False, None
 
 
-def dummy_verify() -> None:
-    """Spend the time of a verification (so unknown accounts are not told apart by timing)."""
+def _dummy_verify_sync() -> None:
     _hasher().verify("x" * MIN_LENGTH, _dummy_hash())
+
+
+async def hash_password(password: str) -> str:
+    """The Argon2id hash of a password (computed in the hashing threads)."""
+    return await _off_loop(_hash_sync, password)
+
+
+async def verify_password(password: str, password_hash: str) -> tuple[bool, str | None]:
+    """(matches, a new hash if the stored one should be upgraded), in the hashing threads."""
+    return await _off_loop(_verify_sync, password, password_hash)
+
+
+async def dummy_verify() -> None:
+    """Spend the time of a verification (so unknown accounts are not told apart by timing)."""
+    await _off_loop(_dummy_verify_sync)
 
 
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
-    return hash_password(secrets.token_urlsafe(16))
+    return _hash_sync(secrets.token_urlsafe(16))
 
 
 def generate_password() -> str:

@@ -75,7 +75,7 @@ async def create_user(
             check_password_rule(password, email=email)
         except WeakPasswordError as exc:
             raise AccountError(str(exc)) from exc
-        password_hash = hash_password(password)
+        password_hash = await hash_password(password)
     async with conn.transaction():
         try:
             cur = await conn.execute(
@@ -167,11 +167,12 @@ async def set_password(conn: AsyncConnection[Any], *, user_id: UUID, password: s
         check_password_rule(password, email=user["email"])
     except WeakPasswordError as exc:
         raise AccountError(str(exc)) from exc
+    password_hash = await hash_password(password)
     await conn.execute(
         """INSERT INTO user_credentials (user_id, password_hash) VALUES (%s, %s)
            ON CONFLICT (user_id) DO UPDATE
            SET password_hash = excluded.password_hash, password_changed_at = now()""",
-        (user_id, hash_password(password)),
+        (user_id, password_hash),
     )
 
 

@@ -47,10 +47,10 @@ async def login(
     )
     row = await cur.fetchone()
     if row is None or row["password_hash"] is None:
-        dummy_verify()
+        await dummy_verify()
         await throttle.record_failure(conn, email=email_key, ip=ip)
         raise LoginError()
-    ok, new_hash = verify_password(password or "", row["password_hash"])
+    ok, new_hash = await verify_password(password or "", row["password_hash"])
     if not ok:
         await throttle.record_failure(conn, email=email_key, ip=ip)
         raise LoginError()
@@ -141,7 +141,7 @@ async def change_password(
         "SELECT password_hash FROM user_credentials WHERE user_id = %s", (user_id,)
     )
     row = await cur.fetchone()
-    if row is None or not verify_password(current_password or "", row["password_hash"])[0]:
+    if row is None or not (await verify_password(current_password or "", row["password_hash"]))[0]:
         raise AccountError("the current password is wrong", status=403)
     async with conn.transaction():
         await service.set_password(conn, user_id=user_id, password=new_password)

@@ -62,7 +62,9 @@ def metrics_refusal(request: Request) -> Response | None:
     token = request.app.state.settings.metrics_token
     if token:
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode(), token.encode()
+        ):
             return None
         return PlainTextResponse(
             "/metrics needs 'Authorization: Bearer <WACRM_METRICS_TOKEN>'\n",
