@@ -12,7 +12,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def install(app: FastAPI) -> None:
     """Mount the web pages, static files, security headers and the sign-in redirect on the app."""
-    from wacrm.web import admin, auth, chat, dashboard, inbox, orders
+    from wacrm.web import admin, auth, chat, dashboard, inbox, integrations, orders
     from wacrm.web.deps import LoginRequired, login_redirect
     from wacrm.web.security import SecurityHeadersMiddleware
 
@@ -21,6 +21,7 @@ def install(app: FastAPI) -> None:
     app.include_router(chat.router)
     app.include_router(orders.router)
     app.include_router(admin.router)
+    app.include_router(integrations.router)
     app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(LoginRequired, login_redirect)  # type: ignore[arg-type]
