@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup run test test-slow test-all lint format bench clean-db vendor browser-deps
+.PHONY: setup run test test-slow test-all lint format bench clean-db vendor browser-deps deploy-deps
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=python3.11)")'
@@ -28,10 +28,10 @@ test: setup browser-deps
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## Long fault and load tests.
-test-slow: setup browser-deps
+test-slow: setup browser-deps deploy-deps
 	$(BIN)/python -m pytest -m slow
 
-test-all: setup browser-deps
+test-all: setup browser-deps deploy-deps
 	$(BIN)/python -m pytest -m 'slow or not slow'
 
 lint: setup
@@ -45,6 +45,10 @@ format: setup
 
 browser-deps:
 	@sh scripts/ensure-chromium.sh
+
+## Debian programs of the deployment tests (pgbouncer, caddy, nginx, podman, ...).
+deploy-deps:
+	@sh scripts/ensure-deploy-tools.sh
 
 bench: setup
 	$(BIN)/python -m bench.run

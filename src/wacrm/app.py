@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = create_pool(url, max_size=settings.db_pool_size)
+        pool = create_pool(url, max_size=settings.db_pool_size, pooled=settings.pooled)
         await pool.open(wait=False)
         app.state.pool = pool
         async with AsyncExitStack() as stack:

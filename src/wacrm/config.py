@@ -22,11 +22,26 @@ class Settings(BaseSettings):
         "development", validation_alias="WACRM_ENV"
     )
     database_url: str | None = Field(None, validation_alias="DATABASE_URL")
+    database_direct_url: str | None = Field(
+        None, validation_alias="DATABASE_DIRECT_URL"
+    )  # a session connection (LISTEN, migrations) when DATABASE_URL goes through PgBouncer
+    database_read_url: str | None = Field(
+        None, validation_alias="DATABASE_READ_URL"
+    )  # a streaming replica for dashboard, exports and the admin journal view
+    db_pooler: Literal["none", "transaction"] | None = Field(
+        None, validation_alias="WACRM_DB_POOLER"
+    )  # "transaction": DATABASE_URL is a PgBouncer in transaction mode (default when a direct URL is set)
+    read_max_lag_seconds: float = Field(
+        5.0, ge=0, le=3600, validation_alias="WACRM_READ_MAX_LAG_SECONDS"
+    )  # a replica further behind than this is not used (reads go to the primary)
     data_dir: Path = Field(Path(".wacrm"), validation_alias="WACRM_DATA_DIR")
     secret_key: str = Field("", validation_alias="WACRM_SECRET_KEY")
     public_url: str = Field("http://127.0.0.1:8000", validation_alias="WACRM_PUBLIC_URL")
     host: str = Field("127.0.0.1", validation_alias="WACRM_HOST")
     port: int = Field(8000, validation_alias="WACRM_PORT")
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1", validation_alias="WACRM_FORWARDED_ALLOW_IPS"
+    )  # proxies whose X-Forwarded-For/-Proto are trusted: comma-separated IPs/networks, or "*"
     log_level: str = Field("INFO", validation_alias="WACRM_LOG_LEVEL")
     log_format: Literal["json", "text"] = Field("text", validation_alias="WACRM_LOG_FORMAT")
     db_pool_size: int = Field(16, ge=1, le=200, validation_alias="WACRM_DB_POOL_SIZE")
@@ -79,6 +94,17 @@ class Settings(BaseSettings):
         if self.env == "production" and len(self.secret_key) < 32:
             raise ValueError("WACRM_SECRET_KEY must be at least 32 characters in production")
         return self
+
+    @property
+    def pooled(self) -> bool:
+        """DATABASE_URL goes through a transaction-mode pooler: no server-side prepared statements."""
+        if self.db_pooler is not None:
+            return self.db_pooler == "transaction"
+        return bool(self.database_direct_url)
+
+    def session_url(self, url: str) -> str:
+        """The URL for connections that need a session of their own (LISTEN, session locks)."""
+        return self.database_direct_url or url
 
     @property
     def webhook_url(self) -> str:

@@ -12,6 +12,7 @@ from psycopg.rows import dict_row
 from wacrm.accounts import service
 from wacrm.accounts.passwords import generate_password
 from wacrm.config import Settings, get_settings
+from wacrm.db.pool import connect_kwargs
 
 
 async def ensure_admin(
@@ -42,7 +43,7 @@ def bootstrap_admin(url: str) -> None:
 
     async def run() -> tuple[str, str] | None:
         async with await psycopg.AsyncConnection.connect(
-            url, row_factory=dict_row, autocommit=True
+            url, row_factory=dict_row, autocommit=True, **connect_kwargs(settings.pooled)
         ) as c:
             return await ensure_admin(c, settings)
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from wacrm.config import Settings, get_settings
 from wacrm.db.embedded import EmbeddedDatabaseError
 from wacrm.db.migrate import DatabaseAheadError, MigrationError, migrate
+from wacrm.db.pool import connect_kwargs
 from wacrm.db.runtime import DatabaseUnavailableError, check_reachable, resolve_database_url
 
 console = Console(stderr=True)
@@ -38,10 +39,11 @@ def database_url(settings: Settings | None = None, *, migrate_first: bool = True
             _server_handles.append(handle)
         check_reachable(url)
         if migrate_first:
-            migrate(url)
+            direct = settings.session_url(url)  # the migrations' lock wants a session of its own
+            migrate(direct)
             from wacrm.numbers.legacy import encrypt_plaintext_secrets
 
-            if encrypted := encrypt_plaintext_secrets(url):
+            if encrypted := encrypt_plaintext_secrets(direct):
                 console.print(f"encrypted the plain-text WhatsApp secrets of {encrypted} number(s)")
     except (DatabaseUnavailableError, EmbeddedDatabaseError) as exc:
         fail(str(exc), 2)
@@ -58,7 +60,7 @@ def run_with_connection(fn: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T
 
     async def runner() -> T:
         async with await psycopg.AsyncConnection.connect(
-            url, row_factory=dict_row, autocommit=True
+            url, row_factory=dict_row, autocommit=True, **connect_kwargs()
         ) as conn:
             return await fn(conn)
 

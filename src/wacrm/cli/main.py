@@ -56,6 +56,12 @@ def serve(
         False, "--demo", help="Also run a local WhatsApp sandbox with a demo agent and customers."
     ),
     sandbox_port: int = typer.Option(8900, help="The demo sandbox's port (with --demo)."),
+    forwarded_allow_ips: str = typer.Option(
+        None,
+        "--forwarded-allow-ips",
+        help="Proxies trusted for X-Forwarded-For/-Proto: comma-separated IPs or networks, or '*'"
+        " (default WACRM_FORWARDED_ALLOW_IPS or 127.0.0.1).",
+    ),
 ) -> None:
     """Run the CRM: database (embedded if no DATABASE_URL), migrations, web app and a job worker."""
     import os
@@ -83,6 +89,7 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=10,
         proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips or settings.forwarded_allow_ips,
     )
 
 

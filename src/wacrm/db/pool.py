@@ -32,6 +32,17 @@ async def check_if_signalled(conn: AsyncConnection[Any]) -> None:
         await AsyncConnectionPool.check_connection(conn)
 
 
+def connect_kwargs(pooled: bool | None = None) -> dict[str, Any]:
+    """Connection options for DATABASE_URL: behind a transaction-mode pooler (PgBouncer) no
+    server-side prepared statements, since the next transaction may run on another server session
+    (`prepared statement "_pg3_0" does not exist`)."""
+    if pooled is None:
+        from wacrm.config import get_settings
+
+        pooled = get_settings().pooled
+    return {"prepare_threshold": None} if pooled else {}
+
+
 def create_pool(
     url: str,
     *,
@@ -39,13 +50,14 @@ def create_pool(
     min_size: int = 2,
     name: str = "wacrm",
     check: Check = AsyncConnectionPool.check_connection,
+    pooled: bool | None = None,
 ) -> AsyncConnectionPool:
     """A pool of autocommit connections (dict rows) checked on checkout, so it survives a database restart.
 
     Autocommit is the rule: a unit of work opens `async with conn.transaction():` explicitly, which
     also lets pgqueuer enqueue a job in the same transaction as the row it serves. `check` runs
     on every checkout (default: an empty query; `check_if_signalled` skips it while the socket
-    is quiet).
+    is quiet). `pooled` (default: the settings') turns prepared statements off (`connect_kwargs`).
     """
     return AsyncConnectionPool(
         url,
@@ -53,7 +65,7 @@ def create_pool(
         max_size=max_size,
         open=False,
         name=name,
-        kwargs={"row_factory": dict_row, "autocommit": True},
+        kwargs={"row_factory": dict_row, "autocommit": True, **connect_kwargs(pooled)},
         check=check,
         reconnect_timeout=3600,
         timeout=10,

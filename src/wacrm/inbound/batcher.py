@@ -172,6 +172,7 @@ async def start_webhook_batcher(app: Any, stack: contextlib.AsyncExitStack) -> N
         min_size=concurrency,
         name="wacrm-webhooks",
         check=check_if_signalled,
+        pooled=app.state.settings.pooled,
     )
     await pool.open(wait=False)
     stack.push_async_callback(pool.close)

@@ -192,8 +192,13 @@ async def run_processor(
     batch: int = BATCH,
     poll: float = POLL_SECONDS,
     linger: float = LINGER_SECONDS,
+    listen_url: str | None = None,
 ) -> None:
-    """Process the journal until `stop` is set; survives database restarts (reconnects with back-off)."""
+    """Process the journal until `stop` is set; survives database restarts (reconnects with back-off).
+
+    `listen_url` (default `database_url`) is where LISTEN goes: a direct session when
+    `database_url` is a transaction-mode pooler.
+    """
     from wacrm.db.pool import create_pool
 
     gc.collect()
@@ -207,7 +212,7 @@ async def run_processor(
         while not stop.is_set():
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    database_url, autocommit=True
+                    listen_url or database_url, autocommit=True
                 ) as listen:
                     await listen.execute(f"LISTEN {JOURNAL_CHANNEL}")
                     delay = 0.5

@@ -9,6 +9,7 @@ from datetime import timedelta
 import typer
 
 from wacrm.cli.common import console, database_url
+from wacrm.config import get_settings
 
 
 def worker(
@@ -40,7 +41,7 @@ def worker(
                 stop=stop,
                 heartbeat_timeout=timedelta(seconds=heartbeat_timeout),
             ),
-            run_processor(url, stop),
+            run_processor(url, stop, listen_url=get_settings().session_url(url)),
         )
 
     asyncio.run(main())

@@ -22,7 +22,12 @@ async def start_inprocess_worker(app: FastAPI, stack: AsyncExitStack) -> None:
         name="wacrm-inprocess-worker",
     )
     journal = asyncio.create_task(
-        run_processor(app.state.database_url, stop), name="wacrm-journal-processor"
+        run_processor(
+            app.state.database_url,
+            stop,
+            listen_url=app.state.settings.session_url(app.state.database_url),
+        ),
+        name="wacrm-journal-processor",
     )
 
     async def shutdown() -> None:

@@ -23,7 +23,7 @@ from psycopg_pool import PoolTimeout
 
 import wacrm
 from wacrm.config import Settings, get_settings
-from wacrm.db.pool import check_if_signalled, create_pool
+from wacrm.db.pool import check_if_signalled, connect_kwargs, create_pool
 from wacrm.jobs import context
 from wacrm.jobs.registry import (
     ENTRYPOINTS,
@@ -190,12 +190,14 @@ async def _run_once(
     settings = settings or get_settings()
     load_task_modules()
     concurrency = max(2, concurrency)
+    pooled = settings.pooled
     pool = create_pool(
         database_url,
         max_size=max(2, min(concurrency, POOL_MAX)),
         min_size=1,
         name="wacrm-worker",
         check=check_if_signalled,
+        pooled=pooled,
     )
     short_pool = create_pool(
         database_url,
@@ -203,6 +205,7 @@ async def _run_once(
         min_size=1,
         name="wacrm-worker-short",
         check=check_if_signalled,
+        pooled=pooled,
     )
     await pool.open(wait=True)
     try:
@@ -212,13 +215,18 @@ async def _run_once(
         raise
     done = asyncio.Event()  # this life is over (stop, or a lost connection)
     try:
-        listen = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
+        # LISTEN needs a session of its own: the direct URL when DATABASE_URL is a pooler
+        listen = await psycopg.AsyncConnection.connect(
+            settings.session_url(database_url), autocommit=True
+        )
     except BaseException:
         await short_pool.close()
         await pool.close()
         raise
     try:
-        queries = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
+        queries = await psycopg.AsyncConnection.connect(
+            database_url, autocommit=True, **connect_kwargs(pooled)
+        )
     except BaseException:
         await listen.close()
         await short_pool.close()

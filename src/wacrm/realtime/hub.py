@@ -140,7 +140,7 @@ class EventHub:
 
 async def startup_hook(app: FastAPI, stack: AsyncExitStack) -> None:
     """Start this process's event hub (app.state.event_hub); stopped on shutdown."""
-    hub = EventHub(app.state.database_url)
+    hub = EventHub(app.state.settings.session_url(app.state.database_url))  # LISTEN: a session
     await hub.start()
     app.state.event_hub = hub
     stack.push_async_callback(hub.stop)
