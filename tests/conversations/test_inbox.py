@@ -230,10 +230,10 @@ async def test_filters_unread_and_open_order(conn):
 
 async def test_search_by_name_username_phone_and_message_text(conn):
     t = await new_agent(conn)
-    hans = await add_customer(conn, t, "Hans Müller", phone="4915112345678")
+    hans = await add_customer(conn, t, "Hans Müller", phone="+4915112345678")
     ann = await add_customer(conn, t, "Ann", phone=None, username="annie_shop")
-    pct = await add_customer(conn, t, "100% Cotton", phone="4420000000")
-    bob = await add_customer(conn, t, "Bob", phone="33611111111")
+    pct = await add_customer(conn, t, "100% Cotton", phone="+4420000000")
+    bob = await add_customer(conn, t, "Bob", phone="+33611111111")
     for i, cid in enumerate((hans, ann, pct, bob)):
         await add_message(conn, t, cid, "hello", at=minutes(i))
     await add_message(conn, t, bob, "Do you have the red sneakers in size 42?", at=minutes(10))

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Window(BaseModel):
@@ -25,7 +25,11 @@ class LastMessage(BaseModel):
 
 class Conversation(BaseModel):
     customer_id: int
-    name: str
+    name: str = Field(description="The name the CRM shows: the agent's, else WhatsApp's.")
+    profile_name: str | None = Field(
+        None, description="The customer's WhatsApp profile name, as last received."
+    )
+    name_by_agent: bool = Field(False, description="`name` was given by the agent.")
     phone: str | None
     username: str | None
     profile_image_url: str | None

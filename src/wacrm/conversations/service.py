@@ -13,6 +13,7 @@ from psycopg import AsyncConnection, sql
 from wacrm.agents.tables import AgentTables
 from wacrm.conversations import cursors
 from wacrm.conversations.previews import chat_message, preview
+from wacrm.customers import phones
 from wacrm.realtime import service as realtime
 
 WINDOW = timedelta(hours=24)
@@ -53,9 +54,8 @@ class Search:
         return escaped + "%"
 
     @property
-    def phone_prefix(self) -> str | None:
-        digits = re.sub(r"\D", "", self.text)
-        return digits + "%" if len(digits) >= 3 else None
+    def phone(self) -> phones.PhoneQuery | None:
+        return phones.phone_match(self.text)
 
     @property
     def tsquery(self) -> str | None:
@@ -94,6 +94,8 @@ def _conversation(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     return {
         "customer_id": row["id"],
         "name": row["name"],
+        "profile_name": row["profile_name"],
+        "name_by_agent": bool(row["name_by_agent"]),
         "phone": row["phone"],
         "username": row["username"],
         "profile_image_url": row["profile_image_url"],
@@ -109,7 +111,8 @@ def _conversation(row: dict[str, Any], now: datetime) -> dict[str, Any]:
 # pass over every open order of the agent (it did, at 1,563 open orders: half of the page's
 # execution time); a scalar subquery is one probe of the open orders' index per row shown.
 _INBOX_SQL = """
-SELECT c.id, c.name, c.phone, c.username, c.profile_image_url, c.last_message_at,
+SELECT c.id, c.name, c.profile_name, c.name_by_agent, c.phone, c.username, c.profile_image_url,
+       c.last_message_at,
        c.last_inbound_at, c.unread_count, now() AS db_now,
        (SELECT true FROM {orders} o WHERE o.customer_id = c.id
         AND o.status NOT IN ('delivered', 'cancelled') LIMIT 1) IS NOT NULL AS has_open_order,
@@ -203,19 +206,18 @@ async def _message_hits(conn: AsyncConnection[Any], tables: AgentTables, words: 
 
 
 async def _search_ids(conn: AsyncConnection[Any], tables: AgentTables, search: Search) -> list[int]:
-    """Customers matching by name, username or phone prefix, name word, or one of the newest
-    MESSAGE_HITS messages matching the words: each part read through its own index, bounded."""
-    params: dict[str, Any] = {
-        "name_prefix": search.name_prefix,
-        "words": search.tsquery,
-        "phone_prefix": search.phone_prefix,
-    }
+    """Customers matching by name, username, phone (phones.phone_match), name word, or one of
+    the newest MESSAGE_HITS messages matching the words: each part read through its own index,
+    bounded."""
+    params: dict[str, Any] = {"name_prefix": search.name_prefix, "words": search.tsquery}
     parts = [
         "SELECT s.id FROM {customers} s WHERE lower(s.name) LIKE %(name_prefix)s"
         " OR lower(s.username) LIKE %(name_prefix)s"
     ]
-    if search.phone_prefix:
-        parts.append("SELECT s.id FROM {customers} s WHERE s.phone LIKE %(phone_prefix)s")
+    if search.phone is not None:
+        condition, phone_params = phones.match_sql(search.phone, column="s.phone")
+        parts.append("SELECT s.id FROM {customers} s WHERE " + condition)
+        params.update(phone_params)
     if search.tsquery:
         parts.append(
             "SELECT s.id FROM {customers} s WHERE to_tsvector('simple', "

@@ -10,7 +10,13 @@ from pydantic import BaseModel, Field
 class CustomerOut(BaseModel):
     id: int
     agent_id: int
-    name: str
+    name: str = Field(description="The name the CRM shows: the agent's, else WhatsApp's.")
+    profile_name: str | None = Field(
+        None, description="The customer's WhatsApp profile name, as last received."
+    )
+    name_by_agent: bool = Field(
+        False, description="`name` was given by the agent (WhatsApp's name then leaves it alone)."
+    )
     phone: str | None
     wa_id: str | None
     bsuid: str | None

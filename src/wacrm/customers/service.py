@@ -15,7 +15,8 @@ from wacrm.agents.tables import AgentTables
 
 _COLUMNS = (
     "id, agent_id, name, phone, wa_id, bsuid, parent_bsuid, username, profile_image_url, created_at,"
-    " updated_at, last_message_at, last_inbound_at, last_message_id, unread_count"
+    " updated_at, last_message_at, last_inbound_at, last_message_id, unread_count, profile_name,"
+    " coalesce(name_by_agent, false) AS name_by_agent"
 )
 
 
@@ -54,8 +55,11 @@ def _phone_lock(tables: AgentTables, phone: str | None) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+# A name the agent gave (name_by_agent) is kept; the WhatsApp profile name goes beside it.
 _SET_PROFILE = """
-    name = CASE WHEN %(name)s::text IS NOT NULL THEN %(name)s::text ELSE c.name END,
+    name = CASE WHEN %(name)s::text IS NOT NULL AND c.name_by_agent IS NOT TRUE
+                THEN %(name)s::text ELSE c.name END,
+    profile_name = coalesce(%(name)s::text, c.profile_name),
     username = coalesce(%(username)s::text, c.username),
     parent_bsuid = coalesce(%(parent_bsuid)s::text, c.parent_bsuid),
     updated_at = now()
@@ -67,8 +71,8 @@ def _sql(tables: AgentTables) -> dict[str, str]:
     """The identity statements of one agent, composed once."""
     q = {
         "by_phone": """
-            INSERT INTO {customers} AS c (name, phone, wa_id, username, parent_bsuid)
-            SELECT %(fallback)s, %(phone)s, %(wa_id)s, %(username)s, %(parent_bsuid)s
+            INSERT INTO {customers} AS c (name, phone, wa_id, username, parent_bsuid, profile_name)
+            SELECT %(fallback)s, %(phone)s, %(wa_id)s, %(username)s, %(parent_bsuid)s, %(name)s
             FROM (SELECT pg_advisory_xact_lock(%(lock)s)) l
             ON CONFLICT (phone) WHERE phone IS NOT NULL DO UPDATE SET
               wa_id = coalesce(c.wa_id, excluded.wa_id), """
@@ -81,9 +85,10 @@ def _sql(tables: AgentTables) -> dict[str, str]:
               AND NOT EXISTS (SELECT 1 FROM {customers} WHERE bsuid = %(bsuid)s)
         """,
         "by_bsuid": """
-            INSERT INTO {customers} AS c (name, phone, wa_id, bsuid, username, parent_bsuid)
+            INSERT INTO {customers} AS c
+              (name, phone, wa_id, bsuid, username, parent_bsuid, profile_name)
             SELECT %(fallback)s, p.phone, CASE WHEN p.phone IS NULL THEN NULL ELSE %(wa_id)s END,
-                   %(bsuid)s, %(username)s, %(parent_bsuid)s
+                   %(bsuid)s, %(username)s, %(parent_bsuid)s, %(name)s
             FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM {customers} WHERE phone = %(phone)s)
                               THEN NULL ELSE %(phone)s::text END AS phone) p
             ON CONFLICT (bsuid) WHERE bsuid IS NOT NULL DO UPDATE SET
@@ -100,8 +105,8 @@ def _sql(tables: AgentTables) -> dict[str, str]:
         " bsuid = coalesce(%(bsuid)s::text, bsuid), updated_at = now() WHERE id = %(id)s",
         "set_bsuid": "UPDATE {customers} SET bsuid = %(bsuid)s, updated_at = now() WHERE id = %(id)s",
         "get": f"SELECT {_COLUMNS} FROM {{customers}} WHERE id = %(id)s",
-        "rename": f"UPDATE {{customers}} SET name = %(name)s, updated_at = now() WHERE id = %(id)s"
-        f" RETURNING {_COLUMNS}",
+        "rename": "UPDATE {customers} SET name = %(name)s, name_by_agent = true, updated_at = now()"
+        f" WHERE id = %(id)s RETURNING {_COLUMNS}",
     }
     return {k: tables.query(v).as_string(None) for k, v in q.items()}
 
@@ -401,7 +406,8 @@ async def get_customer(
 async def rename_customer(
     conn: AsyncConnection[Any], *, tables: AgentTables, customer_id: int, name: str
 ) -> dict[str, Any] | None:
-    """Set the name the agent knows the customer by; None if there is no such customer."""
+    """Set the name the agent knows the customer by (kept when the WhatsApp profile name
+    changes; the profile name stays in `profile_name`); None if there is no such customer."""
     if not isinstance(name, str) or not name.strip():
         raise CustomerError("the name is empty: give the customer a name of at least one character")
     if len(name) > 200:

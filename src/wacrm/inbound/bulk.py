@@ -113,14 +113,16 @@ _MESSAGES = (
         last_message_id = CASE WHEN t.ts IS NOT NULL
                                     AND (c.last_message_at IS NULL OR t.ts >= c.last_message_at)
                                THEN t.last_id ELSE c.last_message_id END,
-        name = coalesce(t.name, c.name),
+        name = CASE WHEN c.name_by_agent THEN c.name ELSE coalesce(t.name, c.name) END,
+        profile_name = coalesce(t.name, c.profile_name),
         username = coalesce(t.username, c.username),
         parent_bsuid = coalesce(t.parent, c.parent_bsuid),
         updated_at = now()
       FROM t WHERE c.id = t.id
         AND c.id = ANY (ARRAY(SELECT id FROM t))  -- index probes, never a table scan
         AND (t.n IS NOT NULL  -- profile fields are written only where they change something
-          OR (t.name IS NOT NULL AND t.name IS DISTINCT FROM c.name)
+          OR (t.name IS NOT NULL AND t.name IS DISTINCT FROM c.profile_name)
+          OR (t.name IS NOT NULL AND c.name_by_agent IS NOT TRUE AND t.name IS DISTINCT FROM c.name)
           OR (t.username IS NOT NULL AND t.username IS DISTINCT FROM c.username)
           OR (t.parent IS NOT NULL AND t.parent IS DISTINCT FROM c.parent_bsuid))
     ), """
