@@ -60,13 +60,25 @@ async def counts(conn: AsyncConnection[Any], *, tables: AgentTables) -> dict[str
     return {k: int(row[k]) for k in ("customers", "messages", "orders")}
 
 
+async def count_agents(conn: AsyncConnection[Any]) -> int:
+    cur = await conn.execute("SELECT count(*) AS n FROM agents")
+    row = await cur.fetchone()
+    return int(row["n"]) if row else 0
+
+
 async def list_agents(
-    conn: AsyncConnection[Any], *, with_counts: bool = True
+    conn: AsyncConnection[Any],
+    *,
+    with_counts: bool = True,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Every agent with its user's email and (optionally) its counts."""
+    """Agents by id (all, or `limit` from `offset`) with their user's email and (optionally)
+    their counts: one statement per agent, so no statement holds more than one agent's tables."""
     cur = await conn.execute(
         """SELECT a.*, u.email AS user_email FROM agents a LEFT JOIN users u ON u.id = a.user_id
-           ORDER BY a.id"""
+           ORDER BY a.id LIMIT %s OFFSET %s""",
+        (limit, offset),
     )
     agents = [dict(r) for r in await cur.fetchall()]
     if with_counts:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import select
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -74,3 +75,22 @@ def create_pool(
         # so that a pool serving thousands of agents does not grow without bound
         max_lifetime=MAX_LIFETIME_SECONDS,
     )
+
+
+@asynccontextmanager
+async def dedicated_connection(
+    pool: AsyncConnectionPool[Any],
+) -> AsyncIterator[AsyncConnection[Any]]:
+    """A connection of its own, like the pool's (autocommit, dict rows), closed at the end.
+
+    For work that reads many agents' tables one after another (the dashboard's recount, exports
+    across agents): the backend's caches of every table it touched (~180 KiB per agent) end with
+    it instead of staying in a pooled connection for up to MAX_LIFETIME_SECONDS.
+    """
+    conninfo, kwargs = pool.conninfo, pool.kwargs  # create_pool gives both as values
+    assert isinstance(conninfo, str) and isinstance(kwargs, dict)
+    conn = await AsyncConnection.connect(conninfo, **kwargs)
+    try:
+        yield conn
+    finally:
+        await conn.close()

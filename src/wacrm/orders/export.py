@@ -14,6 +14,7 @@ from psycopg.rows import tuple_row
 from psycopg_pool import AsyncConnectionPool
 
 from wacrm.agents.tables import AgentTables
+from wacrm.db.pool import dedicated_connection
 from wacrm.orders.money import format_amount
 
 BATCH = 2000
@@ -182,8 +183,9 @@ async def stream_csv(
     created_to: datetime | None = None,
     with_agent: bool = False,
 ) -> AsyncIterator[bytes]:
-    """CSV bytes for `kind` ("orders" or "customers") of every (agent, tables) in `targets`, in one
-    read-only snapshot. `with_agent` (admin export): lines start with agent_id and agent_prefix."""
+    """CSV bytes for `kind` ("orders" or "customers") of every (agent, tables) in `targets`, each
+    agent's rows from one read-only snapshot of its own. `with_agent` (admin export): lines start
+    with agent_id and agent_prefix."""
     header, line, build = (
         (ORDER_HEADER, _order_line, orders_query)
         if kind == "orders"
@@ -200,12 +202,17 @@ async def stream_csv(
         return data
 
     yield take()
-    async with pool.connection() as conn, conn.transaction():
-        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    # Several agents: a connection of its own (its caches of every agent's tables end with it)
+    # and one transaction per agent (a transaction keeps the locks of every table it read, and
+    # one over hundreds of agents filled PostgreSQL's lock table: "out of shared memory").
+    opened = dedicated_connection(pool) if len(targets) > 1 else pool.connection()
+    async with opened as conn:
         for agent, tables in targets:
             lead: list[Any] = [agent["id"], agent["agent_prefix"]] if with_agent and agent else []
             query, params = build(tables, created_from, created_to)
             to_line: Callable[[Sequence[Any]], list[Any]] = line
-            async for batch in _rows(conn, query, params):
-                writer.writerows(lead + to_line(r) for r in batch)
-                yield take()
+            async with conn.transaction():
+                await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                async for batch in _rows(conn, query, params):
+                    writer.writerows(lead + to_line(r) for r in batch)
+                    yield take()

@@ -1,4 +1,4 @@
-"""The dashboard's figures over a period, for one agent or several (their tables via AgentTables).
+"""The dashboard's figures over a period, for one agent or a few (their tables via AgentTables).
 
 Messages in/out and new customers per day, and the median response time: settled days from the
 daily rollup (wacrm.reports.rollup), the others counted live (wacrm.reports.figures); orders live.
@@ -22,6 +22,9 @@ from wacrm.orders.workflow import STATUSES
 from wacrm.reports import figures, rollup
 
 MAX_DAYS = 366
+# report() counts its agents' live days in one snapshot, holding their tables' locks to its end:
+# a few agents at most (all agents: wacrm.reports.everyone, from shared tables).
+MAX_LIVE_AGENTS = 20
 # The live days start at an agent's filled_until (its open runs are kept there) when the period
 # starts at most this many days after it; further on, at the period's start with index probes.
 KEPT_RUNS_REACH = 14
@@ -62,14 +65,10 @@ def period(start: date, end: date) -> tuple[datetime, datetime]:
     )
 
 
-async def report(
-    conn: AsyncConnection[Any], *, targets: list[AgentTables], start: date, end: date
-) -> dict[str, Any]:
-    """Per day: messages in/out and new customers; the median response time (seconds) and how many
-    replies it is over; orders and revenue per status and currency; totals of each."""
-    lo, hi = period(start, end)
+def blank(start: date, end: date) -> tuple[list[date], dict[str, Any]]:
+    """The period's days and a report of them without any figures."""
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    out: dict[str, Any] = {
+    return days, {
         "start": start,
         "end": end,
         "days": [d.isoformat() for d in days],
@@ -81,6 +80,29 @@ async def report(
         "orders": [],
         "totals": {"messages_in": 0, "messages_out": 0, "new_customers": 0, "orders": 0},
     }
+
+
+def sort_orders(summed: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
+    """Order totals keyed by (status, currency) as a list in workflow order."""
+    rank = {s: i for i, s in enumerate(STATUSES)}
+    return [
+        {"status": s, "currency": c, **v}
+        for (s, c), v in sorted(summed.items(), key=lambda kv: (rank.get(kv[0][0], 99), kv[0][1]))
+    ]
+
+
+async def report(
+    conn: AsyncConnection[Any], *, targets: list[AgentTables], start: date, end: date
+) -> dict[str, Any]:
+    """Per day: messages in/out and new customers; the median response time (seconds) and how many
+    replies it is over; orders and revenue per status and currency; totals of each."""
+    if len(targets) > MAX_LIVE_AGENTS:
+        raise ValueError(
+            f"{len(targets)} agents counted live in one snapshot would hold ~15 locks each:"
+            " use wacrm.reports.everyone for all agents"
+        )
+    lo, hi = period(start, end)
+    days, out = blank(start, end)
     if not targets:
         return out
     fresh = conn.info.transaction_status == TransactionStatus.IDLE
@@ -179,11 +201,7 @@ async def order_totals(
             key = (r["status"], str(r["currency"]).strip())
             summed[key]["count"] += int(r["count"])
             summed[key]["total"] += Decimal(r["total"])
-    rank = {s: i for i, s in enumerate(STATUSES)}
-    return [
-        {"status": s, "currency": c, **v}
-        for (s, c), v in sorted(summed.items(), key=lambda kv: (rank.get(kv[0][0], 99), kv[0][1]))
-    ]
+    return sort_orders(summed)
 
 
 def revenue(orders: list[dict[str, Any]]) -> dict[str, Decimal]:

@@ -1,4 +1,5 @@
-"""The reports' periodic job: the dashboard's daily rollup kept up to date (wacrm.reports.rollup)."""
+"""The reports' periodic job: the dashboard's rollups kept up to date (wacrm.reports.rollup for
+settled days, wacrm.reports.recent for the all-agents view)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,19 @@ import logging
 from datetime import timedelta
 
 from wacrm.jobs import context, periodic
-from wacrm.reports import rollup
+from wacrm.reports import recent
 
 log = logging.getLogger(__name__)
 
 
-@periodic("reports.rollup", every=timedelta(minutes=5))
+@periodic("reports.rollup", every=timedelta(minutes=1))
 async def refresh_rollup() -> None:
-    """Fill the settled days of every agent whose rollup is behind or marked stale."""
-    async with context.current().pool.connection() as conn:
-        refreshed = await rollup.refresh_all(conn)
-    if refreshed:
-        log.info("dashboard rollup refreshed for %d agents", refreshed)
+    """Fill the settled days of every agent behind or marked stale, then count the recent days
+    and orders of every agent whose tables changed (one worker at a time)."""
+    cycle = await recent.refresh_everything(context.current().pool)
+    if cycle and (cycle.refreshed or cycle.counted):
+        log.info(
+            "dashboard rollup: settled days filled for %d agents, recent days counted for %d",
+            cycle.refreshed,
+            cycle.counted,
+        )

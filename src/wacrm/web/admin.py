@@ -27,6 +27,7 @@ Conn = AsyncConnection[Any]
 AgentId = Path(..., ge=1, le=2**31 - 1)
 ConfigId = Path(..., ge=1, le=2**63 - 1)
 JOURNAL_PAGE = 50
+AGENTS_PAGE = 50
 DONE = {
     "user-created": "User created.",
     "user-saved": "User saved.",
@@ -74,7 +75,12 @@ async def _page(
     async with request.app.state.pool.connection() as conn:
         context["users"] = await accounts.list_users(conn)
         if section == "agents":
-            context["agent_rows"] = await agents.list_agents(conn, with_counts=True)
+            page = extra.get("page", 1)
+            context["agent_rows"] = await agents.list_agents(
+                conn, with_counts=True, limit=AGENTS_PAGE, offset=(page - 1) * AGENTS_PAGE
+            )
+            context["agents_total"] = await agents.count_agents(conn)
+            context["page"], context["page_size"] = page, AGENTS_PAGE
         elif section == "numbers":
             context["configs"] = await _configs(conn)
             context["webhook_url"] = request.app.state.settings.webhook_url
@@ -211,9 +217,13 @@ async def reset_password(
 
 @router.get("/agents", response_class=HTMLResponse)
 async def agents_page(
-    request: Request, done: str = Query("", max_length=20), user: CurrentUser = Depends(web_admin)
+    request: Request,
+    done: str = Query("", max_length=20),
+    page: int = Query(1, ge=1, le=10**6),
+    user: CurrentUser = Depends(web_admin),
 ) -> Response:
-    return await _page(request, user, "agents", done=done)
+    """Agents by id, AGENTS_PAGE per page (each row counts its agent's tables)."""
+    return await _page(request, user, "agents", done=done, page=page)
 
 
 @router.post("/agents")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from wacrm.accounts.deps import AgentScope
-from wacrm.agents.tables import AgentTables
+from wacrm.reports import everyone as all_agents
 from wacrm.reports import service as reports
 from wacrm.web.deps import web_scope
 from wacrm.web.orders import parse_day
@@ -32,14 +32,6 @@ def duration(seconds: float | None) -> str:
     return f"{seconds / 86400:.1f} d"
 
 
-async def _targets(request: Request, scope: AgentScope, everyone: bool) -> list[AgentTables]:
-    if not everyone:
-        return [scope.tables]
-    async with request.app.state.pool.connection() as conn:
-        cur = await conn.execute("SELECT id, agent_prefix FROM agents ORDER BY id")
-        return [AgentTables(a["id"], a["agent_prefix"]) for a in await cur.fetchall()]
-
-
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard(
     request: Request,
@@ -60,10 +52,12 @@ async def dashboard(
             raise HTTPException(400, detail="a custom period needs both dates, from and to")
     else:
         first, last = today - timedelta(days=int(days) - 1), today
-    targets = await _targets(request, scope, everyone)
     async with request.app.state.pool.connection() as conn:
         try:
-            data = await reports.report(conn, targets=targets, start=first, end=last)
+            if everyone:  # from the shared rollup, as of each agent's last count
+                data = await all_agents.report(conn, start=first, end=last)
+            else:
+                data = await reports.report(conn, targets=[scope.tables], start=first, end=last)
         except reports.ReportError as exc:
             raise HTTPException(exc.status, detail=str(exc)) from exc
     chart: dict[str, Any] = {

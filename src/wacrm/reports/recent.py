@@ -1,0 +1,152 @@
+"""The all-agents rollup: each agent's days since its settled rollup, and its orders per day.
+
+The all-agents dashboard reads shared tables only (wacrm.reports.everyone): one statement over
+every agent's own tables takes ~15 locks per agent and exhausted PostgreSQL's lock table at a few
+hundred agents. `refresh_everything` (the periodic job of wacrm.reports.tasks, every minute) brings
+the settled rollup up to date (wacrm.reports.rollup), then counts, one agent per transaction, the
+days from each agent's filled_until to today into report_recent_days and its orders per creation
+day, status and currency into report_order_days. An agent is counted again only when the
+statistics counters of its tables (rows inserted, updated, deleted) moved since its last count,
+when its filled_until moved, or after RECOUNT_AFTER anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection, sql
+from psycopg_pool import AsyncConnectionPool
+
+from wacrm.agents.tables import AgentTables
+from wacrm.db.pool import dedicated_connection
+from wacrm.reports import rollup
+from wacrm.reports.figures import count_days
+
+log = logging.getLogger(__name__)
+
+RECOUNT_AFTER = timedelta(hours=1)  # counted again even when the counters did not move
+CYCLE_LOCK = (7402, 0)  # one worker runs a cycle at a time (session lock of its connection)
+
+# Rows written to an agent's tables since the statistics were reset (committed or not: a write
+# only makes its agent be counted again). to_regclass takes no lock on the tables.
+_CHANGES = """
+SELECT a.id, a.agent_prefix, s.filled_until, s.recent_from, s.counted_at, s.changes AS counted,
+  (SELECT coalesce(sum(pg_stat_get_tuples_inserted(r) + pg_stat_get_tuples_updated(r)
+                       + pg_stat_get_tuples_deleted(r)), 0)::bigint
+   FROM unnest(ARRAY[to_regclass('public.' || a.agent_prefix || '_messages'),
+                     to_regclass('public.' || a.agent_prefix || '_customers'),
+                     to_regclass('public.' || a.agent_prefix || '_orders')]) AS r
+   WHERE r IS NOT NULL) AS changes
+FROM agents a JOIN report_agents s ON s.agent_id = a.id
+ORDER BY a.id"""
+_ORDER_DAYS = """
+INSERT INTO report_order_days (agent_id, day, status, currency, orders, total)
+SELECT {agent}, (o.created_at AT TIME ZONE 'UTC')::date, o.status, btrim(o.currency), count(*),
+  coalesce(sum(o.total_amount), 0)
+FROM {orders} o GROUP BY 2, 3, 4"""
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """What one cycle did: agents whose settled days were filled, agents counted again."""
+
+    refreshed: int = 0
+    counted: int = 0
+
+
+async def recount(conn: AsyncConnection[Any], tables: AgentTables, *, changes: int | None) -> bool:
+    """Count one agent's days from its filled_until to today and its orders, in one transaction
+    under the agent's rollup lock; False when another transaction holds it or nothing is filled."""
+    agent = tables.agent_id
+    async with conn.transaction():
+        cur = await conn.execute(
+            "SELECT pg_try_advisory_xact_lock(%s, hashint8(%s::bigint)) AS got",
+            (rollup.LOCK_CLASS, agent),
+        )
+        if not (await cur.fetchone() or {}).get("got"):
+            return False
+        await conn.execute(
+            "SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)"
+        )
+        cur = await conn.execute(
+            "SELECT filled_until, open_runs FROM report_agents WHERE agent_id = %s", (agent,)
+        )
+        state = await cur.fetchone()
+        if state is None:
+            return False
+        lo, today = state["filled_until"], await rollup.today_utc(conn)
+        figures = await count_days(
+            conn,
+            targets=[tables],
+            lo=lo,
+            hi=today + timedelta(days=1),
+            kept_open_runs=state["open_runs"],
+        )
+        await conn.execute("DELETE FROM report_recent_days WHERE agent_id = %s", (agent,))
+        rows = [
+            (agent, day, f.messages_in, f.messages_out, f.new_customers, sorted(f.response_seconds))
+            for day, f in sorted(figures.items())
+        ]
+        if rows:
+            async with conn.cursor() as cur:
+                await cur.executemany(
+                    """INSERT INTO report_recent_days (agent_id, day, messages_in, messages_out,
+                         new_customers, response_seconds) VALUES (%s, %s, %s, %s, %s, %s::float8[])""",
+                    rows,
+                )
+        await conn.execute("DELETE FROM report_order_days WHERE agent_id = %s", (agent,))
+        await conn.execute(tables.query(_ORDER_DAYS, agent=sql.Literal(agent)))
+        await conn.execute(
+            """UPDATE report_agents SET recent_from = %s, counted_at = now(), changes = %s
+               WHERE agent_id = %s""",
+            (lo, changes, agent),
+        )
+    return True
+
+
+def _due(row: dict[str, Any], now: Any) -> bool:
+    return (
+        row["counted_at"] is None
+        or row["recent_from"] != row["filled_until"]
+        or row["counted"] != row["changes"]
+        or row["counted_at"] < now - RECOUNT_AFTER
+    )
+
+
+async def recount_changed(conn: AsyncConnection[Any], *, every: bool = False) -> int:
+    """Count again each agent whose tables changed since its last count (all with `every`)."""
+    cur = await conn.execute("SELECT now() AS now")
+    now = (await cur.fetchone() or {})["now"]
+    cur = await conn.execute(_CHANGES)
+    counted = 0
+    for row in await cur.fetchall():
+        if not (every or _due(row, now)):
+            continue
+        tables = AgentTables(row["id"], row["agent_prefix"])
+        try:
+            counted += await recount(conn, tables, changes=row["changes"])
+        except psycopg.Error:  # one agent's failure (logged) does not hold up the others
+            log.exception("agent %s: the all-agents rollup could not be counted", row["id"])
+    return counted
+
+
+async def run_cycle(conn: AsyncConnection[Any], *, every: bool = False) -> Cycle:
+    """Fill the settled days, then count the changed agents' recent days (on `conn`)."""
+    refreshed = await rollup.refresh_all(conn)
+    return Cycle(refreshed=refreshed, counted=await recount_changed(conn, every=every))
+
+
+async def refresh_everything(
+    pool: AsyncConnectionPool[Any], *, every: bool = False
+) -> Cycle | None:
+    """One cycle on a connection of its own (closed after: it touched every changed agent's
+    tables); None when another worker is running one."""
+    async with dedicated_connection(pool) as conn:
+        cur = await conn.execute("SELECT pg_try_advisory_lock(%s, %s) AS got", CYCLE_LOCK)
+        if not (await cur.fetchone() or {}).get("got"):
+            return None
+        return await run_cycle(conn, every=every)
