@@ -29,7 +29,6 @@ from wacrm.reports.figures import count_days
 log = logging.getLogger(__name__)
 
 RECOUNT_AFTER = timedelta(hours=1)  # counted again even when the counters did not move
-CYCLE_LOCK = (7402, 0)  # one worker runs a cycle at a time (session lock of its connection)
 
 # Rows written to an agent's tables since the statistics were reset (committed or not: a write
 # only makes its agent be counted again). to_regclass takes no lock on the tables.
@@ -140,13 +139,9 @@ async def run_cycle(conn: AsyncConnection[Any], *, every: bool = False) -> Cycle
     return Cycle(refreshed=refreshed, counted=await recount_changed(conn, every=every))
 
 
-async def refresh_everything(
-    pool: AsyncConnectionPool[Any], *, every: bool = False
-) -> Cycle | None:
+async def refresh_everything(pool: AsyncConnectionPool[Any], *, every: bool = False) -> Cycle:
     """One cycle on a connection of its own (closed after: it touched every changed agent's
-    tables); None when another worker is running one."""
+    tables). Workers running cycles at once share the agents: each skips one another is
+    counting (its lock; no session-level lock, which a transaction-mode PgBouncer would leak)."""
     async with dedicated_connection(pool) as conn:
-        cur = await conn.execute("SELECT pg_try_advisory_lock(%s, %s) AS got", CYCLE_LOCK)
-        if not (await cur.fetchone() or {}).get("got"):
-            return None
         return await run_cycle(conn, every=every)

@@ -15,9 +15,9 @@ log = logging.getLogger(__name__)
 @periodic("reports.rollup", every=timedelta(minutes=1))
 async def refresh_rollup() -> None:
     """Fill the settled days of every agent behind or marked stale, then count the recent days
-    and orders of every agent whose tables changed (one worker at a time)."""
+    and orders of every agent whose tables changed."""
     cycle = await recent.refresh_everything(context.current().pool)
-    if cycle and (cycle.refreshed or cycle.counted):
+    if cycle.refreshed or cycle.counted:
         log.info(
             "dashboard rollup: settled days filled for %d agents, recent days counted for %d",
             cycle.refreshed,
