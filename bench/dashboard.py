@@ -128,8 +128,8 @@ async def measure(url: str, runs: int, modes: list[str]) -> dict[str, Any]:
             transport=httpx.ASGITransport(app=app), base_url="http://testserver"
         ) as http,
     ):
-        login = await http.post("/login", data={"email": email, "password": PASSWORD})
-        assert login.status_code == 303, login.text
+        login = await http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+        assert login.status_code == 200, login.text
         pages: dict[str, str] = {}
         for name, params in [*CASES, _custom_year()]:
             samples: dict[str, list[float]] = {m: [] for m in modes}

@@ -86,8 +86,8 @@ def web_times(base: str, email: str, busy: int, runs: int) -> dict[str, Any]:
     """p50/p95 of the web app's inbox and chat pages (server-side: session, queries, Jinja2 render),
     signed in as the agent, over loopback with keep-alive."""
     with httpx.Client(base_url=base, timeout=30, trust_env=False) as client:
-        login = client.post("/login", data={"email": email, "password": WEB_PASSWORD})
-        if login.status_code != 303:
+        login = client.post("/api/v1/auth/login", json={"email": email, "password": WEB_PASSWORD})
+        if login.status_code != 200:
             raise RuntimeError(f"login answered {login.status_code}: {login.text[:200]}")
         client.get(f"/chat/{busy}").raise_for_status()  # the first visit marks the chat read
         cases: dict[str, tuple[str, dict[str, Any]]] = {

@@ -13,7 +13,7 @@ import pytest
 from tests.helpers import bearer, make_admin
 from tests.outbound.conftest import graph_base, shop, wait_status, worker  # noqa: F401 (fixtures)
 from tests.sandbox_fixture import DEFAULT_NUMBER, signed_inbound
-from tests.web.conftest import PASSWORD, user_with_password
+from tests.web.conftest import PASSWORD, post_login, user_with_password
 from wacrm.accounts import sessions, tokens
 from wacrm.inbound import router as inbound_router
 from wacrm.outbound import service as outbound
@@ -103,7 +103,7 @@ async def test_session_fixation_a_planted_cookie_is_replaced(client, conn) -> No
     await user_with_password(conn, "ann@example.com")
     planted = "attacker-chosen-session-id-0123456789"
     client.cookies.set(sessions.SESSION_COOKIE, planted)
-    r = await client.post("/login", data={"email": "ann@example.com", "password": PASSWORD})
+    r = await post_login(client, {"email": "ann@example.com", "password": PASSWORD})
     assert r.status_code == 303
     issued = r.cookies.get(sessions.SESSION_COOKIE)
     assert issued and issued != planted
@@ -114,7 +114,7 @@ async def test_session_fixation_a_planted_cookie_is_replaced(client, conn) -> No
     assert me_planted.status_code == 401
     client.cookies.set(sessions.SESSION_COOKIE, issued)
     assert (await client.get("/api/v1/auth/me")).status_code == 200
-    again = await client.post("/login", data={"email": "ann@example.com", "password": PASSWORD})
+    again = await post_login(client, {"email": "ann@example.com", "password": PASSWORD})
     assert again.cookies.get(sessions.SESSION_COOKIE) not in (None, issued)
 
 
@@ -130,7 +130,7 @@ async def test_web_cookies_are_flagged_behind_https(db_url: str, settings: Any, 
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="https://crm.example") as http:
-            r = await http.post("/login", data={"email": "root@example.com", "password": PASSWORD})
+            r = await post_login(http, {"email": "root@example.com", "password": PASSWORD})
             cookies = r.headers.get_list("set-cookie")
             page = await http.get("/inbox")
             csrf = (
@@ -146,13 +146,14 @@ async def test_web_cookies_are_flagged_behind_https(db_url: str, settings: Any, 
     assert session, cookies
     for cookie in cookies:
         flags = cookie.lower()
-        assert "httponly" in flags and "samesite=lax" in flags and "secure" in flags, cookie
+        samesite = "samesite=lax" in flags or "samesite=strict" in flags
+        assert "httponly" in flags and samesite and "secure" in flags, cookie
 
 
 async def test_security_headers_on_every_web_page(app, client, conn) -> None:
     """Every GET page of the web app (signed in as an admin with a workspace) carries the headers."""
     await user_with_password(conn, "root@example.com", role="admin")
-    r = await client.post("/login", data={"email": "root@example.com", "password": PASSWORD})
+    r = await post_login(client, {"email": "root@example.com", "password": PASSWORD})
     assert r.status_code == 303
     from fastapi.routing import iter_route_contexts
 
@@ -228,11 +229,11 @@ async def test_no_secret_in_logs_or_error_pages(
         failed = await queue(conn, shop, type="text", body="second")
         row = await wait_status(conn, shop["tables"], failed["id"], {"failed"})
     assert row["error_code"] == 190
-    wrong = await client.post(
-        "/login", data={"email": "bob@example.com", "password": "wrong-password-xyz-123"}
+    wrong = await post_login(
+        client, {"email": "bob@example.com", "password": "wrong-password-xyz-123"}
     )
     assert wrong.status_code == 401
-    good = await client.post("/login", data={"email": "bob@example.com", "password": PASSWORD})
+    good = await post_login(client, {"email": "bob@example.com", "password": PASSWORD})
     cookie = good.cookies.get(sessions.SESSION_COOKIE)
     assert cookie
     pages = [

@@ -12,7 +12,7 @@ import httpx
 from typer.testing import CliRunner
 
 from tests.helpers import bearer, make_admin
-from tests.web.conftest import PASSWORD, sign_in, user_with_password
+from tests.web.conftest import PASSWORD, post_login, sign_in, user_with_password
 from wacrm.accounts import passwords
 
 
@@ -56,8 +56,8 @@ async def test_every_hash_and_verify_of_the_web_and_api_runs_off_the_loop(
     hasher = spy(monkeypatch)
     loop_thread = threading.current_thread().name
 
-    await client.post("/login", data={"email": "nobody@example.com", "password": "x" * 12})
-    await client.post("/login", data={"email": "ann@example.com", "password": "wrong" * 3})
+    await post_login(client, {"email": "nobody@example.com", "password": "x" * 12})
+    await post_login(client, {"email": "ann@example.com", "password": "wrong" * 3})
     await client.post(
         "/api/v1/auth/login", json={"email": "nobody@example.com", "password": "x" * 12}
     )
@@ -158,7 +158,7 @@ async def test_healthz_stays_fast_during_concurrent_wrong_sign_ins(app, client, 
         transport = httpx.ASGITransport(app=app, client=(f"198.51.100.{i + 1}", 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             if i % 3:
-                response = await http.post("/login", data={"email": email, "password": "w" * 12})
+                response = await post_login(http, {"email": email, "password": "w" * 12})
             else:
                 response = await http.post(
                     "/api/v1/auth/login", json={"email": email, "password": "w" * 12}

@@ -122,10 +122,10 @@ async def test_hostile_ids_in_paths_and_queries(client, conn, monkeypatch, path:
 
 async def test_hostile_workspace_cookie(client, conn) -> None:
     """The admin's workspace cookie names an agent id: garbage in it is ignored, never a 500."""
-    from tests.web.conftest import PASSWORD, user_with_password
+    from tests.web.conftest import PASSWORD, post_login, user_with_password
 
     await user_with_password(conn, "root@example.com", role="admin", agent=False)
-    login = await client.post("/login", data={"email": "root@example.com", "password": PASSWORD})
+    login = await post_login(client, {"email": "root@example.com", "password": PASSWORD})
     assert login.status_code == 303
     for value in ("1; DROP TABLE users", 'agt_1"', "-1", "9" * 40):
         client.cookies.set("wacrm_workspace", value)

@@ -34,9 +34,21 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
+def login_csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "the sign-in page has no csrf_token field"
+    return match.group(1)
+
+
+async def post_login(client: httpx.AsyncClient, data: dict[str, str]) -> httpx.Response:
+    """Post the sign-in form as a browser does: open the page first (its pre-session token)."""
+    page = await client.get("/login")
+    return await client.post("/login", data={"csrf_token": login_csrf_of(page.text), **data})
+
+
 async def sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> str:
     """Sign in through the form; returns the CSRF token of the session."""
-    response = await client.post("/login", data={"email": email, "password": password})
+    response = await post_login(client, {"email": email, "password": password})
     assert response.status_code == 303, response.text
     page = await client.get("/inbox")
     return csrf_of(page.text)

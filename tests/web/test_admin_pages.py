@@ -7,7 +7,7 @@ import re
 import orjson
 
 from tests.conversations.factory import add_customer, add_message
-from tests.web.conftest import PASSWORD, csrf_of, sign_in, user_with_password
+from tests.web.conftest import PASSWORD, csrf_of, post_login, sign_in, user_with_password
 from wacrm.accounts import service as accounts
 from wacrm.agents import service as agents
 from wacrm.numbers import service as numbers
@@ -17,7 +17,7 @@ PAGES = ("/admin", "/admin/users", "/admin/agents", "/admin/numbers", "/admin/we
 
 async def admin_sign_in(client) -> str:
     """Sign in as root (who may have no workspace yet); the CSRF token from a page without one."""
-    response = await client.post("/login", data={"email": "root@example.com", "password": PASSWORD})
+    response = await post_login(client, {"email": "root@example.com", "password": PASSWORD})
     assert response.status_code == 303
     return csrf_of((await client.get("/account/password")).text)
 
@@ -113,8 +113,8 @@ async def test_users_create_edit_deactivate_and_reset_password(client, conn):
     )
     assert reset.status_code == 303
     assert (
-        await client.post(
-            "/login", data={"email": "cleo@example.com", "password": "another long password 42"}
+        await post_login(
+            client, {"email": "cleo@example.com", "password": "another long password 42"}
         )
     ).status_code == 303
     csrf = await admin_sign_in(client)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conversations.factory import add_customer, add_message
-from tests.web.conftest import PASSWORD, sign_in, user_with_password
+from tests.web.conftest import PASSWORD, post_login, sign_in, user_with_password
 
 
 async def test_pages_need_sign_in_and_redirect_back(client):
@@ -37,12 +37,12 @@ async def test_security_headers_on_web_pages_not_on_api(client):
 
 async def test_wrong_password_is_refused_and_open_redirect_ignored(client, conn):
     await user_with_password(conn, "ann@example.com")
-    bad = await client.post("/login", data={"email": "ann@example.com", "password": "nope"})
+    bad = await post_login(client, {"email": "ann@example.com", "password": "nope"})
     assert bad.status_code == 401 and "wrong email or password" in bad.text
     assert "wacrm_session" not in bad.cookies
-    good = await client.post(
-        "/login",
-        data={"email": "ann@example.com", "password": PASSWORD, "next": "//evil.example/x"},
+    good = await post_login(
+        client,
+        {"email": "ann@example.com", "password": PASSWORD, "next": "//evil.example/x"},
     )
     assert good.status_code == 303 and good.headers["location"] == "/inbox"
 

@@ -12,6 +12,7 @@ from psycopg import AsyncConnection
 
 from wacrm.accounts import service, sessions, throttle, tokens
 from wacrm.accounts.deps import CurrentUser, current_user, db_conn, public, require_admin
+from wacrm.accounts.origin import is_cross_site
 from wacrm.accounts.schemas import (
     LoginIn,
     LoginOut,
@@ -57,7 +58,13 @@ async def _user_out(conn: Conn, user_id: UUID) -> UserOut:
     responses={401: {"model": Message}, 429: {"model": Message}},
 )
 async def login(body: LoginIn, request: Request, response: Response, conn: Conn = Depends(db_conn)):
-    """Open a browser session: sets the `wacrm_session` cookie and returns the CSRF token."""
+    """Open a browser session: sets the `wacrm_session` cookie and returns the CSRF token.
+
+    Refused (403) when the browser says another site's page sent it (login CSRF)."""
+    if is_cross_site(request):
+        raise HTTPException(
+            403, detail="sign-in from another site's page is refused; sign in on the CRM itself"
+        )
     with http_errors():
         token, csrf = await sessions.login(
             conn,

@@ -11,6 +11,7 @@ from wacrm.accounts import sessions, throttle
 from wacrm.accounts.deps import CurrentUser, require_csrf
 from wacrm.accounts.router import set_session_cookie
 from wacrm.accounts.service import AccountError
+from wacrm.web import login_guard
 from wacrm.web.deps import WORKSPACE_COOKIE, web_user
 from wacrm.web.templating import render
 
@@ -29,11 +30,35 @@ async def home() -> Response:
     return RedirectResponse("/inbox", status_code=303)
 
 
+async def login_form(
+    request: Request,
+    *,
+    next: str,
+    email: str = "",
+    error: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The sign-in page with its pre-session CSRF token (field and cookie)."""
+    token = login_guard.form_token(request)
+    response = await render(
+        request,
+        "login.html",
+        status_code=status_code,
+        headers=headers,
+        next=next,
+        email=email,
+        error=error,
+        message=None,
+        login_csrf=token,
+    )
+    login_guard.set_token_cookie(request, response, token)
+    return response
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, next: str = "") -> Response:
-    return await render(
-        request, "login.html", next=safe_next(next), email="", error=None, message=None
-    )
+    return await login_form(request, next=safe_next(next))
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -42,8 +67,13 @@ async def login(
     email: str = Form("", max_length=320),
     password: str = Form("", max_length=1024),
     next: str = Form("", max_length=2000),
+    csrf_token: str = Form("", max_length=200),
 ) -> Response:
     target = safe_next(next)
+    if not login_guard.sign_in_allowed(request, csrf_token):
+        return await login_form(
+            request, next=target, email=email, error=login_guard.REFUSED, status_code=403
+        )
     try:
         async with request.app.state.pool.connection() as conn:
             token, _csrf = await sessions.login(
@@ -54,28 +84,25 @@ async def login(
                 user_agent=request.headers.get("user-agent"),
             )
     except throttle.LoginThrottledError as exc:
-        return await render(
+        return await login_form(
             request,
-            "login.html",
-            status_code=429,
             next=target,
             email=email,
             error=str(exc),
-            message=None,
+            status_code=429,
             headers={"Retry-After": str(exc.retry_after)},
         )
     except AccountError as exc:
-        return await render(
+        return await login_form(
             request,
-            "login.html",
-            status_code=getattr(exc, "status", 401),
             next=target,
             email=email,
             error=str(exc),
-            message=None,
+            status_code=getattr(exc, "status", 401),
         )
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, token, request.app.state.settings.cookie_secure)
+    login_guard.forget_token(request, response)
     return response
 
 
