@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup run test test-slow test-all lint format bench clean-db vendor browser-deps deploy-deps
+.PHONY: setup run test test-slow test-all lint format bench clean-db vendor browser-deps deploy-deps i18n i18n-check
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=python3.11)")'
@@ -56,3 +56,21 @@ bench: setup
 ## Refresh the vendored browser libraries (htmx, its SSE extension, Chart.js) from npm; commit them.
 vendor:
 	sh scripts/vendor.sh
+
+## Translations: extract every gettext string of the code and templates into messages.pot and merge
+## it into each language's .po (src/wacrm/i18n/locale/); translate the new entries, then
+## `make i18n-check`. The .po files are read at start-up (compiled in memory): nothing to build.
+LOCALES := src/wacrm/i18n/locale
+i18n: setup
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --omit-header -k _ -k gettext -k ngettext:1,2 -k pgettext:1c,2 -o $(LOCALES)/messages.pot .
+	for lang in en es pt_BR de; do \
+	  if [ -f $(LOCALES)/$$lang/LC_MESSAGES/messages.po ]; then \
+	    $(BIN)/pybabel update --no-fuzzy-matching --omit-header -i $(LOCALES)/messages.pot -d $(LOCALES) -l $$lang; \
+	  else \
+	    $(BIN)/pybabel init -i $(LOCALES)/messages.pot -d $(LOCALES) -l $$lang; \
+	  fi; \
+	done
+
+## Every catalog compiles and is complete (no untranslated or fuzzy entry).
+i18n-check: setup
+	$(BIN)/python -m wacrm.i18n.check

@@ -12,9 +12,21 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def install(app: FastAPI) -> None:
     """Mount the web pages, static files, security headers and the sign-in redirect on the app."""
-    from wacrm.web import admin, auth, chat, dashboard, inbox, integrations, orders
+    from wacrm.web import (
+        admin,
+        alerts,
+        auth,
+        chat,
+        dashboard,
+        inbox,
+        integrations,
+        orders,
+        preferences,
+        pwa,
+    )
     from wacrm.web.deps import LoginRequired, login_redirect
     from wacrm.web.security import SecurityHeadersMiddleware
+    from wacrm.web.viewer import ViewerMiddleware
 
     app.include_router(auth.router)
     app.include_router(inbox.router)
@@ -23,6 +35,10 @@ def install(app: FastAPI) -> None:
     app.include_router(admin.router)
     app.include_router(integrations.router)
     app.include_router(dashboard.router)
+    app.include_router(preferences.router)
+    app.include_router(alerts.router)
+    app.include_router(pwa.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(LoginRequired, login_redirect)  # type: ignore[arg-type]
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(ViewerMiddleware)

@@ -10,8 +10,10 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from wacrm import i18n
 from wacrm.accounts.deps import AgentScope, CurrentUser
 from wacrm.web.deps import list_agents
+from wacrm.web.viewer import resolve as resolve_viewer
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -21,35 +23,36 @@ env = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     undefined=jinja2.StrictUndefined,
+    extensions=["jinja2.ext.i18n"],
 )
-
-
-def _time(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%H:%M") if value else ""
-
-
-def _day(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%a %d %b %Y") if value else ""
+# `_()`, `gettext`, `ngettext` and `{% trans %}` translate into the viewer's language (newstyle:
+# `_("%(n)s items", n=3)` formats and escapes its variables).
+env.install_gettext_callables(  # type: ignore[attr-defined]
+    i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext
+)
 
 
 def _iso(value: datetime | None) -> str:
     return value.astimezone(UTC).isoformat() if value else ""
 
 
-def _short_when(value: datetime | None) -> str:
-    """Time today, else the date (the inbox column)."""
-    if value is None:
-        return ""
-    now = datetime.now(UTC)
-    value = value.astimezone(UTC)
-    if value.date() == now.date():
-        return value.strftime("%H:%M")
-    if value.year == now.year:
-        return value.strftime("%d %b")
-    return value.strftime("%d %b %Y")
+def _local_day_key(value: datetime | None) -> str:
+    """The viewer's calendar day of an instant, as YYYY-MM-DD (day separators group by it)."""
+    return i18n.local(value).strftime("%Y-%m-%d") if value else ""
 
 
-env.filters.update(time=_time, day=_day, iso=_iso, short_when=_short_when)
+env.filters.update(
+    time=i18n.format_time,
+    day=i18n.format_day,
+    date=i18n.format_date,
+    datetime=i18n.format_datetime,
+    iso=_iso,
+    day_key=_local_day_key,
+    short_when=i18n.format_short_when,
+    number=i18n.format_number,
+    money=i18n.format_money,
+)
+env.globals.update(viewer=i18n.viewer, LANGUAGES=i18n.LANGUAGES)
 
 
 async def render(
@@ -63,6 +66,7 @@ async def render(
     **context: Any,
 ) -> HTMLResponse:
     """Render a template; full pages get the layout context (user, workspace, agents for admins)."""
+    await resolve_viewer(request)
     agents = await list_agents(request) if user is not None and user.is_admin else []
     text = env.get_template(template).render(
         request=request,

@@ -3,6 +3,32 @@
   "use strict";
   document.documentElement.classList.add("js");
 
+  // The browser's time zone goes to the server in a cookie (times are rendered in it unless the
+  // user chose a zone). When the page was rendered in another zone, render it again, once.
+  (function keepTimeZone() {
+    var zone = "";
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { zone = ""; }
+    if (!zone) { return; }
+    var secure = location.protocol === "https:" ? "; Secure" : "";
+    document.cookie = "wacrm_tz=" + encodeURIComponent(zone) + "; Path=/; Max-Age=31536000; SameSite=Lax" + secure;
+    var body = document.body;
+    var rendered = body ? body.getAttribute("data-tz") : null;
+    if (!body || body.getAttribute("data-tz-chosen") === "true" || !rendered || rendered === zone) { return; }
+    var key = "wacrm-tz-reloaded";
+    try {
+      if (sessionStorage.getItem(key) === zone) { return; }
+      sessionStorage.setItem(key, zone);
+    } catch (e) { return; }
+    if (document.readyState !== "loading" || body) { location.reload(); }
+  })();
+
+  // The installable app: a service worker that caches the static files only.
+  if ("serviceWorker" in navigator && (location.protocol === "https:" || location.hostname === "127.0.0.1" || location.hostname === "localhost")) {
+    window.addEventListener("load", function () {
+      navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () { /* optional */ });
+    });
+  }
+
   function csrfToken() {
     var meta = document.querySelector('meta[name="csrf-token"]');
     return meta ? meta.getAttribute("content") : "";

@@ -1,0 +1,1 @@
+"""New-message alerts: the unread count of the tab title and what a notification says."""

@@ -1,0 +1,1 @@
+"""Per-user preferences: language, time zone, new-message alerts (sound, desktop notifications)."""
