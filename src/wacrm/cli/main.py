@@ -128,6 +128,9 @@ def _register_feature_commands() -> None:
     from wacrm.ops.cli import register as register_data_safety
 
     register_data_safety(app)
+    from wacrm.contacts.cli import register as register_contacts
+
+    register_contacts(app)
 
 
 _register_feature_commands()

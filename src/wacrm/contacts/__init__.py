@@ -1,0 +1,1 @@
+"""Contacts: CSV import (web and CLI) and the customers' marketing opt-in."""
