@@ -75,6 +75,11 @@ def _include_routers(app: FastAPI) -> None:
     from wacrm.outbound.router import router as outbound_router
 
     app.include_router(outbound_router)
+    from wacrm.members.router import availability as availability_router
+    from wacrm.members.router import router as members_router
+
+    app.include_router(members_router)
+    app.include_router(availability_router)
     from wacrm.web import install as install_web
 
     install_web(app)

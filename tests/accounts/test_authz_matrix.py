@@ -22,6 +22,7 @@ ACCESS_ORDER = ("admin", "agent", "authenticated", "public")
 MARKERS = {
     deps.require_admin: "admin",
     deps.agent_scope: "agent",
+    deps.agent_scope_brief: "agent",
     deps.current_user: "authenticated",
     deps.require_csrf: "authenticated",
     deps.public: "public",

@@ -291,6 +291,9 @@ def secrets_rotate(
 
 
 def register(app: typer.Typer) -> None:
+    from wacrm.members.cli import member_app
+
+    agent_app.add_typer(member_app, name="member")
     app.add_typer(user_app, name="user")
     app.add_typer(token_app, name="token")
     app.add_typer(agent_app, name="agent")

@@ -8,7 +8,7 @@ authorization-matrix test reads them from the route table): `public`, `current_u
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +17,7 @@ from psycopg import AsyncConnection
 
 from wacrm.accounts import sessions, tokens
 from wacrm.agents.tables import AgentTables
+from wacrm.members import service as members
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_HEADER = "X-CSRF-Token"
@@ -56,6 +57,20 @@ class AgentScope:
     agent_id: int
     agent: dict[str, Any]
     tables: AgentTables
+    role: str = "owner"  # "owner", "member" or "admin" (an administrator who is neither)
+    conn: AsyncConnection[Any] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def db(self) -> AsyncConnection[Any]:
+        """The request's connection (the one `db_conn` gives the route)."""
+        if self.conn is None:
+            raise RuntimeError("this scope was resolved without a connection")
+        return self.conn
+
+    @property
+    def can_manage(self) -> bool:
+        """Administrators and the workspace's owner manage its members and settings."""
+        return self.user.is_admin or self.role == "owner"
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -138,40 +153,91 @@ async def require_admin(user: CurrentUser = Depends(current_user)) -> CurrentUse
     return user
 
 
-async def agent_scope(
-    request: Request,
-    user: CurrentUser = Depends(current_user),
-    agent_id: int | None = Query(
-        None,
-        description="The agent whose data to use. Admins must give it; agents may omit it or give their own.",
-    ),
-) -> AgentScope:
-    """The agent this request works on: an agent's own, or the one an admin chose with agent_id."""
-    async with request.app.state.pool.connection() as conn:
-        if user.is_admin:
-            if agent_id is None:
-                raise HTTPException(
-                    400,
-                    detail="administrators must choose the agent with the agent_id query parameter",
-                )
-            cur = await conn.execute("SELECT * FROM agents WHERE id = %s", (agent_id,))
-        else:
-            cur = await conn.execute(
-                "SELECT * FROM agents WHERE user_id = %s AND is_active", (user.id,)
-            )
-        agent = await cur.fetchone()
-    if user.is_admin and agent is None:
-        raise HTTPException(404, detail=f"no agent with id {agent_id}")
-    if agent is None:
-        raise HTTPException(
-            403,
-            detail="your user is not linked to an active agent; ask an administrator to link it",
+class WorkspaceChoiceError(HTTPException):
+    """The user works in several workspaces and did not say which (400 naming them)."""
+
+    def __init__(self, choices: list[dict[str, Any]]) -> None:
+        named = ", ".join(f"{w['id']} ({w['label']})" for w in choices)
+        super().__init__(
+            400,
+            detail="you work in several workspaces: choose one with the agent_id query "
+            f"parameter: {named}",
         )
-    if agent_id is not None and agent_id != agent["id"]:
-        raise HTTPException(404, detail=f"no agent with id {agent_id}")
+
+
+def _no_workspace(agent_id: int) -> HTTPException:
+    return HTTPException(404, detail=f"no agent with id {agent_id}")
+
+
+async def resolve_scope(
+    conn: AsyncConnection[Any], user: CurrentUser, agent_id: int | None
+) -> AgentScope | None:
+    """The workspace a request works on: the one named by agent_id (admins any, others one
+    they are a member or the owner of, else 404), or without it the user's only workspace
+    (None when there is none; 400 naming the choices when there are several)."""
+    if agent_id is not None:
+        if user.is_admin:
+            agent = await members.agent(conn, agent_id=agent_id)
+            role = "admin"
+        else:
+            agent = await members.workspace_for(conn, user_id=user.id, agent_id=agent_id)
+            role = agent["role"] if agent else ""
+        if agent is None:
+            raise _no_workspace(agent_id)
+        return resolve_scope_of(user, agent, role, conn)
+    mine = await members.workspaces(conn, user_id=user.id)
+    if len(mine) > 1:
+        raise WorkspaceChoiceError(mine)
+    if not mine:
+        return None
+    return resolve_scope_of(user, mine[0], "admin" if user.is_admin else mine[0]["role"], conn)
+
+
+def resolve_scope_of(
+    user: CurrentUser, agent: dict[str, Any], role: str, conn: AsyncConnection[Any] | None
+) -> AgentScope:
     return AgentScope(
         user=user,
         agent_id=agent["id"],
-        agent=dict(agent),
+        agent=agent,
         tables=AgentTables(agent["id"], agent["agent_prefix"]),
+        role=role,
+        conn=conn,
     )
+
+
+AGENT_ID = Query(
+    None,
+    description="The workspace (agent) to use. Without it: the user's own workspace or only "
+    "membership; a user in several must choose (400 lists them). Administrators may open any.",
+)
+
+
+async def agent_scope(
+    user: CurrentUser = Depends(current_user),
+    agent_id: int | None = AGENT_ID,
+    conn: AsyncConnection[Any] = Depends(db_conn),
+) -> AgentScope:
+    """The request's user, workspace (membership checked) and connection, resolved once."""
+    scope = await resolve_scope(conn, user, agent_id)
+    if scope is None:
+        if user.is_admin:
+            raise HTTPException(
+                400, detail="administrators must choose the agent with the agent_id query parameter"
+            )
+        raise HTTPException(
+            403,
+            detail="your user is not linked to an active agent nor a member of one; ask an administrator to add you",
+        )
+    return scope
+
+
+async def agent_scope_brief(
+    request: Request,
+    user: CurrentUser = Depends(current_user),
+    agent_id: int | None = AGENT_ID,
+) -> AgentScope:
+    """agent_scope for long responses (SSE): the connection is given back once resolved."""
+    async with request.app.state.pool.connection() as conn:
+        scope = await agent_scope(user=user, agent_id=agent_id, conn=conn)
+    return replace(scope, conn=None)

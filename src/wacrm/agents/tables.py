@@ -57,16 +57,31 @@ class AgentTables:
     def orders_history(self) -> sql.Identifier:
         return self._ident("orders_history")
 
+    @cached_property
+    def conversation_labels(self) -> sql.Identifier:
+        return self._ident("conversation_labels")
+
+    @cached_property
+    def conversation_events(self) -> sql.Identifier:
+        return self._ident("conversation_events")
+
+    @cached_property
+    def notes(self) -> sql.Identifier:
+        return self._ident("notes")
+
     def query(self, template: str, **extra: sql.Composable) -> sql.Composed:
-        """Compose `template` with {customers}, {messages}, {orders}, {orders_items}, {orders_history}."""
-        return sql.SQL(template).format(
-            customers=self.customers,
-            messages=self.messages,
-            orders=self.orders,
-            orders_items=self.orders_items,
-            orders_history=self.orders_history,
-            **extra,
-        )
+        """Compose `template` with the agent's table names ({customers}, {messages}, ...)."""
+        names = {suffix: getattr(self, suffix) for suffix in TABLE_SUFFIXES}
+        return sql.SQL(template).format(**names, **extra)
 
 
-TABLE_SUFFIXES = ("customers", "messages", "orders", "orders_items", "orders_history")
+TABLE_SUFFIXES = (
+    "customers",
+    "messages",
+    "orders",
+    "orders_items",
+    "orders_history",
+    "conversation_labels",
+    "conversation_events",
+    "notes",
+)

@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from wacrm.accounts.deps import AgentScope, agent_scope
+from wacrm.accounts.deps import AgentScope, agent_scope_brief
 
 router = APIRouter(prefix="/api/v1", tags=["realtime"])
 
@@ -17,7 +17,9 @@ PING_SECONDS = 15
 
 
 @router.get("/events", response_class=EventSourceResponse)
-async def events(request: Request, scope: AgentScope = Depends(agent_scope)) -> EventSourceResponse:
+async def events(
+    request: Request, scope: AgentScope = Depends(agent_scope_brief)
+) -> EventSourceResponse:
     """Live events of this agent (message, status, customer, order; `refresh` after a gap)."""
     hub = getattr(request.app.state, "event_hub", None)
     if hub is None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from wacrm.accounts import sessions, throttle
-from wacrm.accounts.deps import CurrentUser, require_csrf
+from wacrm.accounts.deps import CurrentUser, require_csrf, resolve_scope
 from wacrm.accounts.router import set_session_cookie
 from wacrm.accounts.service import AccountError
 from wacrm.web import login_guard
@@ -169,26 +169,19 @@ async def switch_workspace(
     agent_id: int = Form(..., ge=1, le=2**31 - 1),
     next: str = Form("/inbox", max_length=2000),
 ) -> Response:
-    """An admin chooses the agent whose inbox, chats and orders the pages show."""
-    if not user.is_admin:
-        return await render(
-            request,
-            "error.html",
-            user=user,
-            status_code=403,
-            title="Not allowed",
-            detail="only administrators switch workspaces",
-        )
+    """Choose the workspace whose inbox, chats and orders the pages show (administrators any,
+    others one they work in; any other answers 404)."""
     async with request.app.state.pool.connection() as conn:
-        cur = await conn.execute("SELECT id FROM agents WHERE id = %s", (agent_id,))
-        if await cur.fetchone() is None:
+        try:
+            await resolve_scope(conn, user, agent_id)
+        except HTTPException as exc:
             return await render(
                 request,
                 "error.html",
                 user=user,
-                status_code=404,
-                title="No such agent",
-                detail=f"no agent with id {agent_id}",
+                status_code=exc.status_code,
+                title="No such workspace",
+                detail=str(exc.detail),
             )
     target = safe_next(next)
     if target.startswith("/chat/"):  # a chat belongs to the previous workspace

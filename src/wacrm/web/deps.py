@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from psycopg import AsyncConnection
 
 from wacrm.accounts import deps as account_deps
 from wacrm.accounts.deps import AgentScope, CurrentUser
-from wacrm.agents.tables import AgentTables
+from wacrm.members import service as members
 
-WORKSPACE_COOKIE = "wacrm_workspace"  # the agent an admin chose to work as (admins only)
-LABEL = "coalesce(u.name, 'Agent ' || a.id) || ' (' || a.agent_prefix || ')'"
-AGENT_SQL = f"SELECT a.*, {LABEL} AS label FROM agents a LEFT JOIN users u ON u.id = a.user_id"
+WORKSPACE_COOKIE = "wacrm_workspace"  # the workspace chosen in the switch
 
 
 class LoginRequired(Exception):
@@ -55,50 +56,69 @@ def _here(request: Request) -> str:
     return request.url.path + ("?" + query if query else "")
 
 
-async def list_agents(request: Request) -> list[dict[str, Any]]:
-    async with request.app.state.pool.connection() as conn:
-        cur = await conn.execute(
-            f"SELECT a.id, a.is_active, {LABEL} AS name FROM agents a"
-            " LEFT JOIN users u ON u.id = a.user_id ORDER BY a.is_active DESC, name, a.id"
-        )
-        return list(await cur.fetchall())
-
-
-async def resolve_workspace(request: Request, user: CurrentUser) -> AgentScope | None:
-    """The agent this user works as: an agent its own; an admin the one chosen (or the first)."""
-    async with request.app.state.pool.connection() as conn:
-        if user.is_admin:
-            chosen = request.cookies.get(WORKSPACE_COOKIE, "")
-            agent = None
-            if chosen.isdigit():
-                cur = await conn.execute(AGENT_SQL + " WHERE a.id = %s", (int(chosen),))
-                agent = await cur.fetchone()
-            if agent is None:
-                cur = await conn.execute(AGENT_SQL + " ORDER BY a.is_active DESC, a.id LIMIT 1")
-                agent = await cur.fetchone()
-        else:
+async def list_agents(request: Request, user: CurrentUser | None = None) -> list[dict[str, Any]]:
+    """The workspaces the switch offers: every agent to administrators (and without a user),
+    the ones a user works in otherwise."""
+    scope = getattr(request.state, "web_scope", None)
+    async with _connection(request, scope) as conn:
+        if user is None or user.is_admin:
             cur = await conn.execute(
-                AGENT_SQL + " WHERE a.user_id = %s AND a.is_active", (user.id,)
+                f"SELECT a.id, a.is_active, {members.LABEL} AS name FROM agents a"
+                " LEFT JOIN users u ON u.id = a.user_id ORDER BY a.is_active DESC, name, a.id"
             )
-            agent = await cur.fetchone()
-    if agent is None:
-        return None
-    return AgentScope(
-        user=user,
-        agent_id=agent["id"],
-        agent=dict(agent),
-        tables=AgentTables(agent["id"], agent["agent_prefix"]),
-    )
+            return list(await cur.fetchall())
+        found = await members.workspaces(conn, user_id=user.id)
+    return [{"id": w["id"], "is_active": True, "name": w["label"]} for w in found]
 
 
-async def web_scope(request: Request, user: CurrentUser = Depends(web_user)) -> AgentScope:
-    """The workspace of an agent-scoped page; a page without one explains how to get one."""
-    scope = await resolve_workspace(request, user)
+@asynccontextmanager
+async def _connection(
+    request: Request, scope: AgentScope | None
+) -> AsyncIterator[AsyncConnection[Any]]:
+    if scope is not None and scope.conn is not None:
+        yield scope.conn
+    else:
+        async with request.app.state.pool.connection() as conn:
+            yield conn
+
+
+async def resolve_workspace(
+    conn: AsyncConnection[Any], request: Request, user: CurrentUser
+) -> AgentScope | None:
+    """The workspace a page shows: the one chosen in the switch (a cookie) if the user may open
+    it, else the user's own or first membership; an administrator without one the first agent."""
+    chosen = request.cookies.get(WORKSPACE_COOKIE, "")
+    if chosen.isdigit() and int(chosen) < 2**63:
+        try:
+            scope = await account_deps.resolve_scope(conn, user, int(chosen))
+        except HTTPException:
+            scope = None
+        if scope is not None:
+            return scope
+    found = await members.workspaces(conn, user_id=user.id)
+    if found:
+        role = "admin" if user.is_admin else found[0]["role"]
+        return account_deps.resolve_scope_of(user, found[0], role, conn)
+    if user.is_admin:
+        agent = await members.first_agent(conn)
+        if agent is not None:
+            return account_deps.resolve_scope_of(user, agent, "admin", conn)
+    return None
+
+
+async def web_scope(
+    request: Request,
+    user: CurrentUser = Depends(web_user),
+    conn: AsyncConnection[Any] = Depends(account_deps.db_conn),
+) -> AgentScope:
+    """The workspace of an agent-scoped page, with the request's connection; a page without
+    one explains how to get one."""
+    scope = await resolve_workspace(conn, request, user)
     if scope is None:
         detail = (
             "there are no agents yet: create one under Admin"
             if user.is_admin
-            else "your user is not linked to an active agent; ask an administrator to link it"
+            else "your user is not linked to an active agent nor a member of one; ask an administrator to add you"
         )
         raise HTTPException(403, detail=detail)
     request.state.web_scope = scope

@@ -67,7 +67,7 @@ async def render(
 ) -> HTMLResponse:
     """Render a template; full pages get the layout context (user, workspace, agents for admins)."""
     await resolve_viewer(request)
-    agents = await list_agents(request) if user is not None and user.is_admin else []
+    agents = await list_agents(request, user) if user is not None else []
     text = env.get_template(template).render(
         request=request,
         user=user,
