@@ -272,6 +272,47 @@ def test_chat_shows_types_and_reply_ticks_reach_read(ann: Session, crm: dict[str
     page.screenshot(path=str(SCREENSHOTS / "chat.png"))
 
 
+def unread_of(crm: dict[str, Any], customer_id: int) -> int:
+    prefix = crm["ann"]["agent"]["agent_prefix"]
+    query = psycopg.sql.SQL("SELECT unread_count FROM {} WHERE id = %s").format(
+        psycopg.sql.Identifier(f"{prefix}_customers")
+    )
+    with psycopg.connect(crm["url"], row_factory=dict_row, autocommit=True) as conn:
+        row = conn.execute(query, (customer_id,)).fetchone()
+    return int(row["unread_count"])
+
+
+def wait_for_unread(crm: dict[str, Any], customer_id: int, expected: int) -> None:
+    deadline = time.monotonic() + LIVE_TIMEOUT_MS / 1000
+    while unread_of(crm, customer_id) != expected:
+        assert time.monotonic() < deadline, f"unread stayed {unread_of(crm, customer_id)}"
+        time.sleep(0.05)
+
+
+def test_a_seen_chat_is_read_by_the_pages_post_not_by_the_get(
+    ann: Session, crm: dict[str, Any]
+) -> None:
+    """Issue 13 item 4: a GET (any site's link) leaves the chat unread; the page posts the read
+    once it is shown and focused, and again when a message arrives while it is open."""
+    phone = "4915123400031"
+    crm["sandbox"].send_as_customer(phone, "text", text="Are you there?", name="Ida Read")
+    cid = ann_customer_id(crm, phone)
+    wait_for_unread(crm, cid, 1)
+    assert ann.context.request.get(f"/chat/{cid}").status == 200  # a navigation without the page
+    time.sleep(0.3)
+    assert unread_of(crm, cid) == 1
+    page = ann.page
+    page.goto(f"/chat/{cid}")
+    page.bring_to_front()
+    wait_for_unread(crm, cid, 0)
+    page.wait_for_timeout(300)  # the SSE stream is open
+    crm["sandbox"].send_as_customer(phone, "text", text="Hello again", name="Ida Read")
+    from playwright.sync_api import expect
+
+    expect(page.locator("#thread")).to_contain_text("Hello again")
+    wait_for_unread(crm, cid, 0)
+
+
 def test_closed_window_forces_a_template(ann: Session, crm: dict[str, Any]) -> None:
     from playwright.sync_api import expect
 

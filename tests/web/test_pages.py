@@ -151,7 +151,7 @@ async def test_admin_switches_workspace_agent_cannot(client, conn):
     assert "Bea&#39;s customer" not in (await client.get("/inbox")).text
 
 
-async def test_chat_page_renders_marks_read_and_scopes(client, conn):
+async def test_chat_page_renders_and_scopes_and_reads_on_post(client, conn):
     ann = await user_with_password(conn, "ann@example.com")
     bea = await user_with_password(conn, "bea@example.com")
     cid = await add_customer(conn, ann["tables"], "Carla", phone="+4915100000004")
@@ -160,16 +160,18 @@ async def test_chat_page_renders_marks_read_and_scopes(client, conn):
     other = await add_customer(conn, bea["tables"], "Bea's customer", phone="+4915100000005")
     await add_message(conn, ann["tables"], cid, "<img src=x onerror=alert(1)>")
     await add_message(conn, ann["tables"], cid, "thanks", direction="outbound", status="read")
-    await sign_in(client, "ann@example.com")
+    csrf = await sign_in(client, "ann@example.com")
     page = await client.get(f"/chat/{cid}")
     assert page.status_code == 200, page.text
     assert "&lt;img src=x onerror=alert(1)&gt;" in page.text
     assert 'data-tick="read"' in page.text
     assert "Carla" in page.text and "New order" in page.text
-    cur = await conn.execute(
-        ann["tables"].query("SELECT unread_count FROM {customers} WHERE id = %s"), (cid,)
-    )
-    assert (await cur.fetchone())["unread_count"] == 0
+    unread = ann["tables"].query("SELECT unread_count FROM {customers} WHERE id = %s")
+    assert (await (await conn.execute(unread, (cid,))).fetchone())["unread_count"] == 1  # a GET
+    assert 'data-unread="1"' in page.text  # the page posts the read when it is seen
+    read = await client.post(f"/chat/{cid}/read", headers={"X-CSRF-Token": csrf})
+    assert read.status_code == 204
+    assert (await (await conn.execute(unread, (cid,))).fetchone())["unread_count"] == 0
     # another agent's customer id, and one that does not exist: not found
     assert (await client.get(f"/chat/{other}")).status_code == 404
     assert (await client.get("/chat/999999")).status_code == 404

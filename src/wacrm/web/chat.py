@@ -157,10 +157,6 @@ async def chat_page(
 ) -> Response:
     async with request.app.state.pool.connection() as conn:
         conv = await _conversation(conn, scope, customer_id)
-        if conv["unread_count"]:
-            await conversations.mark_read(
-                conn, tables=scope.tables, agent_id=scope.agent_id, customer_id=customer_id
-            )
         page = await conversations.chat(
             conn, tables=scope.tables, customer_id=customer_id, limit=PAGE
         )
@@ -202,11 +198,6 @@ async def recent(
         page = await conversations.chat(
             conn, tables=scope.tables, customer_id=customer_id, limit=conversations.MAX_PAGE
         )
-        conv = await conversations.conversation(conn, tables=scope.tables, customer_id=customer_id)
-        if conv["unread_count"]:  # the agent is looking at it
-            await conversations.mark_read(
-                conn, tables=scope.tables, agent_id=scope.agent_id, customer_id=customer_id
-            )
     items = chronological(page["items"])
     if after is not None and after[0] is not None:
         items = [m for m in items if (m["timestamp"], m["id"]) >= after]
@@ -218,6 +209,22 @@ async def recent(
         customer_id=customer_id,
         **THREAD,
     )
+
+
+@router.post("/chat/{customer_id}/read")
+async def mark_read(
+    request: Request, customer_id: int = CustomerId, scope: AgentScope = Depends(web_scope)
+) -> Response:
+    """The page says the agent sees the chat (visible, focused): mark it read, send the receipt.
+
+    Never on a GET: a GET is any site's link away (SameSite=Lax carries the cookie)."""
+    async with request.app.state.pool.connection() as conn:
+        conv = await _conversation(conn, scope, customer_id)
+        if conv["unread_count"]:
+            await conversations.mark_read(
+                conn, tables=scope.tables, agent_id=scope.agent_id, customer_id=customer_id
+            )
+    return Response(status_code=204)
 
 
 @router.get("/chat/{customer_id}/older", response_class=HTMLResponse)

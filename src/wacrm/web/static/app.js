@@ -103,10 +103,36 @@
     if (box && stick) { scrollToBottom(box); }
   }
 
+  // Reading a chat is an explicit POST sent while the chat is visible and focused (a GET never
+  // changes anything: any site can make the browser follow a link). The server ignores it when
+  // nothing is unread.
+  var readPending = false;
+  function markReadIfSeen() {
+    var thread = document.getElementById("thread-recent");
+    if (!thread || !readPending || document.visibilityState !== "visible" || !document.hasFocus()) {
+      return;
+    }
+    readPending = false;
+    fetch("/chat/" + thread.getAttribute("data-customer-id") + "/read", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {"X-CSRF-Token": csrfToken()}
+    }).catch(function () { readPending = true; });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var thread = document.getElementById("thread-recent");
+    readPending = !!thread && Number(thread.getAttribute("data-unread") || "0") > 0;
+    markReadIfSeen();
+  });
+  document.addEventListener("visibilitychange", markReadIfSeen);
+  window.addEventListener("focus", markReadIfSeen);
+
   document.addEventListener("htmx:afterRequest", function (evt) {
     var elt = evt.detail.elt;
     if (elt && elt.id === "thread-recent" && evt.detail.successful && evt.detail.xhr.status === 200) {
       mergeThread(elt, evt.detail.xhr.responseText);
+      readPending = true; // a new message may have arrived while the chat is open
+      markReadIfSeen();
     }
   });
 
