@@ -109,11 +109,20 @@ async def me(user: CurrentUser = Depends(current_user), conn: Conn = Depends(db_
     return await _user_out(conn, user.id)
 
 
-@router.post("/auth/password", status_code=204, responses={400: {"model": Message}})
+@router.post(
+    "/auth/password",
+    status_code=204,
+    responses={400: {"model": Message}, 403: {"model": Message}, 429: {"model": Message}},
+)
 async def change_password(
-    body: PasswordChange, user: CurrentUser = Depends(current_user), conn: Conn = Depends(db_conn)
+    body: PasswordChange,
+    request: Request,
+    user: CurrentUser = Depends(current_user),
+    conn: Conn = Depends(db_conn),
 ) -> Response:
-    """Change your own password (needs the current one); your other sessions are signed out."""
+    """Change your own password (needs the current one); your other sessions are signed out.
+
+    Wrong current passwords are throttled like sign-ins (429 with Retry-After)."""
     with http_errors():
         await sessions.change_password(
             conn,
@@ -121,6 +130,7 @@ async def change_password(
             current_password=body.current_password,
             new_password=body.new_password,
             keep_session_id=user.session_id,
+            ip=request.client.host if request.client else None,
         )
     return Response(status_code=204)
 

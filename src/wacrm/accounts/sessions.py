@@ -19,6 +19,7 @@ SESSION_COOKIE = "wacrm_session"
 IDLE_TIMEOUT = timedelta(days=7)  # a session unused this long expires (sliding)
 ABSOLUTE_TIMEOUT = timedelta(days=30)  # and none lives longer than this
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often
+WRONG_CURRENT = "wrong passwords"  # the throttle's words for a password change's failures
 
 
 class LoginError(AccountError):
@@ -135,17 +136,29 @@ async def change_password(
     current_password: str,
     new_password: str,
     keep_session_id: int | None = None,
+    ip: str | None = None,
 ) -> None:
-    """Change one's own password (the current one is required); other sessions are revoked."""
+    """Change one's own password (the current one is required); other sessions are revoked.
+
+    The current-password check is throttled like sign-in (same account and address counts), so a
+    session cannot be used to guess the password: LoginThrottledError (429)."""
     cur = await conn.execute(
-        "SELECT password_hash FROM user_credentials WHERE user_id = %s", (user_id,)
+        """SELECT u.email, c.password_hash FROM users u
+           LEFT JOIN user_credentials c ON c.user_id = u.id WHERE u.id = %s""",
+        (user_id,),
     )
     row = await cur.fetchone()
-    if row is None or not (await verify_password(current_password or "", row["password_hash"]))[0]:
+    email = (row["email"] if row else "").strip().lower()
+    await throttle.check(conn, email=email, ip=ip, attempts=WRONG_CURRENT)
+    if row is None or row["password_hash"] is None:
+        raise AccountError("the current password is wrong", status=403)
+    if not (await verify_password(current_password or "", row["password_hash"]))[0]:
+        await throttle.record_failure(conn, email=email, ip=ip)
         raise AccountError("the current password is wrong", status=403)
     async with conn.transaction():
         await service.set_password(conn, user_id=user_id, password=new_password)
         await revoke_sessions(conn, user_id=user_id, keep_session_id=keep_session_id)
+    await throttle.clear_account(conn, email=email)
 
 
 async def reset_password(conn: AsyncConnection[Any], *, user_id: UUID, new_password: str) -> None:

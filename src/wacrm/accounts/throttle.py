@@ -16,11 +16,12 @@ WINDOW_MINUTES = 15  # failures older than this are forgotten
 class LoginThrottledError(Exception):
     """Too many failed logins for this account or address; retry after `retry_after` seconds."""
 
-    def __init__(self, retry_after: int, what: str) -> None:
+    def __init__(self, retry_after: int, what: str, attempts: str = "failed logins") -> None:
         self.retry_after = max(1, retry_after)
         minutes = math.ceil(self.retry_after / 60)
-        wait = f"{self.retry_after} seconds" if self.retry_after < 120 else f"{minutes} minutes"
-        super().__init__(f"too many failed logins for this {what}; try again in {wait}")
+        seconds = f"{self.retry_after} second" + ("s" if self.retry_after != 1 else "")
+        wait = seconds if self.retry_after < 120 else f"{minutes} minutes"
+        super().__init__(f"too many {attempts} for this {what}; try again in {wait}")
 
 
 def keys_for(email: str, ip: str | None) -> list[tuple[str, str]]:
@@ -30,8 +31,13 @@ def keys_for(email: str, ip: str | None) -> list[tuple[str, str]]:
     return keys
 
 
-async def check(conn: AsyncConnection[Any], *, email: str, ip: str | None) -> None:
-    """Raise LoginThrottledError if the account or the address is currently locked."""
+async def check(
+    conn: AsyncConnection[Any], *, email: str, ip: str | None, attempts: str = "failed logins"
+) -> None:
+    """Raise LoginThrottledError if the account or the address is currently locked.
+
+    Sign-in and the current-password check of a password change share the counts: both guess
+    the same password."""
     keys = keys_for(email, ip)
     cur = await conn.execute(
         """SELECT key, ceil(extract(epoch FROM locked_until - now()))::int AS wait
@@ -42,7 +48,7 @@ async def check(conn: AsyncConnection[Any], *, email: str, ip: str | None) -> No
     row = await cur.fetchone()
     if row is not None:
         what = dict(keys)[row["key"]]
-        raise LoginThrottledError(row["wait"], what)
+        raise LoginThrottledError(row["wait"], what, attempts)
 
 
 async def record_failure(conn: AsyncConnection[Any], *, email: str, ip: str | None) -> None:

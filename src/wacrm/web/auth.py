@@ -149,7 +149,16 @@ async def change_password(
                 current_password=current_password,
                 new_password=new_password,
                 keep_session_id=user.session_id,
+                ip=request.client.host if request.client else None,
             )
+    except throttle.LoginThrottledError as exc:
+        return await render(
+            request,
+            "password.html",
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
+            **{**context, "error": str(exc)},
+        )
     except AccountError as exc:
         return await render(
             request,
