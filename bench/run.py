@@ -52,12 +52,19 @@ def _export(server: env.Server, size: str) -> dict[str, Any]:
     return export_run.run(server, size)
 
 
+def _reach(server: env.Server, size: str) -> dict[str, Any]:
+    from bench import reach
+
+    return reach.run(server, size)
+
+
 BENCHMARKS: dict[str, Bench] = {
     "ingest": _ingest,
     "inbox": _inbox,
     "agents": _agents,
     "outbound": _outbound,
     "export": _export,
+    "reach": _reach,
 }
 
 

@@ -154,7 +154,11 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
 
 def _body_limit_overrides(settings: Settings) -> dict[str, int]:
     """Uploads (the API's media upload, the chat composer's attachment) may be larger than other bodies."""
-    return {"/api/v1/media": settings.max_upload_bytes, "/chat/": settings.max_upload_bytes}
+    return {
+        "/api/v1/media": settings.max_upload_bytes,
+        "/chat/": settings.max_upload_bytes,
+        "/customers/import": settings.max_upload_bytes,
+    }
 
 
 def app_from_env() -> Any:

@@ -68,7 +68,7 @@ WITH made AS (
   RETURNING id
 )
 UPDATE import_rows t SET customer_id = NULL, created = false, raced = true
-WHERE t.created AND NOT EXISTS (SELECT FROM made WHERE made.id = t.customer_id)
+WHERE t.created AND t.customer_id NOT IN (SELECT id FROM made)  -- a hashed subplan
 """
 
 

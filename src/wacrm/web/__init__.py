@@ -17,6 +17,7 @@ def install(app: FastAPI) -> None:
         alerts,
         auth,
         chat,
+        contacts,
         dashboard,
         inbox,
         integrations,
@@ -34,6 +35,7 @@ def install(app: FastAPI) -> None:
     app.include_router(orders.router)
     app.include_router(admin.router)
     app.include_router(integrations.router)
+    app.include_router(contacts.router)
     app.include_router(dashboard.router)
     app.include_router(preferences.router)
     app.include_router(alerts.router)
