@@ -7,6 +7,8 @@ the signed-in user's saved preferences, once per request.
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -22,7 +24,7 @@ def _cookie(scope: Scope, name: str) -> str | None:
             for part in value.decode("latin-1").split(";"):
                 k, _, v = part.strip().partition("=")
                 if k == name:
-                    return v
+                    return unquote(v)
     return None
 
 

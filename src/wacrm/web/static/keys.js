@@ -45,10 +45,20 @@
 
   function help() { return document.getElementById("help"); }
 
+  // The customer panel is a view of its own on phones (#customer-panel): closing it goes back,
+  // so the phone's back button and the panel's ← do the same.
+  var panelOpenedHere = false;
+  window.addEventListener("hashchange", function () {
+    panelOpenedHere = location.hash === "#customer-panel";
+  });
+  function closePanel() {
+    if (panelOpenedHere) { history.back(); } else { location.hash = ""; }
+  }
+
   function closeSomething() {
     var dialog = help();
     if (dialog && dialog.open) { dialog.close(); return true; }
-    if (location.hash === "#customer") { history.back(); return true; }
+    if (location.hash === "#customer-panel") { closePanel(); return true; }
     var cancel = document.querySelector("#replying:not([hidden]) [data-cancel-reply]");
     if (cancel) { cancel.click(); return true; }
     var open = document.querySelector("details[open]");
@@ -57,6 +67,8 @@
   }
 
   document.addEventListener("click", function (evt) {
+    var close = evt.target instanceof Element ? evt.target.closest("[data-panel-close]") : null;
+    if (close) { evt.preventDefault(); closePanel(); return; }
     var target = evt.target instanceof Element ? evt.target.closest("[data-help-open]") : null;
     var dialog = help();
     if (target && dialog && dialog.showModal) { dialog.showModal(); }
