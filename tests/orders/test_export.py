@@ -11,6 +11,7 @@ from tests.helpers import bearer
 from tests.orders.conftest import add_customer
 from wacrm.orders import export
 from wacrm.orders import service as orders
+from wacrm.orders import spreadsheet
 
 API = "/api/v1"
 
@@ -20,9 +21,13 @@ def parse(text: str) -> list[dict[str, str]]:
 
 
 def test_safe_cells() -> None:
-    for bad in ("=SUM(A1)", "+1555", "-2", "@cmd", "\tx", "\rx"):
-        assert export.safe(bad) == "'" + bad
-    assert export.safe("plain =x") == "plain =x" and export.safe(None) == ""
+    for bad in ("=SUM(A1)", "+1555 x", "-2 x", "@cmd", "＝1+1"):
+        assert spreadsheet.cell(bad) == "'" + bad
+    for bad in ("\tx", "\rx"):
+        assert spreadsheet.cell(bad) == "\"'" + bad + '"'
+    assert spreadsheet.cell("plain =x") == "plain =x" and spreadsheet.cell(None) == ""
+    for number in ("+4917612345678", "-2", "12.50", "0"):
+        assert spreadsheet.cell(number) == number
 
 
 async def bulk(conn: Any, tables: Any, customer_id: int, n: int, day: str = "2026-05-01") -> None:
@@ -97,7 +102,7 @@ async def test_escaping_range_and_orders_without_items(
     first, second = rows
     assert (
         first["customer_name"] == '\'=HYPERLINK("http://x")'
-        and first["customer_phone"] == "'+15550004444"
+        and first["customer_phone"] == "+15550004444"
     )
     assert first["notes"] == "'@SUM(1)" and first["item_name"] == "'-cmd|' /C calc'!A0"
     assert second["item_id"] == "" and second["total_amount"] == "0.00"

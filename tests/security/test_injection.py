@@ -190,8 +190,8 @@ async def test_csv_exports_escape_formulas_in_every_text_column(client, conn) ->
         assert r.status_code == 200
         rows = list(csv.reader(io.StringIO(r.text)))
         cells = [c for row in rows[1:] for c in row]
-        for evil in FORMULAS:
-            assert "'" + evil in cells, (url, evil)
+        for evil in FORMULAS:  # a leading tab or CR gets its ' before it (and the cell quotes)
+            assert "'" + evil in cells or "'" + evil[0] + "'" + evil[1:] in cells, (url, evil)
         for cell in cells:
             assert not cell.startswith(("=", "@", "\t", "\r")), (url, cell)
             if cell.startswith(("+", "-")):  # numbers (+49 phones are E.164) may; text may not

@@ -3,8 +3,6 @@ server-side cursor so memory stays flat however many rows there are."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -15,10 +13,10 @@ from psycopg_pool import AsyncConnectionPool
 
 from wacrm.agents.tables import AgentTables
 from wacrm.db.pool import dedicated_connection
+from wacrm.orders import spreadsheet
 from wacrm.orders.money import format_amount
 
 BATCH = 2000
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 ORDER_HEADER = [
     "order_id",
@@ -53,13 +51,6 @@ CUSTOMER_HEADER = [
 ]
 
 
-def safe(value: str | None) -> str:
-    """A text cell that a spreadsheet will not run as a formula (OWASP CSV injection)."""
-    if value is None:
-        return ""
-    return "'" + value if value.startswith(FORMULA_START) else value
-
-
 def _ts(value: datetime | None) -> str:
     return value.astimezone(UTC).isoformat() if value is not None else ""
 
@@ -90,18 +81,18 @@ def _order_line(r: Sequence[Any]) -> list[Any]:
         oid,
         _ts(created),
         _ts(updated),
-        safe(status),
-        safe(cur),
+        status,
+        cur,
         format_amount(total, cur) or "",
         cid,
-        safe(cname),
-        safe(cphone),
-        safe(notes),
-        safe(addr),
-        safe(source),
+        cname,
+        cphone,
+        notes,
+        addr,
+        source,
         "" if iid is None else iid,
-        safe(iname),
-        safe(prid),
+        iname,
+        prid,
         "" if qty is None else qty,
         format_amount(price, cur) or "",
         format_amount(itotal, cur) or "",
@@ -112,11 +103,11 @@ def _customer_line(r: Sequence[Any]) -> list[Any]:
     cid, name, phone, wa_id, bsuid, username, created, last, n = r
     return [
         cid,
-        safe(name),
-        safe(phone),
-        safe(wa_id),
-        safe(bsuid),
-        safe(username),
+        name,
+        phone,
+        wa_id,
+        bsuid,
+        username,
         _ts(created),
         _ts(last),
         n,
@@ -191,17 +182,8 @@ async def stream_csv(
         if kind == "orders"
         else (CUSTOMER_HEADER, _customer_line, customers_query)
     )
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow((["agent_id", "agent_prefix"] if with_agent else []) + header)
-
-    def take() -> bytes:
-        data = buffer.getvalue().encode()
-        buffer.seek(0)
-        buffer.truncate()
-        return data
-
-    yield take()
+    # every cell by the spreadsheet rule (wacrm.orders.spreadsheet, docs/security.md)
+    yield spreadsheet.line((["agent_id", "agent_prefix"] if with_agent else []) + header).encode()
     # Several agents: a connection of its own (its caches of every agent's tables end with it)
     # and one transaction per agent (a transaction keeps the locks of every table it read, and
     # one over hundreds of agents filled PostgreSQL's lock table: "out of shared memory").
@@ -214,5 +196,4 @@ async def stream_csv(
             async with conn.transaction():
                 await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 async for batch in _rows(conn, query, params):
-                    writer.writerows(lead + to_line(r) for r in batch)
-                    yield take()
+                    yield "".join(spreadsheet.line(lead + to_line(r)) for r in batch).encode()
