@@ -9,9 +9,8 @@ from typing import Any
 
 from tests.helpers import bearer
 from tests.orders.conftest import add_customer
-from wacrm.orders import export
+from wacrm.orders import export, spreadsheet
 from wacrm.orders import service as orders
-from wacrm.orders import spreadsheet
 
 API = "/api/v1"
 
