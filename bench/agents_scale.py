@@ -273,7 +273,7 @@ async def _drain_journal(url: str) -> int:
     """Turn the journaled webhooks into customers and messages (deferred processing: the CRM runs
     without its in-process worker here); how many were processed."""
     from wacrm.db.pool import create_pool
-    from wacrm.inbound.processor import drain
+    from wacrm.inbound.consumer import drain
 
     pool = create_pool(url, max_size=2, min_size=1, name="bench-drain")
     await pool.open()

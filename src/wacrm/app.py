@@ -15,7 +15,7 @@ from wacrm import __version__
 from wacrm.config import Settings, get_settings
 from wacrm.db.migrate import discover
 from wacrm.db.pool import create_pool
-from wacrm.inbound.fastpath import is_webhook_post
+from wacrm.inbound.endpoint import is_webhook_post
 from wacrm.ops.errors import install as install_error_handlers
 from wacrm.ops.limits import BodySizeLimitMiddleware
 from wacrm.ops.metrics import MetricsMiddleware
@@ -30,7 +30,7 @@ StartupHook = Callable[[FastAPI, AsyncExitStack], Awaitable[None]]
 
 
 class CRMApp(FastAPI):
-    """FastAPI, with Meta's webhook POST answered before the middleware stack (wacrm.inbound.fastpath)."""
+    """FastAPI, with Meta's webhook POST answered before the middleware stack (wacrm.inbound.endpoint)."""
 
     webhook_fast_path: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
 
@@ -96,7 +96,7 @@ def _startup_hooks(settings: Settings) -> list[StartupHook]:
         from wacrm.jobs.inprocess import start_inprocess_worker
 
         hooks.append(start_inprocess_worker)
-    from wacrm.inbound.fastpath import freeze_startup_objects
+    from wacrm.inbound.endpoint import freeze_startup_objects
 
     hooks.append(freeze_startup_objects)  # last: after everything startup creates
     return hooks
@@ -140,7 +140,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     _include_routers(app)
     install_openapi(app)
     install_error_handlers(app)
-    from wacrm.inbound.fastpath import WebhookFastPath
+    from wacrm.inbound.endpoint import WebhookFastPath
 
     app.webhook_fast_path = WebhookFastPath(app, settings.max_body_bytes)
     app.add_middleware(

@@ -8,9 +8,9 @@ import orjson
 
 from tests.helpers import make_agent_user
 from tests.inbound.conftest import APP_SECRET, PNID, rows
-from wacrm.inbound.processing import process_payload
+from wacrm.inbound.ingest import ingest, ingest_webhooks
+from wacrm.inbound.journal import Webhook
 from wacrm.inbound.routing import RouteCache
-from wacrm.inbound.service import Webhook, process_in_transaction
 from wacrm.numbers import service as numbers
 
 OTHER_PNID = "106540352249999"
@@ -188,10 +188,10 @@ async def test_batch_stores_what_one_by_one_stores(conn, agent):
     routes = RouteCache()
     # the agent's webhooks as ONE batch, the other agent's one transaction each
     hooks = [Webhook(orjson.dumps(p), p, PNID) for p in scenario(PNID)]
-    await process_in_transaction(conn, hooks, routes)
+    assert await ingest_webhooks(conn, hooks, routes) == (["processed"] * len(hooks), False)
     for p in scenario(OTHER_PNID):
         async with conn.transaction():
-            await process_payload(conn, data=p, routes=routes)
+            await ingest(conn, [p], routes)
     batch = await _state(conn, agent["tables"], agent["agent"]["id"])
     single = await _state(conn, other["tables"], other["agent"]["id"])
     assert batch == single
@@ -215,7 +215,7 @@ async def test_batch_events_one_per_stored_message_and_status(conn, agent):
     """Every stored message and applied status sends its event in the documented format."""
     await conn.execute("LISTEN wacrm_events")
     hooks = [Webhook(orjson.dumps(p), p, PNID) for p in scenario(PNID)]
-    await process_in_transaction(conn, hooks, RouteCache())
+    await ingest_webhooks(conn, hooks, RouteCache())
     events = [orjson.loads(n.payload) async for n in conn.notifies(timeout=1.0)]
     assert all(
         set(e) == {"agent_id", "kind", "customer_id", "message_id", "order_id"} for e in events

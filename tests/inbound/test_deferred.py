@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.inbound.conftest import APP_SECRET, deliver, load, rows
-from wacrm.inbound.processor import drain, run_processor
+from wacrm.inbound.consumer import drain, run_processor
 
 
 @pytest.fixture
@@ -170,7 +170,7 @@ async def test_rows_left_waiting_by_a_crash_are_processed(conn, db_url, agent):
 async def test_claims_start_below_the_last_one_and_now_and_then_from_the_start(
     dclient, deferred_app, conn, agent, monkeypatch
 ):
-    from wacrm.inbound import processor
+    from wacrm.inbound import consumer as processor
     from wacrm.inbound.routing import RouteCache
 
     monkeypatch.setattr(processor, "CLAIM_SLACK", 2)
@@ -196,7 +196,7 @@ async def test_claims_start_below_the_last_one_and_now_and_then_from_the_start(
 
 
 def test_a_slow_full_claim_comes_less_often(monkeypatch):
-    from wacrm.inbound import processor
+    from wacrm.inbound import consumer as processor
 
     monkeypatch.setattr(processor, "FULL_CLAIM_SECONDS", 2.0)
     window = processor.ClaimWindow(floor=500)

@@ -9,7 +9,7 @@ import httpx
 from starlette.middleware.exceptions import ExceptionMiddleware
 
 from tests.inbound.conftest import deliver, load, rows, sign
-from wacrm.inbound.fastpath import WebhookFastPath
+from wacrm.inbound.endpoint import WebhookFastPath
 
 
 def _route_only(app: Any) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 
 from wacrm.db.pool import create_pool
-from wacrm.inbound.retention import prune_journal
+from wacrm.inbound.journal import prune_journal
 from wacrm.inbound.tasks import prune_processed_webhooks
 from wacrm.jobs import context
 from wacrm.jobs.worker import run_worker

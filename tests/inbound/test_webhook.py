@@ -6,7 +6,7 @@ import asyncio
 import json
 
 from tests.inbound.conftest import APP_SECRET, PNID, deliver, load, rows, sign
-from wacrm.inbound import service as inbound
+from wacrm.inbound import ingest as inbound
 
 
 async def test_handshake(client, agent):

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from wacrm.realtime import service as realtime
+from wacrm.realtime import events as realtime
 from wacrm.realtime.hub import REFRESH, EventHub
 
 

@@ -15,7 +15,7 @@ import uvicorn
 from tests.conversations.factory import add_customer, add_message, minutes
 from tests.helpers import bearer, make_agent_user
 from wacrm.app import create_app
-from wacrm.realtime import service as realtime
+from wacrm.realtime import events as realtime
 
 
 @contextlib.asynccontextmanager

@@ -22,7 +22,7 @@ from psycopg.rows import dict_row
 from tests.cli.test_serve import env_for, free_port
 from tests.sandbox_fixture import DEFAULT_NUMBER
 from wacrm.agents.tables import AgentTables
-from wacrm.inbound.service import journal_waiting
+from wacrm.inbound.journal import journal_waiting
 from wacrm.sandbox.payloads import dumps, sign
 
 WACRM = [sys.executable, "-m", "wacrm"]

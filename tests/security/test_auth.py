@@ -15,6 +15,7 @@ from tests.outbound.conftest import graph_base, shop, wait_status, worker  # noq
 from tests.sandbox_fixture import DEFAULT_NUMBER, signed_inbound
 from tests.web.conftest import PASSWORD, post_login, user_with_password
 from wacrm.accounts import sessions, tokens
+from wacrm.inbound import endpoint as inbound_endpoint
 from wacrm.inbound import router as inbound_router
 from wacrm.outbound import service as outbound
 
@@ -37,8 +38,8 @@ NOT_SECRET = (
 REVIEWED = {
     ("web/auth.py", "if new_password != confirm_password:"),
     ("accounts/passwords.py", 'if password is None or password == "":'),
-    ("inbound/fastpath.py", "if name == _SIGNATURE:"),
-    ("inbound/processing.py", "if route.app_secret != signer:"),
+    ("inbound/endpoint.py", "if name == _SIGNATURE:"),
+    ("inbound/payload.py", "if route.app_secret != signer:"),
     (
         "media/service.py",
         "return expected.strip().lower() == digest.hex() or expected.strip() in (",
@@ -90,7 +91,7 @@ def test_secrets_are_never_compared_with_eq() -> None:
 
 
 def test_the_compare_functions_are_constant_time() -> None:
-    for fn in (inbound_router.signature_matches, sessions.csrf_matches):
+    for fn in (inbound_endpoint.signature_matches, sessions.csrf_matches):
         assert "hmac.compare_digest" in inspect.getsource(fn), fn.__name__
     assert "compare_digest" in inspect.getsource(inbound_router.verify_subscription)
     # API tokens and session cookies are found by their SHA-256 in an index, never compared in Python.

@@ -14,7 +14,7 @@ from wacrm.agents.tables import AgentTables
 from wacrm.conversations import cursors
 from wacrm.conversations.previews import chat_message, preview
 from wacrm.customers import phones
-from wacrm.realtime import service as realtime
+from wacrm.realtime import events as realtime
 
 WINDOW = timedelta(hours=24)
 CLOSED_ORDER_STATUSES = ("delivered", "cancelled")

@@ -55,47 +55,11 @@ def _phone_lock(tables: AgentTables, phone: str | None) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-# A name the agent gave (name_by_agent) is kept; the WhatsApp profile name goes beside it.
-_SET_PROFILE = """
-    name = CASE WHEN %(name)s::text IS NOT NULL AND c.name_by_agent IS NOT TRUE
-                THEN %(name)s::text ELSE c.name END,
-    profile_name = coalesce(%(name)s::text, c.profile_name),
-    username = coalesce(%(username)s::text, c.username),
-    parent_bsuid = coalesce(%(parent_bsuid)s::text, c.parent_bsuid),
-    updated_at = now()
-"""
-
-
 @lru_cache(maxsize=4096)
 def _sql(tables: AgentTables) -> dict[str, str]:
-    """The identity statements of one agent, composed once."""
+    """The single-customer statements of one agent, composed once (new customers and their
+    links are made only by `resolve_senders`)."""
     q = {
-        "by_phone": """
-            INSERT INTO {customers} AS c (name, phone, wa_id, username, parent_bsuid, profile_name)
-            SELECT %(fallback)s, %(phone)s, %(wa_id)s, %(username)s, %(parent_bsuid)s, %(name)s
-            FROM (SELECT pg_advisory_xact_lock(%(lock)s)) l
-            ON CONFLICT (phone) WHERE phone IS NOT NULL DO UPDATE SET
-              wa_id = coalesce(c.wa_id, excluded.wa_id), """
-        + _SET_PROFILE
-        + " RETURNING id",
-        "lock": "SELECT pg_advisory_xact_lock(%(lock)s)",
-        "link": """
-            UPDATE {customers} SET bsuid = %(bsuid)s, updated_at = now()
-            WHERE phone = %(phone)s AND bsuid IS NULL
-              AND NOT EXISTS (SELECT 1 FROM {customers} WHERE bsuid = %(bsuid)s)
-        """,
-        "by_bsuid": """
-            INSERT INTO {customers} AS c
-              (name, phone, wa_id, bsuid, username, parent_bsuid, profile_name)
-            SELECT %(fallback)s, p.phone, CASE WHEN p.phone IS NULL THEN NULL ELSE %(wa_id)s END,
-                   %(bsuid)s, %(username)s, %(parent_bsuid)s, %(name)s
-            FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM {customers} WHERE phone = %(phone)s)
-                              THEN NULL ELSE %(phone)s::text END AS phone) p
-            ON CONFLICT (bsuid) WHERE bsuid IS NOT NULL DO UPDATE SET
-              phone = coalesce(c.phone, excluded.phone),
-              wa_id = coalesce(c.wa_id, excluded.wa_id), """
-        + _SET_PROFILE
-        + " RETURNING id",
         "find": "SELECT id FROM {customers} WHERE (%(bsuid)s::text IS NOT NULL AND bsuid = %(bsuid)s)"
         " OR (%(phone)s::text IS NOT NULL AND phone = %(phone)s) ORDER BY (bsuid = %(bsuid)s) DESC NULLS LAST"
         " LIMIT 1",
@@ -111,66 +75,21 @@ def _sql(tables: AgentTables) -> dict[str, str]:
     return {k: tables.query(v).as_string(None) for k, v in q.items()}
 
 
-async def resolve_customer(
-    conn: AsyncConnection[Any],
-    *,
-    tables: AgentTables,
-    wa_id: str | None,
-    bsuid: str | None,
-    name: str | None = None,
-    username: str | None = None,
-    parent_bsuid: str | None = None,
-    fetch: bool = True,
-) -> int | None:
-    """The id of the customer with this BSUID or phone (created or updated; races make one row).
-
-    The profile name and username are updated when given and never blanked when missing. With
-    `fetch=False` nothing is read back (pipeline mode: find the row again by phone or BSUID).
-    """
-    phone = e164(wa_id)
-    bsuid = bsuid or None
-    if phone is None and bsuid is None:
-        raise CustomerError("a customer needs a phone number (wa_id) or a business-scoped user id")
-    params = {
-        "phone": phone,
-        "wa_id": wa_id if phone else None,
-        "bsuid": bsuid,
-        "name": name or None,
-        "username": username or None,
-        "parent_bsuid": parent_bsuid or None,
-        "fallback": name or username or phone or bsuid,
-        # phone-keyed creation is serialised per number, so that a phone-only and a
-        # phone-and-BSUID delivery racing for a new customer make one row
-        "lock": _phone_lock(tables, phone),
-    }
-    q = _sql(tables)
-    if bsuid is None:
-        cur = await conn.execute(q["by_phone"], params, prepare=True)
-    else:
-        if phone is not None:
-            await conn.execute(q["lock"], params, prepare=True)
-            await conn.execute(q["link"], params, prepare=True)
-        cur = await conn.execute(q["by_bsuid"], params, prepare=True)
-    if not fetch:
-        return None
-    row = await cur.fetchone()
-    assert row is not None
-    return int(row["id"])
-
-
 _LOCK = "SELECT pg_advisory_xact_lock(k::bigint) FROM json_array_elements_text(%s::json) AS k"
 
 
 @lru_cache(maxsize=4096)
-def _bulk_sql(tables: AgentTables) -> dict[str, str]:
-    """The set-based identity statements of one agent (positional parameters, rows as JSON).
+def _identity_sql(tables: AgentTables) -> str:
+    """The one statement that makes and links customers (see `resolve_senders`): links (phone,
+    bsuid), BSUID senders, phone-only senders; positional parameters, rows as JSON.
 
     Lookups are `(SELECT … LIMIT 1)`, not EXISTS: the planner expects 100 rows from
     json_to_recordset and would otherwise hash the whole customers table for a handful of rows.
     """
-    q = {
-        # links (phone, bsuid), BSUID senders, phone-only senders: see resolve_senders
-        "identity": """
+    return tables.query(_IDENTITY).as_string(None)
+
+
+_IDENTITY = """
             WITH l AS (
               SELECT * FROM json_to_recordset(%s::json) AS l(phone text, bsuid text)
             ), link AS (
@@ -208,9 +127,7 @@ def _bulk_sql(tables: AgentTables) -> dict[str, str]:
                 wa_id = excluded.wa_id, updated_at = now()
               WHERE c.wa_id IS NULL AND excluded.wa_id IS NOT NULL
             )
-            SELECT 1""",
-    }
-    return {k: tables.query(v).as_string(None) for k, v in q.items()}
+            SELECT 1"""
 
 
 Person = tuple[str | None, str | None, str | None, str | None, str | None]
@@ -346,7 +263,7 @@ async def resolve_senders(
         if row[1] not in with_bsuid
     ]
     await conn.execute(
-        _bulk_sql(tables)["identity"],
+        _identity_sql(tables),
         (_json(links), _json(by_bsuid), _json(by_phone)),
         prepare=True,
     )
@@ -371,12 +288,9 @@ async def change_identity(
     dropped so that the next message (new phone, new BSUID) links to this customer.
     """
     q = _sql(tables)
-    old_phone = e164(old_wa_id)
-    cur = await conn.execute(q["find"], {"bsuid": old_bsuid or None, "phone": old_phone})
-    row = await cur.fetchone()
-    if row is None:
+    cid = await find_customer(conn, tables=tables, wa_id=old_wa_id, bsuid=old_bsuid)
+    if cid is None:
         return None
-    cid = int(row["id"])
     new_phone = e164(new_wa_id)
     if new_phone is not None:
         cur = await conn.execute(q["taken_phone"], {"phone": new_phone, "id": cid})
@@ -393,6 +307,15 @@ async def change_identity(
         if await cur.fetchone() is None:
             await conn.execute(q["set_bsuid"], {"bsuid": new_bsuid, "id": cid})
     return cid
+
+
+async def find_customer(
+    conn: AsyncConnection[Any], *, tables: AgentTables, wa_id: str | None, bsuid: str | None
+) -> int | None:
+    """The id of the customer with this BSUID, else with this phone number; None if none."""
+    cur = await conn.execute(_sql(tables)["find"], {"bsuid": bsuid or None, "phone": e164(wa_id)})
+    row = await cur.fetchone()
+    return int(row["id"]) if row else None
 
 
 async def get_customer(

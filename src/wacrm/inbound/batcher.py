@@ -6,7 +6,7 @@ redone one webhook per transaction, so one bad payload cannot fail the others.
 
 With deferred processing (WACRM_WEBHOOK_PROCESSING=deferred, the default) a batch is only journaled
 (one INSERT and a NOTIFY): the 200 means "durably kept", and a journal processor
-(`wacrm.inbound.processor`) turns the journal into customers and messages moments later.
+(`wacrm.inbound.consumer`) turns the journal into customers and messages moments later.
 
 `concurrency` batches are in flight at once (on their own connections), so that the web process
 builds the next batch while PostgreSQL executes and commits the previous one. Within a batch the
@@ -23,20 +23,12 @@ import logging
 from typing import Any
 
 import psycopg
-import psycopg.errors
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from wacrm.inbound.processing import ProcessingError
-from wacrm.inbound.routing import RouteCache
-from wacrm.inbound.service import (
-    Webhook,
-    describe,
-    journal_failed,
-    journal_received,
-    process_in_transaction,
-    store_webhook,
-)
+from wacrm.inbound.ingest import ingest_webhooks
+from wacrm.inbound.journal import Webhook, journal_received
+from wacrm.inbound.routing import RouteCache, route_cache
 
 log = logging.getLogger(__name__)
 
@@ -130,22 +122,9 @@ class Batcher:
     async def _write(self, conn: AsyncConnection[Any], hooks: list[Webhook]) -> list[str]:
         if self.deferred:
             return await journal_received(conn, hooks)
-        try:
-            await process_in_transaction(conn, hooks, self.routes)
-            return ["processed"] * len(hooks)
-        except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
-            if len(hooks) == 1:
-                raise  # answered 503: Meta delivers it again
-        except psycopg.OperationalError:
-            raise
-        except Exception as exc:
-            if len(hooks) == 1:
-                if not isinstance(exc, ProcessingError):
-                    log.exception("webhook processing failed; kept in the journal for replay")
-                await journal_failed(conn, hooks[0], describe(exc))
-                return ["failed"]
-        self.fallbacks += 1
-        return [await store_webhook(conn, h, self.routes) for h in hooks]
+        statuses, fell_back = await ingest_webhooks(conn, hooks, self.routes)
+        self.fallbacks += fell_back
+        return statuses
 
 
 def batcher_of(app: Any) -> Batcher | None:
@@ -160,7 +139,6 @@ async def start_webhook_batcher(app: Any, stack: contextlib.AsyncExitStack) -> N
     query, was a round trip per batch.
     """
     from wacrm.db.pool import check_if_signalled, create_pool
-    from wacrm.inbound.router import route_cache
 
     size = app.state.settings.webhook_batch_max
     if size <= 0:

@@ -26,7 +26,7 @@ def process(
     import signal
 
     from wacrm.cli.common import database_url
-    from wacrm.inbound.processor import drain, run_processor
+    from wacrm.inbound.consumer import drain, run_processor
 
     url = database_url()
 
@@ -62,10 +62,10 @@ def replay(
     """Process journaled webhooks again (after fixing what made them fail); duplicates are not stored twice."""
     if (journal_id is None) == (not failed):
         fail("give exactly one of --id N or --failed", 2)
-    from wacrm.inbound import service
+    from wacrm.inbound import ingest
 
     async def run(conn: Any) -> list[dict[str, Any]]:
-        return await service.replay(conn, journal_id=journal_id, failed=failed)
+        return await ingest.replay(conn, journal_id=journal_id, failed=failed)
 
     results = run_with_connection(run)
     if journal_id is not None and not results:
@@ -91,10 +91,10 @@ def list_(
     """Show the newest journal rows of a status (failed by default) with their errors."""
     if status not in ("received", "processed", "failed"):
         fail("--status must be received, processed or failed", 2)
-    from wacrm.inbound import service
+    from wacrm.inbound import journal
 
     async def run(conn: Any) -> list[dict[str, Any]]:
-        return await service.list_journal(conn, status=status, limit=limit)
+        return await journal.list_journal(conn, status=status, limit=limit)
 
     for row in run_with_connection(run):
         console.print(

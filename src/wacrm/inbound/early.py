@@ -14,43 +14,35 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from wacrm.agents.tables import AgentTables
+from wacrm.realtime.events import notify_sql
 
 SETTLE = "5 seconds"  # younger early statuses may still be applied by the trigger
 ORPHAN_AFTER = "7 days"  # a wamid that is not ours by then never will be (Meta re-delivers for 7)
 
-# Same rules as the trigger (wacrm_apply_early_status): the highest-ranked status wins when it
-# ranks above the message's, and a `failed` one brings its error. One event per changed message.
-_APPLY = """
-WITH e AS (
-  DELETE FROM inbound_early_statuses e USING {messages} m
-  WHERE e.agent_id = %(agent)s AND e.received_at < now() - %(settle)s::interval
-    AND m.wamid = e.wamid AND m.direction = 'outbound'
-  RETURNING e.*
-), best AS (
-  SELECT DISTINCT ON (wamid) wamid, status, status_at FROM e
-  ORDER BY wamid, wacrm_status_rank(status) DESC
-), failed AS (
-  SELECT DISTINCT ON (wamid) wamid, error_code, error_title, error_details FROM e
-  WHERE status = 'failed' ORDER BY wamid
+# The trigger's own rules (wacrm_take_early_statuses, migration 0050) for each message with a
+# settled early status; one event per message it updates.
+_APPLY = (
+    """
+WITH due AS (
+  SELECT DISTINCT e.wamid FROM inbound_early_statuses e
+  JOIN {messages} m ON m.wamid = e.wamid AND m.direction = 'outbound'
+  WHERE e.agent_id = %(agent_id)s AND e.received_at < now() - %(settle)s::interval
 ), upd AS (
-  UPDATE {messages} m SET
-    status = CASE WHEN wacrm_status_rank(best.status) > wacrm_status_rank(m.status)
-                  THEN best.status ELSE m.status END,
-    status_at = CASE WHEN wacrm_status_rank(best.status) > wacrm_status_rank(m.status)
-                     THEN best.status_at ELSE m.status_at END,
-    error_code = CASE WHEN failed.wamid IS NULL THEN m.error_code ELSE failed.error_code END,
-    error_title = CASE WHEN failed.wamid IS NULL THEN m.error_title ELSE failed.error_title END,
-    error_details = CASE WHEN failed.wamid IS NULL THEN m.error_details
-                         ELSE failed.error_details END
-  FROM best LEFT JOIN failed ON failed.wamid = best.wamid
-  WHERE m.wamid = best.wamid
+  UPDATE {messages} m SET (status, status_at, error_code, error_title, error_details) = (
+    SELECT t.s, t.s_at, t.e_code, t.e_title, t.e_details
+    FROM wacrm_take_early_statuses(%(agent_id)s, m.wamid, m.status, m.status_at, m.error_code,
+                                   m.error_title, m.error_details) t)
+  FROM due WHERE m.wamid = due.wamid
   RETURNING m.id, m.customer_id
 )
-SELECT pg_notify('wacrm_events', json_build_object('agent_id', %(agent)s::bigint,
-  'kind', 'status', 'customer_id', upd.customer_id, 'message_id', upd.id,
-  'order_id', NULL::int)::text)
+SELECT """
+    + notify_sql(
+        agent_id="%(agent_id)s", kind="'status'", customer_id="upd.customer_id", message_id="upd.id"
+    )
+    + """
 FROM upd
 """
+)
 
 _AGENTS = """
 SELECT DISTINCT e.agent_id, a.agent_prefix FROM inbound_early_statuses e
@@ -70,7 +62,7 @@ async def sweep_early_statuses(conn: AsyncConnection[Any]) -> int:
         tables = AgentTables(row["agent_id"], row["agent_prefix"])
         async with conn.transaction():
             done = await conn.execute(
-                tables.query(_APPLY), {"agent": tables.agent_id, "settle": SETTLE}
+                tables.query(_APPLY), {"agent_id": tables.agent_id, "settle": SETTLE}
             )
             changed += done.rowcount
     await conn.execute(_ORPHANS, (ORPHAN_AFTER,))

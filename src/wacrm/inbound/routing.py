@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from psycopg import AsyncConnection
 
@@ -37,6 +37,10 @@ class Route:
                 "that is not linked to an active agent"
             )
         return None
+
+
+class RouteSource(Protocol):
+    async def get(self, conn: AsyncConnection[Any], phone_number_id: str) -> Route | None: ...
 
 
 class RouteCache:
@@ -84,3 +88,11 @@ async def load_route(conn: AsyncConnection[Any], phone_number_id: str) -> Route 
         agent_id=int(cfg["agent_id"]) if cfg.get("agent_id") is not None else None,
         tables=AgentTables(int(cfg["agent_id"]), cfg["agent_prefix"]) if linked else None,
     )
+
+
+def route_cache(app: Any) -> RouteCache:
+    """The app's route cache (made on first use)."""
+    cache = getattr(app.state, "route_cache", None)
+    if cache is None:
+        cache = app.state.route_cache = RouteCache()
+    return cache

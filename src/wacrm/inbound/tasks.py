@@ -1,4 +1,4 @@
-"""The inbound package's periodic jobs: journal retention (wacrm.inbound.retention) and the
+"""The inbound package's periodic jobs: journal retention (wacrm.inbound.journal) and the
 sweep of stranded early statuses (wacrm.inbound.early)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from wacrm.inbound.early import sweep_early_statuses
-from wacrm.inbound.retention import prune_journal
+from wacrm.inbound.journal import prune_journal
 from wacrm.jobs import context, periodic
 
 log = logging.getLogger(__name__)

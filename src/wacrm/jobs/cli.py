@@ -21,7 +21,7 @@ def worker(
     ),
 ) -> None:
     """Run a job worker and journal processor (several may run, on any machine reaching the database)."""
-    from wacrm.inbound.processor import run_processor
+    from wacrm.inbound.consumer import run_processor
     from wacrm.jobs.worker import run_worker
 
     url = database_url()

@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 async def start_inprocess_worker(app: FastAPI, stack: AsyncExitStack) -> None:
     """Start a worker task now; stop it (letting running jobs finish) when the app shuts down."""
-    from wacrm.inbound.processor import run_processor
+    from wacrm.inbound.consumer import run_processor
     from wacrm.jobs.worker import run_worker
 
     stop = asyncio.Event()

@@ -15,7 +15,7 @@ import psycopg
 from fastapi import FastAPI
 from psycopg import sql
 
-from wacrm.realtime.service import CHANNEL
+from wacrm.realtime.events import CHANNEL
 
 log = logging.getLogger(__name__)
 

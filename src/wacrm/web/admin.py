@@ -15,7 +15,7 @@ from wacrm.accounts import service as accounts
 from wacrm.accounts import sessions
 from wacrm.accounts.deps import CurrentUser
 from wacrm.agents import service as agents
-from wacrm.inbound import service as inbound
+from wacrm.inbound import ingest, journal
 from wacrm.numbers import service as numbers
 from wacrm.outbound import errors as send_errors
 from wacrm.outbound.client import client_for
@@ -86,7 +86,7 @@ async def _page(
             context["webhook_url"] = request.app.state.settings.webhook_url
         elif section == "webhooks":
             status = extra.get("status") or None
-            context["journal"] = await inbound.list_journal(conn, status=status, limit=JOURNAL_PAGE)
+            context["journal"] = await journal.list_journal(conn, status=status, limit=JOURNAL_PAGE)
             context["pretty"] = lambda body: (
                 orjson.dumps(body, option=orjson.OPT_INDENT_2).decode()
                 if not isinstance(body, str)
@@ -371,7 +371,7 @@ async def replay(
 ) -> Response:
     """Process one journaled webhook again (after fixing what made it fail)."""
     async with request.app.state.pool.connection() as conn:
-        results = await inbound.replay(conn, journal_id=journal_id)
+        results = await ingest.replay(conn, journal_id=journal_id)
     if not results:
         raise HTTPException(404, detail=f"no webhook journal row with id {journal_id}")
     if results[0]["status"] != "processed":

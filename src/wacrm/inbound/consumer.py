@@ -1,4 +1,4 @@
-"""The journal processor: turns deferred webhooks (journal rows 'received') into customers and messages.
+"""The journal consumer: claims deferred webhooks (journal rows 'received') and hands them to ingest.
 
 With WACRM_WEBHOOK_PROCESSING=deferred the web process only journals a webhook before its 200; this
 loop, run by every job worker (`wacrm worker`, and `wacrm serve`'s in-process worker), claims the
@@ -20,42 +20,23 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import psycopg
-import psycopg.errors
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from wacrm.inbound.processing import ProcessingError
+from wacrm.inbound import journal
+from wacrm.inbound.ingest import ingest_journal_rows
 from wacrm.inbound.routing import RouteCache
-from wacrm.inbound.service import JOURNAL_CHANNEL, describe, process_datas
 
 log = logging.getLogger(__name__)
 
 BATCH = 200  # journal rows per processing transaction
 POLL_SECONDS = 1.0  # longest wait without a notification
 LINGER_SECONDS = 0.02  # pause after a partial batch, so that the next one is larger
-MAX_ATTEMPTS = 5  # a row that deadlocks this often is marked failed (kept for replay)
 CLAIM_SLACK = 1000  # ids below the last claim's first one that the next claim still looks at
 FULL_CLAIM_SECONDS = 2.0  # how often a claim starts from the journal's first id (at most)
 FULL_CLAIM_SHARE = 0.02  # …and no more often than keeps full claims under this share of the time
 FULL_CLAIM_MAX_SECONDS = 30.0  # however slow a full claim, the next comes within this
-
-_CLAIM = "SELECT id, body FROM wacrm_claim_journal(%s, %s)"  # migration 0042
-_DONE = (
-    "UPDATE webhook_journal SET status = 'processed', error = NULL, attempts = attempts + 1,"
-    " processed_at = clock_timestamp() WHERE id = ANY(%s)"
-)
-_FAILED = (
-    "UPDATE webhook_journal SET status = 'failed', error = %s, attempts = attempts + 1"
-    " WHERE id = %s"
-)
-_RETRY_LATER = (
-    "UPDATE webhook_journal SET attempts = attempts + 1,"
-    " status = CASE WHEN attempts + 1 >= %s THEN 'failed' ELSE status END,"
-    " error = CASE WHEN attempts + 1 >= %s THEN %s ELSE error END WHERE id = %s"
-)
-_RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 
 
 @dataclass
@@ -92,57 +73,6 @@ class ClaimWindow:
         self.full_due = max(self.full_due, time.monotonic() + pause)
 
 
-@dataclass
-class _Row:
-    id: int
-    data: Any  # None: the body is not JSON
-
-
-async def _apply(conn: AsyncConnection[Any], rows: list[_Row], routes: RouteCache) -> None:
-    """Process `rows` and mark them processed, in the caller's transaction (raises if any fails)."""
-    if any(r.data is None for r in rows):
-        raise ProcessingError("the body is not JSON")
-    async with conn.pipeline():
-        await process_datas(conn, [r.data for r in rows], routes)
-        await conn.execute(_DONE, ([r.id for r in rows],), prepare=True)
-
-
-async def process_claimed(conn: AsyncConnection[Any], rows: list[_Row], routes: RouteCache) -> None:
-    """The rows of one claim, in the claim's transaction: all at once, else one by one."""
-    try:
-        async with conn.transaction():  # a savepoint: a failure leaves the claim's locks held
-            await _apply(conn, rows, routes)
-        return
-    except psycopg.OperationalError:
-        raise
-    except Exception as exc:
-        if len(rows) == 1:
-            await _one_failed(conn, rows[0], exc)
-            return
-    for row in rows:
-        try:
-            async with conn.transaction():
-                await _apply(conn, [row], routes)
-        except psycopg.OperationalError:
-            raise
-        except Exception as exc:
-            await _one_failed(conn, row, exc)
-
-
-async def _one_failed(conn: AsyncConnection[Any], row: _Row, exc: Exception) -> None:
-    if isinstance(exc, _RETRYABLE):
-        error = f"{type(exc).__name__} {MAX_ATTEMPTS} times"
-        await conn.execute(_RETRY_LATER, (MAX_ATTEMPTS, MAX_ATTEMPTS, error, row.id))
-        return
-    if not isinstance(exc, ProcessingError):
-        log.error(
-            "webhook %s could not be processed; kept in the journal for replay",
-            row.id,
-            exc_info=exc,
-        )
-    await conn.execute(_FAILED, (describe(exc), row.id))
-
-
 async def process_waiting(
     pool: AsyncConnectionPool,
     routes: RouteCache,
@@ -157,22 +87,14 @@ async def process_waiting(
     async with pool.connection() as conn, conn.transaction():
         start = window.start() if window is not None else 0
         began = time.monotonic()
-        cur = await conn.execute(_CLAIM, (start, batch), prepare=True)
-        claimed: list[Any] = await cur.fetchall()  # dict rows (the pool's row factory)
+        rows = await journal.claim(conn, start=start, batch=batch)
         if window is not None and start == 0:
             window.full_claim_took(time.monotonic() - began)
-        if not claimed:
+        if not rows:
             return 0
         if window is not None:
-            window.claimed(int(claimed[0]["id"]))
-        rows = []
-        for r in claimed:
-            try:
-                data = orjson.loads(bytes(r["body"]))
-            except orjson.JSONDecodeError:
-                data = None
-            rows.append(_Row(int(r["id"]), data))
-        await process_claimed(conn, rows, routes)
+            window.claimed(rows[0].id)
+        await ingest_journal_rows(conn, rows, routes)
         return len(rows)
 
 
@@ -214,7 +136,7 @@ async def run_processor(
                 async with await psycopg.AsyncConnection.connect(
                     listen_url or database_url, autocommit=True
                 ) as listen:
-                    await listen.execute(f"LISTEN {JOURNAL_CHANNEL}")
+                    await listen.execute(f"LISTEN {journal.JOURNAL_CHANNEL}")
                     delay = 0.5
                     while not stop.is_set():
                         n = await process_waiting(pool, routes, batch=batch, window=window)

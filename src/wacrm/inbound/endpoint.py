@@ -1,4 +1,8 @@
-"""`POST /webhooks/whatsapp` answered first thing in the app, before any middleware or routing.
+"""`POST /webhooks/whatsapp`: the signature check, `accept_webhook`, and the ASGI fast path.
+
+`accept_webhook` verifies a body, then journals it (deferred processing) or journals and
+processes it (inline), through the group-commit batcher when there is one; it returns once that is
+committed. The fast path answers this POST first thing in the app, before any middleware or routing.
 
 Meta's callback is the one hot, anonymous, machine-to-machine route: profiles of a web process
 under load put most of its CPU in the framework around it (route matching over every route, the
@@ -14,22 +18,86 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
+import hmac
 import logging
 import time
 from typing import Any
 
 import orjson
+import psycopg
+from psycopg_pool import PoolTimeout
 from starlette.types import Receive, Scope, Send
 
-from wacrm.inbound.router import OK_BODY, SIGNATURE_HEADER, WebhookRefused, accept_webhook
+from wacrm.inbound.batcher import batcher_of
+from wacrm.inbound.ingest import ingest_webhooks
+from wacrm.inbound.journal import Webhook, journal_received
+from wacrm.inbound.routing import route_cache
+from wacrm.inbound.schemas import find_phone_number_id
 from wacrm.ops import metrics
 from wacrm.ops.limits import reject_too_large
 
 log = logging.getLogger(__name__)
 
 PATH = "/webhooks/whatsapp"
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+OK_BODY = b'{"ok":true}'
 _SIGNATURE = SIGNATURE_HEADER.lower().encode()
 _JSON = [(b"content-type", b"application/json")]
+
+
+class WebhookRefused(Exception):
+    """A webhook answered with a 4xx/5xx (status and the `detail` text)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def signature_matches(body: bytes, secret: str, header: str) -> bool:
+    """Constant-time check of `sha256=<hex>` (HMAC-SHA256 of the raw bytes keyed with the app secret)."""
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), header.strip().lower().encode())
+
+
+async def accept_webhook(app: Any, body: bytes, signature: str | None) -> None:
+    """Verify, journal and (inline) process one POST body; returns once it is committed, else
+    raises WebhookRefused. Shared by the fast path and the FastAPI route."""
+    if not signature:
+        raise WebhookRefused(401, f"the {SIGNATURE_HEADER} header is missing")
+    try:
+        data: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        data = None
+    pnid = find_phone_number_id(data)
+    secret = None
+    cache = route_cache(app)
+    try:
+        if pnid is not None:
+            hit, route = cache.peek(pnid)
+            if not hit:
+                async with app.state.pool.connection() as conn:
+                    route = await cache.get(conn, pnid)
+            secret = route.app_secret if route is not None else None
+        secret = secret or app.state.settings.whatsapp_app_secret
+        if not secret:
+            raise WebhookRefused(403, "no app secret is known for this payload's phone_number_id")
+        if not signature_matches(body, secret, signature):
+            raise WebhookRefused(403, f"the {SIGNATURE_HEADER} signature does not match")
+        hook = Webhook(body=body, data=data, phone_number_id=pnid)
+        batcher = batcher_of(app)
+        if batcher is not None:
+            await batcher.submit(hook)
+            return
+        async with app.state.pool.connection() as conn:
+            if app.state.settings.webhook_processing == "deferred":
+                await journal_received(conn, [hook])
+            else:
+                await ingest_webhooks(conn, [hook], cache)
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        log.warning("webhook not stored, the database is unavailable: %s", exc)
+        raise WebhookRefused(503, "the database is unavailable; Meta will deliver again") from exc
 
 
 def is_webhook_post(scope: Scope) -> bool:

@@ -1,0 +1,195 @@
+"""The statements that write inbound rows of one agent, composed once per agent (`for_agent`).
+
+Rows travel as JSON arrays (`json_to_recordset`): orjson dumps them far cheaper than psycopg
+dumps Python lists element by element. Customers are found again by BSUID, else by phone: the
+identity statement of `wacrm.customers.service` has made them earlier in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from wacrm.agents.tables import AgentTables
+from wacrm.realtime.events import notify_sql
+
+# the customer of a row with `phone` and `bsuid` fields
+_CUSTOMER_OF = """CASE WHEN {row}.bsuid IS NOT NULL
+       THEN (SELECT id FROM {{customers}} WHERE bsuid = {row}.bsuid)
+       ELSE (SELECT id FROM {{customers}} WHERE phone = {row}.phone) END"""
+
+# the statuses of one round: applied where they raise a message's status, kept as early statuses
+# where the message is not there (yet); `upd` returns the changed messages
+_STATUS_CTES = """s AS (
+      SELECT * FROM json_to_recordset(%(statuses)s::json)
+        AS s(wamid text, status text, ts timestamptz, code int, title text, details text)
+    ), upd AS (
+      UPDATE {messages} m SET status = s.status, status_at = s.ts,
+        error_code = CASE WHEN s.status = 'failed' THEN s.code ELSE m.error_code END,
+        error_title = CASE WHEN s.status = 'failed' THEN s.title ELSE m.error_title END,
+        error_details = CASE WHEN s.status = 'failed' THEN s.details ELSE m.error_details END
+      FROM s WHERE m.wamid = s.wamid AND m.wamid = ANY (ARRAY(SELECT wamid FROM s))
+        AND wacrm_status_rank(s.status) > wacrm_status_rank(m.status)
+      RETURNING m.id, m.customer_id
+    ), early AS (
+      INSERT INTO inbound_early_statuses (agent_id, wamid, status, status_at, error_code,
+                                          error_title, error_details)
+      SELECT %(agent_id)s, s.wamid, s.status, s.ts, s.code, s.title, s.details FROM s
+      WHERE (SELECT e.id FROM {messages} e WHERE e.wamid = s.wamid LIMIT 1) IS NULL
+      ON CONFLICT DO NOTHING
+    )"""
+
+# The messages, the senders' profile fields, the customers' counters and the first round of
+# statuses of one agent's part of a batch: ONE statement (one snapshot; no row touched twice: one
+# UPDATE of each customer). Profile fields are written only where they change something; a name
+# the agent gave (name_by_agent) is kept, the WhatsApp profile name goes beside it.
+MESSAGES = (
+    """
+    WITH x AS (
+      SELECT * FROM json_to_recordset(%(messages)s::json) AS x(o int, phone text, bsuid text,
+        text text, ts timestamptz, media_type text, caption text, wamid text, wa_type text,
+        context text, media_id text, mime text, sha256 text, size bigint, filename text,
+        media_status text, is_order boolean, raw jsonb)
+    ), pr AS (
+      SELECT q.id,
+        (array_agg(q.name ORDER BY q.o DESC) FILTER (WHERE q.name IS NOT NULL))[1] AS name,
+        (array_agg(q.username ORDER BY q.o DESC) FILTER (WHERE q.username IS NOT NULL))[1]
+          AS username,
+        (array_agg(q.parent ORDER BY q.o DESC) FILTER (WHERE q.parent IS NOT NULL))[1] AS parent
+      FROM (
+        SELECT CASE WHEN p.bsuid IS NOT NULL
+                    THEN (SELECT e.id FROM {customers} e WHERE e.bsuid = p.bsuid LIMIT 1)
+                    ELSE (SELECT e.id FROM {customers} e WHERE e.phone = p.phone LIMIT 1) END AS id,
+          p.o, p.name, p.username, p.parent
+        FROM json_to_recordset(%(profiles)s::json)
+          AS p(o int, phone text, bsuid text, name text, username text, parent text)
+      ) q WHERE q.id IS NOT NULL GROUP BY q.id
+    ), ins AS (
+      INSERT INTO {messages} (customer_id, message, direction, "timestamp", is_read, media_type,
+        caption, wamid, wa_type, status, status_at, context_wamid, media_id, media_mime_type,
+        media_sha256, media_size, media_filename, media_status, order_id, raw)
+      SELECT """
+    + _CUSTOMER_OF.format(row="x")
+    + """,
+        x.text, 'inbound', x.ts, false, x.media_type::media_type, x.caption, x.wamid, x.wa_type,
+        'received', x.ts, x.context, x.media_id, x.mime, x.sha256, x.size, x.filename,
+        x.media_status,
+        CASE WHEN x.is_order THEN (SELECT id FROM {orders} WHERE source_wamid = x.wamid) END,
+        x.raw::jsonb
+      FROM x ORDER BY x.o
+      ON CONFLICT (wamid) DO NOTHING
+      RETURNING id, customer_id, "timestamp", order_id
+    ), agg AS (
+      SELECT customer_id, count(*) AS n, max("timestamp") AS ts,
+             (array_agg(id ORDER BY "timestamp" DESC, id DESC))[1] AS last_id
+      FROM ins GROUP BY customer_id
+    ), t AS (
+      SELECT coalesce(agg.customer_id, pr.id) AS id, agg.n, agg.ts, agg.last_id,
+             pr.name, pr.username, pr.parent
+      FROM agg FULL JOIN pr ON pr.id = agg.customer_id
+    ), cu AS (
+      UPDATE {customers} c SET unread_count = c.unread_count + coalesce(t.n, 0),
+        last_message_at = greatest(c.last_message_at, t.ts),
+        last_inbound_at = greatest(c.last_inbound_at, t.ts),
+        last_message_id = CASE WHEN t.ts IS NOT NULL
+                                    AND (c.last_message_at IS NULL OR t.ts >= c.last_message_at)
+                               THEN t.last_id ELSE c.last_message_id END,
+        name = CASE WHEN c.name_by_agent THEN c.name ELSE coalesce(t.name, c.name) END,
+        profile_name = coalesce(t.name, c.profile_name),
+        username = coalesce(t.username, c.username),
+        parent_bsuid = coalesce(t.parent, c.parent_bsuid),
+        updated_at = now()
+      FROM t WHERE c.id = t.id
+        AND c.id = ANY (ARRAY(SELECT id FROM t))  -- index probes, never a table scan
+        AND (t.n IS NOT NULL
+          OR (t.name IS NOT NULL AND t.name IS DISTINCT FROM c.profile_name)
+          OR (t.name IS NOT NULL AND c.name_by_agent IS NOT TRUE AND t.name IS DISTINCT FROM c.name)
+          OR (t.username IS NOT NULL AND t.username IS DISTINCT FROM c.username)
+          OR (t.parent IS NOT NULL AND t.parent IS DISTINCT FROM c.parent_bsuid))
+    ), """
+    + _STATUS_CTES
+    + """, ev AS (
+      SELECT 'message' AS kind, 0 AS k, id, customer_id, order_id FROM ins
+      UNION ALL SELECT 'status', 1, id, customer_id, NULL FROM upd
+    )
+    SELECT """
+    + notify_sql(
+        agent_id="%(agent_id)s",
+        kind="ev.kind",
+        customer_id="ev.customer_id",
+        message_id="ev.id",
+        order_id="ev.order_id",
+    )
+    + " FROM ev ORDER BY ev.k, ev.id"
+)
+
+# a further round of statuses (one per repeated wamid in the batch, so that they apply in order)
+STATUSES = (
+    "WITH "
+    + _STATUS_CTES
+    + " SELECT "
+    + notify_sql(
+        agent_id="%(agent_id)s", kind="'status'", customer_id="upd.customer_id", message_id="upd.id"
+    )
+    + " FROM upd"
+)
+
+# a catalog order (before its message, which links to it), its items and its first history row
+ORDER = (
+    """
+    WITH o AS (
+      INSERT INTO {orders} (customer_id, total_amount, notes, currency, source, source_wamid,
+                            catalog_id, created_at, updated_at)
+      SELECT """
+    + _CUSTOMER_OF.format(row="x")
+    + """, %(total)s, %(notes)s, %(currency)s, 'whatsapp_catalog', %(wamid)s, %(catalog_id)s,
+             %(ts)s, %(ts)s
+      FROM (SELECT %(phone)s::text AS phone, %(bsuid)s::text AS bsuid) x
+      ON CONFLICT (source_wamid) WHERE source_wamid IS NOT NULL DO NOTHING
+      RETURNING id, customer_id
+    ), items AS (
+      INSERT INTO {orders_items} (order_id, name, product_retailer_id, quantity, price)
+      SELECT o.id, x.rid, x.rid, x.qty, x.price
+      FROM o, unnest(%(rids)s::text[], %(qtys)s::int[], %(prices)s::numeric[]) AS x(rid, qty, price)
+    ), h AS (
+      INSERT INTO {orders_history} (order_id, from_status, to_status, note)
+      SELECT o.id, NULL, 'pending', 'ordered from the WhatsApp catalog' FROM o
+    )
+    SELECT """
+    + notify_sql(
+        agent_id="%(agent_id)s", kind="'order'", customer_id="o.customer_id", order_id="o.id"
+    )
+    + " FROM o"
+)
+
+# a reaction (an empty emoji removes it), after the messages of its batch part
+REACTION = (
+    """
+    WITH upd AS (
+      UPDATE {messages} SET reaction = nullif(%(emoji)s, '') WHERE wamid = %(target)s
+      RETURNING id, customer_id)
+    SELECT """
+    + notify_sql(
+        agent_id="%(agent_id)s",
+        kind="'message'",
+        customer_id="upd.customer_id",
+        message_id="upd.id",
+    )
+    + " FROM upd"
+)
+
+
+@dataclass(frozen=True)
+class AgentStatements:
+    messages: str
+    statuses: str
+    order: str
+    reaction: str
+
+
+@lru_cache(maxsize=4096)
+def for_agent(tables: AgentTables) -> AgentStatements:
+    """The statements of one agent, composed once (no catalog lookups per batch)."""
+    return AgentStatements(
+        *(tables.query(q).as_string(None) for q in (MESSAGES, STATUSES, ORDER, REACTION))
+    )
