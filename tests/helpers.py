@@ -112,3 +112,19 @@ async def configure_sandbox_number(
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def resolve_customer(
+    conn: Any, *, tables: Any, wa_id: str | None, bsuid: str | None = None
+) -> int:
+    """The customer of a sender, made as ingest makes it (its number's lock, then the one identity
+    statement `customers.resolve_senders`); the customer's id. Runs in a transaction."""
+    from wacrm.customers import service as customers
+
+    async with conn.transaction():
+        senders = customers.fold_senders([(wa_id, bsuid, None, None, None)])
+        await customers.lock_phones(conn, senders.lock_keys(tables))
+        await customers.resolve_senders(conn, tables, senders)
+        cid = await customers.find_customer(conn, tables=tables, wa_id=wa_id, bsuid=bsuid)
+    assert cid is not None
+    return cid

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from tests.conversations.factory import add_customer, add_message, minutes, new_agent
+from tests.helpers import resolve_customer
 from wacrm.conversations import service
-from wacrm.customers import service as customers
 from wacrm.customers.phones import PhoneQuery, match_sql, phone_match
 
 
@@ -42,10 +42,10 @@ def test_match_sql_escapes_and_reverses():
 async def test_every_way_of_typing_a_number_finds_the_customer(conn):
     t = await new_agent(conn)
     # stored as inbound stores them: E.164 from Meta's wa_id
-    de = await customers.resolve_customer(conn, tables=t, wa_id="4917612345678", bsuid=None)
-    us = await customers.resolve_customer(conn, tables=t, wa_id="14155550100", bsuid=None)
-    fr = await customers.resolve_customer(conn, tables=t, wa_id="33698765432", bsuid=None)
-    ru = await customers.resolve_customer(conn, tables=t, wa_id="79123456789", bsuid=None)
+    de = await resolve_customer(conn, tables=t, wa_id="4917612345678", bsuid=None)
+    us = await resolve_customer(conn, tables=t, wa_id="14155550100", bsuid=None)
+    fr = await resolve_customer(conn, tables=t, wa_id="33698765432", bsuid=None)
+    ru = await resolve_customer(conn, tables=t, wa_id="79123456789", bsuid=None)
     other = await add_customer(conn, t, "Other", phone="+4930123456")
     for i, cid in enumerate((de, us, fr, ru, other)):
         await add_message(conn, t, cid, "hello", at=minutes(i))
@@ -132,7 +132,7 @@ TYPED = ("+49 176 12345678", "0176 12345678", "4917612345678", "12345678", "(415
 
 async def _assert_no_table_scan(conn: Any, t: Any, *, tables: tuple[str, ...]) -> None:
     """No sequential scan of the named tables in any statement the search runs."""
-    target = await customers.resolve_customer(conn, tables=t, wa_id="4917612345678", bsuid=None)
+    target = await resolve_customer(conn, tables=t, wa_id="4917612345678", bsuid=None)
     await conn.execute(t.query("ANALYZE {customers}"))
     for typed in TYPED:
         plans = await _plans(conn, t, typed)

@@ -8,7 +8,7 @@ import json
 import psycopg
 from psycopg.rows import dict_row
 
-from tests.helpers import bearer, make_agent_user
+from tests.helpers import bearer, make_agent_user, resolve_customer
 from tests.inbound.conftest import deliver, load, rows
 from wacrm.customers import service as customers
 
@@ -111,12 +111,9 @@ async def test_races_make_one_customer(db_url, agent):
             ) as c,
             c.transaction(),
         ):
-            # what ingest does for one sender: lock its number, then the identity statement
-            person = ("4915123456789", "DE.1" if i % 2 else None, f"n{i}", None, None)
-            senders = customers.fold_senders([person])
-            await customers.lock_phones(c, senders.lock_keys(t))
-            await customers.resolve_senders(c, t, senders)
-            cid = await customers.find_customer(c, tables=t, wa_id=person[0], bsuid=person[1])
+            cid = await resolve_customer(
+                c, tables=t, wa_id="4915123456789", bsuid="DE.1" if i % 2 else None
+            )
             await asyncio.sleep(0.05)
             return cid
 

@@ -1,5 +1,5 @@
 """Item 13.10: a name the agent gives a customer survives the WhatsApp profile name; the profile
-name is kept beside it (API, inbox, chat panel). Both inbound paths: one by one and set-based."""
+name is kept beside it (API, inbox, chat panel). Webhooks ingested one by one and as a batch."""
 
 from __future__ import annotations
 
@@ -9,29 +9,32 @@ import orjson
 import pytest
 
 from tests.helpers import bearer
-from tests.inbound.conftest import PNID, rows
+from tests.inbound.conftest import APP_SECRET, PNID, rows
 from tests.inbound.test_bulk import _contact, _hook, _text
 from wacrm.customers import service as customers
-from wacrm.inbound.processing import process_payload
+from wacrm.inbound.ingest import ingest, ingest_webhooks
+from wacrm.inbound.journal import Webhook
 from wacrm.inbound.routing import RouteCache
-from wacrm.inbound.service import Webhook, process_in_transaction
+from wacrm.numbers import service as numbers
 
 PHONE = "4917612345678"
 
 
-def _message(wamid: str, ts: int, name: str) -> dict[str, Any]:
-    return _hook(PNID, [_text(wamid, ts, phone=PHONE)], [_contact(phone=PHONE, name=name)])
+def _message(wamid: str, ts: int, name: str, pnid: str = PNID) -> dict[str, Any]:
+    return _hook(pnid, [_text(wamid, ts, phone=PHONE)], [_contact(phone=PHONE, name=name)])
 
 
 async def _one_by_one(conn: Any, payload: dict[str, Any]) -> None:
     async with conn.transaction():
-        await process_payload(conn, data=payload, routes=RouteCache())
+        await ingest(conn, [payload], RouteCache())
 
 
 async def _batched(conn: Any, payload: dict[str, Any]) -> None:
-    await process_in_transaction(
-        conn, [Webhook(orjson.dumps(payload), payload, PNID)], RouteCache()
+    pnid = payload["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"]
+    statuses, _ = await ingest_webhooks(
+        conn, [Webhook(orjson.dumps(payload), payload, pnid)], RouteCache()
     )
+    assert statuses == ["processed"]
 
 
 async def _customer(conn: Any, tables: Any) -> dict[str, Any]:
@@ -96,10 +99,20 @@ async def test_chat_panel_and_inbox_show_the_profile_name_as_such(conn, client):
 
     seller = await user_with_password(conn, "namer@example.com")
     t = seller["tables"]
-    cid = await customers.resolve_customer(conn, tables=t, wa_id=PHONE, bsuid=None, name="Hansi")
-    assert cid is not None
+    await numbers.configure(
+        conn,
+        user_id=seller["user"]["id"],
+        whatsapp_number="+15550003333",
+        phone_number_id="106540352243333",
+        business_account_id="102290129340397",
+        access_token="EAAB-test-token",
+        app_secret=APP_SECRET,
+        verify_token="verify-token-namer",
+    )
+    await _one_by_one(conn, _message("wamid.C1", 1732890001, "Hansi", "106540352243333"))
+    cid = (await _customer(conn, t))["id"]
     await customers.rename_customer(conn, tables=t, customer_id=cid, name="Hans M.")
-    await customers.resolve_customer(conn, tables=t, wa_id=PHONE, bsuid=None, name="Hansi <2>")
+    await _one_by_one(conn, _message("wamid.C2", 1732890002, "Hansi <2>", "106540352243333"))
     await sign_in(client, "namer@example.com")
     panel = (await client.get(f"/chat/{cid}/panel")).text
     assert 'value="Hans M."' in panel
