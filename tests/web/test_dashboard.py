@@ -119,3 +119,38 @@ async def test_report_reads_only_the_period_with_indexes(conn):
     )
     plan = " ".join(r["QUERY PLAN"] for r in await cur.fetchall())
     assert "_messages_time_idx" in plan
+
+
+async def test_reversed_range_is_a_form_error_inside_the_layout(client, conn):
+    await user_with_password(conn, "range@example.com")
+    await sign_in(client, "range@example.com")
+    for params in (
+        {"days": "custom", "from": "2026-02-01", "to": "2026-01-01"},
+        {"days": "7", "from": "2026-02-01", "to": "2026-01-01"},  # edited under a preset
+    ):
+        r = await client.get("/dashboard", params=params)
+        assert r.status_code == 400
+        assert r.headers["content-type"].startswith("text/html")
+        assert '<header class="topbar">' in r.text  # the app's layout, not a JSON page
+        assert (
+            'id="period-error"' in r.text and "From (2026-02-01) is after To (2026-01-01)" in r.text
+        )
+        html = r.text
+        assert html.index('name="to"') < html.index('id="period-error"')  # next to the dates
+        assert 'value="2026-02-01"' in html and 'value="2026-01-01"' in html  # kept
+        assert 'value="custom" selected' in html
+
+
+async def test_dates_edited_while_a_preset_is_selected_are_honoured(client, conn):
+    await user_with_password(conn, "edited@example.com")
+    await sign_in(client, "edited@example.com")
+    r = await client.get(
+        "/dashboard", params={"days": "7", "from": "2020-01-01", "to": "2020-01-31"}
+    )
+    assert r.status_code == 200
+    assert len(chart_of(r.text)["days"]) == 31 and 'value="custom" selected' in r.text
+    today = datetime.now(UTC).date()
+    preset = {"days": "30", "from": (today - timedelta(days=6)).isoformat(), "to": str(today)}
+    same = await client.get("/dashboard", params={**preset, "days": "7"})
+    assert len(chart_of(same.text)["days"]) == 7  # the preset's own dates: the preset stays
+    assert 'value="7" selected' in same.text

@@ -87,7 +87,10 @@ async def test_items_editing_keeps_the_total_and_refuses_bad_input(client, conn)
         {"name": "X", "quantity": "1", "price": "abc"},
     ):
         bad = await client.post(f"/orders/{oid}/items", data={"csrf_token": csrf, **data})
-        assert 400 <= bad.status_code < 500 and 'class="error"' in bad.text
+        assert (
+            400 <= bad.status_code < 500
+            and 'class="error form-error" role="alert" id="error-add"' in bad.text
+        )
     no_csrf = await client.post(
         f"/orders/{oid}/items", data={"name": "X", "quantity": "1", "price": "1"}
     )

@@ -6,14 +6,18 @@ import logging
 
 import psycopg
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from psycopg import errors
+
+from wacrm.web.errors import error_page, is_web
 
 log = logging.getLogger(__name__)
 
 
-async def out_of_range(request: Request, exc: Exception) -> JSONResponse:
+async def out_of_range(request: Request, exc: Exception) -> Response:
     """An id or number too big for its column (e.g. /customers/10000000000000000000000): 422, not 500."""
+    if is_web(request):  # pages answer inside the app's layout
+        return await error_page(request, 422, "a number you entered is too large")
     return JSONResponse(
         {
             "detail": "a number in the request is out of range: ids are whole numbers up to 9223372036854775807"
@@ -22,8 +26,10 @@ async def out_of_range(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def bad_data(request: Request, exc: Exception) -> JSONResponse:
+async def bad_data(request: Request, exc: Exception) -> Response:
     """A NUL character in any text of the request (PostgreSQL text cannot hold it): 422, not 500."""
+    if "NUL" in str(exc) and is_web(request):
+        return await error_page(request, 422, "the text contains a NUL character; remove it")
     if "NUL" in str(exc):
         return JSONResponse(
             {

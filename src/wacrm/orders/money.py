@@ -69,8 +69,13 @@ def parse_price(value: Any, currency: str, *, field: str = "price") -> Decimal:
             raise OrderError(f"{field} {value!r} is not a decimal number") from exc
     elif isinstance(value, str) and value.strip().startswith("-"):
         raise OrderError(f"{field} must not be negative (got {value!r})")
+    elif isinstance(value, str) and re.fullmatch(r"\s*\d{1,3}(,\d{3})+\s*", value):
+        raise OrderError(
+            f"{field} {value!r} is ambiguous: write 1250 for one thousand two hundred fifty,"
+            " or 1.25 (or 1,25) for one and a quarter"
+        )
     else:
-        raise OrderError(f'{field} {value!r} is not a decimal number such as "12.50"')
+        raise OrderError(f'{field} {value!r} is not a decimal number such as "12.50" or 12,50')
     if not amount.is_finite():
         raise OrderError(f"{field} must be a finite decimal number")
     if amount < 0:
@@ -86,6 +91,25 @@ def parse_price(value: Any, currency: str, *, field: str = "price") -> Decimal:
             f" the most {currency} allows"
         )
     return rounded
+
+
+_COMMA_DECIMAL = re.compile(r"^\d+,\d{1,2}$|^\d+,\d{4,}$")  # "12,50", "0,5" (not "1,250")
+_DOTTED_THOUSANDS = re.compile(r"^\d{1,3}(\.\d{3})+,\d+$")  # "1.250,50"
+_COMMA_THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+\.\d+$")  # "1,250.50"
+
+
+def form_price(text: str) -> str:
+    """A price typed in a form as a decimal string: the decimal comma is accepted ("12,50",
+    "1.250,50", and "1,250.50"); "1,250" is left as typed (1250 or 1.25?) so that parse_price
+    refuses it and says how to write it."""
+    text = text.strip().replace(" ", "").replace("\u00a0", "")
+    if _COMMA_DECIMAL.fullmatch(text):
+        return text.replace(",", ".")
+    if _DOTTED_THOUSANDS.fullmatch(text):
+        return text.replace(".", "").replace(",", ".")
+    if _COMMA_THOUSANDS.fullmatch(text):
+        return text.replace(",", "")
+    return text
 
 
 def format_amount(amount: Decimal | None, currency: str) -> str | None:

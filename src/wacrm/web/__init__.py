@@ -19,6 +19,7 @@ def install(app: FastAPI) -> None:
         chat,
         contacts,
         dashboard,
+        errors,
         inbox,
         integrations,
         orders,
@@ -42,5 +43,6 @@ def install(app: FastAPI) -> None:
     app.include_router(pwa.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(LoginRequired, login_redirect)  # type: ignore[arg-type]
+    errors.install(app)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(ViewerMiddleware)

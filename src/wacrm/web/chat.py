@@ -14,6 +14,7 @@ from wacrm.conversations import cursors
 from wacrm.conversations import service as conversations
 from wacrm.customers import service as customers
 from wacrm.numbers import service as numbers
+from wacrm.orders import money
 from wacrm.orders import queries as order_queries
 from wacrm.orders import service as orders
 from wacrm.outbound import errors as send_errors
@@ -113,6 +114,7 @@ async def composer_context(
         "c": conv,
         "mode": mode,
         "error": None,
+        "error_field": "composer",
         "templates": [],
         "templates_error": None,
         "max_params": 0,
@@ -145,6 +147,7 @@ async def panel_context(
         "stats": stats,
         "orders": listed["items"],
         "panel_error": None,
+        "panel_form": None,
         "currency": await orders.default_currency(conn, agent_id=scope.agent_id),
     }
     context.update(extra)
@@ -294,12 +297,12 @@ async def send(
     """Send text, a file with a caption, or a template; answers with a fresh composer."""
     reply = int(reply_to) if reply_to.isdigit() else None
     async with request.app.state.pool.connection() as conn:
-        conv = await _conversation(conn, scope, customer_id)
-        error = None
-        status = 200
+        await _conversation(conn, scope, customer_id)
+        error, status, field = None, 200, "text"
         try:
             content: Any
             if template:
+                field = "template"
                 name, _, language = template.partition("|")
                 content = TemplateContent(
                     name=name,
@@ -308,27 +311,12 @@ async def send(
                     reply_to=reply,
                 )
             elif file is not None and file.filename:
-                data = await file.read()
-                mime = file.content_type or "application/octet-stream"
-                stored = await outbound_media.store(
-                    conn,
-                    agent_id=scope.agent_id,
-                    kind=_kind_of(mime),
-                    filename=file.filename,
-                    mime_type=mime,
-                    data=data,
-                    uploaded_by=scope.user.id,
-                )
-                content = MediaContent(
-                    type=stored["kind"],
-                    media_id=stored["id"],
-                    caption=caption.strip() or None,
-                    reply_to=reply,
-                )
+                field = "file"
+                content = await _media_content(conn, scope, file, caption, reply)
             elif text.strip():
                 content = TextContent(body=text, reply_to=reply)
             else:
-                raise ValueError("write a message, attach a file or choose a template first")
+                raise ValueError("the message is empty: write a message, or attach a file")
             await outbound.queue_message(
                 conn,
                 tables=scope.tables,
@@ -338,23 +326,21 @@ async def send(
                 sent_by=scope.user.id,
             )
         except outbound.WindowClosedError:
-            error, status = (
+            error, status, field = (
                 (
                     "the 24-hour window is closed: the customer has to write first, "
                     "or send an approved template"
                 ),
                 409,
+                "composer",
             )
         except outbound.OutboundError as exc:
             error, status = str(exc), exc.status
         except ValueError as exc:  # pydantic's ValidationError is one too
             error, status = _first_error(exc), 400
         conv = await conversations.conversation(conn, tables=scope.tables, customer_id=customer_id)
-        context = await composer_context(conn, scope, conv, error=error)
-    if error is None:
-        context.update(text="")
-    else:
-        context.update(text=text)
+        context = await composer_context(conn, scope, conv, error=error, error_field=field)
+    context.update(text="" if error is None else text)
     headers = {"HX-Trigger": "live-chat"} if error is None else None
     return await render(
         request,
@@ -363,6 +349,39 @@ async def send(
         status_code=status,
         headers=headers,
         **context,
+    )
+
+
+SENDABLE = (
+    "an image (JPEG, PNG), a video (MP4, 3GP), audio, a PDF, an Office document or a text file"
+)
+
+
+async def _media_content(
+    conn: AsyncConnection[Any], scope: AgentScope, file: UploadFile, caption: str, reply: int | None
+) -> MediaContent:
+    """Store an attachment for sending; a type WhatsApp refuses says which types it takes."""
+    data = await file.read()
+    mime = file.content_type or "application/octet-stream"
+    try:
+        stored = await outbound_media.store(
+            conn,
+            agent_id=scope.agent_id,
+            kind=_kind_of(mime),
+            filename=file.filename or "file",
+            mime_type=mime,
+            data=data,
+            uploaded_by=scope.user.id,
+        )
+    except outbound.OutboundError as exc:
+        if exc.status == 415:
+            raise outbound.OutboundError(
+                f"WhatsApp cannot send {file.filename} ({mime}); attach {SENDABLE}. ({exc})",
+                415,
+            ) from exc
+        raise
+    return MediaContent(
+        type=stored["kind"], media_id=stored["id"], caption=caption.strip() or None, reply_to=reply
     )
 
 
@@ -419,7 +438,9 @@ async def rename(
                 raise _404(customer_id)
         except customers.CustomerError as exc:
             error, status = str(exc), 400
-        context = await panel_context(conn, scope, customer_id, panel_error=error)
+        context = await panel_context(
+            conn, scope, customer_id, panel_error=error, panel_form="name", name_typed=name
+        )
     return await render(request, "partials/panel.html", scope=scope, status_code=status, **context)
 
 
@@ -449,7 +470,17 @@ async def new_order(
             )
         except ValueError as exc:
             error, status = str(exc), getattr(exc, "status", 400)
-        context = await panel_context(conn, scope, customer_id, panel_error=error)
+        context = await panel_context(
+            conn,
+            scope,
+            customer_id,
+            panel_error=error,
+            panel_form="order",
+            typed={"names": item_name, "quantities": item_quantity, "prices": item_price}
+            if error
+            else None,
+            notes_typed=notes if error else "",
+        )
     return await render(request, "partials/panel.html", scope=scope, status_code=status, **context)
 
 
@@ -461,7 +492,13 @@ def _items(names: list[str], quantities: list[str], prices: list[str]) -> list[d
             continue
         qty = (quantities[i] if i < len(quantities) else "1").strip()
         price = (prices[i] if i < len(prices) else "").strip()
-        items.append({"name": name, "quantity": int(qty) if qty.isdigit() else qty, "price": price})
+        items.append(
+            {
+                "name": name,
+                "quantity": int(qty) if qty.isdigit() else qty,
+                "price": money.form_price(price),
+            }
+        )
     if not items:
         raise ValueError("an order needs at least one item with a name, quantity and price")
     return items

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -32,6 +32,35 @@ def duration(seconds: float | None) -> str:
     return f"{seconds / 86400:.1f} d"
 
 
+def period(
+    days: str, start: str, end: str, today: date
+) -> tuple[str, date | None, date | None, str | None]:
+    """(days, first, last, error): a preset's dates, or the dates typed. Dates that differ from
+    the chosen preset's own were edited by hand: they win (the period becomes "custom")."""
+    try:
+        typed = parse_day(start, "from"), parse_day(end, "to")
+    except HTTPException as exc:
+        return "custom", None, None, str(exc.detail)
+    if days != "custom":
+        preset = today - timedelta(days=int(days) - 1), today
+        if all(typed) and typed != preset:
+            days = "custom"
+        else:
+            return days, preset[0], preset[1], None
+    first, last = typed
+    if first is None or last is None:
+        return days, first, last, "a custom period needs both dates, From and To"
+    if first > last:
+        return (
+            days,
+            first,
+            last,
+            f"From ({first.isoformat()}) is after To ({last.isoformat()}): "
+            "choose a From date on or before the To date",
+        )
+    return days, first, last, None
+
+
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard(
     request: Request,
@@ -45,22 +74,47 @@ async def dashboard(
     everyone = agents == "all"
     if everyone and not scope.user.is_admin:
         raise HTTPException(404, detail="only administrators see the figures of all agents")
-    today = datetime.now(UTC).date()
-    if days == "custom":
-        first, last = parse_day(start, "from"), parse_day(end, "to")
-        if first is None or last is None:
-            raise HTTPException(400, detail="a custom period needs both dates, from and to")
-    else:
-        first, last = today - timedelta(days=int(days) - 1), today
-    async with request.app.state.pool.connection() as conn:
-        try:
-            if everyone:  # from the shared rollup, as of each agent's last count
-                data = await all_agents.report(conn, start=first, end=last)
-            else:
-                data = await reports.report(conn, targets=[scope.tables], start=first, end=last)
-        except reports.ReportError as exc:
-            raise HTTPException(exc.status, detail=str(exc)) from exc
-    chart: dict[str, Any] = {
+    days, first, last, error = period(days, start, end, datetime.now(UTC).date())
+    data = None
+    if error is None:
+        assert first is not None and last is not None
+        async with request.app.state.pool.connection() as conn:
+            try:
+                if everyone:  # from the shared rollup, as of each agent's last count
+                    data = await all_agents.report(conn, start=first, end=last)
+                else:
+                    data = await reports.report(
+                        conn, targets=[scope.tables], start=first, end=last
+                    )
+            except reports.ReportError as exc:
+                error = str(exc)
+    common: dict[str, Any] = dict(
+        user=scope.user,
+        scope=scope,
+        nav="dashboard",
+        days=days,
+        first=first,
+        last=last,
+        everyone=everyone,
+        periods=PERIODS,
+        error=error,
+    )
+    if data is None:  # the form with its error, inside the layout
+        return await render(request, "dashboard.html", status_code=400, data=None, **common)
+    return await render(
+        request,
+        "dashboard.html",
+        data=data,
+        chart=_chart(data),
+        revenue=reports.revenue(data["orders"]),
+        response_time=duration(data["response_median_seconds"]),
+        **common,
+    )
+
+
+def _chart(data: dict[str, Any]) -> dict[str, Any]:
+    """The figures the charts draw (JSON in the page)."""
+    return {
         "days": data["days"],
         "messagesIn": data["messages_in"],
         "messagesOut": data["messages_out"],
@@ -75,19 +129,3 @@ async def dashboard(
             for o in data["orders"]
         ],
     }
-    return await render(
-        request,
-        "dashboard.html",
-        user=scope.user,
-        scope=scope,
-        nav="dashboard",
-        data=data,
-        chart=chart,
-        days=days,
-        first=first,
-        last=last,
-        everyone=everyone,
-        periods=PERIODS,
-        revenue=reports.revenue(data["orders"]),
-        response_time=duration(data["response_median_seconds"]),
-    )

@@ -13,6 +13,7 @@ from psycopg import AsyncConnection
 
 from wacrm.accounts import service as accounts
 from wacrm.accounts.deps import AgentScope
+from wacrm.orders import money
 from wacrm.orders import queries as order_queries
 from wacrm.orders import service as orders
 from wacrm.orders.errors import OrderError
@@ -165,6 +166,8 @@ async def _detail(
     *,
     status_code: int = 200,
     error: str | None = None,
+    error_form: str = "",
+    typed: dict[str, str] | None = None,
     done: str = "",
 ) -> Response:
     async with request.app.state.pool.connection() as conn:
@@ -182,6 +185,8 @@ async def _detail(
         o=order,
         names=names,
         error=error,
+        error_form=error_form,
+        typed=typed or {},
         message=DONE.get(done),
         status_code=status_code,
         editable=order["status"] in EDITABLE_STATUSES,
@@ -199,9 +204,17 @@ async def order_page(
 
 
 async def _change(
-    request: Request, scope: AgentScope, order_id: int, done: str, call: Any
+    request: Request,
+    scope: AgentScope,
+    order_id: int,
+    done: str,
+    call: Any,
+    *,
+    form: str,
+    typed: dict[str, str] | None = None,
 ) -> Response:
-    """Run one change; on success back to the order (303), else the order with the error (4xx)."""
+    """Run one change; on success back to the order (303), else the order with the error next
+    to the form that was sent (`form`) and what was typed in it (4xx)."""
     async with request.app.state.pool.connection() as conn:
         try:
             await call(conn)
@@ -209,7 +222,13 @@ async def _change(
             if exc.status == 404 and "no order" in exc.message:
                 raise _http(exc) from exc
             return await _detail(
-                request, scope, order_id, status_code=exc.status, error=exc.message
+                request,
+                scope,
+                order_id,
+                status_code=exc.status,
+                error=exc.message,
+                error_form=form,
+                typed=typed,
             )
     return RedirectResponse(f"/orders/{order_id}?done={done}", status_code=303)
 
@@ -237,10 +256,11 @@ async def add_item(
             order_id=order_id,
             name=name,
             quantity=_quantity(quantity),
-            price=price.strip(),
+            price=money.form_price(price),
         )
 
-    return await _change(request, scope, order_id, "added", call)
+    typed = {"name": name, "quantity": quantity, "price": price}
+    return await _change(request, scope, order_id, "added", call, form="add", typed=typed)
 
 
 @router.post("/orders/{order_id}/items/{item_id}")
@@ -261,10 +281,13 @@ async def edit_item(
             item_id=item_id,
             name=name,
             quantity=_quantity(quantity),
-            price=price.strip(),
+            price=money.form_price(price),
         )
 
-    return await _change(request, scope, order_id, "saved", call)
+    typed = {"name": name, "quantity": quantity, "price": price}
+    return await _change(
+        request, scope, order_id, "saved", call, form=f"item-{item_id}", typed=typed
+    )
 
 
 @router.post("/orders/{order_id}/items/{item_id}/remove")
@@ -277,7 +300,7 @@ async def remove_item(
     async def call(conn: Any) -> None:
         await orders.remove_item(conn, tables=scope.tables, order_id=order_id, item_id=item_id)
 
-    return await _change(request, scope, order_id, "removed", call)
+    return await _change(request, scope, order_id, "removed", call, form=f"item-{item_id}")
 
 
 @router.post("/orders/{order_id}/status")
@@ -298,7 +321,7 @@ async def change_status(
             note=note.strip() or None,
         )
 
-    return await _change(request, scope, order_id, "status", call)
+    return await _change(request, scope, order_id, "status", call, form="status")
 
 
 @router.post("/orders/{order_id}/details")
@@ -318,4 +341,5 @@ async def edit_details(
             shipping_address=shipping_address.strip() or None,
         )
 
-    return await _change(request, scope, order_id, "details", call)
+    typed = {"notes": notes, "shipping_address": shipping_address}
+    return await _change(request, scope, order_id, "details", call, form="details", typed=typed)

@@ -16,6 +16,7 @@ from wacrm.web.deps import list_agents
 from wacrm.web.viewer import resolve as resolve_viewer
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+SWAP_ERROR_HEADER = "X-Swap-Error"
 
 env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -77,6 +78,9 @@ async def render(
         nav=context.pop("nav", ""),
         **context,
     )
+    if status_code >= 400 and template.startswith("partials/"):
+        # a form re-rendered with its error: htmx swaps it in (app.js) like a success
+        headers = {**(headers or {}), SWAP_ERROR_HEADER: "true"}
     return HTMLResponse(text, status_code=status_code, headers=headers)
 
 

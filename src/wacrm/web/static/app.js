@@ -136,6 +136,55 @@
     }
   });
 
+  // Server errors of htmx requests are shown, never dropped (htmx does not swap 4xx/5xx by
+  // itself): a form re-rendered with its error (header X-Swap-Error) is swapped in like a
+  // success; any other error is put next to the field it names, else at the top of the form.
+  function clearErrors(form) {
+    form.querySelectorAll(".form-error").forEach(function (old) { old.remove(); });
+    form.querySelectorAll("[aria-invalid]").forEach(function (f) { f.removeAttribute("aria-invalid"); });
+  }
+  function showError(elt, html, fallback) {
+    if (!(elt instanceof Element)) { return; }
+    var tpl = document.createElement("template");
+    tpl.innerHTML = html || "";
+    var node = tpl.content.querySelector("[data-server-error]");
+    var box = document.createElement("p");
+    box.className = "error form-error";
+    box.setAttribute("role", "alert");
+    box.textContent = (node && node.textContent.trim()) || fallback;
+    var form = elt.closest("form");
+    if (!form) { elt.insertAdjacentElement("afterend", box); return; }
+    clearErrors(form);
+    var name = node ? node.getAttribute("data-field") : null;
+    var field = name ? form.querySelector('[name="' + CSS.escape(name) + '"]') : null;
+    if (field) {
+      field.setAttribute("aria-invalid", "true");
+      (field.closest(".row, .line, label") || field).insertAdjacentElement("afterend", box);
+    } else {
+      form.prepend(box);
+    }
+  }
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var xhr = evt.detail.xhr;
+    if (xhr.status < 400) { return; }
+    if (xhr.getResponseHeader("X-Swap-Error") === "true") {
+      evt.detail.shouldSwap = true;
+      evt.detail.isError = false;
+      return;
+    }
+    evt.detail.shouldSwap = false;
+    evt.detail.isError = false; // shown here: no htmx:responseError logged to the console
+    showError(evt.detail.requestConfig ? evt.detail.requestConfig.elt : evt.detail.elt,
+      xhr.responseText, "The server refused this (error " + xhr.status + "). Please try again.");
+  });
+  document.addEventListener("htmx:sendError", function (evt) {
+    showError(evt.detail.elt, "", "The server could not be reached: check the connection and try again.");
+  });
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var form = evt.detail.elt instanceof Element ? evt.detail.elt.closest("form") : null;
+    if (form && evt.detail.successful && form.isConnected) { clearErrors(form); }
+  });
+
   // Older pages are inserted above: keep what the reader sees where it is; drop repeated days.
   var olderOffset = null;
   document.addEventListener("htmx:beforeSwap", function (evt) {

@@ -15,6 +15,16 @@
     return new window.Chart(canvas, config);
   }
 
+  // Editing a date means "these dates": the period select follows (the server honours edited
+  // dates too, for a form sent without this script).
+  document.addEventListener("input", function (evt) {
+    var el = evt.target;
+    if (el instanceof HTMLInputElement && el.hasAttribute("data-custom-period") && el.form) {
+      var select = el.form.querySelector("select[name=days]");
+      if (select) { select.value = "custom"; }
+    }
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     var holder = document.getElementById("dashboard-data");
     if (!holder || !window.Chart) { return; }
