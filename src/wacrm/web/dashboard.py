@@ -83,9 +83,7 @@ async def dashboard(
                 if everyone:  # from the shared rollup, as of each agent's last count
                     data = await all_agents.report(conn, start=first, end=last)
                 else:
-                    data = await reports.report(
-                        conn, targets=[scope.tables], start=first, end=last
-                    )
+                    data = await reports.report(conn, targets=[scope.tables], start=first, end=last)
             except reports.ReportError as exc:
                 error = str(exc)
     common: dict[str, Any] = dict(
