@@ -68,8 +68,10 @@ def _include_routers(app: FastAPI) -> None:
 
     app.include_router(media_router)
     from wacrm.conversations.router import router as conversations_router
+    from wacrm.conversations.team_router import router as team_router
     from wacrm.realtime.router import router as realtime_router
 
+    app.include_router(team_router)  # first: its /conversations/counts before /{customer_id}
     app.include_router(conversations_router)
     app.include_router(realtime_router)
     from wacrm.outbound.router import router as outbound_router
@@ -79,6 +81,14 @@ def _include_routers(app: FastAPI) -> None:
     from wacrm.members.router import router as members_router
 
     app.include_router(members_router)
+    from wacrm.members.router import settings_router as workspace_settings_router
+
+    app.include_router(workspace_settings_router)
+    from wacrm.canned.router import router as canned_router
+    from wacrm.notes.router import router as notes_router
+
+    app.include_router(notes_router)
+    app.include_router(canned_router)
     app.include_router(availability_router)
     from wacrm.web import install as install_web
 

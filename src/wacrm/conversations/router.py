@@ -11,6 +11,8 @@ from wacrm.accounts.deps import AgentScope, agent_scope, db_conn
 from wacrm.conversations import schemas
 from wacrm.conversations import service as conversations
 from wacrm.conversations.cursors import InvalidCursorError
+from wacrm.conversations.filters import TeamFilter
+from wacrm.conversations.team_router import team_filter
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
@@ -36,8 +38,9 @@ async def list_conversations(
     q: str | None = Query(
         None, max_length=100, description="name, username or phone prefix, or message words"
     ),
+    team: TeamFilter = Depends(team_filter),
 ) -> dict[str, Any]:
-    """Conversations by last activity, newest first (keyset pages)."""
+    """Conversations by last activity, newest first (keyset pages); by default the open ones."""
     try:
         return await conversations.inbox(
             conn,
@@ -47,6 +50,7 @@ async def list_conversations(
             unread=unread,
             has_open_order=has_open_order,
             q=q,
+            team=team,
         )
     except InvalidCursorError as exc:
         raise HTTPException(400, detail=str(exc)) from exc

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Window(BaseModel):
@@ -38,6 +38,11 @@ class Conversation(BaseModel):
     unread_count: int
     window: Window
     has_open_order: bool
+    status: Literal["open", "pending", "snoozed", "resolved"] = "open"
+    snoozed_until: datetime | None = None
+    assignee_id: UUID | None = None
+    assignee_name: str | None = None
+    labels: list[str] = []
 
 
 class ConversationPage(BaseModel):
@@ -108,3 +113,77 @@ class MarkedRead(BaseModel):
     customer_id: int
     marked: int
     receipt_queued: bool
+
+
+Status = Literal["open", "pending", "snoozed", "resolved"]
+
+
+class ConversationPatch(BaseModel):
+    """Any of status, snoozed_until, assignee_id (null: nobody), labels (the whole set)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Status | None = None
+    snoozed_until: datetime | None = Field(
+        None,
+        description="With status 'snoozed' (implied): when it reopens by itself; future, with a time zone.",
+    )
+    assignee_id: UUID | None = Field(None, description="A member of the workspace, or null.")
+    labels: list[Annotated[str, Field(min_length=1, max_length=40)]] | None = Field(
+        None, max_length=50, description="Label names; replaces the conversation's labels."
+    )
+
+
+class ConversationState(BaseModel):
+    customer_id: int
+    status: Status
+    snoozed_until: datetime | None
+    assignee_id: UUID | None
+    assignee_name: str | None
+    labels: list[str]
+
+
+class StatusCounts(BaseModel):
+    open: int
+    pending: int
+    snoozed: int
+    resolved: int
+    all: int
+
+
+class ConversationEvent(BaseModel):
+    id: int
+    kind: Literal["status", "assignee", "labels"]
+    from_: str | None = Field(None, alias="from")
+    to: str | None
+    from_name: str | None = None
+    to_name: str | None = None
+    actor_id: UUID | None
+    actor_name: str | None
+    created_at: datetime
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class LabelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(..., min_length=1, max_length=40)
+    color: str = Field("#1f93ff", max_length=7, description="#rrggbb")
+    description: str | None = Field(None, max_length=200)
+
+
+class LabelPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=40)
+    color: str | None = Field(None, max_length=7)
+    description: str | None = Field(None, max_length=200)
+
+
+class LabelOut(BaseModel):
+    id: int
+    name: str
+    color: str
+    description: str | None
+    created_at: datetime

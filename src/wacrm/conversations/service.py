@@ -12,6 +12,7 @@ from psycopg import AsyncConnection, sql
 
 from wacrm.agents.tables import AgentTables
 from wacrm.conversations import cursors
+from wacrm.conversations.filters import TeamFilter, team_columns, team_select, team_where
 from wacrm.conversations.previews import chat_message, preview
 from wacrm.customers import phones
 from wacrm.realtime import events as realtime
@@ -104,6 +105,7 @@ def _conversation(row: dict[str, Any], now: datetime) -> dict[str, Any]:
         "unread_count": row["unread_count"],
         "window": window_state(row["last_inbound_at"], now),
         "has_open_order": row["has_open_order"],
+        **team_columns(row),
     }
 
 
@@ -113,7 +115,7 @@ def _conversation(row: dict[str, Any], now: datetime) -> dict[str, Any]:
 _INBOX_SQL = """
 SELECT c.id, c.name, c.profile_name, c.name_by_agent, c.phone, c.username, c.profile_image_url,
        c.last_message_at,
-       c.last_inbound_at, c.unread_count, now() AS db_now,
+       c.last_inbound_at, c.unread_count, now() AS db_now, {team_columns},
        (SELECT true FROM {orders} o WHERE o.customer_id = c.id
         AND o.status NOT IN ('delivered', 'cancelled') LIMIT 1) IS NOT NULL AS has_open_order,
        lm.id AS m_id, lm.direction AS m_direction, lm.status AS m_status, lm.message AS m_message,
@@ -268,6 +270,7 @@ async def inbox(
     unread: bool = False,
     has_open_order: bool = False,
     q: str | None = None,
+    team: TeamFilter | None = None,
 ) -> dict[str, Any]:
     """One page of conversations by last activity: {"items": [...], "next_cursor": str | None}.
 
@@ -287,6 +290,8 @@ async def inbox(
         match_ids=match_ids,
         params=base,
     )
+    if team is not None:
+        filters.extend(team_where(tables, team, base))
     rows: list[dict[str, Any]] = []
     phases = []
     if cursor is None or after_at is not None:
@@ -309,7 +314,10 @@ async def inbox(
                 where.append(sql.SQL("c.id < %(after_id)s"))
                 params["after_id"] = after_id
         query = tables.query(
-            _INBOX_SQL, where=sql.SQL(" AND ").join(where), not_reaction=sql.SQL(NOT_REACTION)
+            _INBOX_SQL,
+            where=sql.SQL(" AND ").join(where),
+            not_reaction=sql.SQL(NOT_REACTION),
+            team_columns=team_select(tables),
         )
         cur = await conn.execute(query, params)
         rows.extend(await cur.fetchall())
@@ -327,7 +335,10 @@ async def conversation(
 ) -> dict[str, Any]:
     """The inbox entry of one customer (raises ConversationNotFoundError)."""
     query = tables.query(
-        _INBOX_SQL, where=sql.SQL("c.id = %(customer_id)s"), not_reaction=sql.SQL(NOT_REACTION)
+        _INBOX_SQL,
+        where=sql.SQL("c.id = %(customer_id)s"),
+        not_reaction=sql.SQL(NOT_REACTION),
+        team_columns=team_select(tables),
     )
     cur = await conn.execute(query, {"customer_id": customer_id, "limit": 1})
     row = await cur.fetchone()

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Response
 from psycopg import AsyncConnection
+from pydantic import BaseModel, ConfigDict, Field
 
 from wacrm.accounts.deps import AgentScope, CurrentUser, current_user, db_conn, resolve_scope
 from wacrm.accounts.schemas import Message
@@ -92,3 +93,29 @@ async def set_availability(
         (body.available, user.id),
     )
     return {"available": body.available}
+
+
+class AutoAssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(
+        ..., description="Round robin among available members when a conversation opens"
+    )
+
+
+settings_router = APIRouter(prefix="/api/v1/agents/{agent_id}", tags=["members"])
+
+
+@settings_router.get("/auto-assignment", response_model=AutoAssignIn)
+async def get_auto_assignment(scope: AgentScope = Depends(member_scope)) -> dict[str, Any]:
+    return {"enabled": bool(scope.agent.get("auto_assign"))}
+
+
+@settings_router.put("/auto-assignment", response_model=AutoAssignIn)
+async def set_auto_assignment(
+    body: AutoAssignIn, scope: AgentScope = Depends(member_scope)
+) -> dict[str, Any]:
+    """Turn round-robin auto-assignment on or off (administrators and the owner)."""
+    _manager(scope)
+    await members.set_auto_assign(scope.db, agent_id=scope.agent_id, enabled=body.enabled)
+    return {"enabled": body.enabled}

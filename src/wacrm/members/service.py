@@ -153,3 +153,9 @@ async def remove_member(conn: Conn, *, agent_id: int, user_id: UUID) -> None:
             ),
             {"u": user_id},
         )
+
+
+async def set_auto_assign(conn: Conn, *, agent_id: int, enabled: bool) -> None:
+    await conn.execute(
+        "UPDATE agents SET auto_assign = %s, updated_at = now() WHERE id = %s", (enabled, agent_id)
+    )

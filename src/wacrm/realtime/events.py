@@ -12,7 +12,7 @@ import orjson
 from psycopg import AsyncConnection
 
 CHANNEL = "wacrm_events"
-KINDS = frozenset({"message", "status", "customer", "order"})
+KINDS = frozenset({"message", "status", "customer", "order", "conversation"})
 
 
 def payload(
