@@ -15,6 +15,7 @@ from wacrm import __version__
 from wacrm.config import Settings, get_settings
 from wacrm.db.migrate import discover
 from wacrm.db.pool import create_pool
+from wacrm.db.replica import ReadRouter
 from wacrm.inbound.endpoint import is_webhook_post
 from wacrm.ops.errors import install as install_error_handlers
 from wacrm.ops.limits import BodySizeLimitMiddleware
@@ -126,6 +127,14 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         pool = create_pool(url, max_size=settings.db_pool_size, pooled=settings.pooled)
         await pool.open(wait=False)
         app.state.pool = pool
+        reads = ReadRouter(
+            pool,
+            settings.database_read_url,
+            max_lag=settings.read_max_lag_seconds,
+            pooled=settings.pooled,
+        )
+        await reads.start()
+        app.state.reads = reads  # dashboard, exports, admin journal view (wacrm.db.replica)
         async with AsyncExitStack() as stack:
             for hook in _startup_hooks(settings):
                 await hook(app, stack)
@@ -133,6 +142,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
                 yield
             finally:
                 log.info("shutting down")
+        await reads.stop()
         await pool.close()
 
     app = CRMApp(

@@ -93,6 +93,47 @@ def serve(
     )
 
 
+@app.command()
+def check(
+    skip_meta: bool = typer.Option(
+        False, "--skip-meta", help="Do not ask Meta about the numbers (e.g. before every start)."
+    ),
+    strict: bool = typer.Option(False, "--strict", help="Warnings fail too."),
+    as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
+) -> None:
+    """Check this server before it serves: settings, secret key, database, migrations, public URL,
+    proxy, media folder and each number at Meta. Exits 1 on a problem (docs/going-live.md)."""
+    import json
+    import sys
+
+    from wacrm.config import Settings
+    from wacrm.db.runtime import resolve_database_url
+    from wacrm.ops import doctor
+
+    settings, loaded = doctor.settings_or_problem(Settings)
+    found = [loaded]
+    if settings is not None:
+        url, handle = resolve_database_url(settings)
+        try:
+            found += doctor.run_all(settings, url, meta=not skip_meta)
+        finally:
+            if handle is not None:
+                handle.cleanup()
+    result = doctor.worst(found)
+    if as_json:
+        payload = {"status": result, "checks": [c.as_dict() for c in found]}
+        sys.stdout.write(json.dumps(payload) + "\n")
+    else:
+        marks = {"ok": "[green]✓[/]", "warning": "[yellow]![/]", "problem": "[red]✗[/]"}
+        for c in found:
+            console.print(f"{marks[c.status]} [bold]{c.title}[/]: {c.detail}", highlight=False)
+            if c.fix:
+                console.print(f"    what to do: {c.fix}", highlight=False)
+        console.print(f"{result}: {sum(c.status == 'problem' for c in found)} problem(s)")
+    if result == "problem" or (strict and result == "warning"):
+        raise typer.Exit(1)
+
+
 def _bootstrap(url: str) -> None:
     """First-start work that needs the database (e.g. the first admin); features register it here."""
     for hook in BOOTSTRAP_HOOKS:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from psycopg import AsyncConnection
 
 from wacrm.accounts.deps import db_conn, require_admin
 from wacrm.accounts.router import http_errors
 from wacrm.accounts.schemas import Message
-from wacrm.numbers import service
+from wacrm.numbers import checks, service
 from wacrm.numbers.schemas import NumberCreate, NumberFields, NumberOut
 
 router = APIRouter(
@@ -68,3 +68,23 @@ async def delete_number(config_id: int, conn: Conn = Depends(db_conn)) -> Respon
     current = await _by_id(conn, config_id)
     await service.delete_configuration(conn, user_id=current["user_id"])
     return Response(status_code=204)
+
+
+@router.post("/{config_id}/checks")
+async def run_checks(
+    config_id: int, request: Request, subscribe: bool = True, conn: Conn = Depends(db_conn)
+) -> dict[str, Any]:
+    """Ask Meta about the token, the number and the webhooks subscription (subscribing the app on
+    the business account unless `subscribe=false`) and check the callback URL; docs/going-live.md."""
+    current = await _by_id(conn, config_id)
+    config = await service.get_by_user_id(conn, user_id=current["user_id"])
+    assert config is not None
+    results = await checks.run_checks(
+        config, public_url=request.app.state.settings.public_url, subscribe=subscribe
+    )
+    worst = (
+        "problem"
+        if any(r.status == "problem" for r in results)
+        else ("warning" if any(r.status == "warning" for r in results) else "ok")
+    )
+    return {"config_id": config_id, "status": worst, "checks": [r.as_dict() for r in results]}

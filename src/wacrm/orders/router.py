@@ -78,7 +78,7 @@ def _export(
     """A streamed CSV export of `kind` ('orders' or 'customers') over `targets`, as a download."""
     _check_range(created_from, created_to)
     body = export.stream_csv(
-        request.app.state.pool,
+        request.app.state.reads.pool_for("export"),
         kind=kind,
         targets=targets,
         created_from=_aware(created_from),

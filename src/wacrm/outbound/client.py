@@ -249,8 +249,34 @@ class WhatsAppClient:
             if not after or not (page.get("paging") or {}).get("next"):
                 return found
 
-    async def phone_number_details(self) -> dict[str, Any]:
-        return await _call(self.wa.api.get_business_phone_number(phone_id=self.phone_id))
+    async def phone_number_details(self, fields: tuple[str, ...] | None = None) -> dict[str, Any]:
+        return await _call(
+            self.wa.api.get_business_phone_number(phone_id=self.phone_id, fields=fields)
+        )
+
+    async def debug_token(self, appsecret_proof: str | None = None) -> dict[str, Any]:
+        """GET /debug_token about this client's own token: validity, type, expiry, scopes.
+
+        With `appsecret_proof` Meta also checks the app secret (error 100 when it is wrong).
+        """
+        params = {"input_token": self.wa.token}
+        if appsecret_proof:
+            params["appsecret_proof"] = appsecret_proof
+        answer = await _call(
+            self.wa.api._request(method="GET", endpoint="/debug_token", params=params)
+        )
+        return dict(answer.get("data") or {})
+
+    async def subscribed_apps(self) -> list[dict[str, Any]]:
+        """The apps subscribed to the business account's webhooks (GET /{waba-id}/subscribed_apps)."""
+        answer = await _call(self.wa.api.get_waba_subscribed_apps(waba_id=str(self.waba_id)))
+        return [d.get("whatsapp_business_api_data") or {} for d in answer.get("data", [])]
+
+    async def subscribe_app(self) -> None:
+        """Subscribe the token's app to the business account's webhooks (POST, idempotent)."""
+        await _call(
+            self.wa.api._request(method="POST", endpoint=f"/{self.waba_id}/subscribed_apps")
+        )
 
     async def _send(self, to: str, typ: str, body: dict[str, Any], reply_to: str | None) -> str:
         """A message type pywa has no flat method for (media by id), through pywa's Graph API call."""

@@ -74,10 +74,12 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> FastAPI:
             return JSONResponse({"detail": jsonable(exc.errors())}, status_code=422)
         return JSONResponse(errors.invalid_parameter(str(exc.errors())).body(), status_code=400)
 
+    from wacrm.sandbox.account import router as account_router
     from wacrm.sandbox.graph import router as graph_router
     from wacrm.sandbox.router import router as control_router
 
     app.include_router(control_router)
+    app.include_router(account_router)  # before graph's GET /{node_id}
     app.include_router(graph_router)
     app.add_middleware(StripVersion)
     return app

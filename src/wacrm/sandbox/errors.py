@@ -155,3 +155,20 @@ def server_error() -> GraphError:
         details="Message failed to send because of an unknown error. Try again later.",
         title="Something went wrong",
     )
+
+
+def not_registered() -> GraphError:
+    return GraphError(
+        133010,
+        "Account not registered",
+        details="The phone number is not registered on the WhatsApp Business Platform.",
+    )
+
+
+def missing_permission(permission: str) -> GraphError:
+    return GraphError(
+        200,
+        f"(#200) Permissions error: the access token lacks {permission}",
+        status=403,
+        details=f"The access token does not have the {permission} permission.",
+    )

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from wacrm.sandbox import errors, templates, validate
+from wacrm.sandbox.account import phone_number_fields
 from wacrm.sandbox.media import MediaObject
 from wacrm.sandbox.payloads import bsuid_for, new_wamid
 from wacrm.sandbox.state import Number, SandboxState, SentMessage
@@ -104,6 +105,8 @@ async def send_message(phone_number_id: str, request: Request) -> Response:
     number = _number(request, phone_number_id)
     fault = await _fault(request)
     body = await _json(request)
+    if not number.registered:
+        raise errors.not_registered()
     if body.get("status") == "read":
         if body.get("messaging_product") != "whatsapp" or not isinstance(
             body.get("message_id"), str
@@ -266,13 +269,6 @@ async def list_templates(waba_id: str, request: Request) -> Response:
     return JSONResponse(result)
 
 
-@router.post("/{waba_id}/subscribed_apps")
-async def subscribe(waba_id: str, request: Request) -> Response:
-    _authorize(request, state_of(request).numbers_of_waba(waba_id), waba_id)
-    await _fault(request)
-    return JSONResponse({"success": True})
-
-
 @router.get("/{node_id}")
 async def get_node(node_id: str, request: Request) -> Response:
     state = state_of(request)
@@ -294,15 +290,4 @@ async def get_node(node_id: str, request: Request) -> Response:
         )
     number = _number(request, node_id)
     await _fault(request)
-    return JSONResponse(
-        {
-            "verified_name": number.verified_name,
-            "code_verification_status": "VERIFIED",
-            "display_phone_number": number.display_phone_number,
-            "quality_rating": "GREEN",
-            "platform_type": "CLOUD_API",
-            "throughput": {"level": "STANDARD" if number.messages_per_second <= 80 else "HIGH"},
-            "messaging_limit_tier": "TIER_1K",
-            "id": number.phone_number_id,
-        }
-    )
+    return JSONResponse(phone_number_fields(number, request.query_params.get("fields", "")))

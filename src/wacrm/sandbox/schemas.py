@@ -31,6 +31,24 @@ class NumberIn(BaseModel):
     )
     send_read: bool = True
     bsuid: bool = True
+    registered: bool = True
+    status: Literal[
+        "CONNECTED", "PENDING", "FLAGGED", "RESTRICTED", "BANNED", "DISCONNECTED", "RATE_LIMITED"
+    ] = "CONNECTED"
+    quality_rating: Literal["GREEN", "YELLOW", "RED", "UNKNOWN"] = "GREEN"
+    messaging_limit_tier: Literal[
+        "TIER_250", "TIER_1K", "TIER_10K", "TIER_100K", "TIER_UNLIMITED"
+    ] = "TIER_1K"
+    name_status: str = "APPROVED"
+    token_scopes: tuple[str, ...] = (
+        "whatsapp_business_management",
+        "whatsapp_business_messaging",
+        "public_profile",
+    )
+    token_type: Literal["SYSTEM_USER", "USER", "PAGE", "APP"] = "SYSTEM_USER"  # noqa: S105
+    token_expires_at: int = Field(0, ge=0, description="Unix seconds; 0: never expires")
+    app_id: str = Field("1185423096147051", pattern=r"^[0-9]{3,30}$")
+    app_name: str = "iDesign CRM"
 
     def to_number(self, default_delays: tuple[int, int, int]) -> Number:
         data = self.model_dump()

@@ -42,10 +42,26 @@ class Number:
     status_delays_ms: tuple[int, int, int] = (50, 150, 400)
     send_read: bool = True
     bsuid: bool = True  # new-shape statuses (recipient_user_id, contacts)
+    # what Meta's dashboard shows of the number and its token (the connect page's checks ask)
+    registered: bool = True  # registered on the Cloud API (else sends answer 133010)
+    status: str = "CONNECTED"  # CONNECTED, PENDING, FLAGGED, RESTRICTED, BANNED, ...
+    quality_rating: str = "GREEN"  # GREEN, YELLOW, RED, UNKNOWN
+    messaging_limit_tier: str = "TIER_1K"  # TIER_250, TIER_1K, TIER_10K, TIER_100K, TIER_UNLIMITED
+    name_status: str = "APPROVED"
+    token_scopes: tuple[str, ...] = (
+        "whatsapp_business_management",
+        "whatsapp_business_messaging",
+        "public_profile",
+    )
+    token_type: str = "SYSTEM_USER"  # noqa: S105 - SYSTEM_USER (never expires) or USER (expires)
+    token_expires_at: int = 0  # Unix seconds; 0 = never
+    app_id: str = "1185423096147051"
+    app_name: str = "iDesign CRM"
 
     def public(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k not in ("access_token", "app_secret")}
         data["status_delays_ms"] = list(self.status_delays_ms)
+        data["token_scopes"] = list(self.token_scopes)
         return data
 
 
@@ -115,13 +131,16 @@ class SandboxState:
         self.faults = Faults()
         self.webhook_log: list[dict[str, Any]] = []
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.subscribed_apps: dict[str, dict[str, str]] = {}  # waba id -> {app id: app name}
 
     def reset(self, *, keep_numbers: bool = False) -> None:
         for task in self.tasks:
             task.cancel()
         numbers = self.numbers if keep_numbers else {}
+        subscribed = self.subscribed_apps if keep_numbers else {}
         self.__init__(self.config)  # type: ignore[misc]
         self.numbers = numbers
+        self.subscribed_apps = subscribed
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

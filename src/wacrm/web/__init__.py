@@ -17,6 +17,7 @@ def install(app: FastAPI) -> None:
         alerts,
         auth,
         chat,
+        connect,
         contacts,
         dashboard,
         errors,
@@ -35,6 +36,7 @@ def install(app: FastAPI) -> None:
     app.include_router(chat.router)
     app.include_router(orders.router)
     app.include_router(admin.router)
+    app.include_router(connect.router)
     app.include_router(integrations.router)
     app.include_router(contacts.router)
     app.include_router(dashboard.router)

@@ -86,7 +86,10 @@ async def _page(
             context["webhook_url"] = request.app.state.settings.webhook_url
         elif section == "webhooks":
             status = extra.get("status") or None
-            context["journal"] = await journal.list_journal(conn, status=status, limit=JOURNAL_PAGE)
+            async with request.app.state.reads.connection("journal") as read:  # a replica
+                context["journal"] = await journal.list_journal(
+                    read, status=status, limit=JOURNAL_PAGE
+                )
             context["pretty"] = lambda body: (
                 orjson.dumps(body, option=orjson.OPT_INDENT_2).decode()
                 if not isinstance(body, str)

@@ -78,7 +78,7 @@ async def dashboard(
     data = None
     if error is None:
         assert first is not None and last is not None
-        async with request.app.state.pool.connection() as conn:
+        async with request.app.state.reads.connection("dashboard") as conn:
             try:
                 if everyone:  # from the shared rollup, as of each agent's last count
                     data = await all_agents.report(conn, start=first, end=last)
