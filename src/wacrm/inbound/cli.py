@@ -7,6 +7,7 @@ from typing import Any
 import typer
 
 from wacrm.cli.common import console, emit, fail, run_with_connection
+from wacrm.config import get_settings
 
 webhooks = typer.Typer(help="The raw webhook journal: list, process, replay.", no_args_is_help=True)
 
@@ -45,7 +46,7 @@ def process(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         console.print("[bold green]journal processor[/] running; Ctrl-C stops it")
-        await run_processor(url, stop)
+        await run_processor(url, stop, listen_url=get_settings().session_url(url))
         return 0
 
     n = asyncio.run(main())
