@@ -15,7 +15,9 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -133,3 +135,90 @@ pidfile = {folder}/pgbouncer.pid
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+def pg_tool(name: str) -> str:
+    path = PG_BIN / name
+    if not path.exists():
+        pytest.skip(f"{path} is missing (Debian package postgresql-15; .ci/run installs it)")
+    return str(path)
+
+
+def as_daemon(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+    """Run a PostgreSQL tool as the daemon's user; fail the test with its output."""
+    done = subprocess.run([*run_as(), *args], capture_output=True, timeout=120, **kwargs)
+    if done.returncode:
+        raise AssertionError(f"{args[0]} failed: {done.stdout.decode()} {done.stderr.decode()}")
+    return done
+
+
+@dataclass
+class Server:
+    """A PostgreSQL server of the test's own (Debian's binaries), on 127.0.0.1:port."""
+
+    data: Path
+    port: int
+
+    def url(self, dbname: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def start(self) -> Server:
+        as_daemon(
+            [
+                pg_tool("pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                f"{self.data}.log",
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-p {self.port} -k {self.data.parent} -c listen_addresses=127.0.0.1"
+                " -c fsync=off -c full_page_writes=off -c shared_buffers=16MB",
+                "start",
+            ]
+        )
+        wait_connect(self.url())
+        return self
+
+    def stop(self) -> None:
+        subprocess.run(
+            [*run_as(), pg_tool("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
+
+
+@contextmanager
+def primary_and_replica() -> Iterator[tuple[Server, Server]]:
+    """A primary (initdb) and a streaming replica of it (pg_basebackup -R), both started."""
+    initdb, basebackup = pg_tool("initdb"), pg_tool("pg_basebackup")
+    with daemon_dir("primary") as folder:
+        primary = Server(folder / "primary", free_port())
+        replica = Server(folder / "replica", free_port())
+        as_daemon([initdb, "-D", str(primary.data), "-A", "trust", "-U", "postgres", "--no-sync"])
+        try:
+            primary.start()
+            as_daemon(
+                [
+                    basebackup,
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(primary.port),
+                    "-U",
+                    "postgres",
+                    "-D",
+                    str(replica.data),
+                    "-R",
+                    "-X",
+                    "stream",
+                    "--no-sync",
+                ]
+            )
+            replica.start()
+            yield primary, replica
+        finally:
+            replica.stop()
+            primary.stop()
