@@ -21,7 +21,9 @@ def contacts_csv(rows: int) -> bytes:
     lines = ["name;phone;labels;opt_in"]
     for n in range(rows):
         number = f"0151 {n // 10000:04d}{n % 10000:04d}"
-        lines.append(f"Customer {n};{number};{'vip' if n % 7 == 0 else ''};{'yes' if n % 3 else ''}")
+        lines.append(
+            f"Customer {n};{number};{'vip' if n % 7 == 0 else ''};{'yes' if n % 3 else ''}"
+        )
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -32,7 +34,9 @@ async def _import(url: str, rows: int) -> dict[str, Any]:
     from wacrm.contacts import csvfile
     from wacrm.contacts import service as contacts
 
-    async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row, autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(
+        url, row_factory=dict_row, autocommit=True
+    ) as conn:
         user = await create_user(conn, email="bench@example.com", name="Bench", role="agent")
         agent = await create_agent(conn, created_by=user["id"], user_id=user["id"])
         tables = AgentTables(agent["id"], agent["agent_prefix"])

@@ -78,6 +78,9 @@ def _include_routers(app: FastAPI) -> None:
     from wacrm.outbound.router import router as outbound_router
 
     app.include_router(outbound_router)
+    from wacrm.broadcasts.router import router as broadcasts_router
+
+    app.include_router(broadcasts_router)
     from wacrm.members.router import availability as availability_router
     from wacrm.members.router import router as members_router
 

@@ -234,3 +234,21 @@ async def test_opt_out_words_are_configurable_and_outbound_ignored(conn: Any) ->
     await conn.execute(insert, (customer, "Stoppa", "inbound"))
     cur = await conn.execute(tables.query("SELECT opted_in FROM {customers}"))
     assert (await cur.fetchone())["opted_in"] is False
+
+
+async def test_import_labels_become_conversation_labels(conn: Any) -> None:
+    user = await make_agent_user(conn, "shop@example.com")
+    tables = user["tables"]
+    parsed = csvfile.parse(b"phone,labels\n+4915123456781,vip;wholesale\n+4915123456782,vip\n", country=None)
+    await contacts.write_contacts(conn, tables=tables, contacts=parsed.contacts)
+    cur = await conn.execute(
+        tables.query(
+            "SELECT c.phone, array_agg(w.name ORDER BY w.name) AS labels FROM {conversation_labels} cl"
+            " JOIN workspace_labels w ON w.id = cl.label_id JOIN {customers} c ON c.id = cl.customer_id"
+            " GROUP BY c.phone ORDER BY c.phone"
+        )
+    )
+    assert await cur.fetchall() == [
+        {"phone": "+4915123456781", "labels": ["vip", "wholesale"]},
+        {"phone": "+4915123456782", "labels": ["vip"]},
+    ]

@@ -271,3 +271,22 @@ async def test_endpoint_url_rules(conn: Any, url: str, message: str) -> None:
         await hooks.create_endpoint(
             conn, agent_id=user["agent"]["id"], url="https://example.com/x", events=["order.eaten"]
         )
+
+
+async def test_conversation_updated_from_conversation_events(conn: Any, receiver: Receiver) -> None:
+    user = await make_agent_user(conn, "shop@example.com")
+    tables = user["tables"]
+    customer = await add_customer(conn, tables, "+4915123456785")
+    await _endpoint(conn, user["agent"]["id"], receiver, ["conversation.updated"])
+    await conn.execute(
+        tables.query(
+            "INSERT INTO {conversation_events} (customer_id, kind, from_value, to_value)"
+            " VALUES (%s, 'status', 'open', 'resolved')"
+        ),
+        (customer["id"],),
+    )
+    cur = await conn.execute("SELECT event, data FROM hook_events")
+    row = await cur.fetchone()
+    assert row["event"] == "conversation.updated"
+    assert row["data"]["kind"] == "status" and row["data"]["to"] == "resolved"
+    assert row["data"]["customer_id"] == customer["id"]

@@ -1,0 +1,1 @@
+"""Broadcasts: an approved template sent to an audience through the bulk schedule."""

@@ -1,0 +1,266 @@
+"""Broadcasts: create (template checked), counters and failures, cancel; queueing in chunks."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+
+from wacrm.agents.tables import AgentTables
+from wacrm.broadcasts.audience import Audience
+from wacrm.broadcasts.audience import count as audience_count
+from wacrm.numbers import service as numbers
+from wacrm.outbound import errors as send_errors
+from wacrm.outbound import templates
+from wacrm.outbound.schemas import TemplateContent
+from wacrm.outbound.service import queue_message
+
+CHUNK = 200  # recipients queued per transaction (cancel waits at most one chunk)
+FIELDS = re.compile(r"\{(name|first_name|phone)\}")
+
+
+class BroadcastError(Exception):
+    def __init__(self, message: str, status: int = 422, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.field = field
+
+
+def personalize(value: str, customer: dict[str, Any]) -> str:
+    """A parameter with the customer's {name}, {first_name} or {phone} filled in."""
+    name = (customer.get("name") or "").strip()
+    fields = {
+        "name": name or "there",
+        "first_name": (name.split() or ["there"])[0],
+        "phone": customer.get("phone") or "",
+    }
+    return FIELDS.sub(lambda m: fields[m.group(1)], value).strip() or "-"
+
+
+def body_placeholders(template: dict[str, Any]) -> int:
+    for comp in template.get("components") or []:
+        if str(comp.get("type", "")).upper() == "BODY":
+            return len(set(re.findall(r"\{\{\s*(\w+)\s*\}\}", comp.get("text", ""))))
+    return 0
+
+
+def _needs_header(template: dict[str, Any]) -> bool:
+    for comp in template.get("components") or []:
+        header = str(comp.get("type", "")).upper() == "HEADER"
+        if header and (
+            str(comp.get("format", "TEXT")).upper() != "TEXT" or "{{" in comp.get("text", "")
+        ):
+            return True
+    return False
+
+
+async def approved_templates(conn: AsyncConnection[Any], *, agent_id: int) -> list[dict[str, Any]]:
+    """The number's approved templates a broadcast can send (fetched from WhatsApp if none cached)."""
+    config = await numbers.get_by_agent_id(conn, agent_id=agent_id)
+    if config is None:
+        raise BroadcastError("this workspace has no WhatsApp number: connect one first", 409)
+    found = await templates.cached(conn, config_id=config["id"])
+    if not found:
+        try:
+            found = await templates.refresh(conn, config=config)
+        except send_errors.SendError as exc:
+            raise BroadcastError(
+                f"WhatsApp did not list the templates: {exc.explanation}", 502
+            ) from None
+    out = []
+    for t in found:
+        if str(t.get("status", "")).upper() == "APPROVED" and not _needs_header(t):
+            out.append({**t, "params": body_placeholders(t)})
+    return out
+
+
+async def create(
+    conn: AsyncConnection[Any],
+    *,
+    tables: AgentTables,
+    name: str,
+    template_name: str,
+    language: str,
+    params: list[str],
+    audience: Audience,
+    scheduled_at: datetime | None,
+    created_by: UUID | None,
+) -> dict[str, Any]:
+    """Check the template and its parameters, then schedule the broadcast (now or later)."""
+    if not name.strip():
+        raise BroadcastError("give the broadcast a name", field="name")
+    usable = await approved_templates(conn, agent_id=tables.agent_id)
+    template = next(
+        (t for t in usable if t["name"] == template_name and t["language"] == language), None
+    )
+    if template is None:
+        raise BroadcastError(
+            f"{template_name} ({language}) is not an approved template of this number",
+            field="template",
+        )
+    params = [p.strip() for p in params]
+    if len(params) != template["params"] or any(not p for p in params):
+        raise BroadcastError(
+            f"{template_name} needs {template['params']} parameter(s), each filled in",
+            field="params",
+        )
+    if await audience_count(conn, tables=tables, audience=audience) == 0:
+        raise BroadcastError("no customer matches this audience", field="audience")
+    cur = await conn.execute(
+        """INSERT INTO broadcasts (agent_id, name, template_name, template_language, params, audience,
+             scheduled_at, created_by)
+           VALUES (%s, %s, %s, %s, %s, %s, coalesce(%s, now()), %s) RETURNING *""",
+        (
+            tables.agent_id,
+            name.strip()[:120],
+            template_name,
+            language,
+            json.dumps(params),
+            audience.model_dump_json(),
+            scheduled_at,
+            created_by,
+        ),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return dict(row)
+
+
+_COUNTERS = """
+SELECT count(*) AS recipients,
+  count(r.message_id) AS queued,
+  count(*) FILTER (WHERE r.skipped IS NOT NULL) AS skipped,
+  count(*) FILTER (WHERE m.status IN ('queued', 'sending')) AS waiting,
+  count(*) FILTER (WHERE m.status IN ('sent', 'delivered', 'read', 'played')) AS sent,
+  count(*) FILTER (WHERE m.status IN ('delivered', 'read', 'played')) AS delivered,
+  count(*) FILTER (WHERE m.status IN ('read', 'played')) AS read,
+  count(*) FILTER (WHERE m.status = 'failed') AS failed,
+  count(*) FILTER (WHERE m.status = 'cancelled') AS cancelled,
+  count(*) FILTER (WHERE m.id IS NOT NULL AND EXISTS (
+    SELECT FROM {messages} i WHERE i.customer_id = r.customer_id AND i.direction = 'inbound'
+      AND i."timestamp" >= date_trunc('second', m."timestamp"))) AS replied
+FROM broadcast_recipients r LEFT JOIN {messages} m ON m.id = r.message_id
+WHERE r.broadcast_id = %s
+"""
+
+_FAILURES = """
+SELECT m.error_code, max(m.error_title) AS title, count(*) AS n
+FROM broadcast_recipients r JOIN {messages} m ON m.id = r.message_id
+WHERE r.broadcast_id = %s AND m.status = 'failed'
+GROUP BY m.error_code ORDER BY n DESC
+"""
+
+
+async def get(
+    conn: AsyncConnection[Any], *, tables: AgentTables, broadcast_id: int
+) -> dict[str, Any] | None:
+    """The broadcast with its counters and its failures grouped with a human explanation."""
+    cur = await conn.execute(
+        "SELECT * FROM broadcasts WHERE id = %s AND agent_id = %s", (broadcast_id, tables.agent_id)
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    out = dict(row)
+    cur = await conn.execute(tables.query(_COUNTERS), (broadcast_id,))
+    out["counters"] = dict(await cur.fetchone() or {})
+    cur = await conn.execute(tables.query(_FAILURES), (broadcast_id,))
+    out["failures"] = [
+        {
+            **dict(f),
+            "explanation": send_errors.explain(f["error_code"]) if f["error_code"] else f["title"],
+        }
+        for f in await cur.fetchall()
+    ]
+    return out
+
+
+async def list_broadcasts(
+    conn: AsyncConnection[Any], *, agent_id: int, limit: int = 50
+) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        "SELECT * FROM broadcasts WHERE agent_id = %s ORDER BY id DESC LIMIT %s", (agent_id, limit)
+    )
+    return [dict(r) for r in await cur.fetchall()]
+
+
+_CANCEL_SENDS = """
+WITH stopped AS (
+  UPDATE outbound_sends s SET state = 'done', updated_at = now()
+  FROM broadcast_recipients r
+  WHERE r.broadcast_id = %(id)s AND s.agent_id = %(agent)s AND s.message_id = r.message_id
+    AND s.state IN ('scheduled', 'queued')
+  RETURNING s.message_id
+)
+UPDATE {messages} m SET status = 'cancelled', status_at = now()
+FROM stopped WHERE m.id = stopped.message_id AND m.status = 'queued'
+"""
+
+
+async def cancel(conn: AsyncConnection[Any], *, tables: AgentTables, broadcast_id: int) -> int:
+    """Stop a broadcast: nothing more is queued and its unsent messages are not sent; how many stopped."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            """UPDATE broadcasts SET state = 'cancelled', cancelled_at = now()
+               WHERE id = %s AND agent_id = %s RETURNING state""",
+            (broadcast_id, tables.agent_id),
+        )
+        if await cur.fetchone() is None:
+            raise BroadcastError(f"no broadcast {broadcast_id}", 404)
+        cur = await conn.execute(
+            tables.query(_CANCEL_SENDS), {"id": broadcast_id, "agent": tables.agent_id}
+        )
+        return cur.rowcount
+
+
+_PENDING = """
+SELECT r.customer_id, c.name, c.phone, c.opted_in FROM broadcast_recipients r
+JOIN {customers} c ON c.id = r.customer_id
+WHERE r.broadcast_id = %s AND r.queued_at IS NULL ORDER BY r.customer_id LIMIT %s
+"""
+
+
+async def queue_chunk(
+    conn: AsyncConnection[Any], *, tables: AgentTables, broadcast: dict[str, Any]
+) -> int:
+    """Queue the next recipients' messages (bulk lane) in one transaction; 0 when none are left or
+    the broadcast is no longer running (cancelled)."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            "SELECT state FROM broadcasts WHERE id = %s FOR SHARE", (broadcast["id"],)
+        )
+        state = await cur.fetchone()
+        if state is None or state["state"] != "running":
+            return 0
+        cur = await conn.execute(tables.query(_PENDING), (broadcast["id"], CHUNK))
+        pending = await cur.fetchall()
+        for customer in pending:
+            message_id, skipped = None, None
+            if customer["opted_in"] is False:
+                skipped = "opted out"
+            else:
+                content = TemplateContent(
+                    name=broadcast["template_name"],
+                    language=broadcast["template_language"],
+                    body_params=[personalize(p, customer) for p in broadcast["params"]],
+                )
+                message = await queue_message(
+                    conn,
+                    tables=tables,
+                    agent_id=tables.agent_id,
+                    customer_id=customer["customer_id"],
+                    content=content,
+                    sent_by=broadcast["created_by"],
+                    bulk=True,
+                )
+                message_id = message["id"]
+            await conn.execute(
+                """UPDATE broadcast_recipients SET message_id = %s, skipped = %s, queued_at = now()
+                   WHERE broadcast_id = %s AND customer_id = %s""",
+                (message_id, skipped, broadcast["id"], customer["customer_id"]),
+            )
+        return len(pending)
