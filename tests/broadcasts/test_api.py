@@ -189,7 +189,9 @@ async def test_scheduled_broadcast_waits_and_other_workspaces_404(
     ).status_code == 404
 
 
-async def test_audience_by_label_last_contact_and_opt_in(client: Any, conn: Any, shop: dict[str, Any]) -> None:
+async def test_audience_by_label_last_contact_and_opt_in(
+    client: Any, conn: Any, shop: dict[str, Any]
+) -> None:
     auth = bearer(shop["token"])
     tables, customers = shop["tables"], shop["customers"]
     cur = await conn.execute(
@@ -198,8 +200,15 @@ async def test_audience_by_label_last_contact_and_opt_in(client: Any, conn: Any,
     )
     label = (await cur.fetchone())["id"]
     for c in (customers[0], customers[3], customers[4]):  # the last one opted out
-        await conn.execute(tables.query("INSERT INTO {conversation_labels} (customer_id, label_id) VALUES (%s, %s)"), (c["id"], label))
-    await conn.execute(tables.query("UPDATE {customers} SET opted_in = true WHERE id = %s"), (customers[3]["id"],))
+        await conn.execute(
+            tables.query(
+                "INSERT INTO {conversation_labels} (customer_id, label_id) VALUES (%s, %s)"
+            ),
+            (c["id"], label),
+        )
+    await conn.execute(
+        tables.query("UPDATE {customers} SET opted_in = true WHERE id = %s"), (customers[3]["id"],)
+    )
 
     async def count(**audience: Any) -> int:
         response = await client.post("/api/v1/broadcasts/preview", json=audience, headers=auth)
@@ -215,4 +224,6 @@ async def test_audience_by_label_last_contact_and_opt_in(client: Any, conn: Any,
 
     cut = (datetime.now(UTC) - timedelta(minutes=150)).isoformat()
     assert await count(last_contact_after=cut) == 2
-    assert await count(last_contact_before=cut) == 2  # the one of 3 hours ago and the one who never wrote
+    assert (
+        await count(last_contact_before=cut) == 2
+    )  # the one of 3 hours ago and the one who never wrote

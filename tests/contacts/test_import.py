@@ -239,7 +239,9 @@ async def test_opt_out_words_are_configurable_and_outbound_ignored(conn: Any) ->
 async def test_import_labels_become_conversation_labels(conn: Any) -> None:
     user = await make_agent_user(conn, "shop@example.com")
     tables = user["tables"]
-    parsed = csvfile.parse(b"phone,labels\n+4915123456781,vip;wholesale\n+4915123456782,vip\n", country=None)
+    parsed = csvfile.parse(
+        b"phone,labels\n+4915123456781,vip;wholesale\n+4915123456782,vip\n", country=None
+    )
     await contacts.write_contacts(conn, tables=tables, contacts=parsed.contacts)
     cur = await conn.execute(
         tables.query(
