@@ -129,7 +129,12 @@ async def test_message_details_for_the_ui(conn):
         "image",
     ]
     order, failed, dangling, reply, contacts, location, image = items
-    assert order["order"] == {"id": order_id, "item_count": 2, "url": f"/api/v1/orders/{order_id}"}
+    assert order["order"] == {
+        "id": order_id,
+        "unit_count": 2,
+        "item_count": 2,
+        "url": f"/api/v1/orders/{order_id}",
+    }
     assert failed["status"] == "failed"
     assert failed["error"] == {
         "code": 131047,

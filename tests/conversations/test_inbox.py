@@ -121,7 +121,7 @@ PREVIEW_CASES = [
                 },
             },
         },
-        "🛒 Order of 3 items",
+        "🛒 Order of 3 units",
     ),
     ({"media_type": "unsupported"}, "⚠️ Unsupported message"),
 ]
@@ -164,7 +164,7 @@ async def test_reaction_is_not_a_preview_and_order_counts_linked_items(conn):
         raw={"type": "reaction", "reaction": {"emoji": "👍"}},
     )
     item = (await service.inbox(conn, tables=t))["items"][0]
-    assert item["last_message"]["preview"] == "🛒 Order of 5 items"
+    assert item["last_message"]["preview"] == "🛒 Order of 5 units"
     assert item["has_open_order"] is True
     await conn.execute(t.query("UPDATE {orders} SET status = 'delivered'"))
     assert (await service.inbox(conn, tables=t))["items"][0]["has_open_order"] is False

@@ -41,8 +41,9 @@ def _is_voice(row: dict[str, Any]) -> bool:
     return (row.get("media_mime_type") or "").startswith("audio/ogg")
 
 
-def order_item_count(row: dict[str, Any]) -> int | None:
-    """Items of an order message: the linked order's quantities, else the raw product_items."""
+def order_unit_count(row: dict[str, Any]) -> int | None:
+    """Units of an order message (the sum of quantities, as every page counts them): the linked
+    order's, else the raw product_items'."""
     if row.get("order_items") is not None:
         return int(row["order_items"])
     order = _section(row, "order")
@@ -58,7 +59,7 @@ def order_item_count(row: dict[str, Any]) -> int | None:
 
 
 def preview(row: dict[str, Any]) -> str:
-    """One line for the inbox: '📷 Photo', '📄 invoice.pdf', '🛒 Order of 3 items', or the text."""
+    """One line for the inbox: '📷 Photo', '📄 invoice.pdf', '🛒 Order of 3 units', or the text."""
     kind = message_type(row)
     text = (row.get("message") or "").strip()
     caption = row.get("caption")
@@ -86,10 +87,10 @@ def preview(row: dict[str, Any]) -> str:
             name = (cards[0].get("name") or {}).get("formatted_name")
         return _short(f"👤 {name}" if name else "👤 Contact")
     if kind == "order":
-        count = order_item_count(row)
+        count = order_unit_count(row)
         if count is None:
             return "🛒 Order"
-        return f"🛒 Order of {count} item{'s' if count != 1 else ''}"
+        return f"🛒 Order of {count} unit{'s' if count != 1 else ''}"
     if kind == "template":
         return _short(f"📋 {text}" if text else "📋 Template")
     if kind in ("unsupported", "errors"):
@@ -180,7 +181,8 @@ def chat_message(row: dict[str, Any], *, quoted: dict[str, Any] | None = None) -
     if row.get("order_id") is not None:
         order = {
             "id": row["order_id"],
-            "item_count": order_item_count(row),
+            "unit_count": order_unit_count(row),
+            "item_count": order_unit_count(row),
             "url": f"/api/v1/orders/{row['order_id']}",
         }
     return {

@@ -77,7 +77,10 @@ class ReplyTo(BaseModel):
 
 class OrderLink(BaseModel):
     id: int
-    item_count: int | None
+    unit_count: int | None = Field(
+        None, description="units ordered (the sum of quantities), as the pages show them"
+    )
+    item_count: int | None = Field(None, description="the same as unit_count (kept for clients)")
     url: str
 
 

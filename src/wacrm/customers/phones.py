@@ -43,7 +43,7 @@ def national_prefixes() -> dict[str, frozenset[int]]:
 def _international(text: str, digits: str) -> str | None:
     """The E.164 start of a number typed with its country code ("+49 (0)176…", "0049 176…")."""
     stripped = text.strip()
-    if stripped.startswith("00"):
+    if stripped.startswith("00") and digits[2:3] not in ("", "0"):  # "0049…", not "000041"
         stripped = "+" + stripped[2:]
         digits = digits[2:]
     if not stripped.startswith("+"):

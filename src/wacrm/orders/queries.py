@@ -12,6 +12,7 @@ import orjson
 from psycopg import AsyncConnection, sql
 
 from wacrm.agents.tables import AgentTables
+from wacrm.customers import phones
 from wacrm.orders.errors import OrderError, not_found
 from wacrm.orders.workflow import STATUSES
 
@@ -90,10 +91,18 @@ def _filters(
             raise OrderError("the search text is too long (at most 200 characters) or has a NUL")
         escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         params["q"] = f"%{escaped}%"
+        # the customer: their name (the agent's or WhatsApp's), or their number however typed
+        customer = "s.name ILIKE %(q)s OR s.profile_name ILIKE %(q)s"
+        phone = phones.phone_match(q.strip())
+        if phone is not None:
+            condition, phone_params = phones.match_sql(phone, column="s.phone")
+            customer += " OR " + condition
+            params.update(phone_params)
         where.append(
             tables.query(
                 "(o.notes ILIKE %(q)s OR o.shipping_address ILIKE %(q)s OR EXISTS"
-                " (SELECT 1 FROM {orders_items} i WHERE i.order_id = o.id AND i.name ILIKE %(q)s))"
+                " (SELECT 1 FROM {orders_items} i WHERE i.order_id = o.id AND i.name ILIKE %(q)s)"
+                " OR o.customer_id IN (SELECT s.id FROM {customers} s WHERE " + customer + "))"
             )
         )
     return where, params
@@ -147,8 +156,10 @@ async def list_orders(
     query = sql.SQL(
         "SELECT o.id, o.customer_id, c.name AS customer_name, o.status, o.total_amount, o.currency,"
         " o.notes, o.shipping_address, o.source, o.created_at, o.updated_at,"
-        " (SELECT count(*) FROM {orders_items} i WHERE i.order_id = o.id) AS item_count"
+        " n.lines AS item_count, n.lines AS line_count, n.units AS unit_count"
         " FROM {orders} o JOIN {customers} c ON c.id = o.customer_id"
+        " CROSS JOIN LATERAL (SELECT count(*) AS lines, coalesce(sum(i.quantity), 0) AS units"
+        " FROM {orders_items} i WHERE i.order_id = o.id) n"
         " WHERE {where} ORDER BY {column} {dir}, o.id {dir} LIMIT %(limit)s"
     )
     composed = query.format(

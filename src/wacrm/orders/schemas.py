@@ -92,7 +92,13 @@ class OrderSummary(BaseModel):
     notes: str | None
     shipping_address: str | None
     source: str | None = None
-    item_count: int | None = None
+    item_count: int | None = Field(
+        None, description="lines (rows) of the order; the same as line_count (kept for clients)"
+    )
+    line_count: int | None = Field(None, description="lines of the order (one per product)")
+    unit_count: int | None = Field(
+        None, description="units ordered: the sum of the lines' quantities (what pages show)"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -140,6 +146,8 @@ def order_out(row: dict[str, Any]) -> OrderOut:
             "currency": cur,
             "items": items,
             "item_count": len(items),
+            "line_count": len(items),
+            "unit_count": sum(int(i["quantity"]) for i in items),
         }
     )
 

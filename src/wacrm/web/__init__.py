@@ -23,6 +23,7 @@ def install(app: FastAPI) -> None:
         errors,
         inbox,
         integrations,
+        order_new,
         orders,
         preferences,
         pwa,
@@ -34,6 +35,7 @@ def install(app: FastAPI) -> None:
     app.include_router(auth.router)
     app.include_router(inbox.router)
     app.include_router(chat.router)
+    app.include_router(order_new.router)  # /orders/new before /orders/{order_id}
     app.include_router(orders.router)
     app.include_router(admin.router)
     app.include_router(connect.router)

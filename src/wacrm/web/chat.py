@@ -459,7 +459,7 @@ async def new_order(
     async with request.app.state.pool.connection() as conn:
         await _conversation(conn, scope, customer_id)
         try:
-            items = _items(item_name, item_quantity, item_price)
+            items = order_lines(item_name, item_quantity, item_price)
             await orders.create_order(
                 conn,
                 tables=scope.tables,
@@ -484,7 +484,7 @@ async def new_order(
     return await render(request, "partials/panel.html", scope=scope, status_code=status, **context)
 
 
-def _items(names: list[str], quantities: list[str], prices: list[str]) -> list[dict[str, Any]]:
+def order_lines(names: list[str], quantities: list[str], prices: list[str]) -> list[dict[str, Any]]:
     """Form lines to order items; the orders service checks names, quantities and prices."""
     items = []
     for i, name in enumerate(names):

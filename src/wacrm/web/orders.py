@@ -26,6 +26,7 @@ OrderId = Path(..., ge=1, le=2**31 - 1)
 ItemId = Path(..., ge=1, le=2**31 - 1)
 PAGE = 50
 DONE = {
+    "created": "Order created.",
     "added": "Item added.",
     "saved": "Item saved.",
     "removed": "Item removed.",
@@ -176,6 +177,8 @@ async def _detail(
         except OrderError as exc:
             raise _http(exc) from exc
         names = await _names(conn, {h["changed_by"] for h in order["history"] if h["changed_by"]})
+    order["line_count"] = len(order["items"])  # the pages count units, labelled, and lines
+    order["unit_count"] = sum(int(i["quantity"]) for i in order["items"])
     return await render(
         request,
         "order.html",
