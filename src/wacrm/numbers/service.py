@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 from uuid import UUID
 
@@ -78,6 +79,7 @@ async def configure(
         "api_key": encrypt_secret(access_token) if access_token else None,
         "app_secret": encrypt_secret(app_secret) if app_secret else None,
         "verify_token": verify_token,
+        "generated_token": secrets.token_urlsafe(24),  # when none is given or stored
         "is_active": is_active,
         "messages_per_second": messages_per_second,
         "user_id": user_id,
@@ -110,7 +112,7 @@ async def configure(
                          business_account_id = coalesce(%(business_account_id)s, business_account_id),
                          api_key = coalesce(%(api_key)s, api_key),
                          app_secret = coalesce(%(app_secret)s, app_secret),
-                         verify_token = coalesce(%(verify_token)s, verify_token),
+                         verify_token = coalesce(%(verify_token)s, verify_token, %(generated_token)s),
                          is_active = coalesce(%(is_active)s, is_active),
                          messages_per_second = coalesce(%(messages_per_second)s, messages_per_second),
                          webhook_url = %(webhook_url)s, needs_attention = NULL, updated_at = now()
@@ -126,7 +128,8 @@ async def configure(
                           phone_number_id, is_active, app_secret, verify_token, messages_per_second)
                        VALUES (%(user_id)s, %(whatsapp_number)s, %(webhook_url)s, %(api_key)s,
                           %(business_account_id)s, %(phone_number_id)s, coalesce(%(is_active)s, true),
-                          %(app_secret)s, %(verify_token)s, coalesce(%(messages_per_second)s, 80))
+                          %(app_secret)s, coalesce(%(verify_token)s, %(generated_token)s),
+                          coalesce(%(messages_per_second)s, 80))
                        RETURNING *""",
                     values,
                 )
@@ -219,4 +222,14 @@ async def list_verify_tokens(conn: AsyncConnection[Any]) -> set[str]:
 
 async def delete_configuration(conn: AsyncConnection[Any], *, user_id: UUID) -> bool:
     cur = await conn.execute("DELETE FROM whatsapp_configuration WHERE user_id = %s", (user_id,))
+    return cur.rowcount > 0
+
+
+async def clear_attention(conn: AsyncConnection[Any], *, config_id: int) -> bool:
+    """Clear "needs attention" after Meta accepted the number's token again; whether it was set."""
+    cur = await conn.execute(
+        "UPDATE whatsapp_configuration SET needs_attention = NULL, updated_at = now()"
+        " WHERE id = %s AND needs_attention IS NOT NULL",
+        (config_id,),
+    )
     return cur.rowcount > 0

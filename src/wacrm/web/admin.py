@@ -19,6 +19,7 @@ from wacrm.inbound import ingest, journal
 from wacrm.numbers import service as numbers
 from wacrm.outbound import errors as send_errors
 from wacrm.outbound.client import client_for
+from wacrm.web.callback import callback_url
 from wacrm.web.deps import web_user
 from wacrm.web.templating import render
 
@@ -83,7 +84,7 @@ async def _page(
             context["page"], context["page_size"] = page, AGENTS_PAGE
         elif section == "numbers":
             context["configs"] = await _configs(conn)
-            context["webhook_url"] = request.app.state.settings.webhook_url
+            context["callback"] = callback_url(request)
         elif section == "webhooks":
             status = extra.get("status") or None
             async with request.app.state.reads.connection("journal") as read:  # a replica
@@ -342,6 +343,8 @@ async def test_number(
             result["details"] = {
                 k: v for k, v in details.items() if isinstance(v, str | int | float | bool)
             }
+            async with request.app.state.pool.connection() as conn:  # it works again
+                result["cleared"] = await numbers.clear_attention(conn, config_id=config_id)
         except send_errors.SendError as exc:
             result["error"] = exc.explanation
     return await _page(
