@@ -10,6 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from psycopg import AsyncConnection
 
 from wacrm.accounts.passwords import WeakPasswordError, check_password_rule, hash_password
+from wacrm.realtime import credentials as realtime
 
 ROLES = ("admin", "agent")
 USER_COLUMNS = "id, email, name, role::text AS role, is_active, created_at, updated_at"
@@ -135,6 +136,8 @@ async def update_user(
     row = await cur.fetchone()
     if row is None:
         raise AccountNotFoundError(f"no user with id {user_id}")
+    if role is not None:  # a role may open or close workspaces: live streams re-check
+        await realtime.credentials_changed(conn, user_id=user_id)
     return dict(row)
 
 
@@ -157,6 +160,7 @@ async def set_active(conn: AsyncConnection[Any], *, user_id: UUID, active: bool)
                 "UPDATE api_tokens SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL",
                 (user_id,),
             )
+            await realtime.credentials_changed(conn, user_id=user_id)  # live streams end
     return dict(row)
 
 

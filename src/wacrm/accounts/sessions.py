@@ -14,6 +14,7 @@ from psycopg import AsyncConnection
 from wacrm.accounts import service, throttle
 from wacrm.accounts.passwords import dummy_verify, verify_password
 from wacrm.accounts.service import AccountError
+from wacrm.realtime import credentials as realtime
 
 SESSION_COOKIE = "wacrm_session"
 IDLE_TIMEOUT = timedelta(days=7)  # a session unused this long expires (sliding)
@@ -111,21 +112,31 @@ def csrf_matches(expected: str, given: str | None) -> bool:
 
 
 async def logout(conn: AsyncConnection[Any], *, session_id: int) -> None:
-    await conn.execute(
-        "UPDATE user_sessions SET revoked_at = now() WHERE id = %s AND revoked_at IS NULL",
-        (session_id,),
-    )
+    """Revoke the session; its live streams end, in every process."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            """UPDATE user_sessions SET revoked_at = now()
+               WHERE id = %s AND revoked_at IS NULL RETURNING user_id""",
+            (session_id,),
+        )
+        row = await cur.fetchone()
+        if row is not None:
+            await realtime.credentials_changed(conn, user_id=row["user_id"])
 
 
 async def revoke_sessions(
     conn: AsyncConnection[Any], *, user_id: UUID, keep_session_id: int | None = None
 ) -> int:
-    """Revoke every session of the user but `keep_session_id`; the number revoked."""
-    cur = await conn.execute(
-        """UPDATE user_sessions SET revoked_at = now()
-           WHERE user_id = %s AND revoked_at IS NULL AND id IS DISTINCT FROM %s""",
-        (user_id, keep_session_id),
-    )
+    """Revoke every session of the user but `keep_session_id`; the number revoked (their live
+    streams end, in every process)."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            """UPDATE user_sessions SET revoked_at = now()
+               WHERE user_id = %s AND revoked_at IS NULL AND id IS DISTINCT FROM %s""",
+            (user_id, keep_session_id),
+        )
+        if cur.rowcount:
+            await realtime.credentials_changed(conn, user_id=user_id)
     return cur.rowcount
 
 

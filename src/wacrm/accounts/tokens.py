@@ -10,6 +10,7 @@ from uuid import UUID
 from psycopg import AsyncConnection
 
 from wacrm.accounts.service import AccountError, AccountNotFoundError
+from wacrm.realtime import credentials as realtime
 
 TOKEN_PREFIX = "wacrm_"  # noqa: S105 (a prefix, not a secret)
 TOKEN_COLUMNS = "id, user_id, name, token_hint, created_at, last_used_at, expires_at, revoked_at"  # noqa: S105
@@ -49,15 +50,18 @@ async def list_tokens(conn: AsyncConnection[Any], *, user_id: UUID) -> list[dict
 async def revoke_token(
     conn: AsyncConnection[Any], *, user_id: UUID, token_id: int
 ) -> dict[str, Any]:
-    """Revoke one of the user's tokens (404 for tokens of others, so ids do not leak)."""
-    cur = await conn.execute(
-        f"""UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now())
-            WHERE id = %s AND user_id = %s RETURNING {TOKEN_COLUMNS}""",
-        (token_id, user_id),
-    )
-    row = await cur.fetchone()
-    if row is None:
-        raise AccountNotFoundError(f"you have no API token with id {token_id}")
+    """Revoke one of the user's tokens (404 for tokens of others, so ids do not leak); the live
+    streams opened with it end, in every process."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            f"""UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now())
+                WHERE id = %s AND user_id = %s RETURNING {TOKEN_COLUMNS}""",
+            (token_id, user_id),
+        )
+        row = await cur.fetchone()
+        if row is None:
+            raise AccountNotFoundError(f"you have no API token with id {token_id}")
+        await realtime.credentials_changed(conn, user_id=user_id)
     return dict(row)
 
 

@@ -15,18 +15,21 @@ import psycopg
 from fastapi import FastAPI
 from psycopg import sql
 
+from wacrm.realtime.credentials import CREDENTIALS_CHANNEL
 from wacrm.realtime.events import CHANNEL
 
 log = logging.getLogger(__name__)
 
 REFRESH = "refresh"  # kind of the event that tells a subscriber it may have missed events
+RECHECK = "recheck"  # internal: the subscriber's user's credentials changed; never sent to clients
 
 
 class Subscription:
     """A subscriber's queue of events for one agent (or every agent when agent_id is None)."""
 
-    def __init__(self, agent_id: int | None, max_queue: int) -> None:
+    def __init__(self, agent_id: int | None, max_queue: int, user_id: str | None = None) -> None:
         self.agent_id = agent_id
+        self.user_id = user_id
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(max_queue)
 
     def offer(self, event: dict[str, Any]) -> None:
@@ -67,8 +70,8 @@ class EventHub:
         self._task: asyncio.Task[None] | None = None
 
     @contextlib.contextmanager
-    def subscribe(self, agent_id: int | None) -> Iterator[Subscription]:
-        sub = Subscription(agent_id, self.max_queue)
+    def subscribe(self, agent_id: int | None, user_id: str | None = None) -> Iterator[Subscription]:
+        sub = Subscription(agent_id, self.max_queue, user_id)
         self._subscribers.add(sub)
         try:
             yield sub
@@ -105,6 +108,19 @@ class EventHub:
             if sub.agent_id is None or sub.agent_id == agent_id:
                 sub.offer(event)
 
+    def credentials_changed(self, text: str) -> None:
+        """A user's sessions or tokens changed (in any process): that user's subscribers re-check."""
+        try:
+            user_id = str(orjson.loads(text)["user_id"])
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning(
+                "ignored a malformed %s payload %r: %s", CREDENTIALS_CHANNEL, text[:200], exc
+            )
+            return
+        for sub in list(self._subscribers):
+            if sub.user_id == user_id:
+                sub.offer({"kind": RECHECK})
+
     def _broadcast_refresh(self, reason: str) -> None:
         for sub in list(self._subscribers):
             sub.offer({"kind": REFRESH, "reason": reason})
@@ -116,16 +132,25 @@ class EventHub:
             try:
                 async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+                    await conn.execute(
+                        sql.SQL("LISTEN {}").format(sql.Identifier(CREDENTIALS_CHANNEL))
+                    )
                     self.backend_pid = conn.info.backend_pid
                     self.connected.set()
                     if gap:
                         self.reconnects += 1
                         log.info("event listener reconnected; subscribers told to refresh")
                         self._broadcast_refresh("reconnected")
+                        for sub in list(self._subscribers):  # a revocation may have been missed
+                            if sub.user_id is not None:
+                                sub.offer({"kind": RECHECK})
                     gap, delay = False, self.backoff_initial
                     while True:
                         async for note in conn.notifies(timeout=self.health_interval):
-                            self.dispatch(note.payload)
+                            if note.channel == CREDENTIALS_CHANNEL:
+                                self.credentials_changed(note.payload)
+                            else:
+                                self.dispatch(note.payload)
                         await conn.execute("SELECT 1")  # a quiet connection may be a dead one
             except asyncio.CancelledError:
                 raise

@@ -57,6 +57,10 @@
     var data = {};
     try { data = JSON.parse(event.data || "{}"); } catch (e) { data = {}; }
     var kind = event.type;
+    if (kind === "signed_out") { // signed out elsewhere: the page reloads into the sign-in page
+      window.location.reload();
+      return;
+    }
     var thread = document.getElementById("thread-recent");
     var chatId = thread ? Number(thread.getAttribute("data-customer-id")) : null;
     var everything = kind === "ready" || kind === "refresh";
