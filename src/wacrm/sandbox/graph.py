@@ -134,10 +134,11 @@ async def send_message(phone_number_id: str, request: Request) -> Response:
         or (bsuid_for(wa_id, number.waba_id) if wa_id and number.bsuid else None)
     )
     failure = None
-    if (
-        out.type != "template"
-        and number.enforce_window
-        and not any(state.window_open(phone_number_id, k) for k in (wa_id, user_id) if k)
+    keys = [k for k in (wa_id, user_id) if k]
+    closed_by_hand = any(state.window_closed_by_hand(phone_number_id, k) for k in keys)
+    if out.type != "template" and (
+        closed_by_hand
+        or (number.enforce_window and not any(state.window_open(phone_number_id, k) for k in keys))
     ):
         if number.window_error_via == "response":
             raise errors.outside_window()

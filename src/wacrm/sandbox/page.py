@@ -31,6 +31,10 @@ button{margin-top:10px;background:#25d366;border:0;padding:8px 14px;border-radiu
 <label>Reply to / react to wamid (optional)</label><input id="ctx">
 <label>Payload shape</label><select id="shape"><option>new</option><option>old</option></select>
 <button>Send to the CRM</button><p id="result" class="meta"></p>
+<label>24-hour window of this customer</label>
+<button type="button" id="close-window">Close it (as if 24 h passed)</button>
+<button type="button" id="open-window">Open it (as if they wrote now)</button>
+<p id="window" class="meta"></p>
 </form>
 <section><h3>Conversations</h3><div id="chats">No customers yet.</div></section>
 </main>
@@ -73,6 +77,18 @@ $('send').addEventListener('submit', async (e) => {
   $('result').textContent = r.ok ? `sent ${j.wamid}: CRM answered ${j.status_code}` : JSON.stringify(j.detail);
   chats();
 });
+async function setWindow(open) {
+  const body = {phone_number_id: $('number').value || null,
+                last_inbound_at: open ? Date.now() / 1000 : null};
+  const r = await fetch(`customers/${encodeURIComponent($('customer').value)}/window`,
+    {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)});
+  const j = await r.json();
+  $('window').textContent = r.ok ? (j.open ? 'The window is open: free-form messages are delivered.'
+    : 'The window is closed: only templates are accepted (others fail with error 131047).')
+    : JSON.stringify(j.detail);
+}
+$('close-window').addEventListener('click', () => setWindow(false));
+$('open-window').addEventListener('click', () => setWindow(true));
 numbers(); chats(); setInterval(chats, 2000);
 </script></body></html>
 """

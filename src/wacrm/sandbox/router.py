@@ -134,6 +134,7 @@ async def send_as_customer(customer: str, body: CustomerSendIn, request: Request
     person.name, person.username = body.name, body.username or person.username
     sent_at = float(message["timestamp"])
     person.last_inbound = max(person.last_inbound or 0, sent_at)
+    person.window_closed = False  # the customer wrote: the window is open again
     record: dict[str, Any] = {
         "id": message["id"],
         "type": message["type"],
@@ -175,9 +176,9 @@ async def set_window(customer: str, body: WindowIn, request: Request) -> dict[st
         raise HTTPException(422, f"{customer!r} is neither a phone number nor a BSUID")
     person = state.customer(number.phone_number_id, phone, user_id)
     person.last_inbound = body.last_inbound_at
-    return {
-        "open": any(state.window_open(number.phone_number_id, k) for k in (phone, user_id) if k)
-    }
+    is_open = any(state.window_open(number.phone_number_id, k) for k in (phone, user_id) if k)
+    person.window_closed = not is_open
+    return {"open": is_open}
 
 
 @router.post("/recipients/{recipient}/fail")

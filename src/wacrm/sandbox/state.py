@@ -113,6 +113,9 @@ class Customer:
     name: str | None = None
     username: str | None = None
     last_inbound: float | None = None
+    # closed by hand (the page or POST /customers/{c}/window): refused even on a number that does
+    # not enforce the window otherwise (the demo's, which forgets windows on restart)
+    window_closed: bool = False
     inbound: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -172,6 +175,10 @@ class SandboxState:
         for key in keys:
             self.customers[(number_id, key)] = found
         return found
+
+    def window_closed_by_hand(self, number_id: str, recipient: str) -> bool:
+        known = self.customers.get((number_id, recipient))
+        return bool(known and known.window_closed)
 
     def window_open(self, number_id: str, recipient: str) -> bool:
         known = self.customers.get((number_id, recipient))
