@@ -206,11 +206,19 @@ async def cancel(conn: AsyncConnection[Any], *, tables: AgentTables, broadcast_i
     async with conn.transaction():
         cur = await conn.execute(
             """UPDATE broadcasts SET state = 'cancelled', cancelled_at = now()
-               WHERE id = %s AND agent_id = %s RETURNING state""",
+               WHERE id = %s AND agent_id = %s AND state IN ('scheduled', 'running', 'sent')
+               RETURNING state""",
             (broadcast_id, tables.agent_id),
         )
         if await cur.fetchone() is None:
-            raise BroadcastError(f"no broadcast {broadcast_id}", 404)
+            cur = await conn.execute(
+                "SELECT state FROM broadcasts WHERE id = %s AND agent_id = %s",
+                (broadcast_id, tables.agent_id),
+            )
+            found = await cur.fetchone()
+            if found is None:
+                raise BroadcastError(f"no broadcast {broadcast_id}", 404)
+            raise BroadcastError(f"this broadcast is already {found['state']}", 409)
         cur = await conn.execute(
             tables.query(_CANCEL_SENDS), {"id": broadcast_id, "agent": tables.agent_id}
         )

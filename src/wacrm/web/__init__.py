@@ -16,6 +16,7 @@ def install(app: FastAPI) -> None:
         admin,
         alerts,
         auth,
+        broadcasts,
         chat,
         connect,
         contacts,
@@ -41,6 +42,7 @@ def install(app: FastAPI) -> None:
     app.include_router(connect.router)
     app.include_router(integrations.router)
     app.include_router(contacts.router)
+    app.include_router(broadcasts.router)
     app.include_router(dashboard.router)
     app.include_router(preferences.router)
     app.include_router(alerts.router)
