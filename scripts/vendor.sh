@@ -23,3 +23,6 @@ fetch() {
 fetch htmx.org@2.0.8 htmx dist/htmx.min.js
 fetch htmx-ext-sse@2.2.4 htmx-ext-sse dist/sse.min.js
 fetch chart.js@4.5.0 chartjs dist/chart.umd.min.js
+# Swagger UI for /api/docs (served from the package under the CSP; no CDN)
+fetch swagger-ui-dist@5.35.0 swagger-ui swagger-ui-bundle.js swagger-ui-bundle.js.LICENSE.txt \
+  swagger-ui.css NOTICE

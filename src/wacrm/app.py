@@ -43,9 +43,11 @@ class CRMApp(FastAPI):
 
 
 def _include_routers(app: FastAPI) -> None:
+    from wacrm.ops.apidocs import router as apidocs_router
     from wacrm.ops.router import router as ops_router
 
     app.include_router(ops_router)
+    app.include_router(apidocs_router)
     # orders first: its /api/v1/customers/export.csv must win over /api/v1/customers/{id}
     from wacrm.orders.router import router as orders_router
 
@@ -154,8 +156,9 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         default_response_class=OrjsonResponse,
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # wacrm.ops.apidocs serves /api/docs from vendored files, under the CSP
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings
     app.state.database_url = url

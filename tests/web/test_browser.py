@@ -381,3 +381,37 @@ def test_phone_sized_screen_and_no_console_errors(
         phone.context.close()
     assert phone.errors == [], phone.errors
     assert ann.errors == [], ann.errors
+
+
+def test_api_docs_work_offline_under_the_csp(browser: Any, crm: dict[str, Any]) -> None:
+    """Issue 13 item 7: Swagger UI comes from the CRM itself (any other host is cut off, as
+    offline), runs under the web CSP with no violation, and lists the API's operations."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(base_url=crm["base"])
+    context.set_default_timeout(LIVE_TIMEOUT_MS)
+    errors: list[str] = []
+    elsewhere: list[str] = []
+
+    def only_the_crm(route: Any) -> None:
+        if route.request.url.startswith(crm["base"]):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_the_crm)
+    page = context.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    response = page.goto("/api/docs")
+    assert response is not None and response.status == 200
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    expect(page.locator(".opblock").first).to_be_visible()
+    assert page.locator(".opblock").count() > 20
+    expect(page.locator(".information-container")).to_contain_text("iDesign WhatsApp CRM")
+    page.locator(".opblock-summary-path", has_text="/api/v1/auth/me").first.click()
+    expect(page.locator(".try-out__btn").first).to_be_visible()
+    assert elsewhere == [], elsewhere
+    assert errors == [], errors
+    context.close()

@@ -27,6 +27,7 @@ HEADERS = [
     (b"x-content-type-options", b"nosniff"),
 ]
 API_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/readyz", "/metrics", "/openapi.json")
+PAGES_UNDER_API = frozenset({"/api/docs"})  # HTML pages (Swagger UI) get the headers too
 
 
 class SecurityHeadersMiddleware:
@@ -36,7 +37,8 @@ class SecurityHeadersMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(API_PREFIXES):
+        path = scope["path"] if scope["type"] == "http" else ""
+        if not path or (path.startswith(API_PREFIXES) and path not in PAGES_UNDER_API):
             await self.app(scope, receive, send)
             return
 
