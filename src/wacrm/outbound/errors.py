@@ -11,6 +11,9 @@ class SendError(Exception):
     codes: ClassVar[frozenset[int]] = frozenset()
     transient: ClassVar[bool] = False
     summary: ClassVar[str] = "WhatsApp refused the message"
+    # what an agent (who cannot change the number's settings) is told to do instead, when only
+    # an administrator can make the fix the summary names
+    agent_fix: ClassVar[str | None] = None
 
     def __init__(
         self, code: int | None = None, title: str | None = None, details: str | None = None
@@ -24,10 +27,25 @@ class SendError(Exception):
     def explanation(self) -> str:
         return self.summary if self.code is None else f"{self.summary} (Meta error {self.code})"
 
+    def explanation_for(self, *, is_admin: bool) -> str:
+        """The explanation for one reader: an agent is told who fixes what only admins can."""
+        text = self.summary
+        if not is_admin and self.agent_fix:
+            text = f"{text}. {self.agent_fix}"
+        return text if self.code is None else f"{text} (Meta error {self.code})"
+
+
+ADMIN_NUMBERS = "Admin › WhatsApp numbers"
+TELL_ADMIN = "Ask an administrator to fix it; then press Retry on the messages that were not sent"
+
 
 class AuthError(SendError):
     codes = frozenset({190})
-    summary = "the access token expired or is invalid: update it in the WhatsApp settings"
+    summary = (
+        "WhatsApp refused this number's access token (it expired or was revoked): an "
+        f"administrator enters a new one in {ADMIN_NUMBERS} and presses Test connection"
+    )
+    agent_fix = TELL_ADMIN
 
 
 class WindowError(SendError):
@@ -75,9 +93,10 @@ class ParameterError(SendError):
 class AccountRestrictedError(SendError):
     codes = frozenset({368, 131031})
     summary = (
-        "the WhatsApp Business account is restricted or locked by Meta: check its status in "
-        "WhatsApp Manager and follow Meta's instructions"
+        "the WhatsApp Business account is restricted or locked by Meta: whoever manages the "
+        "account checks its status in WhatsApp Manager and follows Meta's instructions"
     )
+    agent_fix = "Tell an administrator"
 
 
 class GenericError(SendError):
@@ -94,7 +113,11 @@ class NetworkError(SendError):
 
 
 class NotConfiguredError(SendError):
-    summary = "this agent has no active WhatsApp number: connect one in the WhatsApp settings"
+    summary = (
+        "this workspace has no active WhatsApp number: an administrator connects one in "
+        f"{ADMIN_NUMBERS}"
+    )
+    agent_fix = TELL_ADMIN
 
 
 FAMILIES: tuple[type[SendError], ...] = (
@@ -138,6 +161,8 @@ def from_meta_error(error: dict[str, Any], *, http_status: int | None = None) ->
     )
 
 
-def explain(code: int | None) -> str:
-    """The human explanation for Meta's error `code` (for failed statuses arriving by webhook)."""
-    return from_code(code).explanation
+def explain(code: int | None, is_admin: bool | None = None) -> str:
+    """The human explanation for Meta's error `code` (for failed statuses arriving by webhook);
+    with `is_admin`, worded for that reader (SendError.explanation_for)."""
+    error = from_code(code)
+    return error.explanation if is_admin is None else error.explanation_for(is_admin=is_admin)

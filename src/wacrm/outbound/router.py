@@ -101,7 +101,9 @@ async def list_templates(
     config = await numbers.get_by_agent_id(conn, agent_id=scope.agent_id)
     if config is None:
         raise HTTPException(
-            409, detail="this agent has no WhatsApp number: connect one in the WhatsApp settings"
+            409,
+            detail="this workspace has no WhatsApp number: an administrator connects one in "
+            "Admin › WhatsApp numbers",
         )
     found = await templates.cached(conn, config_id=config["id"])
     if refresh or not found:

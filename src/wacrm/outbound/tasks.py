@@ -202,7 +202,10 @@ async def _finish(
         params.update(
             code=failure.code,
             title=failure.title,
-            details=f"{failure.explanation}. {failure.details or ''}".strip(),
+            # Meta's own words only: pages explain the code themselves (saying it once)
+            details=failure.details
+            if failure.code is not None
+            else f"{failure.explanation}. {failure.details or ''}".strip(),
         )
         await conn.execute(tables.query(_FAILED), params)
 

@@ -66,7 +66,28 @@ def version(m: dict[str, Any]) -> str:
     )
 
 
-THREAD: dict[str, Any] = {"version": version, "explain": send_errors.explain}
+_OURS_FIRST = re.compile(r"^.*?\(Meta error \d+\)\.?\s*", re.S)
+
+
+def meta_words(error: dict[str, Any] | None) -> str:
+    """What Meta itself said about a failure, without our own explanation (older rows stored it
+    in front of Meta's words), so that a bubble says each thing once."""
+    if not error:
+        return ""
+    words = (error.get("details") or error.get("title") or "").strip()
+    if error.get("code") is not None:
+        # older rows: "<our explanation> (Meta error 190). <Meta's words>"
+        words = _OURS_FIRST.sub("", words, count=1).strip()
+        if words == send_errors.from_code(error["code"]).summary:
+            return ""
+    return words
+
+
+THREAD: dict[str, Any] = {
+    "version": version,
+    "explain": send_errors.explain,
+    "meta_words": meta_words,
+}
 
 
 def template_choices(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -102,7 +123,8 @@ async def _templates(
         try:
             found = await templates.refresh(conn, config=config)
         except send_errors.SendError as exc:
-            return [], f"WhatsApp did not list the templates: {exc.explanation}"
+            why = exc.explanation_for(is_admin=scope.user.is_admin)
+            return [], f"WhatsApp did not list the templates: {why}"
     return template_choices(found), None
 
 
