@@ -94,3 +94,34 @@ async def test_imports_of_another_workspace_are_404(client: Any, conn: Any) -> N
             f"/customers/import/{other}/start", data={"csrf_token": csrf, "skip_invalid": "true"}
         )
     ).status_code == 404
+
+
+async def test_stop_shows_in_the_customer_panel_and_agent_changes_it(
+    client: Any, conn: Any
+) -> None:
+    from tests.helpers import configure_sandbox_number
+    from tests.sandbox_fixture import DEFAULT_NUMBER, signed_inbound
+
+    ann = await user_with_password(conn, "ann@example.com")
+    await configure_sandbox_number(conn, ann["user"]["id"], DEFAULT_NUMBER)
+    csrf = await sign_in(client, "ann@example.com")
+    for text in ("Hello", "Stop!"):
+        body, headers, _ = signed_inbound("text", text, phone="4915123456789")
+        assert (
+            await client.post("/webhooks/whatsapp", content=body, headers=headers)
+        ).status_code == 200
+    cur = await conn.execute(ann["tables"].query("SELECT id FROM {customers}"))
+    customer = (await cur.fetchone())["id"]
+    panel = await client.get(f"/chat/{customer}/panel")
+    assert 'data-opted-in="False"' in panel.text and "keyword: STOP" in panel.text
+    changed = await client.post(
+        f"/customers/{customer}/opt-in", data={"csrf_token": csrf, "opted_in": "yes"}
+    )
+    assert (
+        changed.status_code == 200
+        and 'data-opted-in="True"' in changed.text
+        and "(agent" in changed.text
+    )
+    assert (
+        await client.post("/customers/999/opt-in", data={"csrf_token": csrf, "opted_in": "no"})
+    ).status_code == 404

@@ -178,3 +178,17 @@ async def set_opt_in(
     )
     row = await cur.fetchone()
     return dict(row) if row else None
+
+
+async def opt_in_of(
+    conn: AsyncConnection[Any], *, tables: AgentTables, customer_id: int
+) -> dict[str, Any] | None:
+    """A customer's marketing opt-in state (shown in the chat's customer panel)."""
+    cur = await conn.execute(
+        tables.query(
+            "SELECT opted_in, opt_in_changed_at, opt_in_source FROM {customers} WHERE id = %s"
+        ),
+        (customer_id,),
+    )
+    row = await cur.fetchone()
+    return dict(row) if row else None

@@ -42,6 +42,7 @@ def install(app: FastAPI) -> None:
     app.include_router(connect.router)
     app.include_router(integrations.router)
     app.include_router(contacts.router)
+    app.include_router(contacts.panel_router)
     app.include_router(broadcasts.router)
     app.include_router(dashboard.router)
     app.include_router(preferences.router)

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from psycopg import AsyncConnection
 
 from wacrm.accounts.deps import AgentScope
+from wacrm.contacts import service as contacts
 from wacrm.conversations import cursors
 from wacrm.conversations import service as conversations
 from wacrm.customers import service as customers
@@ -171,6 +172,7 @@ async def panel_context(
         "panel_error": None,
         "panel_form": None,
         "currency": await orders.default_currency(conn, agent_id=scope.agent_id),
+        "opt_in": await contacts.opt_in_of(conn, tables=scope.tables, customer_id=customer_id),
     }
     context.update(extra)
     return context

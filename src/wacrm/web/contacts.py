@@ -17,6 +17,7 @@ from wacrm.web.deps import web_scope
 from wacrm.web.templating import fragment, render
 
 router = APIRouter(prefix="/customers/import", include_in_schema=False)
+panel_router = APIRouter(include_in_schema=False)
 ImportId = Path(..., ge=1, le=2**63 - 1)
 
 
@@ -155,3 +156,24 @@ async def start_import(
                 status_code=exc.status,
             )
     return RedirectResponse(f"/customers/import/{import_id}", status_code=303)
+
+
+@panel_router.post("/customers/{customer_id}/opt-in", response_class=HTMLResponse)
+async def set_opt_in(
+    request: Request,
+    customer_id: int = Path(..., ge=1, le=2**31 - 1),
+    opted_in: str = Form("", pattern="^(|yes|no)$"),
+    scope: AgentScope = Depends(web_scope),
+) -> Response:
+    """The agent records the customer's broadcast consent; answers the refreshed customer panel."""
+    from wacrm.web.chat import panel_context
+
+    value = {"yes": True, "no": False}.get(opted_in)
+    async with request.app.state.pool.connection() as conn:
+        changed = await contacts.set_opt_in(
+            conn, tables=scope.tables, customer_id=customer_id, opted_in=value, source="agent"
+        )
+        if changed is None:
+            raise HTTPException(404, detail=f"no customer {customer_id} in this workspace")
+        context = await panel_context(conn, scope, customer_id)
+    return await render(request, "partials/panel.html", user=scope.user, scope=scope, **context)
