@@ -186,7 +186,8 @@
   });
   document.addEventListener("htmx:afterRequest", function (evt) {
     var form = evt.detail.elt instanceof Element ? evt.detail.elt.closest("form") : null;
-    if (form && evt.detail.successful && form.isConnected) { clearErrors(form); }
+    var ok = evt.detail.successful && evt.detail.xhr && evt.detail.xhr.status < 400;
+    if (form && ok && form.isConnected) { clearErrors(form); }
   });
 
   // Older pages are inserted above: keep what the reader sees where it is; drop repeated days.
