@@ -17,6 +17,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
+import wacrm.db.embedded  # noqa: F401 (pgserver never logs to the console, nor from its exit hook)
 from wacrm.db.migrate import migrate
 
 pytest_plugins = ["tests.sandbox_fixture"]

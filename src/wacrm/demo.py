@@ -96,9 +96,18 @@ async def provision_demo(conn: psycopg.AsyncConnection[Any], creds: dict[str, st
     return True
 
 
+def demo_summary(settings: Settings, sandbox_url: str) -> dict[str, str]:
+    """The demo's lines of the start-up summary: the demo agent's login and the sandbox."""
+    creds = demo_credentials(settings)
+    return {
+        "Demo agent login": f"{DEMO_AGENT_EMAIL} / {creds['agent_password']}",
+        "WhatsApp sandbox": f"{sandbox_url}/sandbox/  (write as a customer)",
+    }
+
+
 def start_demo(url: str, settings: Settings, *, crm_url: str, sandbox_port: int = 8900) -> Any:
-    """Start the sandbox in a thread, point the CRM at it, provision the demo; return the server."""
-    from wacrm.cli.common import console
+    """Start the sandbox in a thread, point the CRM at it, provision the demo; return the server
+    (`demo_summary` gives the start-up lines)."""
     from wacrm.sandbox.app import create_sandbox_app
     from wacrm.sandbox.schemas import NumberIn
     from wacrm.sandbox.server import ThreadedServer, free_port
@@ -133,11 +142,6 @@ def start_demo(url: str, settings: Settings, *, crm_url: str, sandbox_port: int 
             return await provision_demo(conn, creds)
 
     created = asyncio.run(provision())
-    console.print(
-        f"[bold cyan]demo:[/] WhatsApp sandbox on {server.base_url} "
-        f"(play a customer at {server.base_url}/sandbox/); demo agent [bold]{DEMO_AGENT_EMAIL}[/] "
-        f"password [bold]{creds['agent_password']}[/] (also in {_demo_file(settings)})"
-    )
     if created:
         threading.Thread(
             target=_send_first_messages, args=(server.base_url, crm_url, creds), daemon=True

@@ -35,34 +35,35 @@ async def ensure_admin(
     return email, ("" if settings.admin_password else password)
 
 
-def bootstrap_admin(url: str) -> None:
-    """BOOTSTRAP_HOOKS entry: print a generated password once and keep it in initial-admin.txt (0600)."""
-    from wacrm.cli.common import console
-
+def bootstrap_admin(url: str) -> dict[str, str]:
+    """BOOTSTRAP_HOOKS entry: the first admin, with a generated password kept once in
+    initial-admin.txt (0600); returns the lines for the start-up summary ({label: text})."""
     settings = get_settings()
+    path = settings.data_dir / "initial-admin.txt"
 
-    async def run() -> tuple[str, str] | None:
+    async def run() -> tuple[tuple[str, str] | None, str | None]:
         async with await psycopg.AsyncConnection.connect(
             url, row_factory=dict_row, autocommit=True, **connect_kwargs(settings.pooled)
         ) as c:
-            return await ensure_admin(c, settings)
+            created = await ensure_admin(c, settings)
+            cur = await c.execute(
+                "SELECT email FROM users WHERE role = 'admin' AND is_active ORDER BY created_at LIMIT 1"
+            )
+            row = await cur.fetchone()
+            return created, row["email"] if row else None
 
-    created = asyncio.run(run())
+    created, first_admin = asyncio.run(run())
     if created is None:
-        return
+        where = f" (first password in {path})" if path.exists() else ""
+        return {"Admin login": f"{first_admin}{where}"} if first_admin else {}
     email, password = created
     if not password:
-        console.print(
-            f"[bold]created the first admin {email}[/] (password from WACRM_ADMIN_PASSWORD)"
-        )
-        return
+        return {"Admin login": f"{email} / the password in WACRM_ADMIN_PASSWORD"}
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.data_dir / "initial-admin.txt"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(f"email: {email}\npassword: {password}\n")
     path.chmod(0o600)
-    console.print(
-        f"[bold yellow]created the first admin[/] {email} with password [bold]{password}[/] "
-        f"(also in {path}); change it after logging in"
-    )
+    return {
+        "Admin login": f"{email} / {password}  (new; also in {path}: change it after signing in)"
+    }

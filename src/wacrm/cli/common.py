@@ -14,7 +14,7 @@ from psycopg.rows import dict_row
 from rich.console import Console
 
 from wacrm.config import Settings, get_settings
-from wacrm.db.embedded import EmbeddedDatabaseError
+from wacrm.db.embedded import EmbeddedDatabaseError, release
 from wacrm.db.migrate import DatabaseAheadError, MigrationError, migrate
 from wacrm.db.pool import connect_kwargs
 from wacrm.db.runtime import DatabaseUnavailableError, check_reachable, resolve_database_url
@@ -52,6 +52,12 @@ def database_url(settings: Settings | None = None, *, migrate_first: bool = True
     except MigrationError as exc:
         fail(str(exc), 4)
     return url
+
+
+def release_embedded() -> None:
+    """This command is done with the embedded server: stopped unless another process uses it."""
+    while _server_handles:
+        release(_server_handles.pop())
 
 
 def run_with_connection(fn: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:

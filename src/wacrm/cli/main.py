@@ -68,29 +68,46 @@ def serve(
 
     import uvicorn
 
-    settings = get_settings()
-    url = database_url(settings)
-    os.environ["DATABASE_URL"] = url  # web processes started by uvicorn read it
-    _bootstrap(url)
-    host = host or settings.host
-    port = port or settings.port
-    if demo:
-        from wacrm.demo import start_demo
+    from wacrm.cli.common import release_embedded
+    from wacrm.cli.serving import exit_on_sigterm, print_summary_when_ready
+    from wacrm.db.embedded import LOG_NAME
 
-        start_demo(url, settings, crm_url=f"http://{host}:{port}", sandbox_port=sandbox_port)
-    console.print(f"[bold green]iDesign WhatsApp CRM[/] on http://{host}:{port}")
-    uvicorn.run(
-        "wacrm.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        timeout_graceful_shutdown=10,
-        proxy_headers=True,
-        forwarded_allow_ips=forwarded_allow_ips or settings.forwarded_allow_ips,
-    )
+    settings = get_settings()
+    exit_on_sigterm()
+    try:
+        url = database_url(settings)
+        os.environ["DATABASE_URL"] = url  # web processes started by uvicorn read it
+        lines = _bootstrap(url)
+        host = host or settings.host
+        port = port or settings.port
+        if demo:
+            from wacrm.demo import demo_summary, start_demo
+
+            sandbox = start_demo(
+                url, settings, crm_url=f"http://{host}:{port}", sandbox_port=sandbox_port
+            )
+            lines.update(demo_summary(settings, sandbox.base_url))
+        if not settings.database_url:
+            data = settings.data_dir
+            lines["Database"] = f"embedded, in {data / 'pgdata'} (its log: {data / LOG_NAME})"
+        print_summary_when_ready(f"http://{host}:{port}", lines)
+        uvicorn.run(
+            "wacrm.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            # uvicorn's start-up lines give way to the summary; its warnings and errors remain
+            log_level="warning"
+            if settings.log_level.upper() == "INFO"
+            else settings.log_level.lower(),
+            access_log=False,
+            timeout_graceful_shutdown=10,
+            proxy_headers=True,
+            forwarded_allow_ips=forwarded_allow_ips or settings.forwarded_allow_ips,
+        )
+    finally:
+        release_embedded()  # stops it unless another CRM process still uses it
 
 
 @app.command()
@@ -134,10 +151,13 @@ def check(
         raise typer.Exit(1)
 
 
-def _bootstrap(url: str) -> None:
-    """First-start work that needs the database (e.g. the first admin); features register it here."""
+def _bootstrap(url: str) -> dict[str, str]:
+    """First-start work that needs the database (e.g. the first admin); features register it here.
+    Each hook may return lines for the start-up summary ({label: text})."""
+    lines: dict[str, str] = {}
     for hook in BOOTSTRAP_HOOKS:
-        hook(url)
+        lines.update(hook(url) or {})
+    return lines
 
 
 BOOTSTRAP_HOOKS: list = []

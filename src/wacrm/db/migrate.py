@@ -157,10 +157,12 @@ def migrate(url: str, migrations: list[Migration] | None = None) -> list[Migrati
                     "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
                     (migration.version, migration.name, migration.checksum),
                 )
-            log.info("applied migration %04d_%s", migration.version, migration.name)
+            log.debug("applied migration %04d_%s", migration.version, migration.name)
             done.append(migration)
             upgrade_agents(conn)
         prepare_agent_template(conn)
+    if done:
+        log.info("applied %d migrations, up to %04d_%s", len(done), done[-1].version, done[-1].name)
     return done
 
 
