@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the Debian programs the deployment tests drive (tests/deploy) when they are missing and
 # we may (root + apt): PgBouncer, PostgreSQL 15's server binaries (a streaming replica), Caddy and
-# nginx (TLS in front of `wacrm serve`), podman + runc + mmdebstrap (the container image).
+# nginx (TLS in front of `wacrm serve`), podman + runc + mmdebstrap (the container image),
+# podman-compose (the compose file's plan).
 # Without them those tests are skipped, each with its reason; CI installs them.
 missing=""
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing="$missing pgbouncer"
@@ -11,6 +12,7 @@ command -v caddy >/dev/null 2>&1 || missing="$missing caddy"
 command -v podman >/dev/null 2>&1 || missing="$missing podman"
 [ -x /usr/sbin/runc ] || command -v runc >/dev/null 2>&1 || missing="$missing runc"
 command -v mmdebstrap >/dev/null 2>&1 || missing="$missing mmdebstrap"
+command -v podman-compose >/dev/null 2>&1 || missing="$missing podman-compose"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing for the deployment tests (apt-get):$missing"
