@@ -56,9 +56,9 @@ async def signed_in(http: httpx.AsyncClient, base: str, email: str) -> tuple[dic
 
 @contextlib.asynccontextmanager
 async def stream_of(
-    http: httpx.AsyncClient, url: str, headers: dict[str, str]
+    http: httpx.AsyncClient, url: str, headers: dict[str, str], params: Any = None
 ) -> AsyncIterator[Any]:
-    async with http.stream("GET", f"{url}/api/v1/events", headers=headers) as resp:
+    async with http.stream("GET", f"{url}/api/v1/events", headers=headers, params=params) as resp:
         assert resp.status_code == 200
         events = sse_events(resp)
         kind, _, _ = await asyncio.wait_for(anext(events), 10)
@@ -199,3 +199,22 @@ async def test_losing_the_workspace_ends_the_stream(conn, db_url, settings, ann)
             "UPDATE agents SET is_active = false WHERE id = %s", (ann["agent"]["id"],)
         )
         await ends_signed_out(events)
+
+
+async def test_a_removed_member_loses_the_workspaces_stream_at_once(
+    conn, db_url, settings, ann
+) -> None:
+    """A member of Ann's workspace streams it; removed from the team, the stream ends (announced,
+    not at the next re-check)."""
+    from wacrm.members import service as members
+
+    bob = await make_agent_user(conn, "bob@example.com")
+    await members.add_member(conn, agent_id=ann["agent"]["id"], email="bob@example.com")
+    async with (
+        serve(db_url, settings) as one,
+        httpx.AsyncClient(timeout=10) as http,
+    ):
+        params = {"agent_id": ann["agent"]["id"]}
+        async with stream_of(http, one, bearer(bob["token"]), params) as events:
+            await members.remove_member(conn, agent_id=ann["agent"]["id"], user_id=bob["user_id"])
+            await ends_signed_out(events)

@@ -130,6 +130,7 @@ async def add_member(
 async def remove_member(conn: Conn, *, agent_id: int, user_id: UUID) -> None:
     """Remove a member; their assigned conversations become unassigned."""
     from wacrm.agents.tables import AgentTables
+    from wacrm.realtime import credentials
 
     async with conn.transaction():
         workspace = await _require_agent(conn, agent_id)
@@ -143,6 +144,8 @@ async def remove_member(conn: Conn, *, agent_id: int, user_id: UUID) -> None:
         )
         if await cur.fetchone() is None:
             raise MemberError(f"user {user_id} is not a member of this workspace", status=404)
+        # their live streams of this workspace end now, in every process (not at the next re-check)
+        await credentials.credentials_changed(conn, user_id=user_id)
         tables = AgentTables(agent_id, workspace["agent_prefix"])
         await conn.execute(
             tables.query(
