@@ -206,4 +206,7 @@ def chat_message(row: dict[str, Any], *, quoted: dict[str, Any] | None = None) -
         "agent_reaction": row.get("agent_reaction") or None,
         "order": order,
         "sent_by": row.get("sent_by"),
+        "automatic": (row.get("payload") or {}).get("automatic")
+        if isinstance(row.get("payload"), dict)
+        else None,
     }

@@ -16,6 +16,7 @@ def install(app: FastAPI) -> None:
         admin,
         alerts,
         auth,
+        away,
         broadcasts,
         chat,
         connect,
@@ -44,6 +45,7 @@ def install(app: FastAPI) -> None:
     app.include_router(contacts.router)
     app.include_router(contacts.panel_router)
     app.include_router(broadcasts.router)
+    app.include_router(away.router)
     app.include_router(dashboard.router)
     app.include_router(preferences.router)
     app.include_router(alerts.router)

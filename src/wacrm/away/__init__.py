@@ -1,0 +1,1 @@
+"""Away messages outside business hours and greetings for first messages."""
