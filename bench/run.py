@@ -58,6 +58,12 @@ def _reach(server: env.Server, size: str) -> dict[str, Any]:
     return reach.run(server, size)
 
 
+def _admin(server: env.Server, size: str) -> dict[str, Any]:
+    from bench import admin_pages
+
+    return admin_pages.run(server, size)
+
+
 BENCHMARKS: dict[str, Bench] = {
     "ingest": _ingest,
     "inbox": _inbox,
@@ -65,6 +71,7 @@ BENCHMARKS: dict[str, Bench] = {
     "outbound": _outbound,
     "export": _export,
     "reach": _reach,
+    "admin": _admin,
 }
 
 

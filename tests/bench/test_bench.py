@@ -30,6 +30,7 @@ def crm_environment() -> Iterator[None]:
 def test_every_benchmark_runs_and_counts_correctly(
     pg_server_url: str, crm_environment: None
 ) -> None:
+    from bench import admin_pages
     from bench.run import BENCHMARKS, run_all
 
     names = [n for n in BENCHMARKS if n != "ingest" or wrk_path() is not None]
@@ -75,6 +76,9 @@ def test_every_benchmark_runs_and_counts_correctly(
 
     export = benches["export"]
     assert export["rows_exported"] == export["orders"] * export["items_per_order"]
+
+    admin = benches["admin"]  # every admin page answered 200 with few and with many agents
+    assert set(admin["few"]) == set(admin["many"]) == set(admin_pages.PAGES)
 
     table = report.table(result)
     for b in benches.values():
