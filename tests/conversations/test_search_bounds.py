@@ -1,6 +1,8 @@
-"""Search stays bounded: message text looks at the newest MESSAGE_HITS matches only; names always count."""
+"""Search through the customers' stored documents: names and message words, paged by last activity."""
 
 from __future__ import annotations
+
+import pytest
 
 from tests.conversations.factory import add_customer, add_message, minutes, new_agent
 from wacrm.conversations import service
@@ -11,8 +13,11 @@ async def _ids(conn, t, **kw):
     return [item["customer_id"] for item in page["items"]]
 
 
-async def test_text_search_takes_the_newest_matching_messages(conn, monkeypatch):
-    monkeypatch.setattr(service, "MESSAGE_HITS", 2)
+@pytest.mark.parametrize("few", [1000, 1])  # the matches read and sorted, or the inbox walked
+async def test_text_search_finds_every_customer_whose_messages_have_the_words(
+    conn, monkeypatch, few
+):
+    monkeypatch.setattr(service, "FEW_MATCHES", few)
     t = await new_agent(conn)
     old = await add_customer(conn, t, "Olga", phone="4915100000001")
     mid = await add_customer(conn, t, "Mia", phone="4915100000002")
@@ -20,13 +25,14 @@ async def test_text_search_takes_the_newest_matching_messages(conn, monkeypatch)
     await add_message(conn, t, old, "parcel tracking please", at=minutes(1))
     await add_message(conn, t, mid, "where is my parcel", at=minutes(2))
     await add_message(conn, t, new, "parcel arrived", at=minutes(3))
-    await add_message(
-        conn, t, old, "thanks", at=minutes(4)
-    )  # old is the most active, yet its match is oldest
-    assert set(await _ids(conn, t, q="parcel")) == {mid, new}
-    assert await _ids(conn, t, q="olga") == [old]  # name matches are not capped
-    monkeypatch.setattr(service, "MESSAGE_HITS", 200)
+    await add_message(conn, t, old, "thanks", at=minutes(4))  # old is the most active
     assert await _ids(conn, t, q="parcel") == [old, new, mid]  # by last activity
+    assert await _ids(conn, t, q="olga") == [old]
+    assert await _ids(conn, t, q="parcel thanks") == [old]  # words of different messages
+    assert await _ids(conn, t, q="parcel arr") == [new]  # the last word as a prefix
+    page = await service.inbox(conn, tables=t, limit=2, q="parcel")
+    rest = await service.inbox(conn, tables=t, limit=2, q="parcel", cursor=page["next_cursor"])
+    assert [i["customer_id"] for i in page["items"] + rest["items"]] == [old, new, mid]
 
 
 async def test_search_combines_with_filters_and_an_empty_match(conn):

@@ -1,6 +1,6 @@
-"""Message-text search over the stored search vector (step 32): the newest matches whichever way
-they are read (walks of the newest messages or the GIN), captions, edits, and the step applied to
-an agent whose messages already exist."""
+"""Message-text search: the stored vector of each message (step 32) and the customer's document
+of its messages' words (step 56), whichever way the matches are read, captions, edits, the
+document's word limit, and step 32 applied to an agent whose messages already exist."""
 
 from __future__ import annotations
 
@@ -31,40 +31,37 @@ async def _parcel_history(conn, t):
     return c
 
 
-@pytest.mark.parametrize(
-    ("walk_first", "walk_max", "path"),
-    [
-        (100, 100, "the first walk"),  # every message walked
-        (4, 12, "a longer walk, then the GIN"),  # 2 hits in 4 rows: 12 rows should find 6
-        (4, 4, "the GIN"),  # 2 hits in 4 rows: 4 more rows are too few
-        (1, 100, "the GIN (no hit in the first walk)"),
-    ],
-)
-async def test_newest_matching_messages_whichever_way_they_are_read(
-    conn, monkeypatch, walk_first, walk_max, path
+@pytest.mark.parametrize("few", [1000, 3, 1])
+async def test_customers_whose_messages_match_by_last_activity_whichever_way_read(
+    conn, monkeypatch, few
 ):
-    monkeypatch.setattr(service, "WALK_FIRST", walk_first)
-    monkeypatch.setattr(service, "WALK_MAX", walk_max)
+    monkeypatch.setattr(service, "FEW_MATCHES", few)  # 1000: matches sorted; else the walk
     t = await new_agent(conn)
     c = await _parcel_history(conn, t)
-    for hits in (1, 3, 6, 10):
-        monkeypatch.setattr(service, "MESSAGE_HITS", hits)
-        assert set(await _ids(conn, t, q="parcel")) == set(c[:hits]), (path, hits)
-    monkeypatch.setattr(service, "MESSAGE_HITS", 200)
     assert await _ids(conn, t, q="parcel") == c  # by last activity
     assert await _ids(conn, t, q="parcel numb") == c  # the last word as a prefix
     assert await _ids(conn, t, q="number 7") == [c[7]]
     assert await _ids(conn, t, q="parcels") == []
+    assert await _ids(conn, t, q="hello") == c
 
 
-async def test_a_message_without_a_timestamp_is_still_found(conn, monkeypatch):
-    monkeypatch.setattr(service, "WALK_FIRST", 1)
+async def test_a_message_without_a_timestamp_is_still_found(conn):
     t = await new_agent(conn)
     c = await _parcel_history(conn, t)
     undated = await add_customer(conn, t, "Undated", phone="4915100002000")
     mid = await add_message(conn, t, undated, "parcel undated", at=_ago(30))
     await conn.execute(t.query('UPDATE {messages} SET "timestamp" = NULL WHERE id = %s'), (mid,))
     assert set(await _ids(conn, t, q="parcel")) == {*c, undated}
+
+
+async def test_the_document_starts_over_past_its_word_limit(conn):
+    t = await new_agent(conn)
+    cid = await add_customer(conn, t, "Chatty", phone="4915100003000")
+    await add_message(conn, t, cid, "earliest " + " ".join(f"w{k}" for k in range(1990)))
+    assert await _ids(conn, t, q="earliest") == [cid]
+    await add_message(conn, t, cid, " ".join(f"x{k}" for k in range(20)))  # past 2,000 words
+    assert await _ids(conn, t, q="earliest") == []  # older words are gone
+    assert await _ids(conn, t, q="x19") == await _ids(conn, t, q="chatty") == [cid]
 
 
 async def test_caption_words_and_edited_text_are_searched(conn):
@@ -80,8 +77,8 @@ async def test_caption_words_and_edited_text_are_searched(conn):
     await conn.execute(
         t.query("UPDATE {messages} SET message = 'final words' WHERE id = %s"), (mid,)
     )
-    assert await _ids(conn, t, q="draft") == []
-    assert await _ids(conn, t, q="final") == [edit]
+    assert await _ids(conn, t, q="final") == [edit]  # an edit adds its words
+    assert await _ids(conn, t, q="draft") == [edit]  # and the replaced ones stay
     cur = await conn.execute(
         t.query("SELECT search_vector::text AS v FROM {messages} WHERE id = %s"), (mid,)
     )
@@ -92,12 +89,13 @@ async def test_caption_words_and_edited_text_are_searched(conn):
 async def test_step_32_fills_the_vector_of_existing_messages(conn, older):
     """An agent whose tables predate step 32 (as after adoption): every message gets its vector."""
     t = await new_agent(conn)
-    gin = t.prefix + "_messages_text_search_idx"
-    cur = await conn.execute("SELECT pg_get_indexdef(%s::regclass) AS d", (gin,))
-    fresh = (await cur.fetchone())["d"]
+    gin = t.prefix + "_messages_text_search_idx"  # step 32's GIN (step 56 drops it again)
+    fresh = f"CREATE INDEX {gin} ON public.{t.prefix}_messages USING gin (search_vector)"
     # back to the state before step 32: the expression GIN of step 2, no column, no trigger
     trigger = sql.Identifier(t.prefix + "_messages_search_vector")
     await conn.execute(t.query("DROP TRIGGER {tr} ON {messages}", tr=trigger))
+    for later in ("customer_search_words", "customer_search_edit"):  # step 56's, on the vector
+        await conn.execute(t.query("DROP TRIGGER {tr} ON {messages}", tr=sql.Identifier(later)))
     await conn.execute(t.query("ALTER TABLE {messages} DROP COLUMN search_vector"))
     await conn.execute(
         t.query(
@@ -140,9 +138,15 @@ async def test_step_32_fills_the_vector_of_existing_messages(conn, older):
     )
     assert ((await cur.fetchone())["f"] != before) == (older > 1_000)  # rewritten only when large
     cur = await conn.execute("SELECT pg_get_indexdef(%s::regclass) AS d", (gin,))
-    assert (await cur.fetchone())["d"] == fresh  # the same index as a new agent's
-    assert await _ids(conn, t, q="invoice") == [customer]
-    assert await _ids(conn, t, q="unboxing") == [customer]
+    assert (await cur.fetchone())["d"] == fresh  # the index step 32 defines
+    for word in ("invoice", "unboxing"):
+        cur = await conn.execute(
+            t.query(
+                "SELECT customer_id FROM {messages} WHERE search_vector @@ to_tsquery('simple', %s)"
+            ),
+            (word,),
+        )
+        assert [r["customer_id"] for r in await cur.fetchall()] == [customer]
     # and the trigger is back: new and edited messages get their vector
     mid = await add_message(conn, t, customer, "brand new words", at=_ago(1))
     await conn.execute(t.query("UPDATE {messages} SET caption = 'shiny' WHERE id = %s"), (mid,))

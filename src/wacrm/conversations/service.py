@@ -20,14 +20,6 @@ from wacrm.realtime import events as realtime
 WINDOW = timedelta(hours=24)
 CLOSED_ORDER_STATUSES = ("delivered", "cancelled")
 MAX_PAGE = 100
-MESSAGE_HITS = 200  # a text search looks at this many newest matching messages (their customers)
-# Message-text search: the newest messages are checked one by one (their stored search vector)
-# before the GIN index is asked, because a word found in many messages (a common word) would make
-# the GIN read all its matches, and a word found in none (most name searches) would make a walk
-# read the whole history. WALK_FIRST messages are always walked; up to WALK_MAX more when the hit
-# rate of the first walk says that is enough; otherwise the GIN gives the older matches.
-WALK_FIRST = 2_000
-WALK_MAX = 40_000
 NOT_REACTION = "m.media_type <> 'reaction' AND m.wa_type IS DISTINCT FROM 'reaction'"
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MESSAGE_COLUMNS = (
@@ -138,102 +130,44 @@ ORDER BY c.last_message_at DESC NULLS LAST, c.id DESC
 """
 
 
-_WALK_SQL = """
-SELECT w.customer_id, w."timestamp", w.id FROM (
-  SELECT t.id, t.customer_id, t."timestamp", t.search_vector FROM {messages} t {older}
-  ORDER BY t."timestamp" DESC, t.id DESC LIMIT %(rows)s) w
-WHERE w.search_vector @@ to_tsquery('simple', %(words)s)
-LIMIT %(want)s
-"""
-# NULLS LAST: no index gives this order, so the planner cannot walk the time index with the words
-# as a filter (its estimate for a prefix is a flat 2% whatever the word, so it would, and read the
-# whole history for a word no message has); it reads the GIN and fetches only older matches.
-_GIN_SQL = """
-SELECT t.customer_id, t."timestamp", t.id FROM {messages} t
-WHERE t.search_vector @@ to_tsquery('simple', %(words)s) {older}
-ORDER BY t."timestamp" DESC NULLS LAST, t.id DESC LIMIT %(want)s
-"""
-Hit = tuple[int, datetime | None, int]  # customer, message time, message id
+# The inbox search: names and usernames by prefix, phones by their prefix and suffix indexes
+# (wacrm.customers.phones), words through the customer's stored search document (migration
+# 0056: the words of the name, username and recent messages; one GIN over the customers). The
+# matches are read first, at most FEW_MATCHES + 1 of them: when they are few, the inbox reads
+# those customers and sorts them; when there are more, the inbox's own query filters by the
+# search while it walks the inbox order, and stops at the page's end (the matches are dense).
+FEW_MATCHES = 1000
 
 
-async def _hits(
-    conn: AsyncConnection[Any],
-    tables: AgentTables,
-    template: str,
-    *,
-    words: str,
-    rows: int,
-    want: int,
-    after: Hit | None,
-) -> list[Hit]:
-    """Matching messages newest first, after the match `after` in that order (keyset)."""
-    older = sql.SQL("")
-    params: dict[str, Any] = {"words": words, "rows": rows, "want": want}
-    if after is not None and after[1] is not None:  # (a message without a time is walked first)
-        keyset = ' (t."timestamp", t.id) < (%(at)s, %(id)s)'
-        older = sql.SQL(("WHERE" if template is _WALK_SQL else "AND") + keyset)
-        params.update(at=after[1], id=after[2])
-    cur = await conn.execute(tables.query(template, older=older), params)
-    return [(r["customer_id"], r["timestamp"], r["id"]) for r in await cur.fetchall()]
+def search_condition(search: Search, params: dict[str, Any]) -> sql.Composable:
+    """The WHERE condition (on customers `c`) of a search; its parameters go into `params`.
 
-
-async def _message_hits(conn: AsyncConnection[Any], tables: AgentTables, words: str) -> list[int]:
-    """Customers of the newest MESSAGE_HITS messages matching the words: WALK_FIRST newest
-    messages, then a walk of up to WALK_MAX more if the first walk's hit rate says that finds
-    enough, else (or then) the GIN for the older ones."""
-    hits = await _hits(
-        conn, tables, _WALK_SQL, words=words, rows=WALK_FIRST, want=MESSAGE_HITS, after=None
-    )
-    if hits and len(hits) < MESSAGE_HITS and len(hits) * WALK_MAX >= MESSAGE_HITS * WALK_FIRST:
-        hits += await _hits(
-            conn,
-            tables,
-            _WALK_SQL,
-            words=words,
-            rows=WALK_MAX,
-            want=MESSAGE_HITS - len(hits),
-            after=hits[-1],
-        )
-    if len(hits) < MESSAGE_HITS:
-        hits += await _hits(
-            conn,
-            tables,
-            _GIN_SQL,
-            words=words,
-            rows=0,
-            want=MESSAGE_HITS - len(hits),
-            after=hits[-1] if hits else None,
-        )
-    return [customer for customer, _, _ in hits]
-
-
-async def _search_ids(conn: AsyncConnection[Any], tables: AgentTables, search: Search) -> list[int]:
-    """Customers matching by name, username, phone (phones.phone_match), name word, or one of
-    the newest MESSAGE_HITS messages matching the words: each part read through its own index,
-    bounded."""
-    params: dict[str, Any] = {"name_prefix": search.name_prefix, "words": search.tsquery}
-    parts = [
-        "SELECT s.id FROM {customers} s WHERE lower(s.name) LIKE %(name_prefix)s"
-        " OR lower(s.username) LIKE %(name_prefix)s"
-    ]
+    Run it unprepared (`prepare=False`): a prepared statement's generic plan cannot read the
+    prefix indexes for a LIKE parameter, and psycopg prepares a statement run five times."""
+    parts = ["lower(c.name) LIKE %(name_prefix)s", "lower(c.username) LIKE %(name_prefix)s"]
+    params["name_prefix"] = search.name_prefix
     if search.phone is not None:
-        condition, phone_params = phones.match_sql(search.phone, column="s.phone")
-        parts.append("SELECT s.id FROM {customers} s WHERE " + condition)
+        condition, phone_params = phones.match_sql(search.phone, column="c.phone")
+        parts.append(condition)
         params.update(phone_params)
     if search.tsquery:
-        parts.append(
-            "SELECT s.id FROM {customers} s WHERE to_tsvector('simple', "
-            "coalesce(s.name, '') || ' ' || coalesce(s.username, '')) "
-            "@@ to_tsquery('simple', %(words)s)"
-        )
-    async with conn.transaction():
-        # a parallel plan's worker start-up costs more than these small bounded reads
-        await conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-        cur = await conn.execute(tables.query(" UNION ".join(parts)), params)
-        ids = [row["id"] for row in await cur.fetchall()]
-        if search.tsquery:
-            ids.extend(await _message_hits(conn, tables, search.tsquery))
-    return list(dict.fromkeys(ids))
+        parts.append("c.search_doc @@ to_tsquery('simple', %(words)s)")
+        params["words"] = search.tsquery
+    return sql.SQL("(" + " OR ".join(parts) + ")")
+
+
+async def _search_ids(
+    conn: AsyncConnection[Any], tables: AgentTables, search: Search, *, limit: int | None = None
+) -> list[int]:
+    """Customers the search matches (`limit` of them at most), through their indexes."""
+    params: dict[str, Any] = {"limit": limit}
+    where = search_condition(search, params)
+    cur = await conn.execute(
+        tables.query("SELECT c.id FROM {customers} c WHERE {where} LIMIT %(limit)s", where=where),
+        params,
+        prepare=False,
+    )
+    return [row["id"] for row in await cur.fetchall()]
 
 
 def _filters(
@@ -255,9 +189,11 @@ def _filters(
                 "WHERE o.status NOT IN ('delivered', 'cancelled')))"
             )
         )
-    if search is not None:
-        params["match_ids"] = match_ids or []
+    if search is not None and match_ids is not None:
+        params["match_ids"] = match_ids
         where.append(sql.SQL("c.id = ANY(%(match_ids)s)"))
+    elif search is not None:
+        where.append(search_condition(search, params))
     return where
 
 
@@ -281,7 +217,10 @@ async def inbox(
     after_at, after_id = cursors.decode(cursor) if cursor else (None, None)
     search = Search(q.strip()) if q and q.strip() else None
     base: dict[str, Any] = {}
-    match_ids = await _search_ids(conn, tables, search) if search is not None else None
+    match_ids = None
+    if search is not None:  # few matches: read them; many: filter the inbox walk by the search
+        match_ids = await _search_ids(conn, tables, search, limit=FEW_MATCHES + 1)
+        match_ids = match_ids if len(match_ids) <= FEW_MATCHES else None
     filters = _filters(
         tables,
         unread=unread,
@@ -319,7 +258,7 @@ async def inbox(
             not_reaction=sql.SQL(NOT_REACTION),
             team_columns=team_select(tables),
         )
-        cur = await conn.execute(query, params)
+        cur = await conn.execute(query, params, prepare=False if search else None)
         rows.extend(await cur.fetchall())
     now = rows[0]["db_now"] if rows else datetime.now(UTC)
     page = rows[:limit]
