@@ -17,6 +17,7 @@ REPRODUCE = {
     "agents": "python -m bench.run --only agents",
     "outbound": "python -m bench.run --only outbound",
     "export": "python -m bench.run --only export",
+    "admin": "python -m bench.run --only admin",
 }
 DOC_HEAD = """# Performance
 

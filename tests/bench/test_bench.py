@@ -30,8 +30,9 @@ def crm_environment() -> Iterator[None]:
 def test_every_benchmark_runs_and_counts_correctly(
     pg_server_url: str, crm_environment: None
 ) -> None:
-    from bench import admin_pages
     from bench.run import BENCHMARKS, run_all
+
+    from bench import admin_pages
 
     names = [n for n in BENCHMARKS if n != "ingest" or wrk_path() is not None]
     server = env.Server(pg_server_url)
