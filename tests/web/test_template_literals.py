@@ -140,18 +140,11 @@ NOT_YET = {
     "admin_numbers.html",
     "admin_users.html",
     "admin_webhooks.html",
-    "chat.html",
     "dashboard.html",
     "order.html",
     "orders.html",
-    "partials/composer.html",
-    "partials/message.html",
     "partials/number_form.html",
-    "partials/older.html",
-    "partials/older_sentinel.html",
     "partials/orders_rows.html",
-    "partials/panel_body.html",
-    "partials/tick.html",
 }
 
 

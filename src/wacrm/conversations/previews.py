@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from wacrm.i18n import gettext as _
+from wacrm.i18n import ngettext
+
 PREVIEW_MAX = 120
 HIDDEN_TYPES = frozenset(
     {"reaction"}
@@ -64,39 +67,41 @@ def preview(row: dict[str, Any]) -> str:
     text = (row.get("message") or "").strip()
     caption = row.get("caption")
     if kind == "image":
-        return _short(_with_caption("📷", "Photo", caption))
+        return _short(_with_caption("📷", _("Photo"), caption))
     if kind == "video":
-        return _short(_with_caption("🎥", "Video", caption))
+        return _short(_with_caption("🎥", _("Video"), caption))
     if kind == "audio":
-        return "🎤 Voice message" if _is_voice(row) else "🎵 Audio"
+        return "🎤 " + _("Voice message") if _is_voice(row) else "🎵 " + _("Audio")
     if kind == "sticker":
-        return "💟 Sticker"
+        return "💟 " + _("Sticker")
     if kind == "document":
         name = row.get("media_filename") or (_section(row, "document") or {}).get("filename")
-        return _short(f"📄 {name or caption or 'Document'}")
+        return _short(f"📄 {name or caption or _('Document')}")
     if kind == "location":
         loc = _section(row, "location") or {}
         label = loc.get("name") or loc.get("address") if isinstance(loc, dict) else None
-        return _short(f"📍 {label}" if label else "📍 Location")
+        return _short(f"📍 {label}" if label else "📍 " + _("Location"))
     if kind == "contacts":
         cards = _section(row, "contacts")
         if isinstance(cards, list) and len(cards) > 1:
-            return f"👤 {len(cards)} contacts"
+            return "👤 " + _("%(n)s contacts") % {"n": len(cards)}
         name = None
         if isinstance(cards, list) and cards and isinstance(cards[0], dict):
             name = (cards[0].get("name") or {}).get("formatted_name")
-        return _short(f"👤 {name}" if name else "👤 Contact")
+        return _short(f"👤 {name}" if name else "👤 " + _("Contact"))
     if kind == "order":
         count = order_unit_count(row)
         if count is None:
-            return "🛒 Order"
-        return f"🛒 Order of {count} unit{'s' if count != 1 else ''}"
+            return "🛒 " + _("Order")
+        return "🛒 " + ngettext("Order of %(num)d unit", "Order of %(num)d units", count) % {
+            "num": count
+        }
     if kind == "template":
-        return _short(f"📋 {text}" if text else "📋 Template")
+        return _short(f"📋 {text}" if text else "📋 " + _("Template"))
     if kind in ("unsupported", "errors"):
-        return "⚠️ Unsupported message"
+        return "⚠️ " + _("Unsupported message")
     if kind == "system":
-        return _short(text or "ℹ️ System message")
+        return _short(text or "ℹ️ " + _("System message"))
     return _short(text or caption or "")
 
 
@@ -110,6 +115,16 @@ def _error(row: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def _sent_file(row: dict[str, Any]) -> bool:
+    """An outbound media message whose uploaded file the CRM keeps (served like a downloaded one)."""
+    payload = row.get("payload")
+    return (
+        row.get("direction") == "outbound"
+        and isinstance(payload, dict)
+        and payload.get("media_id") is not None
+    )
+
+
 def _media(row: dict[str, Any]) -> dict[str, Any] | None:
     if message_type(row) not in ("image", "video", "audio", "document", "sticker"):
         return None
@@ -118,7 +133,7 @@ def _media(row: dict[str, Any]) -> dict[str, Any] | None:
         "mime_type": row.get("media_mime_type"),
         "filename": row.get("media_filename"),
         "size": row.get("media_size"),
-        "status": row.get("media_status"),
+        "status": row.get("media_status") or ("ready" if _sent_file(row) else None),
         "error": row.get("media_error"),
         "voice": _is_voice(row) if message_type(row) == "audio" else None,
     }

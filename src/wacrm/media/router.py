@@ -51,11 +51,14 @@ async def get_media(
 ) -> Response:
     cur = await conn.execute(
         scope.tables.query(
-            "SELECT id, media_status, media_error, media_mime_type, media_filename FROM {messages} WHERE id = %s"
+            "SELECT id, media_status, media_error, media_mime_type, media_filename, direction,"
+            " payload->>'media_id' AS outbound_media_id FROM {messages} WHERE id = %s"
         ),
         (message_id,),
     )
     msg = await cur.fetchone()
+    if msg is not None and msg["direction"] == "outbound" and msg["outbound_media_id"]:
+        return await _sent_file(conn, scope, msg)
     if msg is None or msg["media_status"] is None:
         raise HTTPException(404, detail=f"message {message_id} has no media for this agent")
     if msg["media_status"] != "ready":
@@ -68,3 +71,19 @@ async def get_media(
         raise HTTPException(404, detail=f"the stored file of message {message_id} is missing")
     content_type, headers = safe_headers(msg["media_mime_type"], msg["media_filename"], message_id)
     return Response(content=data, media_type=content_type, headers=headers)
+
+
+async def _sent_file(
+    conn: AsyncConnection[Any], scope: AgentScope, msg: dict[str, Any]
+) -> Response:
+    """A file the agent sent: the uploaded copy kept in outbound_media (this agent's only)."""
+    media_id = msg["outbound_media_id"]
+    cur = await conn.execute(
+        "SELECT data, mime_type, filename FROM outbound_media WHERE id = %s AND agent_id = %s",
+        (int(media_id) if str(media_id).isdigit() else -1, scope.agent_id),
+    )
+    row = await cur.fetchone()
+    if row is None or row["data"] is None:
+        raise HTTPException(404, detail=f"the sent file of message {msg['id']} is not kept")
+    content_type, headers = safe_headers(row["mime_type"], row["filename"], msg["id"])
+    return Response(content=bytes(row["data"]), media_type=content_type, headers=headers)

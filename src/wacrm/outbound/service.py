@@ -11,6 +11,7 @@ from psycopg import AsyncConnection
 
 from wacrm.agents.tables import AgentTables
 from wacrm.jobs import enqueue
+from wacrm.outbound import template_text
 from wacrm.outbound.schedule import schedule_send
 from wacrm.outbound.schemas import (
     LocationContent,
@@ -55,7 +56,9 @@ def window_closes_at(last_inbound_at: datetime | None) -> datetime | None:
     return last_inbound_at + WINDOW if last_inbound_at else None
 
 
-def _describe(content: Any, media: dict[str, Any] | None) -> tuple[str, str]:
+def _describe(
+    content: Any, media: dict[str, Any] | None, template_body: str = ""
+) -> tuple[str, str]:
     """(human-readable text for the messages row, media_type)."""
     if isinstance(content, TextContent):
         return content.body, "none"
@@ -70,8 +73,31 @@ def _describe(content: Any, media: dict[str, Any] | None) -> tuple[str, str]:
     if isinstance(content, ReactionContent):
         return content.emoji or "(reaction removed)", "reaction"
     assert isinstance(content, TemplateContent)
+    if template_body:  # what the customer reads, parameters filled in
+        return template_text.fill(template_body, content.body_params), "template"
     params = f": {', '.join(content.body_params)}" if content.body_params else ""
     return f"[template {content.name} ({content.language}){params}]", "template"
+
+
+async def _template_body(
+    conn: AsyncConnection[Any], agent_id: int, content: TemplateContent
+) -> str:
+    """The synced template's body text; refuses a send that leaves one of its parameters out."""
+    found = await template_text.find(
+        conn, agent_id=agent_id, name=content.name, language=content.language
+    )
+    if found is None:
+        return ""  # not synced yet: Meta checks the parameters when it gets the send
+    body = template_text.body_text(found["components"])
+    labels = template_text.param_labels(body)
+    if len(content.body_params) < len(labels):
+        missing = len(content.body_params) + 1
+        raise OutboundError(
+            f"the template {content.name} ({content.language}) needs {len(labels)} "
+            f"parameter(s): parameter {missing} (“{labels[missing - 1]}”) is missing",
+            422,
+        )
+    return body
 
 
 async def _wamid_of(
@@ -144,7 +170,10 @@ async def queue_message(
         reacted_wamid = None
         if isinstance(content, ReactionContent):
             reacted_wamid = await _wamid_of(conn, tables, customer_id, content.message_id)
-        text, media_type = _describe(content, media)
+        template_body = ""
+        if isinstance(content, TemplateContent):
+            template_body = await _template_body(conn, agent_id, content)
+        text, media_type = _describe(content, media, template_body)
         payload = content.model_dump(mode="json")
         if reacted_wamid:
             payload["message_wamid"] = reacted_wamid

@@ -14,15 +14,15 @@ from wacrm.contacts import service as contacts
 from wacrm.conversations import cursors
 from wacrm.conversations import service as conversations
 from wacrm.customers import service as customers
-from wacrm.numbers import service as numbers
+from wacrm.i18n import gettext as _
 from wacrm.orders import money
 from wacrm.orders import queries as order_queries
 from wacrm.orders import service as orders
 from wacrm.outbound import errors as send_errors
 from wacrm.outbound import media as outbound_media
 from wacrm.outbound import service as outbound
-from wacrm.outbound import templates
 from wacrm.outbound.schemas import MediaContent, TemplateContent, TextContent
+from wacrm.web.composer import composer_context, template_params
 from wacrm.web.deps import web_scope
 from wacrm.web.inbox import live_url
 from wacrm.web.templating import render
@@ -30,13 +30,13 @@ from wacrm.web.templating import render
 router = APIRouter(include_in_schema=False)
 CustomerId = Path(..., ge=1, le=2**31 - 1)
 PAGE = 40
-_PARAM = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 MEDIA_KINDS = {"image/": "image", "video/": "video", "audio/": "audio"}
 
 
 def _404(customer_id: int) -> HTTPException:
     return HTTPException(
-        404, detail=f"no conversation with customer {customer_id} in this workspace"
+        404,
+        detail=_("no conversation with customer %(id)s in this workspace") % {"id": customer_id},
     )
 
 
@@ -89,64 +89,6 @@ THREAD: dict[str, Any] = {
     "explain": send_errors.explain,
     "meta_words": meta_words,
 }
-
-
-def template_choices(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Approved templates with the number of body parameters each needs."""
-    out = []
-    for t in found:
-        if (t.get("status") or "APPROVED").upper() != "APPROVED":
-            continue
-        body: dict[str, Any] = next(
-            (c for c in t.get("components") or [] if str(c.get("type")).upper() == "BODY"), {}
-        )
-        text = body.get("text") or ""
-        params = {int(n) for n in _PARAM.findall(text)}
-        out.append(
-            {
-                "name": t["name"],
-                "language": t.get("language") or "en_US",
-                "text": text,
-                "params": max(params) if params else 0,
-            }
-        )
-    return out
-
-
-async def _templates(
-    conn: AsyncConnection[Any], scope: AgentScope
-) -> tuple[list[dict], str | None]:
-    config = await numbers.get_by_agent_id(conn, agent_id=scope.agent_id)
-    if config is None:
-        return [], "this workspace has no WhatsApp number yet: an administrator connects one"
-    found = await templates.cached(conn, config_id=config["id"])
-    if not found:
-        try:
-            found = await templates.refresh(conn, config=config)
-        except send_errors.SendError as exc:
-            why = exc.explanation_for(is_admin=scope.user.is_admin)
-            return [], f"WhatsApp did not list the templates: {why}"
-    return template_choices(found), None
-
-
-async def composer_context(
-    conn: AsyncConnection[Any], scope: AgentScope, conv: dict[str, Any], **extra: Any
-) -> dict[str, Any]:
-    mode = "text" if conv["window"]["state"] == "open" else "template"
-    context: dict[str, Any] = {
-        "c": conv,
-        "mode": mode,
-        "error": None,
-        "error_field": "composer",
-        "templates": [],
-        "templates_error": None,
-        "max_params": 0,
-    }
-    if mode == "template":
-        context["templates"], context["templates_error"] = await _templates(conn, scope)
-        context["max_params"] = max([t["params"] for t in context["templates"]] or [0])
-    context.update(extra)
-    return context
 
 
 async def panel_context(
@@ -327,11 +269,11 @@ async def send(
             content: Any
             if template:
                 field = "template"
-                name, _, language = template.partition("|")
+                name, _sep, language = template.partition("|")
                 content = TemplateContent(
                     name=name,
                     language=language or "en_US",
-                    body_params=[p.strip() for p in params if p.strip()],
+                    body_params=template_params(await request.form(), template, params),
                     reply_to=reply,
                 )
             elif file is not None and file.filename:
@@ -340,7 +282,7 @@ async def send(
             elif text.strip():
                 content = TextContent(body=text, reply_to=reply)
             else:
-                raise ValueError("the message is empty: write a message, or attach a file")
+                raise ValueError(_("the message is empty: write a message, or attach a file"))
             await outbound.queue_message(
                 conn,
                 tables=scope.tables,
@@ -352,8 +294,10 @@ async def send(
         except outbound.WindowClosedError:
             error, status, field = (
                 (
-                    "the 24-hour window is closed: the customer has to write first, "
-                    "or send an approved template"
+                    _(
+                        "the 24-hour window is closed: the customer has to write first, "
+                        "or send an approved template"
+                    )
                 ),
                 409,
                 "composer",
@@ -365,6 +309,12 @@ async def send(
         conv = await conversations.conversation(conn, tables=scope.tables, customer_id=customer_id)
         context = await composer_context(conn, scope, conv, error=error, error_field=field)
     context.update(text="" if error is None else text)
+    if error is not None and template:  # the chosen template and what was typed stay
+        form = await request.form()
+        context.update(
+            chosen_template=template,
+            typed_params={k[3:]: str(v) for k, v in form.items() if k.startswith("tp:")},
+        )
     headers = {"HX-Trigger": "live-chat"} if error is None else None
     return await render(
         request,
@@ -524,5 +474,5 @@ def order_lines(names: list[str], quantities: list[str], prices: list[str]) -> l
             }
         )
     if not items:
-        raise ValueError("an order needs at least one item with a name, quantity and price")
+        raise ValueError(_("an order needs at least one item with a name, quantity and price"))
     return items

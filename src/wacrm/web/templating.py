@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 
 from wacrm import i18n
 from wacrm.accounts.deps import AgentScope, CurrentUser
+from wacrm.i18n import labels
 from wacrm.web.deps import list_agents
 from wacrm.web.viewer import resolve as resolve_viewer
 
@@ -53,7 +54,12 @@ env.filters.update(
     number=i18n.format_number,
     money=i18n.format_money,
 )
-env.globals.update(viewer=i18n.viewer, LANGUAGES=i18n.LANGUAGES)
+env.globals.update(
+    viewer=i18n.viewer,
+    LANGUAGES=i18n.LANGUAGES,
+    status_label=labels.order_status,
+    media_state=labels.media_state,
+)
 
 
 async def render(

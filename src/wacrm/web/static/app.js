@@ -244,17 +244,18 @@
     }
   });
 
-  // The template chooser shows the parameter fields of the chosen template.
+  // The template chooser shows the chosen template's text and parameter fields (named from the
+  // text); the other templates' fields are disabled, so only the chosen one's are sent.
   document.addEventListener("change", function (evt) {
     var el = evt.target;
     if (el instanceof HTMLSelectElement && el.id === "template-name") {
-      var option = el.selectedOptions[0];
-      var count = option ? Number(option.getAttribute("data-params") || "0") : 0;
-      document.querySelectorAll("[data-param-index]").forEach(function (input) {
-        var index = Number(input.getAttribute("data-param-index"));
-        input.closest("label").hidden = index >= count;
-        input.disabled = index >= count;
-        input.required = index < count;
+      document.querySelectorAll("fieldset[data-template]").forEach(function (group) {
+        var chosen = group.getAttribute("data-template") === el.value;
+        group.hidden = !chosen;
+        group.querySelectorAll("input").forEach(function (input) {
+          input.disabled = !chosen;
+          input.required = chosen;
+        });
       });
     }
   });

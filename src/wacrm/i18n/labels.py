@@ -1,0 +1,34 @@
+"""Translated names of the values the database keeps in English (order statuses, media states)."""
+
+from __future__ import annotations
+
+from wacrm.i18n import gettext as _
+
+
+def N_(message: str) -> str:
+    """Marks a string for extraction; it is translated where it is shown."""
+    return message
+
+
+ORDER_STATUSES = {
+    "pending": N_("pending"),
+    "confirmed": N_("confirmed"),
+    "processing": N_("processing"),
+    "shipped": N_("shipped"),
+    "delivered": N_("delivered"),
+    "cancelled": N_("cancelled"),
+}
+MEDIA_STATES = {
+    "pending": N_("downloading"),
+    "retrying": N_("retrying the download"),
+    "failed": N_("download failed"),
+    "ready": N_("ready"),
+}
+
+
+def order_status(status: str | None) -> str:
+    return _(ORDER_STATUSES[status]) if status in ORDER_STATUSES else (status or "")
+
+
+def media_state(state: str | None) -> str:
+    return _(MEDIA_STATES[state]) if state in MEDIA_STATES else (state or "")
