@@ -69,7 +69,7 @@ def serve(
     import uvicorn
 
     from wacrm.cli.common import release_embedded
-    from wacrm.cli.serving import exit_on_sigterm, print_summary_when_ready
+    from wacrm.cli.serving import end_as_signalled, exit_on_sigterm, print_summary_when_ready
     from wacrm.db.embedded import LOG_NAME
 
     settings = get_settings()
@@ -108,6 +108,7 @@ def serve(
         )
     finally:
         release_embedded()  # stops it unless another CRM process still uses it
+        end_as_signalled()
 
 
 @app.command()

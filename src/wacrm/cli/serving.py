@@ -3,6 +3,7 @@ server stopped when the command ends (Ctrl-C, SIGTERM) unless another CRM proces
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -13,19 +14,31 @@ import httpx
 
 from wacrm.cli.common import console
 
+_received: list[int] = []
+
 
 def exit_on_sigterm() -> None:
-    """SIGTERM ends the command like Ctrl-C does: through `finally` and exit hooks.
+    """SIGTERM ends the command like Ctrl-C does: through `finally` (see `end_as_signalled`).
 
     uvicorn catches SIGTERM while serving and, once shut down, raises it again with the handler
     found before it started; Python's default would end the process on the spot, leaving the
     embedded PostgreSQL running."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        _received.append(signum)
         raise SystemExit(128 + signum)
 
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
         signal.signal(signal.SIGTERM, handler)
+
+
+def end_as_signalled() -> None:
+    """After the clean-up, a SIGTERM ends the process as SIGTERM does (what systemd, Docker and
+    supervisors expect of a stopped service), not with an exit status."""
+    if _received:
+        sys.stderr.flush()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def summary(url: str, lines: dict[str, str]) -> str:
