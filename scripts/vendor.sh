@@ -26,3 +26,5 @@ fetch chart.js@4.5.0 chartjs dist/chart.umd.min.js
 # Swagger UI for /api/docs (served from the package under the CSP; no CDN)
 fetch swagger-ui-dist@5.35.0 swagger-ui swagger-ui-bundle.js swagger-ui-bundle.js.LICENSE.txt \
   swagger-ui.css NOTICE
+fetch emoji-picker-element@1.29.1 emoji-picker-element index.js picker.js database.js
+fetch emoji-picker-element-data@1.8.0 emoji-picker-element-data en/emojibase/data.json

@@ -224,4 +224,5 @@ def chat_message(row: dict[str, Any], *, quoted: dict[str, Any] | None = None) -
         "automatic": (row.get("payload") or {}).get("automatic")
         if isinstance(row.get("payload"), dict)
         else None,
+        "sent_by_name": row.get("sent_by_name"),
     }

@@ -105,6 +105,9 @@ class ChatMessage(BaseModel):
     agent_reaction: str | None
     order: OrderLink | None
     sent_by: UUID | None
+    sent_by_name: str | None = Field(
+        None, description="Who sent it from the CRM (null with sent_by null: an automation)"
+    )
 
 
 class ChatPage(BaseModel):

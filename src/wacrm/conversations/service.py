@@ -300,7 +300,8 @@ _CHAT_SQL = """
 SELECT {columns},
        CASE WHEN m.order_id IS NOT NULL THEN
          (SELECT sum(i.quantity) FROM {orders_items} i WHERE i.order_id = m.order_id) END AS order_items,
-       to_jsonb(q) AS quoted
+       to_jsonb(q) AS quoted,
+       (SELECT u.name FROM users u WHERE u.id = m.sent_by) AS sent_by_name
 FROM {messages} m
 LEFT JOIN LATERAL (
   SELECT r.id, r.direction, r.message, r.caption, r.media_type, r.wa_type, r.media_filename,

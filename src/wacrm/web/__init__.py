@@ -29,6 +29,8 @@ def install(app: FastAPI) -> None:
         orders,
         preferences,
         pwa,
+        team,
+        team_pages,
     )
     from wacrm.web.deps import LoginRequired, login_redirect
     from wacrm.web.security import SecurityHeadersMiddleware
@@ -38,6 +40,8 @@ def install(app: FastAPI) -> None:
     app.include_router(inbox.router)
     app.include_router(chat.router)
     app.include_router(order_new.router)  # /orders/new before /orders/{order_id}
+    app.include_router(team.router)
+    app.include_router(team_pages.router)
     app.include_router(orders.router)
     app.include_router(admin.router)
     app.include_router(connect.router)

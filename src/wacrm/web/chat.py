@@ -23,6 +23,7 @@ from wacrm.outbound import media as outbound_media
 from wacrm.outbound import service as outbound
 from wacrm.outbound.schemas import MediaContent, TemplateContent, TextContent
 from wacrm.web.composer import composer_context, template_params
+from wacrm.web import team
 from wacrm.web.deps import web_scope
 from wacrm.web.inbox import live_url
 from wacrm.web.templating import render
@@ -131,8 +132,11 @@ async def chat_page(
         )
         composer = await composer_context(conn, scope, conv)
         panel = await panel_context(conn, scope, customer_id)
-    items = chronological(page["items"])
-    anchor = cursors.encode(items[0]["timestamp"], items[0]["id"]) if items else ""
+        bar = await team.bar_context(conn, scope, customer_id)
+        items = chronological(page["items"])
+        anchor = cursors.encode(items[0]["timestamp"], items[0]["id"]) if items else ""
+        since = items[0]["timestamp"] if items and page["next_cursor"] else None
+        items = await team.timeline(conn, scope, customer_id, items, since=since)
     return await render(
         request,
         "chat.html",
@@ -144,9 +148,12 @@ async def chat_page(
         anchor=anchor,
         older_cursor=page["next_cursor"],
         customer_id=customer_id,
+        note_error=None,
+        note_text="",
         **THREAD,
         **composer,
         **panel,
+        **bar,
     )
 
 
@@ -167,9 +174,11 @@ async def recent(
         page = await conversations.chat(
             conn, tables=scope.tables, customer_id=customer_id, limit=conversations.MAX_PAGE
         )
-    items = chronological(page["items"])
-    if after is not None and after[0] is not None:
-        items = [m for m in items if (m["timestamp"], m["id"]) >= after]
+        items = chronological(page["items"])
+        if after is not None and after[0] is not None:
+            items = [m for m in items if (m["timestamp"], m["id"]) >= after]
+        since = after[0] if after is not None else None
+        items = await team.timeline(conn, scope, customer_id, items, since=since)
     return await render(
         request,
         "partials/messages.html",
@@ -212,10 +221,14 @@ async def older(
             raise _404(customer_id) from exc
         except cursors.InvalidCursorError as exc:
             raise HTTPException(400, detail=str(exc)) from exc
+        items = chronological(page["items"])
+        since = items[0]["timestamp"] if items and page["next_cursor"] else None
+        until = cursors.decode(cursor)[0]
+        items = await team.timeline(conn, scope, customer_id, items, since=since, until=until)
     return await render(
         request,
         "partials/older.html",
-        messages=chronological(page["items"]),
+        messages=items,
         older_cursor=page["next_cursor"],
         c={"customer_id": customer_id},
         scope=scope,

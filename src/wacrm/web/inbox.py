@@ -1,13 +1,20 @@
-"""The inbox page: conversations by last activity, search, filters, live updates over SSE."""
+"""The inbox page: conversations by last activity, search, filters (status with counts,
+assignee, label, mentions), live updates over SSE."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from wacrm.accounts.deps import AgentScope
+from wacrm.conversations import filters
+from wacrm.conversations import labels as label_service
 from wacrm.conversations import service as conversations
 from wacrm.conversations.cursors import InvalidCursorError
+from wacrm.members import service as members
 from wacrm.web.deps import web_scope
 from wacrm.web.templating import render
 
@@ -20,39 +27,82 @@ def live_url(scope: AgentScope) -> str:
     return f"/api/v1/events?agent_id={scope.agent_id}"
 
 
-async def _page(
-    request: Request,
-    scope: AgentScope,
-    *,
-    q: str,
-    unread: bool,
-    open_order: bool,
-    cursor: str | None,
-) -> dict:
-    async with request.app.state.pool.connection() as conn:
-        try:
-            return await conversations.inbox(
-                conn,
-                tables=scope.tables,
-                limit=PAGE,
-                cursor=cursor,
-                unread=unread,
-                has_open_order=open_order,
-                q=q or None,
-            )
-        except InvalidCursorError as exc:
-            raise HTTPException(400, detail=str(exc)) from exc
+@dataclass
+class InboxQuery:
+    """The inbox's query string, as the filter form sends it."""
+
+    q: str = ""
+    unread: bool = False
+    open_order: bool = False
+    status: str = "open"
+    assignee: str = ""
+    label: str = ""
+    mentions: bool = False
+
+
+def inbox_query(
+    q: str = Query("", max_length=100),
+    unread: bool = False,
+    open_order: bool = False,
+    status: str = Query("open", max_length=20),
+    assignee: str = Query("", max_length=40),
+    label: str = Query("", max_length=40),
+    mentions: bool = False,
+) -> InboxQuery:
+    return InboxQuery(q, unread, open_order, status or "open", assignee, label, mentions)
+
+
+async def _team(scope: AgentScope, f: InboxQuery) -> filters.TeamFilter:
+    try:
+        return filters.TeamFilter(
+            me=scope.user.id,
+            status=filters.parse_status(f.status),
+            assignee=filters.parse_assignee(f.assignee),
+            label_id=(
+                await filters.label_id(scope.db, agent_id=scope.agent_id, name=f.label)
+                if f.label
+                else None
+            ),
+            mentioned=f.mentions,
+        )
+    except filters.FilterError as exc:
+        raise HTTPException(400, detail=str(exc)) from exc
+
+
+async def _page(scope: AgentScope, f: InboxQuery, cursor: str | None) -> dict[str, Any]:
+    team = await _team(scope, f)
+    try:
+        page = await conversations.inbox(
+            scope.db,
+            tables=scope.tables,
+            limit=PAGE,
+            cursor=cursor,
+            unread=f.unread,
+            has_open_order=f.open_order,
+            q=f.q or None,
+            team=team,
+        )
+    except InvalidCursorError as exc:
+        raise HTTPException(400, detail=str(exc)) from exc
+    if cursor is None:
+        page["counts"] = await filters.status_counts(scope.db, tables=scope.tables, team=team)
+    return page
+
+
+async def _choices(scope: AgentScope) -> dict[str, Any]:
+    return {
+        "team": await members.list_members(scope.db, agent_id=scope.agent_id),
+        "all_labels": await label_service.list_labels(scope.db, agent_id=scope.agent_id),
+    }
 
 
 @router.get("/inbox", response_class=HTMLResponse)
 async def inbox_page(
     request: Request,
     scope: AgentScope = Depends(web_scope),
-    q: str = Query("", max_length=100),
-    unread: bool = False,
-    open_order: bool = False,
+    f: InboxQuery = Depends(inbox_query),
 ) -> Response:
-    page = await _page(request, scope, q=q, unread=unread, open_order=open_order, cursor=None)
+    page = await _page(scope, f, None)
     return await render(
         request,
         "inbox.html",
@@ -61,9 +111,11 @@ async def inbox_page(
         nav="inbox",
         live_url=live_url(scope),
         page=page,
-        q=q,
-        unread=unread,
-        open_order=open_order,
+        f=f,
+        q=f.q,
+        unread=f.unread,
+        open_order=f.open_order,
+        **await _choices(scope),
     )
 
 
@@ -71,12 +123,12 @@ async def inbox_page(
 async def inbox_list(
     request: Request,
     scope: AgentScope = Depends(web_scope),
-    q: str = Query("", max_length=100),
-    unread: bool = False,
-    open_order: bool = False,
+    f: InboxQuery = Depends(inbox_query),
     cursor: str | None = Query(None, max_length=200),
 ) -> Response:
     """The list (first page, or the page after `cursor`) as a fragment for htmx."""
-    page = await _page(request, scope, q=q, unread=unread, open_order=open_order, cursor=cursor)
+    page = await _page(scope, f, cursor)
     template = "partials/inbox_more.html" if cursor else "partials/inbox_list.html"
-    return await render(request, template, page=page, q=q, unread=unread, open_order=open_order)
+    return await render(
+        request, template, page=page, f=f, q=f.q, unread=f.unread, open_order=f.open_order
+    )

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from wacrm.web.emoji import picker_style_hash
+
 CSP = "; ".join(
     [
         "default-src 'self'",
         "script-src 'self'",
-        "style-src 'self'",
+        # the emoji picker's one <style> element (its exact text, by hash: wacrm.web.emoji)
+        " ".join(filter(None, ["style-src 'self'", picker_style_hash()])),
         "style-src-attr 'unsafe-inline'",  # style attributes set by htmx/Chart.js; no <style> blocks
         "img-src 'self' data: blob:",
         "media-src 'self' blob:",
