@@ -22,8 +22,8 @@ from wacrm.outbound import errors as send_errors
 from wacrm.outbound import media as outbound_media
 from wacrm.outbound import service as outbound
 from wacrm.outbound.schemas import MediaContent, TemplateContent, TextContent
-from wacrm.web.composer import composer_context, template_params
 from wacrm.web import team
+from wacrm.web.composer import composer_context, template_params
 from wacrm.web.deps import web_scope
 from wacrm.web.inbox import live_url
 from wacrm.web.templating import render
