@@ -116,3 +116,37 @@ def test_outgoing_webhooks_admin_page(browser: Any, crm: dict[str, Any]) -> None
     _no_sideways_scroll(page)
     root.context.close()
     assert _unexpected(root.errors) == []
+
+
+def test_templates_page_live_status(ann: Any, crm: dict[str, Any]) -> None:  # noqa: F811
+    """Created in the page, reviewed by the sandbox, approved or rejected by Meta's webhook, live."""
+    import httpx
+    from playwright.sync_api import expect
+
+    httpx.post(
+        crm["sandbox"].base_url + "/sandbox/templates/reject",
+        json={"name": "too_pushy", "reason": "PROMOTIONAL"},
+        timeout=10,
+    )
+    page = ann.page
+    page.goto("/templates")
+    expect(page.locator('[data-template="hello_world|en_US"]')).to_be_visible()
+    form = page.locator("#template-form")
+    form.locator("input[name=name]").fill("order_ready")
+    form.locator("textarea[name=body]").fill("{{1}}, your order is ready.")
+    form.locator("button[type=submit]").click()
+    expect(form.locator(".field-error")).to_contain_text("very start or end")
+    form.locator("textarea[name=body]").fill("Hi {{1}}, your order is ready.")
+    form.locator("textarea[name=body_examples]").fill("Ana")
+    form.locator("button[type=submit]").click()
+    row = page.locator('[data-template="order_ready|en_US"]')
+    expect(row).to_have_attribute("data-status", "APPROVED", timeout=30_000)
+    form = page.locator("#template-form")
+    form.locator("input[name=name]").fill("too_pushy")
+    form.locator("textarea[name=body]").fill("Hi {{1}}, buy now.")
+    form.locator("textarea[name=body_examples]").fill("Ana")
+    form.locator("button[type=submit]").click()
+    rejected = page.locator('[data-template="too_pushy|en_US"]')
+    expect(rejected).to_have_attribute("data-status", "REJECTED", timeout=30_000)
+    expect(rejected.locator(".rejected-reason")).to_contain_text("promotional content")
+    _no_sideways_scroll(page)

@@ -81,6 +81,8 @@ async def accept_webhook(app: Any, body: bytes, signature: str | None) -> None:
                     route = await cache.get(conn, pnid)
             secret = route.app_secret if route is not None else None
         secret = secret or app.state.settings.whatsapp_app_secret
+        if pnid is None and not secret:
+            secret = await _waba_secret(app, data, body, signature)
         if not secret:
             raise WebhookRefused(403, "no app secret is known for this payload's phone_number_id")
         if not signature_matches(body, secret, signature):
@@ -98,6 +100,19 @@ async def accept_webhook(app: Any, body: bytes, signature: str | None) -> None:
     except (psycopg.OperationalError, PoolTimeout) as exc:
         log.warning("webhook not stored, the database is unavailable: %s", exc)
         raise WebhookRefused(503, "the database is unavailable; Meta will deliver again") from exc
+
+
+async def _waba_secret(app: Any, data: Any, body: bytes, signature: str) -> str | None:
+    """For payloads routed by WABA id (template status, account fields): the secret of one of the
+    WABA's numbers that signed this body."""
+    from wacrm.wa_templates.service import app_secrets_of_waba, waba_of
+
+    waba = waba_of(data)
+    if waba is None:
+        return None
+    async with app.state.pool.connection() as conn:
+        secrets = await app_secrets_of_waba(conn, waba)
+    return next((s for s in secrets if signature_matches(body, s, signature)), None)
 
 
 def is_webhook_post(scope: Scope) -> bool:

@@ -249,6 +249,32 @@ class WhatsAppClient:
             if not after or not (page.get("paging") or {}).get("next"):
                 return found
 
+    async def create_template(self, template: dict[str, Any]) -> dict[str, Any]:
+        """POST /{waba-id}/message_templates: {id, status, category}."""
+        return dict(
+            await _call(self.wa.api.create_template(waba_id=self._waba(), template=template))
+        )
+
+    async def update_template(self, template_id: str, template: dict[str, Any]) -> dict[str, Any]:
+        update = self.wa.api.update_template
+        return dict(await _call(update(template_id=template_id, template=template)))  # type: ignore[arg-type]
+
+    async def delete_template(self, name: str, template_id: str | None = None) -> dict[str, Any]:
+        return dict(
+            await _call(
+                self.wa.api.delete_template(
+                    waba_id=self._waba(), template_name=name, template_id=template_id
+                )
+            )
+        )
+
+    def _waba(self) -> str:
+        if not self.waba_id:
+            raise errors.ParameterError(
+                None, "No business account id", "set the business account id of this number"
+            )
+        return str(self.waba_id)
+
     async def phone_number_details(self, fields: tuple[str, ...] | None = None) -> dict[str, Any]:
         return await _call(
             self.wa.api.get_business_phone_number(phone_id=self.phone_id, fields=fields)

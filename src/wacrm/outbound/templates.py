@@ -12,7 +12,8 @@ from wacrm.outbound.client import client_for
 
 async def cached(conn: AsyncConnection[Any], *, config_id: int) -> list[dict[str, Any]]:
     cur = await conn.execute(
-        """SELECT name, language, status, category, components, fetched_at FROM whatsapp_templates
+        """SELECT name, language, status, category, components, fetched_at, template_id,
+             rejected_reason, status_updated_at, previous_category FROM whatsapp_templates
            WHERE config_id = %s ORDER BY name, language""",
         (config_id,),
     )
@@ -27,8 +28,9 @@ async def refresh(conn: AsyncConnection[Any], *, config: dict[str, Any]) -> list
         await conn.execute("DELETE FROM whatsapp_templates WHERE config_id = %s", (config["id"],))
         for t in found:
             await conn.execute(
-                """INSERT INTO whatsapp_templates (config_id, name, language, status, category, components)
-                   VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""",
+                """INSERT INTO whatsapp_templates (config_id, name, language, status, category,
+                     components, template_id, rejected_reason, status_updated_at)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now()) ON CONFLICT DO NOTHING""",
                 (
                     config["id"],
                     t["name"],
@@ -36,6 +38,8 @@ async def refresh(conn: AsyncConnection[Any], *, config: dict[str, Any]) -> list
                     t.get("status"),
                     t.get("category"),
                     json.dumps(t.get("components", [])),
+                    str(t["id"]) if t.get("id") else None,
+                    t.get("rejected_reason"),
                 ),
             )
     return await cached(conn, config_id=config["id"])

@@ -80,6 +80,9 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> FastAPI:
 
     app.include_router(control_router)
     app.include_router(account_router)  # before graph's GET /{node_id}
+    from wacrm.sandbox.template_admin import router as template_router
+
+    app.include_router(template_router)
     app.include_router(graph_router)
     app.add_middleware(StripVersion)
     return app

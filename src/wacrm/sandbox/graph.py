@@ -242,7 +242,7 @@ async def list_templates(waba_id: str, request: Request) -> Response:
     q = request.query_params
     data = [
         t
-        for t in templates.TEMPLATES
+        for t in templates.all_templates()
         if (not q.get("name") or t["name"] == q["name"])
         and (not q.get("status") or t["status"] == q["status"])
         and (not q.get("language") or t["language"] == q["language"])
@@ -260,7 +260,7 @@ async def list_templates(waba_id: str, request: Request) -> Response:
         "paging": {"cursors": {"before": "MAZDZD", "after": "MjQZD"}},
     }
     if q.get("summary"):
-        total = len(templates.TEMPLATES)
+        total = len(templates.all_templates())
         result["summary"] = {
             "total_count": len(data),
             "message_template_count": total,

@@ -10,6 +10,7 @@ from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from wacrm.sandbox import templates as sandbox_templates
 from wacrm.sandbox.media import MediaObject
 
 WINDOW_SECONDS = 24 * 3600
@@ -23,6 +24,7 @@ class SandboxConfig:
     webhook_retries: int = 4
     webhook_backoff_ms: int = 200
     webhook_timeout_s: float = 10.0
+    template_review_s: float = 1.0  # a created or edited template is reviewed after this long
 
 
 @dataclass
@@ -135,6 +137,11 @@ class SandboxState:
         self.webhook_log: list[dict[str, Any]] = []
         self.tasks: set[asyncio.Task[Any]] = set()
         self.subscribed_apps: dict[str, dict[str, str]] = {}  # waba id -> {app id: app name}
+        # templates created through the API (the built-in ones are wacrm.sandbox.templates), and
+        # names the review rejects (name -> Meta's reason), set with POST /sandbox/templates/reject
+        self.created_templates: list[dict[str, Any]] = []
+        self.reject_names: dict[str, str] = {}
+        sandbox_templates.use_created(self.created_templates)
 
     def reset(self, *, keep_numbers: bool = False) -> None:
         for task in self.tasks:

@@ -103,8 +103,29 @@ TEMPLATES: list[dict[str, Any]] = [
 ]
 
 
+# the running sandbox's templates created through the API (SandboxState.created_templates)
+_created: list[dict[str, Any]] = []
+
+
+def use_created(templates: list[dict[str, Any]]) -> None:
+    global _created
+    _created = templates
+
+
+def all_templates() -> list[dict[str, Any]]:
+    return TEMPLATES + _created
+
+
 def find(name: str, language: str) -> dict[str, Any] | None:
-    return next((t for t in TEMPLATES if t["name"] == name and t["language"] == language), None)
+    """An approved template (a created one only once it is approved, as Meta sends only those)."""
+    return next(
+        (
+            t
+            for t in all_templates()
+            if t["name"] == name and t["language"] == language and t["status"] == "APPROVED"
+        ),
+        None,
+    )
 
 
 def placeholders(template: dict[str, Any], component: str) -> int:

@@ -31,6 +31,7 @@ def install(app: FastAPI) -> None:
         pwa,
         team,
         team_pages,
+        wa_templates,
     )
     from wacrm.web.deps import LoginRequired, login_redirect
     from wacrm.web.security import SecurityHeadersMiddleware
@@ -50,6 +51,7 @@ def install(app: FastAPI) -> None:
     app.include_router(contacts.panel_router)
     app.include_router(broadcasts.router)
     app.include_router(away.router)
+    app.include_router(wa_templates.router)
     app.include_router(dashboard.router)
     app.include_router(preferences.router)
     app.include_router(alerts.router)

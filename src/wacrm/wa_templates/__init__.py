@@ -1,0 +1,1 @@
+"""Message template management: create, edit, delete through the Graph API; status kept by webhooks."""

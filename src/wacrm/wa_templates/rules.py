@@ -1,0 +1,166 @@
+"""Meta's rules for a message template, checked before it is submitted; the Graph API body."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+NAME = re.compile(r"^[a-z0-9_]{1,512}$")
+LANGUAGE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2,4})?$")
+VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
+CATEGORIES = ("MARKETING", "UTILITY")
+BODY_MAX, HEADER_MAX, FOOTER_MAX, BUTTON_TEXT_MAX, QUICK_REPLIES_MAX = 1024, 60, 60, 25, 10
+
+
+@dataclass
+class Draft:
+    """A template as the form (or the API) gives it."""
+
+    name: str
+    language: str
+    category: str
+    body: str
+    body_examples: list[str] = field(default_factory=list)
+    header: str = ""
+    header_example: str = ""
+    footer: str = ""
+    quick_replies: list[str] = field(default_factory=list)
+    url_text: str = ""
+    url: str = ""
+    phone_text: str = ""
+    phone: str = ""
+
+
+def _variables(text: str) -> list[str]:
+    return VARIABLE.findall(text)
+
+
+def _check_variables(text: str, where: str, errors: dict[str, str]) -> int:
+    """Positional variables {{1}}..{{n}}, each once or more, none missing; returns n."""
+    found = _variables(text)
+    if any(not v.isdigit() for v in found):
+        errors[where] = "variables are numbers in double braces: {{1}}, {{2}}, ..."
+        return 0
+    numbers = sorted({int(v) for v in found})
+    if numbers and numbers != list(range(1, len(numbers) + 1)):
+        errors[where] = "number the variables {{1}}, {{2}}, ... in order, without gaps"
+        return 0
+    return len(numbers)
+
+
+def check(draft: Draft, *, editing: bool = False) -> dict[str, str]:
+    """Field -> what is wrong, by Meta's rules (empty when the draft can be submitted)."""
+    errors: dict[str, str] = {}
+    if not editing and not NAME.match(draft.name):
+        errors["name"] = "lower-case letters, digits and underscores only (at most 512)"
+    if not editing and not LANGUAGE.match(draft.language):
+        errors["language"] = "a language code such as en_US, pt_BR or de"
+    if draft.category not in CATEGORIES:
+        errors["category"] = "choose MARKETING or UTILITY"
+    body = draft.body.strip()
+    if not body:
+        errors["body"] = "write the message body"
+    elif len(body) > BODY_MAX:
+        errors["body"] = f"at most {BODY_MAX:,} characters"
+    else:
+        n = _check_variables(body, "body", errors)
+        if "body" not in errors and n:
+            if re.match(r"^\s*\{\{", body) or re.search(r"\}\}\s*[.!?]?\s*$", body):
+                errors["body"] = "a variable cannot be at the very start or end of the body"
+            elif re.search(r"\}\}\s*\{\{", body):
+                errors["body"] = "two variables cannot be next to each other: put words between"
+            elif len([e for e in draft.body_examples if e.strip()]) < n:
+                errors["body_examples"] = f"give an example for each of the {n} variables"
+    header = draft.header.strip()
+    if header:
+        if len(header) > HEADER_MAX:
+            errors["header"] = f"at most {HEADER_MAX} characters"
+        elif (n := _check_variables(header, "header", errors)) > 1:
+            errors["header"] = "a header has at most one variable, {{1}}"
+        elif n == 1 and not draft.header_example.strip():
+            errors["header_example"] = "give an example for the header's variable"
+    if draft.footer.strip():
+        if len(draft.footer.strip()) > FOOTER_MAX:
+            errors["footer"] = f"at most {FOOTER_MAX} characters"
+        elif _variables(draft.footer):
+            errors["footer"] = "a footer cannot have variables"
+    replies = [r.strip() for r in draft.quick_replies if r.strip()]
+    if len(replies) > QUICK_REPLIES_MAX:
+        errors["quick_replies"] = f"at most {QUICK_REPLIES_MAX} quick replies"
+    elif any(len(r) > BUTTON_TEXT_MAX for r in replies):
+        errors["quick_replies"] = f"each quick reply at most {BUTTON_TEXT_MAX} characters"
+    if draft.url_text.strip() or draft.url.strip():
+        if not draft.url.strip().startswith("https://") or len(draft.url.strip()) > 2000:
+            errors["url"] = "an https:// address (at most 2,000 characters)"
+        if not draft.url_text.strip() or len(draft.url_text.strip()) > BUTTON_TEXT_MAX:
+            errors["url_text"] = f"the button's text, at most {BUTTON_TEXT_MAX} characters"
+    if draft.phone_text.strip() or draft.phone.strip():
+        if not PHONE.match(draft.phone.strip()):
+            errors["phone"] = "a phone number with its country code, such as +4915123456789"
+        if not draft.phone_text.strip() or len(draft.phone_text.strip()) > BUTTON_TEXT_MAX:
+            errors["phone_text"] = f"the button's text, at most {BUTTON_TEXT_MAX} characters"
+    return errors
+
+
+def components(draft: Draft) -> list[dict[str, Any]]:
+    """The `components` of the Graph API body."""
+    out: list[dict[str, Any]] = []
+    if draft.header.strip():
+        header: dict[str, Any] = {"type": "HEADER", "format": "TEXT", "text": draft.header.strip()}
+        if _variables(draft.header):
+            header["example"] = {"header_text": [draft.header_example.strip()]}
+        out.append(header)
+    body: dict[str, Any] = {"type": "BODY", "text": draft.body.strip()}
+    n = len(set(_variables(draft.body)))
+    if n:
+        body["example"] = {"body_text": [[e.strip() for e in draft.body_examples[:n]]]}
+    out.append(body)
+    if draft.footer.strip():
+        out.append({"type": "FOOTER", "text": draft.footer.strip()})
+    buttons: list[dict[str, Any]] = [
+        {"type": "QUICK_REPLY", "text": r.strip()} for r in draft.quick_replies if r.strip()
+    ]
+    if draft.url.strip():
+        buttons.append({"type": "URL", "text": draft.url_text.strip(), "url": draft.url.strip()})
+    if draft.phone.strip():
+        buttons.append(
+            {
+                "type": "PHONE_NUMBER",
+                "text": draft.phone_text.strip(),
+                "phone_number": draft.phone.strip(),
+            }
+        )
+    if buttons:
+        out.append({"type": "BUTTONS", "buttons": buttons})
+    return out
+
+
+def draft_of(template: dict[str, Any]) -> Draft:
+    """A cached template back into the form's fields (for editing)."""
+    d = Draft(
+        name=template["name"],
+        language=template["language"],
+        category=str(template.get("category") or "").upper(),
+        body="",
+    )
+    for comp in template.get("components") or []:
+        kind = str(comp.get("type", "")).upper()
+        if kind == "HEADER" and str(comp.get("format", "TEXT")).upper() == "TEXT":
+            d.header = comp.get("text", "")
+            d.header_example = ((comp.get("example") or {}).get("header_text") or [""])[0]
+        elif kind == "BODY":
+            d.body = comp.get("text", "")
+            d.body_examples = list(((comp.get("example") or {}).get("body_text") or [[]])[0])
+        elif kind == "FOOTER":
+            d.footer = comp.get("text", "")
+        elif kind == "BUTTONS":
+            for b in comp.get("buttons") or []:
+                if b.get("type") == "QUICK_REPLY":
+                    d.quick_replies.append(b.get("text", ""))
+                elif b.get("type") == "URL":
+                    d.url_text, d.url = b.get("text", ""), b.get("url", "")
+                elif b.get("type") == "PHONE_NUMBER":
+                    d.phone_text, d.phone = b.get("text", ""), b.get("phone_number", "")
+    return d

@@ -1,0 +1,201 @@
+"""Creating, editing and deleting a number's message templates at Meta, and the cache kept in
+step by Meta's template webhooks (`message_template_status_update`, `template_category_update`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from wacrm.outbound import errors as send_errors
+from wacrm.outbound.client import client_for
+from wacrm.wa_templates import rules
+
+STATUS_FIELDS = ("message_template_status_update", "template_category_update")
+REASONS = {
+    "NONE": "",
+    "INVALID_FORMAT": "the format is not valid (variables, length or formatting)",
+    "ABUSIVE_CONTENT": "the content breaks WhatsApp's policies",
+    "INCORRECT_CATEGORY": "the category does not match the content",
+    "PROMOTIONAL": "promotional content in a template that is not MARKETING",
+    "TAG_CONTENT_MISMATCH": "the content does not match the category",
+    "SCAM": "it looks like a scam",
+}
+
+
+class TemplateError(Exception):
+    def __init__(
+        self, message: str, status: int = 422, errors: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.errors = errors or {"form": message}
+
+
+def explain_reason(reason: str | None) -> str | None:
+    if not reason or reason == "NONE":
+        return None
+    return REASONS.get(reason, reason.replace("_", " ").lower())
+
+
+async def _store(
+    conn: AsyncConnection[Any], config_id: int, draft: rules.Draft, answer: dict[str, Any]
+) -> None:
+    await conn.execute(
+        """INSERT INTO whatsapp_templates (config_id, name, language, status, category, components,
+             template_id, rejected_reason, status_updated_at, fetched_at)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, now(), now())
+           ON CONFLICT (config_id, name, language) DO UPDATE SET status = EXCLUDED.status,
+             category = EXCLUDED.category, components = EXCLUDED.components,
+             template_id = coalesce(EXCLUDED.template_id, whatsapp_templates.template_id),
+             rejected_reason = NULL, status_updated_at = now()""",
+        (
+            config_id,
+            draft.name,
+            draft.language,
+            answer.get("status") or "PENDING",
+            answer.get("category") or draft.category,
+            json.dumps(rules.components(draft)),
+            answer.get("id"),
+        ),
+    )
+
+
+async def submit(conn: AsyncConnection[Any], *, config: dict[str, Any], draft: rules.Draft) -> None:
+    """Check the draft by Meta's rules and create it at Meta (it starts PENDING)."""
+    problems = rules.check(draft)
+    if problems:
+        raise TemplateError("fix the fields marked", errors=problems)
+    body = {
+        "name": draft.name,
+        "language": draft.language,
+        "category": draft.category,
+        "components": rules.components(draft),
+    }
+    try:
+        async with client_for(config) as client:
+            answer = await client.create_template(body)
+    except send_errors.SendError as exc:
+        raise TemplateError(f"WhatsApp refused the template: {exc.explanation}", 502) from None
+    await _store(conn, config["id"], draft, answer)
+
+
+async def get(
+    conn: AsyncConnection[Any], *, config_id: int, name: str, language: str
+) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        "SELECT * FROM whatsapp_templates WHERE config_id = %s AND name = %s AND language = %s",
+        (config_id, name, language),
+    )
+    row = await cur.fetchone()
+    return dict(row) if row else None
+
+
+async def edit(conn: AsyncConnection[Any], *, config: dict[str, Any], draft: rules.Draft) -> None:
+    """Submit new content for an existing template (reviewed again: PENDING)."""
+    current = await get(conn, config_id=config["id"], name=draft.name, language=draft.language)
+    if current is None:
+        raise TemplateError(f"no template {draft.name} ({draft.language})", 404)
+    if not current.get("template_id"):
+        raise TemplateError(
+            "refresh the list first: this template's id at Meta is not known yet", 409
+        )
+    problems = rules.check(draft, editing=True)
+    if problems:
+        raise TemplateError("fix the fields marked", errors=problems)
+    try:
+        async with client_for(config) as client:
+            await client.update_template(
+                current["template_id"],
+                {"category": draft.category, "components": rules.components(draft)},
+            )
+    except send_errors.SendError as exc:
+        raise TemplateError(f"WhatsApp refused the change: {exc.explanation}", 502) from None
+    await _store(conn, config["id"], draft, {"status": "PENDING", "id": current["template_id"]})
+
+
+async def delete(conn: AsyncConnection[Any], *, config: dict[str, Any], name: str) -> None:
+    """Delete a template (every language of that name, as Meta does) at Meta and here."""
+    try:
+        async with client_for(config) as client:
+            await client.delete_template(name)
+    except send_errors.SendError as exc:
+        raise TemplateError(
+            f"WhatsApp did not delete the template: {exc.explanation}", 502
+        ) from None
+    await conn.execute(
+        "DELETE FROM whatsapp_templates WHERE config_id = %s AND name = %s", (config["id"], name)
+    )
+
+
+_STATUS = """
+UPDATE whatsapp_templates t SET status = %(status)s, rejected_reason = %(reason)s,
+  status_updated_at = now(), template_id = coalesce(t.template_id, %(id)s)
+FROM whatsapp_configuration w
+WHERE w.id = t.config_id AND w.business_account_id = %(waba)s
+  AND (t.template_id = %(id)s OR (t.name = %(name)s AND t.language = %(language)s))
+"""
+_CATEGORY = """
+UPDATE whatsapp_templates t SET previous_category = %(previous)s, category = %(category)s,
+  status_updated_at = now()
+FROM whatsapp_configuration w
+WHERE w.id = t.config_id AND w.business_account_id = %(waba)s
+  AND (t.template_id = %(id)s OR (t.name = %(name)s AND t.language = %(language)s))
+"""
+
+
+async def apply_webhooks(conn: AsyncConnection[Any], data: Any) -> int:
+    """Apply the template status / category changes of one webhook payload; how many changes."""
+    applied = 0
+    for entry in (data or {}).get("entry") or []:
+        if not isinstance(entry, dict):
+            continue
+        for change in entry.get("changes") or []:
+            if not isinstance(change, dict) or change.get("field") not in STATUS_FIELDS:
+                continue
+            value = change.get("value") or {}
+            ident = {
+                "waba": str(entry.get("id")),
+                "id": str(value.get("message_template_id") or ""),
+                "name": value.get("message_template_name"),
+                "language": value.get("message_template_language"),
+            }
+            if change["field"] == "message_template_status_update":
+                event = str(value.get("event") or "").upper()
+                status = "APPROVED" if event == "REINSTATED" else event
+                reason = value.get("reason") if status == "REJECTED" else None
+                await conn.execute(_STATUS, {**ident, "status": status, "reason": reason})
+            else:
+                await conn.execute(
+                    _CATEGORY,
+                    {
+                        **ident,
+                        "previous": value.get("previous_category"),
+                        "category": value.get("new_category") or value.get("correct_category"),
+                    },
+                )
+            applied += 1
+    return applied
+
+
+def waba_of(data: Any) -> str | None:
+    """The WABA id of a webhook without a phone number (template and account fields)."""
+    if not isinstance(data, dict):
+        return None
+    for entry in data.get("entry") or []:
+        if isinstance(entry, dict) and entry.get("id"):
+            return str(entry["id"])
+    return None
+
+
+async def app_secrets_of_waba(conn: AsyncConnection[Any], waba_id: str) -> list[str]:
+    """The app secrets of the numbers of a WABA (a template webhook is signed with one of them)."""
+    from wacrm.security.crypto import decrypt_secret
+
+    cur = await conn.execute(
+        """SELECT DISTINCT app_secret FROM whatsapp_configuration
+           WHERE business_account_id = %s AND app_secret IS NOT NULL""",
+        (waba_id,),
+    )
+    return [decrypt_secret(r["app_secret"]) for r in await cur.fetchall()]
