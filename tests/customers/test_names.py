@@ -119,3 +119,23 @@ async def test_chat_panel_and_inbox_show_the_profile_name_as_such(conn, client):
     assert "WhatsApp name</dt><dd" in panel and "Hansi &lt;2&gt;" in panel
     listing = (await client.get("/inbox/list")).text
     assert "Hans M." in listing and 'title="WhatsApp profile name">~Hansi &lt;2&gt;' in listing
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["merged", "created"])
+async def test_an_imported_name_is_kept_like_the_agents(conn, agent, known):
+    """A contact import is the business's own name for the customer (a neighbour of item 10)."""
+    from wacrm.contacts import csvfile
+    from wacrm.contacts import service as contacts
+
+    t = agent["tables"]
+    if known:
+        await _one_by_one(conn, _message("wamid.I0", 1732890000, "hansi_wa"))
+    parsed = csvfile.parse(b"name,phone\nHans Imported,+4917612345678\n", country="DE")
+    await contacts.write_contacts(conn, tables=t, contacts=parsed.contacts)
+    await _one_by_one(conn, _message("wamid.I1", 1732890001, "Hansi WA"))
+    row = await _customer(conn, t)
+    assert (row["name"], row["profile_name"], row["name_by_agent"]) == (
+        "Hans Imported",
+        "Hansi WA",
+        True,
+    )

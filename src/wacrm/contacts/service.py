@@ -27,12 +27,14 @@ UPDATE import_rows t SET customer_id = c.id FROM {customers} c
 WHERE t.customer_id IS NULL AND t.phone IS NOT NULL AND c.phone = t.phone;
 """
 
-# Existing customers: the import's name when it has one; a phone / bsuid the customer lacks
+# Existing customers: the import's name when it has one (the business's own name for the
+# customer: kept like a name an agent gives, name_by_agent, when WhatsApp's profile name changes); a phone / bsuid the customer lacks
 # (unless another customer has it); the opt-in it gives, except that an opt-out the customer
 # sent themselves (an opt-out word) is never undone by an import.
 _MERGE = """
 UPDATE {customers} c SET
   name = CASE WHEN t.name <> '' THEN t.name ELSE c.name END,
+  name_by_agent = CASE WHEN t.name <> '' THEN true ELSE c.name_by_agent END,
   phone = coalesce(c.phone, CASE WHEN NOT EXISTS (SELECT FROM {customers} o WHERE o.phone = t.phone)
                                THEN t.phone END),
   bsuid = coalesce(c.bsuid, CASE WHEN NOT EXISTS (SELECT FROM {customers} o WHERE o.bsuid = t.bsuid)
@@ -58,8 +60,10 @@ WHERE customer_id IS NULL
 """
 _INSERT = """
 WITH made AS (
-  INSERT INTO {customers} (id, name, phone, wa_id, bsuid, opted_in, opt_in_changed_at, opt_in_source)
+  INSERT INTO {customers}
+    (id, name, name_by_agent, phone, wa_id, bsuid, opted_in, opt_in_changed_at, opt_in_source)
   SELECT t.customer_id, CASE WHEN t.name <> '' THEN t.name ELSE coalesce(t.phone, t.bsuid) END,
+    CASE WHEN t.name <> '' THEN true END,
     t.phone, ltrim(t.phone, '+'), t.bsuid, t.opted_in,
     CASE WHEN t.opted_in IS NOT NULL THEN now() END,
     CASE WHEN t.opted_in IS NOT NULL THEN 'import' END
