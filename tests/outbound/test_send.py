@@ -186,7 +186,10 @@ async def test_meta_window_error_fails_with_the_explanation(
     msg = await queue(conn, shop, customer_id=customer["id"], type="text", body="late")
     async with worker(db_url):
         row = await wait_status(conn, shop["tables"], msg["id"], {"failed"})
-    assert row["error_code"] == 131047 and "send a template" in row["error_details"]
+    assert row["error_code"] == 131047 and "24 hours" in row["error_details"]  # Meta's words
+    from wacrm.outbound import errors as send_errors
+
+    assert "send a template" in send_errors.explain(row["error_code"])  # ours, from the code
     attempts = await (
         await conn.execute(
             "SELECT attempts, state FROM outbound_sends WHERE message_id = %s", (msg["id"],)

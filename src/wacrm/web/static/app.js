@@ -155,7 +155,11 @@
     var box = document.createElement("p");
     box.className = "error form-error";
     box.setAttribute("role", "alert");
-    box.textContent = (node && node.textContent.trim()) || fallback;
+    var said = node ? node.textContent.trim() : "";
+    if (!said && html) {  // a JSON answer (e.g. 413 from the body-size limit): its detail
+      try { var data = JSON.parse(html); said = typeof data.detail === "string" ? data.detail : ""; } catch (e) { said = ""; }
+    }
+    box.textContent = said || fallback;
     var form = elt.closest("form");
     if (!form) { elt.insertAdjacentElement("afterend", box); return; }
     clearErrors(form);
