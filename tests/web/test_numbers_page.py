@@ -33,6 +33,8 @@ async def test_callback_url_is_the_serving_address_without_public_url(db_url, co
     async with app.router.lifespan_context(app), client:
         await admin_sign_in(client)
         page = (await client.get("/admin/numbers")).text
+        connect = (await client.get("/admin/connect")).text  # the connect-a-number page too
+    assert 'id="callback-url">http://127.0.0.1:8300/webhooks/whatsapp</span>' in connect
     assert (
         '<span class="copy" id="webhook-url">http://127.0.0.1:8300/webhooks/whatsapp</span>' in page
     )

@@ -20,6 +20,7 @@ from wacrm.numbers import checks
 from wacrm.numbers import service as numbers
 from wacrm.outbound.client import WhatsAppClient
 from wacrm.web.admin import ConfigId, web_admin
+from wacrm.web.callback import callback_url, public_base
 from wacrm.web.templating import render
 
 router = APIRouter(prefix="/admin/connect", include_in_schema=False)
@@ -54,7 +55,8 @@ async def _show(
         full = await numbers.get_by_user_id(conn, user_id=chosen["user_id"]) if chosen else None
         users = await accounts.list_users(conn)
     verify_token = (full or {}).get("verify_token") or extra.pop("verify_token", None)
-    callback = await checks.check_callback(settings.public_url, has_verify_token=True)
+    base, _ = public_base(settings, request)  # WACRM_PUBLIC_URL, else the serving address
+    callback = await checks.check_callback(base, has_verify_token=True)
     return await render(
         request,
         "admin_connect.html",
@@ -65,7 +67,7 @@ async def _show(
         configs=configs,
         chosen=chosen,
         users=users,
-        webhook_url=settings.webhook_url,
+        webhook_url=callback_url(request).url,
         callback=callback,
         verify_token=verify_token or secrets.token_urlsafe(24),
         verify_token_saved=bool((full or {}).get("verify_token")),
@@ -173,7 +175,7 @@ async def run_checks(
     """Every check; subscribing the app on the business account when it is not yet."""
     config = await _decrypted(request, config_id)
     results = await checks.run_checks(
-        config, public_url=request.app.state.settings.public_url, subscribe=True
+        config, public_url=public_base(request.app.state.settings, request)[0], subscribe=True
     )
     return await _show(request, user, config_id=config_id, results=results)
 
