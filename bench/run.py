@@ -53,9 +53,11 @@ def _export(server: env.Server, size: str) -> dict[str, Any]:
 
 
 def _reach(server: env.Server, size: str) -> dict[str, Any]:
-    from bench import reach
+    from bench import broadcast, reach
 
-    return reach.run(server, size)
+    out = reach.run(server, size)
+    sent = broadcast.run(server, size)
+    return {"import": out, "broadcast": sent, "rows": out["rows"] + sent["rows"]}
 
 
 def _admin(server: env.Server, size: str) -> dict[str, Any]:

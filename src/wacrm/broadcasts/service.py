@@ -16,8 +16,9 @@ from wacrm.broadcasts.audience import count as audience_count
 from wacrm.numbers import service as numbers
 from wacrm.outbound import errors as send_errors
 from wacrm.outbound import templates
+from wacrm.outbound.schedule import schedule_bulk_sends
 from wacrm.outbound.schemas import TemplateContent
-from wacrm.outbound.service import queue_message
+from wacrm.outbound.service import describe
 
 CHUNK = 200  # recipients queued per transaction (cancel waits at most one chunk)
 FIELDS = re.compile(r"\{(name|first_name|phone)\}")
@@ -229,14 +230,39 @@ _PENDING = """
 SELECT r.customer_id, c.name, c.phone, c.opted_in FROM broadcast_recipients r
 JOIN {customers} c ON c.id = r.customer_id
 WHERE r.broadcast_id = %s AND r.queued_at IS NULL ORDER BY r.customer_id LIMIT %s
+FOR UPDATE OF c
+"""
+
+# One chunk's messages in one statement each (the rows queue_message writes, set-based).
+_INSERT_MESSAGES = """
+INSERT INTO {messages} (customer_id, message, direction, media_type, status, status_at, payload,
+  sent_by, wa_type, is_read, "timestamp")
+SELECT c, t, 'outbound', 'template', 'queued', now(), p, %(sent_by)s, 'template', true, now()
+FROM unnest(%(customers)s::int[], %(texts)s::text[], %(payloads)s::jsonb[]) WITH ORDINALITY AS u(c, t, p, o)
+ORDER BY o
+RETURNING id, customer_id
+"""
+_TOUCH_CUSTOMERS = """
+UPDATE {customers} c SET last_message_at = now(), last_message_id = u.m, updated_at = now()
+FROM unnest(%(customers)s::int[], %(ids)s::int[]) AS u(c, m) WHERE c.id = u.c
+"""
+_MARK_RECIPIENTS = """
+UPDATE broadcast_recipients r SET message_id = u.m, skipped = u.s, queued_at = now()
+FROM unnest(%(customers)s::int[], %(ids)s::int[], %(skipped)s::text[]) AS u(c, m, s)
+WHERE r.broadcast_id = %(broadcast)s AND r.customer_id = u.c
+"""
+_NOTIFY = """
+SELECT pg_notify('wacrm_events', json_build_object('agent_id', %(agent)s::bigint, 'kind', 'message',
+  'customer_id', c, 'message_id', m, 'order_id', NULL)::text)
+FROM unnest(%(customers)s::int[], %(ids)s::int[]) AS u(c, m)
 """
 
 
 async def queue_chunk(
     conn: AsyncConnection[Any], *, tables: AgentTables, broadcast: dict[str, Any]
 ) -> int:
-    """Queue the next recipients' messages (bulk lane) in one transaction; 0 when none are left or
-    the broadcast is no longer running (cancelled)."""
+    """Queue the next recipients' messages (bulk lane) in one transaction, set-based; 0 when none
+    are left or the broadcast is no longer running (cancelled)."""
     async with conn.transaction():
         cur = await conn.execute(
             "SELECT state FROM broadcasts WHERE id = %s FOR SHARE", (broadcast["id"],)
@@ -246,29 +272,41 @@ async def queue_chunk(
             return 0
         cur = await conn.execute(tables.query(_PENDING), (broadcast["id"], CHUNK))
         pending = await cur.fetchall()
-        for customer in pending:
-            message_id, skipped = None, None
-            if customer["opted_in"] is False:
-                skipped = "opted out"
-            else:
-                content = TemplateContent(
-                    name=broadcast["template_name"],
-                    language=broadcast["template_language"],
-                    body_params=[personalize(p, customer) for p in broadcast["params"]],
-                )
-                message = await queue_message(
-                    conn,
-                    tables=tables,
-                    agent_id=tables.agent_id,
-                    customer_id=customer["customer_id"],
-                    content=content,
-                    sent_by=broadcast["created_by"],
-                    bulk=True,
-                )
-                message_id = message["id"]
-            await conn.execute(
-                """UPDATE broadcast_recipients SET message_id = %s, skipped = %s, queued_at = now()
-                   WHERE broadcast_id = %s AND customer_id = %s""",
-                (message_id, skipped, broadcast["id"], customer["customer_id"]),
+        sending = [c for c in pending if c["opted_in"] is not False]
+        contents = [
+            TemplateContent(
+                name=broadcast["template_name"],
+                language=broadcast["template_language"],
+                body_params=[personalize(p, c) for p in broadcast["params"]],
             )
+            for c in sending
+        ]
+        made: dict[int, int] = {}
+        if sending:
+            cur = await conn.execute(
+                tables.query(_INSERT_MESSAGES),
+                {
+                    "customers": [c["customer_id"] for c in sending],
+                    "texts": [describe(content, None)[0] for content in contents],
+                    "payloads": [content.model_dump_json() for content in contents],
+                    "sent_by": broadcast["created_by"],
+                },
+            )
+            made = {r["customer_id"]: r["id"] for r in await cur.fetchall()}
+            ids = [made[c["customer_id"]] for c in sending]
+            customers = [c["customer_id"] for c in sending]
+            await conn.execute(tables.query(_TOUCH_CUSTOMERS), {"customers": customers, "ids": ids})
+            await schedule_bulk_sends(conn, tables=tables, message_ids=ids)
+            await conn.execute(
+                _NOTIFY, {"agent": tables.agent_id, "customers": customers, "ids": ids}
+            )
+        await conn.execute(
+            _MARK_RECIPIENTS,
+            {
+                "broadcast": broadcast["id"],
+                "customers": [c["customer_id"] for c in pending],
+                "ids": [made.get(c["customer_id"]) for c in pending],
+                "skipped": [None if c["customer_id"] in made else "opted out" for c in pending],
+            },
+        )
         return len(pending)

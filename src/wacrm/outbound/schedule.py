@@ -146,6 +146,60 @@ async def schedule_send(
     return job_id
 
 
+_TAKE_SLOTS = """
+SELECT t.tokens, t.rate FROM (
+  SELECT CASE WHEN coalesce(w.phone_number_id, '') <> '' THEN wacrm_take_token(
+      %(schedule)s || w.phone_number_id, coalesce(nullif(w.messages_per_second, 0), 80) * %(headroom)s,
+      1.0) END AS tokens,
+    coalesce(nullif(w.messages_per_second, 0), 80) * %(headroom)s AS rate, n
+  FROM agents a JOIN whatsapp_configuration w ON w.user_id = a.user_id,
+    generate_series(1, %(count)s) n
+  WHERE a.id = %(agent)s ORDER BY n) t
+"""
+
+_UPSERT_MANY = """
+INSERT INTO outbound_sends (agent_id, message_id, job_id, state, due_at, bulk)
+SELECT %(agent)s, m, j, CASE WHEN j IS NULL THEN 'scheduled' ELSE 'queued' END,
+  clock_timestamp() + make_interval(secs => w), true
+FROM unnest(%(ids)s::int[], %(jobs)s::bigint[], %(waits)s::float8[]) AS u(m, j, w)
+ON CONFLICT (agent_id, message_id) DO UPDATE SET state = EXCLUDED.state, attempts = 0,
+  lease_until = NULL, pair_slot_at = NULL, job_id = EXCLUDED.job_id, due_at = EXCLUDED.due_at,
+  bulk = true, updated_at = now()
+"""
+
+
+async def schedule_bulk_sends(
+    conn: AsyncConnection[Any], *, tables: AgentTables, message_ids: list[int]
+) -> None:
+    """`schedule_send(bulk=True)` for many messages in order, in a few statements (a broadcast's
+    chunk): their slots in the number's bulk schedule, jobs for the ones due now."""
+    if not message_ids:
+        return
+    cur = await conn.execute(
+        _TAKE_SLOTS,
+        {
+            "schedule": "b:",
+            "headroom": float(limiter.HEADROOM),
+            "count": len(message_ids),
+            "agent": tables.agent_id,
+        },
+    )
+    slots = await cur.fetchall()
+    waits = [
+        limiter.wait_for(float(s["tokens"]), float(s["rate"])) if s["tokens"] is not None else 0.0
+        for s in slots
+    ] or [0.0] * len(message_ids)
+    jobs: list[int | None] = []
+    for message_id, wait in zip(message_ids, waits, strict=True):
+        near = wait <= NEAR
+        job = job_payload(tables.agent_id, tables.prefix, message_id)
+        jobs.append(await enqueue(conn, SEND_JOB, job, priority=BULK_PRIORITY) if near else None)
+    await conn.execute(
+        _UPSERT_MANY,
+        {"agent": tables.agent_id, "ids": message_ids, "jobs": jobs, "waits": waits},
+    )
+
+
 async def release_due(conn: AsyncConnection[Any]) -> int:
     """Turn the scheduled sends whose slot has come into jobs (one statement); return how many."""
     cur = await conn.execute(

@@ -100,6 +100,9 @@ async def _template_body(
     return body
 
 
+describe = _describe  # public: broadcasts write the rows of many template messages set-based
+
+
 async def _wamid_of(
     conn: AsyncConnection[Any], tables: AgentTables, customer_id: int, message_id: int
 ) -> str:

@@ -62,7 +62,14 @@ async def _config(request: Request, scope: AgentScope) -> dict[str, Any]:
 
 
 def _rows(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{**t, "reason_text": service.explain_reason(t.get("rejected_reason"))} for t in found]
+    return [
+        {
+            **t,
+            "reason_text": service.explain_reason(t.get("rejected_reason")),
+            "pending": t.get("status") == "PENDING",
+        }
+        for t in found
+    ]
 
 
 async def _page(
