@@ -121,3 +121,32 @@ async def test_successful_connection_test_clears_needs_attention(
         assert (await cur.fetchone())["needs_attention"] is None
     finally:
         get_settings.cache_clear()
+
+
+async def test_number_form_errors_are_shown_in_the_form_with_what_was_typed(client, conn):
+    _, csrf = await _admin(client, conn)
+    ann = await user_with_password(conn, "ann@example.com")
+    data = {
+        "csrf_token": csrf,
+        "user_id": str(ann["user"]["id"]),
+        "whatsapp_number": "+15550001234",
+        "phone_number_id": "not-a-number",
+        "business_account_id": "102290129340398",
+        "verify_token": "typed-token",
+    }
+    bad = await client.post("/admin/numbers", data=data)
+    assert bad.status_code == 400
+    html = bad.text
+    form = html[html.index('<section class="card" aria-labelledby="new-number-h">') :]
+    assert 'class="error form-error full" role="alert"' in form and "numeric id" in form
+    assert 'value="not-a-number"' in form and 'value="typed-token"' in form
+    assert f'<option value="{ann["user"]["id"]}" selected>' in form
+    await client.post("/admin/numbers", data={**data, "phone_number_id": "106540352249912"})
+    rate = await client.post(
+        "/admin/numbers",
+        data={**data, "phone_number_id": "106540352249912", "messages_per_second": "fast"},
+    )
+    assert rate.status_code == 400
+    html = rate.text
+    edit = html[html.index('class="card config"') :]
+    assert "<details open>" in edit and "whole number" in edit and 'value="fast"' in edit

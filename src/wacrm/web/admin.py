@@ -84,6 +84,7 @@ async def _page(
             context["page"], context["page_size"] = page, AGENTS_PAGE
         elif section == "numbers":
             context["configs"] = await _configs(conn)
+            context["configured_users"] = {str(c["user_id"]) for c in context["configs"]}
             context["callback"] = callback_url(request)
         elif section == "webhooks":
             status = extra.get("status") or None
@@ -299,11 +300,27 @@ async def save_number(
     messages_per_second: str = Form("", max_length=6),
     is_active: bool = Form(False),
 ) -> Response:
-    """Create or change a user's configuration; empty secret fields keep the stored secrets."""
+    """Create or change a user's configuration; empty secret fields keep the stored secrets.
+    An error is shown in the form that was sent, with what was typed (secrets excepted)."""
     owner = _uuid(user_id)
     rate = messages_per_second.strip()
+    typed = {
+        "user_id": str(owner),
+        "whatsapp_number": whatsapp_number,
+        "phone_number_id": phone_number_id,
+        "business_account_id": business_account_id,
+        "verify_token": verify_token,
+        "messages_per_second": messages_per_second,
+    }
     if rate and not rate.isdigit():
-        raise HTTPException(400, detail="messages per second must be a whole number")
+        return await _page(
+            request,
+            user,
+            "numbers",
+            status_code=400,
+            error="messages per second must be a whole number",
+            number_form=typed,
+        )
 
     async def call(conn: Conn) -> None:
         await numbers.configure(
@@ -319,7 +336,7 @@ async def save_number(
             messages_per_second=int(rate) if rate else None,
         )
 
-    return await _act(request, user, "numbers", "number-saved", call)
+    return await _act(request, user, "numbers", "number-saved", call, number_form=typed)
 
 
 @router.post("/numbers/{config_id}/test", response_class=HTMLResponse)
