@@ -135,3 +135,23 @@ async def test_error_pages_render_inside_the_layout(conn, client):
         assert '<header class="topbar">' in r.text and 'role="alert"' in r.text, path
     api = await client.get("/api/v1/customers/999999")
     assert api.status_code == 404 and api.headers["content-type"].startswith("application/json")
+
+
+async def test_a_server_error_page_is_inside_the_layout_and_the_api_stays_plain(app, conn):
+    import httpx
+
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/boom-for-test", boom)
+    app.add_api_route("/api/v1/boom-for-test", boom)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        await user_with_password(conn, "boom@example.com")
+        await sign_in(client, "boom@example.com")
+        page = await client.get("/boom-for-test")
+        api = await client.get("/api/v1/boom-for-test")
+    assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
+    assert '<header class="topbar">' in page.text and "it has been logged" in page.text
+    assert "a bug" not in page.text  # no internals shown
+    assert api.status_code == 500 and "<html" not in api.text
