@@ -33,8 +33,8 @@ async def test_list_filters_totals_and_more_pages(client, conn):
     assert page.status_code == 200
     rows = re.findall(r'data-order-id="(\d+)"', page.text)
     assert len(rows) == 50
-    assert "<strong>55</strong> · 555.00" in page.text  # pending: 54×10 + 2×7.50
-    assert "<strong>1</strong> · 10.00" in page.text  # confirmed
+    assert "<strong>55</strong> · $555.00" in page.text  # pending: 54×10 + 2×7.50 (Babel, en)
+    assert "<strong>1</strong> · $10.00" in page.text  # confirmed
     more = re.search(r'hx-get="(/orders/list\?[^"]+)"', page.text).group(1).replace("&amp;", "&")
     rest = await client.get(more)
     assert rest.status_code == 200

@@ -135,3 +135,28 @@ async def test_manifest_and_service_worker_are_served(client):
     assert '"/api/' not in worker.text  # data is never precached
     login = await client.get("/login")
     assert '<link rel="manifest" href="/manifest.webmanifest">' in login.text
+
+
+async def test_dashboard_days_follow_the_viewer_zone_and_say_it(client, conn):
+    import html as html_lib
+    import re
+
+    ana = await user_with_password(conn, "ana@example.com")
+    cid = await add_customer(conn, ana["tables"], "Bia", phone="+5511900000001")
+    # 01:30 UTC on the 11th is still the 10th in São Paulo (UTC−3)
+    await add_message(conn, ana["tables"], cid, "oi", at=datetime(2026, 3, 11, 1, 30, tzinfo=UTC))
+    await sign_in(client, "ana@example.com")
+
+    def per_day(text: str) -> dict[str, int]:
+        match = re.search(r"data-report='([^']+)'", text)
+        assert match, "no chart data"
+        chart = json.loads(html_lib.unescape(match.group(1)))
+        return dict(zip(chart["days"], chart["messagesIn"], strict=True))
+
+    query = "/dashboard?days=custom&from=2026-03-09&to=2026-03-11"
+    utc = await client.get(query)
+    assert per_day(utc.text)["2026-03-11"] == 1 and 'data-zone="UTC"' in utc.text
+    client.cookies.set("wacrm_tz", "America/Sao_Paulo")
+    local = await client.get(query)
+    assert per_day(local.text) == {"2026-03-09": 0, "2026-03-10": 1, "2026-03-11": 0}
+    assert 'data-zone="America/Sao_Paulo"' in local.text and "America/Sao_Paulo" in local.text

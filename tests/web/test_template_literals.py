@@ -133,18 +133,13 @@ TEMPLATES = sorted(p.relative_to(TEMPLATES_DIR).as_posix() for p in TEMPLATES_DI
 NOT_YET = {
     "admin_agents.html",
     "admin_connect.html",
-    "order_new.html",
     "admin_base.html",
     "admin_integration_log.html",
     "admin_integrations.html",
     "admin_numbers.html",
     "admin_users.html",
     "admin_webhooks.html",
-    "dashboard.html",
-    "order.html",
-    "orders.html",
     "partials/number_form.html",
-    "partials/orders_rows.html",
 }
 
 

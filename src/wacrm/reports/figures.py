@@ -1,4 +1,4 @@
-"""The dashboard's additive figures of whole UTC days, counted from the agents' tables.
+"""The dashboard's additive figures of whole days (UTC, or a viewer's zone), counted from the agents' tables.
 
 Per day: messages in and out, new customers (by created_at), and the response seconds of the runs
 answered that day. A run starts at an inbound message that follows an outbound one, or at a
@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from psycopg import AsyncConnection, sql
 
@@ -30,15 +31,15 @@ from wacrm.agents.tables import AgentTables
 # window is inbound (open) and the start of the run it left open (NULL: answered in 0 s already).
 _AGENT_DAYS = """
 SELECT day, sum(n_in) AS n_in, sum(n_out) AS n_out, sum(n_new) AS n_new, NULL::float8 AS seconds FROM (
-  SELECT ("timestamp" AT TIME ZONE 'UTC')::date AS day, count(*) FILTER (WHERE direction = 'inbound') AS n_in,
+  SELECT ("timestamp" AT TIME ZONE %(zone)s)::date AS day, count(*) FILTER (WHERE direction = 'inbound') AS n_in,
     count(*) FILTER (WHERE direction <> 'inbound') AS n_out, 0 AS n_new
   FROM {messages} WHERE "timestamp" >= %(lo)s AND "timestamp" < %(hi)s GROUP BY 1
   UNION ALL
-  SELECT (created_at AT TIME ZONE 'UTC')::date, 0, 0, count(*)
+  SELECT (created_at AT TIME ZONE %(zone)s)::date, 0, 0, count(*)
   FROM {customers} WHERE created_at >= %(lo)s AND created_at < %(hi)s GROUP BY 1) c
 GROUP BY day
 UNION ALL
-SELECT (a.at AT TIME ZONE 'UTC')::date, 0, 0, 0, a.seconds FROM (
+SELECT (a.at AT TIME ZONE %(zone)s)::date, 0, 0, 0, a.seconds FROM (
   SELECT CASE WHEN x.same THEN x.first_in ELSE x.reply END AS at,
     CASE WHEN x.same THEN 0::float8
       ELSE extract(epoch FROM x.reply - CASE WHEN b.open THEN b.start ELSE x.first_in END)::float8
@@ -105,9 +106,9 @@ class DayFigures:
     response_seconds: list[float] = field(default_factory=list)
 
 
-def instant(day: date) -> datetime:
-    """The UTC midnight that starts `day`."""
-    return datetime.combine(day, time(), UTC)
+def instant(day: date, zone: str = "UTC") -> datetime:
+    """The midnight that starts `day` in `zone` (UTC unless a viewer's zone is asked for)."""
+    return datetime.combine(day, time(), UTC if zone == "UTC" else ZoneInfo(zone))
 
 
 def _agent_days(tables: AgentTables, kept: bool) -> sql.Composed:
@@ -126,6 +127,7 @@ async def count_days(
     lo: date,
     hi: date,
     kept_open_runs: bool = False,
+    zone: str = "UTC",
 ) -> dict[date, DayFigures]:
     """The figures of the days [lo, hi) summed over the agents (days without any are left out).
 
@@ -137,7 +139,8 @@ async def count_days(
     query = sql.SQL(" UNION ALL ").join(
         sql.SQL("(") + _agent_days(t, kept_open_runs) + sql.SQL(")") for t in targets
     )
-    cur = await conn.execute(query, {"lo": instant(lo), "hi": instant(hi)})
+    params = {"lo": instant(lo, zone), "hi": instant(hi, zone), "zone": zone}
+    cur = await conn.execute(query, params)
     for r in await cur.fetchall():
         figures = out[r["day"]]
         if r["seconds"] is None:

@@ -9,7 +9,7 @@ first message ever (over the whole history), and counts in the period that holds
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -54,15 +54,13 @@ class ReportError(ValueError):
     status = 400
 
 
-def period(start: date, end: date) -> tuple[datetime, datetime]:
-    """Inclusive UTC days as a half-open instant range; ReportError if reversed or too long."""
+def period(start: date, end: date, zone: str = "UTC") -> tuple[datetime, datetime]:
+    """Inclusive days (of `zone`) as a half-open instant range; ReportError if reversed or too long."""
     if start > end:
         raise ReportError("the start date must not be after the end date")
     if (end - start).days + 1 > MAX_DAYS:
         raise ReportError(f"choose a period of at most {MAX_DAYS} days")
-    return datetime.combine(start, time(), UTC), datetime.combine(
-        end + timedelta(days=1), time(), UTC
-    )
+    return figures.instant(start, zone), figures.instant(end + timedelta(days=1), zone)
 
 
 def blank(start: date, end: date) -> tuple[list[date], dict[str, Any]]:
@@ -92,16 +90,24 @@ def sort_orders(summed: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str,
 
 
 async def report(
-    conn: AsyncConnection[Any], *, targets: list[AgentTables], start: date, end: date
+    conn: AsyncConnection[Any],
+    *,
+    targets: list[AgentTables],
+    start: date,
+    end: date,
+    zone: str = "UTC",
 ) -> dict[str, Any]:
     """Per day: messages in/out and new customers; the median response time (seconds) and how many
-    replies it is over; orders and revenue per status and currency; totals of each."""
+    replies it is over; orders and revenue per status and currency; totals of each.
+
+    Days are UTC days (served from the rollup), or the days of `zone` (a viewer's time zone),
+    then counted live from the agents' tables."""
     if len(targets) > MAX_LIVE_AGENTS:
         raise ValueError(
             f"{len(targets)} agents counted live in one snapshot would hold ~15 locks each:"
             " use wacrm.reports.everyone for all agents"
         )
-    lo, hi = period(start, end)
+    lo, hi = period(start, end, zone)
     days, out = blank(start, end)
     if not targets:
         return out
@@ -110,7 +116,7 @@ async def report(
         if fresh:  # one snapshot for the rollup, its marks and the live days
             await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         await conn.execute(_SETTINGS)
-        await _fill(conn, out, targets=targets, days=days, lo=lo, hi=hi)
+        await _fill(conn, out, targets=targets, days=days, lo=lo, hi=hi, zone=zone)
     return out
 
 
@@ -132,10 +138,13 @@ async def _fill(
     days: list[date],
     lo: datetime,
     hi: datetime,
+    zone: str = "UTC",
 ) -> None:
     start, end = days[0], days[-1]
     index = {d: i for i, d in enumerate(days)}
-    covers = await rollup.coverage(conn, [t.agent_id for t in targets]) if USE_ROLLUP else {}
+    # The rollup keeps UTC days: another zone's days are all counted live.
+    use_rollup = USE_ROLLUP and zone == "UTC"
+    covers = await rollup.coverage(conn, [t.agent_id for t in targets]) if use_rollup else {}
     # Rolled days: each agent's rows in [start, min(end, trusted_until)).
     params: dict[str, Any] = {
         "agents": [t.agent_id for t in targets],
@@ -159,7 +168,12 @@ async def _fill(
     live: list[float] = []
     for (first, kept), group in groups.items():
         counted = await figures.count_days(
-            conn, targets=group, lo=first, hi=end + timedelta(days=1), kept_open_runs=kept
+            conn,
+            targets=group,
+            lo=first,
+            hi=end + timedelta(days=1),
+            kept_open_runs=kept,
+            zone=zone,
         )
         for day, f in counted.items():
             if day < start:

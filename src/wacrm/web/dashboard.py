@@ -14,6 +14,7 @@ from wacrm.reports import service as reports
 from wacrm.web.deps import web_scope
 from wacrm.web.orders import parse_day
 from wacrm.web.templating import render
+from wacrm.web.viewer import resolve as resolve_viewer
 
 router = APIRouter(include_in_schema=False)
 PERIODS = (7, 30, 90)
@@ -74,7 +75,11 @@ async def dashboard(
     everyone = agents == "all"
     if everyone and not scope.user.is_admin:
         raise HTTPException(404, detail="only administrators see the figures of all agents")
-    days, first, last, error = period(days, start, end, datetime.now(UTC).date())
+    viewer = await resolve_viewer(request)
+    # One workspace's days follow the viewer's time zone; all agents' come from the UTC rollup.
+    zone = "UTC" if everyone else viewer.time_zone
+    today = datetime.now(UTC).astimezone(viewer.tz if zone != "UTC" else UTC).date()
+    days, first, last, error = period(days, start, end, today)
     data = None
     if error is None:
         assert first is not None and last is not None
@@ -83,7 +88,9 @@ async def dashboard(
                 if everyone:  # from the shared rollup, as of each agent's last count
                     data = await all_agents.report(conn, start=first, end=last)
                 else:
-                    data = await reports.report(conn, targets=[scope.tables], start=first, end=last)
+                    data = await reports.report(
+                        conn, targets=[scope.tables], start=first, end=last, zone=zone
+                    )
             except reports.ReportError as exc:
                 error = str(exc)
     common: dict[str, Any] = dict(
@@ -96,6 +103,7 @@ async def dashboard(
         everyone=everyone,
         periods=PERIODS,
         error=error,
+        zone=zone,
     )
     if data is None:  # the form with its error, inside the layout
         return await render(request, "dashboard.html", status_code=400, data=None, **common)
