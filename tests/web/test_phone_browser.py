@@ -44,7 +44,10 @@ OVERFLOW_JS = """
   const width = document.documentElement.clientWidth;
   const bad = [];
   if (document.documentElement.scrollWidth > width) {
-    bad.push("document " + document.documentElement.scrollWidth + " > " + width);
+    const wide = [...document.querySelectorAll("body *")]
+      .filter(e => e.getBoundingClientRect().right > width + 1)
+      .map(e => e.tagName.toLowerCase() + "." + String(e.className));
+    bad.push("document " + document.documentElement.scrollWidth + " > " + width + " " + wide.slice(0, 5));
   }
   for (const el of document.querySelectorAll("body *")) {
     if (el.closest(".skip, [hidden], template, dialog:not([open])")) continue;
@@ -55,6 +58,25 @@ OVERFLOW_JS = """
     if (r.left < -1 || r.right > width + 1) {
       bad.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + "." +
         String(el.className).replace(/ /g, ".") + " " + Math.round(r.left) + ".." + Math.round(r.right));
+    }
+  }
+  // text that overflows its box (a long word or number) sticks out even when the box does not
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const range = document.createRange();
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (!parent || !node.textContent.trim() || parent.closest(".skip, [hidden], template, dialog:not([open]), script, style")) continue;
+    let clipped = false;  // an ancestor that clips (ellipsis) or scrolls keeps it inside itself
+    for (let a = parent; a && a !== document.body; a = a.parentElement) {
+      if (getComputedStyle(a).overflowX !== "visible") { clipped = true; break; }
+    }
+    if (clipped) continue;
+    range.selectNodeContents(node);
+    for (const r of range.getClientRects()) {
+      if (r.width > 0 && (r.right > width + 1 || r.left < -1)) {
+        bad.push("text '" + node.textContent.trim().slice(0, 30) + "' " + Math.round(r.left) + ".." + Math.round(r.right));
+        break;
+      }
     }
   }
   return bad.slice(0, 12);
