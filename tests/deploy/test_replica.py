@@ -65,6 +65,27 @@ def test_reads_use_the_replica_and_fall_back_when_it_lags_or_is_down(tmp_path: P
             answer = httpx.get(export, headers=bearer(token), timeout=10)
             assert answer.status_code == 200 and "Before replica check" in answer.text
             assert reads("replica") == 1 and reads("primary", "lag") == 0
+            # the dashboard and the admin journal view read there too
+            admin = httpx.Client(base_url=web.url, timeout=10)
+            signed_in = admin.post(
+                "/api/v1/auth/login",
+                json={"email": "boss@example.com", "password": "a-long-enough-passphrase-1"},
+            )
+            assert signed_in.status_code == 200, signed_in.text
+            assert admin.get("/admin/webhooks").status_code == 200
+            board = admin.get("/dashboard", params={"agents": "all"})
+            assert board.status_code == 200, board.text[:300]
+            for purpose in ("journal", "dashboard"):
+                assert (
+                    metric(
+                        web.url,
+                        "wacrm_db_reads_total",
+                        purpose=purpose,
+                        target="replica",
+                        reason="",
+                    )
+                    == 1
+                ), purpose
 
             # lag: the replica stops replaying while the primary commits
             with psycopg.connect(read_url, autocommit=True) as conn:
