@@ -78,6 +78,10 @@ def test_every_benchmark_runs_and_counts_correctly(
     export = benches["export"]
     assert export["rows_exported"] == export["orders"] * export["items_per_order"]
 
+    reach = benches["reach"]  # every row imported or merged; every broadcast message accepted
+    assert reach["import"]["correct"], reach["import"]
+    assert reach["broadcast"]["correct"], reach["broadcast"]
+
     admin = benches["admin"]  # every admin page answered 200 with few and with many agents
     assert set(admin["few"]) == set(admin["many"]) == set(admin_pages.PAGES)
 

@@ -14,8 +14,6 @@ from rich.table import Table
 
 from wacrm.cli.common import console, fail, run_with_connection
 
-customer_app = typer.Typer(help="Customers of an agent.", no_args_is_help=True)
-
 
 def _errors_table(errors: list[dict[str, Any]], shown: int = 20) -> Table:
     table = Table("line", "column", "value", "problem", title="Rows with errors")
@@ -24,7 +22,6 @@ def _errors_table(errors: list[dict[str, Any]], shown: int = 20) -> Table:
     return table
 
 
-@customer_app.command("import")
 def import_customers(
     path: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="CSV file"),
     agent: int = typer.Option(..., "--agent", help="the agent (workspace) id"),
@@ -119,4 +116,7 @@ def import_customers(
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(customer_app, name="customer")
+    """`wacrm customer import`, beside `wacrm customer erase` (one `customer` group, wacrm.ops.cli)."""
+    from wacrm.ops.cli import customer_app
+
+    customer_app.command("import")(import_customers)
