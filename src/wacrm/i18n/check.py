@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from babel.messages.catalog import Catalog
+from babel.messages.catalog import Catalog, Message
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
 
 from wacrm.i18n import DEFAULT_LANGUAGE, LANGUAGES, LOCALE_DIR
@@ -16,10 +17,39 @@ def _read(path: Path, locale: str | None = None) -> Catalog:
         return read_po(handle, locale=locale)
 
 
+PACKAGE = Path(__file__).resolve().parents[1]
+KEYWORDS = {
+    **DEFAULT_KEYWORDS,
+    "_": None,
+    "N_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    "pgettext": ((1, "c"), 2),
+}
+
+
+def source_messages(package: Path = PACKAGE) -> dict[str, tuple[str | tuple[str, ...], str | None]]:
+    """Every gettext string in the code and templates now (as `make i18n` extracts them):
+    msgid → (id, context)."""
+    method_map = [("**.py", "python"), ("web/templates/**.html", "jinja2")]
+    options = {"web/templates/**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}
+    found: dict[str, tuple[str | tuple[str, ...], str | None]] = {}
+    for _file, _line, message, _comments, context in extract_from_dir(
+        str(package), method_map, options, keywords=KEYWORDS, comment_tags=()
+    ):
+        key = message if isinstance(message, str) else message[0]
+        if key:
+            found[key] = (message, context)
+    return found
+
+
 def problems(locale_dir: Path = LOCALE_DIR) -> list[str]:
     """What is missing or untranslated, one line per problem (empty: all complete)."""
     template = _read(locale_dir / "messages.pot")
     wanted = {m.id if isinstance(m.id, str) else m.id[0]: m for m in template if m.id}
+    for key, (message, context) in source_messages().items():
+        if key not in wanted:
+            wanted[key] = Message(message, context=context)
     found: list[str] = []
     for language in LANGUAGES:
         path = locale_dir / language / "LC_MESSAGES" / "messages.po"
@@ -29,10 +59,10 @@ def problems(locale_dir: Path = LOCALE_DIR) -> list[str]:
         catalog = _read(path, language)
         for key, message in wanted.items():
             entry = catalog.get(message.id, message.context)
+            if language == DEFAULT_LANGUAGE:
+                continue  # English is the source language: its msgids are its texts
             if entry is None:
                 found.append(f"{language}: missing {key!r} (run make i18n)")
-            elif language == DEFAULT_LANGUAGE:
-                continue  # English is the source language: its msgids are its texts
             elif entry.fuzzy or not _translated(entry.string):
                 found.append(f"{language}: untranslated {key!r}")
     return found
