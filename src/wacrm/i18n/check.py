@@ -47,9 +47,9 @@ def problems(locale_dir: Path = LOCALE_DIR) -> list[str]:
     """What is missing or untranslated, one line per problem (empty: all complete)."""
     template = _read(locale_dir / "messages.pot")
     wanted = {m.id if isinstance(m.id, str) else m.id[0]: m for m in template if m.id}
-    for key, (message, context) in source_messages().items():
+    for key, (text, context) in source_messages().items():
         if key not in wanted:
-            wanted[key] = Message(message, context=context)
+            wanted[key] = Message(text, context=context)
     found: list[str] = []
     for language in LANGUAGES:
         path = locale_dir / language / "LC_MESSAGES" / "messages.po"
@@ -57,8 +57,8 @@ def problems(locale_dir: Path = LOCALE_DIR) -> list[str]:
             found.append(f"{language}: no catalog at {path}")
             continue
         catalog = _read(path, language)
-        for key, message in wanted.items():
-            entry = catalog.get(message.id, message.context)
+        for key, wanted_message in wanted.items():
+            entry = catalog.get(wanted_message.id, wanted_message.context)
             if language == DEFAULT_LANGUAGE:
                 continue  # English is the source language: its msgids are its texts
             if entry is None:
