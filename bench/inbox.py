@@ -120,6 +120,7 @@ def explain(url: str, agent_id: int) -> str:
     reads message text (a common word, three rarer words, a word no message has)."""
     from psycopg import sql
 
+    from wacrm.conversations.filters import team_select
     from wacrm.conversations.service import _CHAT_SQL, _INBOX_SQL, _MESSAGE_COLUMNS, NOT_REACTION
 
     out = []
@@ -135,6 +136,7 @@ def explain(url: str, agent_id: int) -> str:
             _INBOX_SQL,
             where=sql.SQL("c.last_message_at IS NOT NULL"),
             not_reaction=sql.SQL(NOT_REACTION),
+            team_columns=team_select(t),
         )
         chat = t.query(
             _CHAT_SQL,

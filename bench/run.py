@@ -60,6 +60,12 @@ def _reach(server: env.Server, size: str) -> dict[str, Any]:
     return {"import": out, "broadcast": sent, "rows": out["rows"] + sent["rows"]}
 
 
+def _team(server: env.Server, size: str) -> dict[str, Any]:
+    from bench import team_inbox
+
+    return team_inbox.run(server, size)
+
+
 def _admin(server: env.Server, size: str) -> dict[str, Any]:
     from bench import admin_pages
 
@@ -74,6 +80,7 @@ BENCHMARKS: dict[str, Bench] = {
     "export": _export,
     "reach": _reach,
     "admin": _admin,
+    "team": _team,
 }
 
 

@@ -257,7 +257,12 @@ def seed(
         rebuild = _drop_secondary(cur, t)
         # emptied in this transaction, so COPY can write frozen, all-visible rows (no later
         # hint-bit writes, and VACUUM has nothing to do); WAL is written as usual
-        cur.execute(t.query("TRUNCATE {messages}, {customers}"))
+        # (the team inbox's tables refer to customers too; a new agent's are empty)
+        cur.execute(
+            t.query(
+                "TRUNCATE {messages}, {customers}, {conversation_labels}, {conversation_events}, {notes}"
+            )
+        )
         cur.execute(t.query("ALTER TABLE {messages} DISABLE TRIGGER USER"))
         with cur.copy(
             t.query(
@@ -451,12 +456,29 @@ def _fill_search_vector(cur: psycopg.Cursor[Any], t: AgentTables) -> None:
         (_table_name(t, "messages"),),
     )
     if cur.fetchone() is not None:
+        # a trigger whose WHEN reads search_vector (step 56's customer_search_edit) blocks the
+        # type change: it is dropped for it and made again from its own definition
+        cur.execute(
+            """SELECT tgname, pg_get_triggerdef(oid) AS def FROM pg_trigger
+               WHERE tgrelid = %s::regclass AND NOT tgisinternal
+                 AND pg_get_triggerdef(oid) LIKE '%%search_vector%%'""",
+            (_table_name(t, "messages"),),
+        )
+        blocking = cur.fetchall()
+        for trig in blocking:
+            cur.execute(
+                psycopg.sql.SQL("DROP TRIGGER {} ON {}").format(
+                    psycopg.sql.Identifier(trig["tgname"]), t.messages
+                )
+            )
         cur.execute(
             t.query(
                 "ALTER TABLE {messages} ALTER COLUMN search_vector TYPE tsvector "
                 "USING wacrm_message_search_vector(message, caption)"
             )
         )
+        for trig in blocking:
+            cur.execute(trig["def"])
 
 
 def _rebuild(url: str, rebuild: list[str]) -> None:

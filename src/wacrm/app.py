@@ -94,6 +94,9 @@ def _include_routers(app: FastAPI) -> None:
     from wacrm.notes.router import router as notes_router
 
     app.include_router(notes_router)
+    from wacrm.reports.router import router as reports_router
+
+    app.include_router(reports_router)
     app.include_router(canned_router)
     app.include_router(availability_router)
     from wacrm.web import install as install_web

@@ -65,6 +65,12 @@ def test_every_benchmark_runs_and_counts_correctly(
     for size in ("small", "large"):  # the web pages, signed in as the agent
         assert set(inbox["web_pages"][size]) == {"inbox_page", "inbox_page_search", "chat_page"}
 
+    team = benches["team"]  # the team inbox's filters: every case ran, over the API too
+    assert {"status_open", "assignee_me", "label_vip", "mentions", "counts"} <= set(
+        team["database"]
+    )
+    assert {"api_status_open", "api_label", "api_counts", "web_inbox_mine_vip"} <= set(team["http"])
+
     agents = benches["agents"]
     assert agents["migration"]["agents_upgraded"] == agents["migration"]["agents"]
     assert agents["migration"]["columns_added"] == agents["migration"]["agents"]

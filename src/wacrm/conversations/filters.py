@@ -24,6 +24,7 @@ class TeamFilter:
     assignee: str | None = None
     label_id: int | None = None
     mentioned: bool = False
+    label_dense: bool = False  # the label is on many conversations: walk the activity order
 
 
 class FilterError(ValueError):
@@ -64,6 +65,33 @@ async def label_id(conn: AsyncConnection[Any], *, agent_id: int, name: str) -> i
     return int(row["id"])
 
 
+DENSE_SHARE = 40  # a label on at least 1/40 of the customers (and 200) is "dense"
+
+
+async def label_dense(conn: AsyncConnection[Any], *, tables: AgentTables, label_id: int) -> bool:
+    """Whether the label is on enough conversations that walking the inbox's order and probing
+    each row finds a page sooner than sorting all of the label's conversations (bench/team_inbox.py:
+    at 5,000 customers a label on 20 % of them took 3.4 ms sorted and 0.8 ms walked, one on 1 %
+    0.5 ms sorted and 2.6 ms walked). Counts at most the threshold's worth of index entries."""
+    cur = await conn.execute(
+        tables.query(
+            "SELECT greatest(200, (SELECT reltuples FROM pg_class WHERE oid = %(rel)s::regclass)"
+            " / %(share)s)::bigint AS threshold"
+        ),
+        {"rel": f"{tables.prefix}_customers", "share": DENSE_SHARE},
+    )
+    threshold = int((await cur.fetchone() or {"threshold": 200})["threshold"])
+    cur = await conn.execute(
+        tables.query(
+            "SELECT count(*) AS n FROM (SELECT 1 FROM {conversation_labels}"
+            " WHERE label_id = %s LIMIT %s) x"
+        ),
+        (label_id, threshold),
+    )
+    row = await cur.fetchone()
+    return bool(row and row["n"] >= threshold)
+
+
 def team_where(
     tables: AgentTables, team: TeamFilter, params: dict[str, Any]
 ) -> list[sql.Composable]:
@@ -77,7 +105,18 @@ def team_where(
     elif team.assignee is not None:
         where.append(sql.SQL("c.assignee_id = %(t_assignee)s"))
         params["t_assignee"] = team.me if team.assignee == "me" else UUID(team.assignee)
-    if team.label_id is not None:
+    if team.label_id is not None and team.label_dense:
+        # a probe per row walked in activity order (a scalar subquery, so it stays a filter of
+        # the index walk): few rows are walked when many conversations have the label
+        where.append(
+            tables.query(
+                "(SELECT true FROM {conversation_labels} cl"
+                " WHERE cl.label_id = %(t_label)s AND cl.customer_id = c.id) IS NOT NULL"
+            )
+        )
+        params["t_label"] = team.label_id
+    elif team.label_id is not None:
+        # few labelled conversations: take them all from the label's index, then sort them
         where.append(
             tables.query(
                 "c.id = ANY (ARRAY(SELECT cl.customer_id FROM {conversation_labels} cl"
@@ -134,3 +173,27 @@ async def status_counts(
         counts[r["status"]] = r["n"]
     counts["all"] = sum(counts.values())
     return counts
+
+
+async def team_filter_of(
+    conn: AsyncConnection[Any],
+    *,
+    tables: AgentTables,
+    me: UUID,
+    status: str | None,
+    assignee: str | None,
+    label: str | None,
+    mentions: bool,
+) -> TeamFilter:
+    """The checked filters of a request (FilterError names the bad one)."""
+    found = await label_id(conn, agent_id=tables.agent_id, name=label) if label else None
+    return TeamFilter(
+        me=me,
+        status=parse_status(status),
+        assignee=parse_assignee(assignee),
+        label_id=found,
+        mentioned=mentions,
+        label_dense=(
+            await label_dense(conn, tables=tables, label_id=found) if found is not None else False
+        ),
+    )

@@ -31,16 +31,14 @@ async def team_filter(
 ) -> filters.TeamFilter:
     """The inbox's team filters, checked (400 names the bad one)."""
     try:
-        return filters.TeamFilter(
+        return await filters.team_filter_of(
+            scope.db,
+            tables=scope.tables,
             me=scope.user.id,
-            status=filters.parse_status(status),
-            assignee=filters.parse_assignee(assignee),
-            label_id=(
-                await filters.label_id(scope.db, agent_id=scope.agent_id, name=label)
-                if label
-                else None
-            ),
-            mentioned=mentions,
+            status=status,
+            assignee=assignee,
+            label=label,
+            mentions=mentions,
         )
     except filters.FilterError as exc:
         raise HTTPException(400, detail=str(exc)) from exc

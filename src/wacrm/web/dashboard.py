@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from wacrm.accounts.deps import AgentScope
 from wacrm.reports import everyone as all_agents
+from wacrm.reports import members as member_reports
 from wacrm.reports import service as reports
 from wacrm.web.deps import web_scope
 from wacrm.web.orders import parse_day
@@ -91,6 +92,9 @@ async def dashboard(
                     data = await reports.report(
                         conn, targets=[scope.tables], start=first, end=last, zone=zone
                     )
+                    data["members"] = await member_reports.member_figures(
+                        conn, tables=scope.tables, start=first, end=last
+                    )
             except reports.ReportError as exc:
                 error = str(exc)
     common: dict[str, Any] = dict(
@@ -114,6 +118,7 @@ async def dashboard(
         chart=_chart(data),
         revenue=reports.revenue(data["orders"]),
         response_time=duration(data["response_median_seconds"]),
+        duration=duration,
         **common,
     )
 

@@ -54,16 +54,14 @@ def inbox_query(
 
 async def _team(scope: AgentScope, f: InboxQuery) -> filters.TeamFilter:
     try:
-        return filters.TeamFilter(
+        return await filters.team_filter_of(
+            scope.db,
+            tables=scope.tables,
             me=scope.user.id,
-            status=filters.parse_status(f.status),
-            assignee=filters.parse_assignee(f.assignee),
-            label_id=(
-                await filters.label_id(scope.db, agent_id=scope.agent_id, name=f.label)
-                if f.label
-                else None
-            ),
-            mentioned=f.mentions,
+            status=f.status,
+            assignee=f.assignee,
+            label=f.label or None,
+            mentions=f.mentions,
         )
     except filters.FilterError as exc:
         raise HTTPException(400, detail=str(exc)) from exc

@@ -1,0 +1,223 @@
+"""The team inbox's filters at scale: status (with counts), assignee, label, mentions, at the
+database layer (wacrm.conversations.service.inbox with a TeamFilter) and over HTTP (the JSON API
+and the web inbox), on bench/seed_data.py data given a realistic team state.
+
+    python -m bench.run --only team [--quick]
+
+Team state seeded: three members (the owner and two more); 60 % of conversations resolved, 25 %
+open, 10 % pending, 5 % snoozed; a quarter of them unassigned, the rest spread over the members;
+labels vip (20 %), follow-up (5 %), wholesale (1 %); a note mentioning the owner in 1 %.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from typing import Any
+
+import httpx
+import psycopg
+from psycopg.rows import dict_row
+
+from bench import env
+from bench.inbox_scale import WEB_PASSWORD, _agent_email, _timed, _token, pct
+from bench.report import row
+
+SIZES: dict[str, dict[str, Any]] = {
+    "full": {"customers": 50_000, "messages": 1_000_000, "runs": 200},
+    "quick": {"customers": 5_000, "messages": 100_000, "runs": 50},
+    "tiny": {"customers": 200, "messages": 2_000, "runs": 5},
+}
+
+_STATE_SQL = """
+WITH c AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM {customers})
+UPDATE {customers} x SET
+  conversation_status = CASE WHEN c.n %% 20 < 12 THEN 'resolved' WHEN c.n %% 20 < 17 THEN 'open'
+                             WHEN c.n %% 20 < 19 THEN 'pending' ELSE 'snoozed' END,
+  snoozed_until = CASE WHEN c.n %% 20 = 19 THEN now() + interval '3 days' END,
+  assignee_id = CASE WHEN c.n %% 4 = 0 THEN NULL ELSE (%(people)s::uuid[])[1 + (c.n %% 3)] END
+FROM c WHERE x.id = c.id
+"""
+
+
+async def seed_team(url: str, agent_id: int) -> dict[str, Any]:
+    """Members, statuses, assignees, labels and mention notes on a seeded agent."""
+    from wacrm.agents.tables import AgentTables
+
+    async with await psycopg.AsyncConnection.connect(
+        url, row_factory=dict_row, autocommit=True
+    ) as conn:
+        cur = await conn.execute(
+            "SELECT user_id, agent_prefix FROM agents WHERE id = %s", (agent_id,)
+        )
+        agent = await cur.fetchone()
+        assert agent is not None
+        t = AgentTables(agent_id, agent["agent_prefix"])
+        people = [agent["user_id"]]
+        for n in range(2):
+            cur = await conn.execute(
+                "INSERT INTO users (name, email, role) VALUES (%s, %s, 'agent') RETURNING id",
+                (f"member {n}", f"member{n}-{agent_id}@example.com"),
+            )
+            uid = (await cur.fetchone())["id"]  # type: ignore[index]
+            await conn.execute(
+                "INSERT INTO agent_members (agent_id, user_id) VALUES (%s, %s)", (agent_id, uid)
+            )
+            people.append(uid)
+        async with conn.transaction():
+            await conn.execute(t.query(_STATE_SQL), {"people": people})
+            for name, color, every in (
+                ("vip", "#d4a017", 5),
+                ("follow-up", "#1f93ff", 20),
+                ("wholesale", "#0b6e4f", 100),
+            ):
+                cur = await conn.execute(
+                    "INSERT INTO workspace_labels (agent_id, name, color) VALUES (%s, %s, %s) RETURNING id",
+                    (agent_id, name, color),
+                )
+                label = (await cur.fetchone())["id"]  # type: ignore[index]
+                await conn.execute(
+                    t.query(
+                        "INSERT INTO {conversation_labels} (customer_id, label_id)"
+                        " SELECT id, %s FROM {customers} WHERE id %% %s = 1"
+                    ),
+                    (label, every),
+                )
+            await conn.execute(
+                t.query(
+                    "INSERT INTO {notes} (customer_id, author_id, body, mentions)"
+                    " SELECT id, %s, 'please call back', ARRAY[%s]::uuid[] FROM {customers} WHERE id %% 100 = 7"
+                ),
+                (people[1], people[0]),
+            )
+        for table in ("customers", "conversation_labels", "notes"):
+            await conn.execute(t.query("ANALYZE {" + table + "}"))
+    return {"owner": people[0], "tables": t}
+
+
+def _cases(conn: Any, t: Any, owner: Any, vip: int, rare: int) -> dict[str, Any]:
+    from wacrm.conversations import filters, service
+
+    def page(**team: Any) -> Any:
+        return lambda: service.inbox(conn, tables=t, team=filters.TeamFilter(me=owner, **team))
+
+    return {
+        "baseline_no_team_filter": lambda: service.inbox(conn, tables=t),
+        "status_open": page(),
+        "status_resolved": page(status="resolved"),
+        "status_pending": page(status="pending"),
+        "assignee_me": page(assignee="me"),
+        "unassigned": page(assignee="none"),
+        "assignee_me_all_statuses": page(status="all", assignee="me"),
+        "label_vip": page(label_id=vip, label_dense=True),
+        "label_vip_all_statuses": page(status="all", label_id=vip, label_dense=True),
+        "label_vip_sorted": page(label_id=vip),  # the other strategy, for comparison
+        "label_wholesale": page(status="all", label_id=rare),
+        "label_choice": lambda: filters.label_dense(conn, tables=t, label_id=vip),
+        "mentions": page(status="all", mentioned=True),
+        "counts": lambda: filters.status_counts(conn, tables=t, team=filters.TeamFilter(me=owner)),
+        "counts_mine": lambda: filters.status_counts(
+            conn, tables=t, team=filters.TeamFilter(me=owner, assignee="me")
+        ),
+    }
+
+
+async def measure(url: str, agent_id: int, owner: Any, t: Any, runs: int) -> dict[str, Any]:
+    from wacrm.conversations import filters
+
+    async with await psycopg.AsyncConnection.connect(
+        url, row_factory=dict_row, autocommit=True
+    ) as conn:
+        vip = await filters.label_id(conn, agent_id=agent_id, name="vip")
+        rare = await filters.label_id(conn, agent_id=agent_id, name="wholesale")
+        cases = _cases(conn, t, owner, vip, rare)
+        out: dict[str, Any] = {}
+        for name, call in cases.items():
+            samples = []
+            for i in range(min(20, runs) + runs):
+                start = time.perf_counter()
+                await call()
+                if i >= min(20, runs):
+                    samples.append((time.perf_counter() - start) * 1000)
+            out[name] = {
+                "p50_ms": round(statistics.median(samples), 3),
+                "p95_ms": pct(samples, 0.95),
+            }
+        return out
+
+
+def http(base: str, token: str, email: str, runs: int) -> dict[str, Any]:
+    cases: dict[str, tuple[str, dict[str, Any]]] = {
+        "api_status_open": ("/api/v1/conversations", {}),
+        "api_assignee_me": ("/api/v1/conversations", {"assignee": "me"}),
+        "api_unassigned_pending": (
+            "/api/v1/conversations",
+            {"assignee": "none", "status": "pending"},
+        ),
+        "api_label": ("/api/v1/conversations", {"label": "vip"}),
+        "api_label_rare_all": ("/api/v1/conversations", {"label": "wholesale", "status": "all"}),
+        "api_mentions": ("/api/v1/conversations", {"mentions": "true", "status": "all"}),
+        "api_counts": ("/api/v1/conversations/counts", {}),
+    }
+    out: dict[str, Any] = {}
+    with httpx.Client(
+        base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30, trust_env=False
+    ) as client:
+        for name, (path, params) in cases.items():
+            out[name] = _timed(client, path, params, runs)
+    with httpx.Client(base_url=base, timeout=30, trust_env=False) as client:
+        login = client.post("/api/v1/auth/login", json={"email": email, "password": WEB_PASSWORD})
+        login.raise_for_status()
+        out["web_inbox_mine_vip"] = _timed(
+            client, "/inbox", {"assignee": "me", "label": "vip"}, runs
+        )
+    return out
+
+
+def run(server: env.Server, size_name: str = "full") -> dict[str, Any]:
+    from bench.seed_data import seed
+
+    size = SIZES[size_name]
+    out: dict[str, Any] = {"size": size}
+    with server.database("team") as url:
+        env.use_crm_settings(url)
+        seeded = seed(url, customers=size["customers"], messages=size["messages"])
+        out["seed"] = seeded
+        team = asyncio.run(seed_team(url, seeded["agent_id"]))
+        out["database"] = asyncio.run(
+            measure(url, seeded["agent_id"], team["owner"], team["tables"], size["runs"])
+        )
+        crm, base = env.start_crm(url)
+        with crm:
+            out["http"] = http(
+                base,
+                _token(url, seeded["agent_id"]),
+                _agent_email(url, seeded["agent_id"]),
+                size["runs"],
+            )
+    n = f"{seeded['messages']:,} messages / {seeded['customers']:,} customers"
+    rows = [
+        row(
+            f"Team inbox DB p95, {case} ({n})",
+            f["p95_ms"],
+            "ms",
+            5,
+            "<=",
+            note=f"p50 {f['p50_ms']} ms",
+        )
+        for case, f in out["database"].items()
+    ]
+    rows += [
+        row(
+            f"Team inbox HTTP p95, {case} ({n})",
+            f["p95_ms"],
+            "ms",
+            25,
+            "<=",
+            note=f"p50 {f['p50_ms']} ms",
+        )
+        for case, f in out["http"].items()
+    ]
+    out["rows"] = rows
+    return out
