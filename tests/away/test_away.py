@@ -177,3 +177,53 @@ async def test_settings_page(client: Any, conn: Any) -> None:
     assert row["hours"]["1"] == [["18:00", "23:00"]] and row["hours"]["2"] == []
     assert str(row["holidays"][0]) == "2026-12-25" and row["away_every_hours"] == 12
     assert row["time_zone"] == "America/Sao_Paulo"
+
+
+async def test_opt_words_settings(client: Any, conn: Any) -> None:
+    from tests.web.conftest import sign_in, user_with_password
+
+    ann = await user_with_password(conn, "ann@example.com")
+    csrf = await sign_in(client, "ann@example.com")
+    page = await client.get("/settings/away")
+    assert "en: STOP, UNSUBSCRIBE, STOP ALL, OPT OUT" in page.text  # the defaults
+    bad = await client.post(
+        "/settings/away/opt-words",
+        data={"csrf_token": csrf, "opt_out_words": "STOP", "opt_in_words": ""},
+    )
+    assert (
+        bad.status_code == 422
+        and "write each line as" in bad.text
+        and ">STOP</textarea>" in bad.text
+    )
+    saved = await client.post(
+        "/settings/away/opt-words",
+        data={
+            "csrf_token": csrf,
+            "opt_out_words": "en: halt\nsv: stoppa, sluta",
+            "opt_in_words": "",
+        },
+    )
+    assert saved.status_code == 303
+    cur = await conn.execute(
+        "SELECT opt_out_words, opt_in_words FROM agents WHERE id = %s", (ann["agent"]["id"],)
+    )
+    row = await cur.fetchone()
+    assert (
+        row["opt_out_words"] == {"en": ["HALT"], "sv": ["SLUTA", "STOPPA"]}
+        and row["opt_in_words"] is None
+    )
+    tables = ann["tables"]
+    cur = await conn.execute(
+        tables.query(
+            "INSERT INTO {customers} (name, phone) VALUES ('A', '+4915123456781') RETURNING id"
+        )
+    )
+    customer = (await cur.fetchone())["id"]
+    await conn.execute(
+        tables.query(
+            "INSERT INTO {messages} (customer_id, message, direction) VALUES (%s, 'Sluta', 'inbound')"
+        ),
+        (customer,),
+    )
+    cur = await conn.execute(tables.query("SELECT opted_in FROM {customers}"))
+    assert (await cur.fetchone())["opted_in"] is False

@@ -196,3 +196,68 @@ async def opt_in_of(
     )
     row = await cur.fetchone()
     return dict(row) if row else None
+
+
+class OptWordsError(ValueError):
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+async def opt_words(
+    conn: AsyncConnection[Any], *, agent_id: int
+) -> dict[str, dict[str, list[str]]]:
+    """The workspace's opt-out and opt-in words per language (its own, else the defaults)."""
+    cur = await conn.execute(
+        """SELECT coalesce(opt_out_words, wacrm_default_opt_words('out')) AS out,
+                  coalesce(opt_in_words, wacrm_default_opt_words('in')) AS in_
+           FROM agents WHERE id = %s""",
+        (agent_id,),
+    )
+    row = await cur.fetchone()
+    return {"out": dict(row["out"]), "in": dict(row["in_"])} if row else {"out": {}, "in": {}}
+
+
+def parse_words(text: str, field: str) -> dict[str, list[str]]:
+    """Lines like `en: STOP, UNSUBSCRIBE` -> {"en": ["STOP", "UNSUBSCRIBE"]}."""
+    import re
+
+    out: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        language, sep, words = line.partition(":")
+        language = language.strip()
+        if not sep or not re.match(r"^[a-z]{2,3}(_[A-Z]{2})?$", language):
+            raise OptWordsError(
+                f"write each line as 'en: STOP, UNSUBSCRIBE' (got {line.strip()[:40]!r})", field
+            )
+        listed = [w.strip().upper() for w in words.split(",") if w.strip()]
+        if not listed or len(listed) > 20 or any(len(w) > 40 for w in listed):
+            raise OptWordsError(
+                f"{language}: 1 to 20 words or phrases, each at most 40 characters", field
+            )
+        out[language] = sorted(set(out.get(language, []) + listed))
+    if len(out) > 30:
+        raise OptWordsError("at most 30 languages", field)
+    return out
+
+
+async def save_opt_words(
+    conn: AsyncConnection[Any], *, agent_id: int, out_text: str, in_text: str
+) -> None:
+    """Save the workspace's words (an empty box restores the defaults)."""
+    words_out, words_in = (
+        parse_words(out_text, "opt_out_words"),
+        parse_words(in_text, "opt_in_words"),
+    )
+    import json
+
+    await conn.execute(
+        "UPDATE agents SET opt_out_words = %s, opt_in_words = %s WHERE id = %s",
+        (
+            json.dumps(words_out) if words_out else None,
+            json.dumps(words_in) if words_in else None,
+            agent_id,
+        ),
+    )

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from wacrm import i18n
 from wacrm.accounts.deps import AgentScope
 from wacrm.away import service as away
+from wacrm.contacts import service as contacts
 from wacrm.web.deps import web_scope
 from wacrm.web.templating import render
 
@@ -24,10 +25,16 @@ async def _page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
     saved: bool = False,
+    words_typed: dict[str, str] | None = None,
 ) -> Response:
     async with request.app.state.pool.connection() as conn:
         current = await away.get_settings(conn, agent_id=scope.agent_id)
         open_now = await away.is_open(conn, agent_id=scope.agent_id)
+        words = await contacts.opt_words(conn, agent_id=scope.agent_id)
+    typed_words = words_typed or {
+        kind: "\n".join(f"{lang}: {', '.join(ws)}" for lang, ws in sorted(words[kind].items()))
+        for kind in ("out", "in")
+    }
     if values is None:
         values = {
             "time_zone": current.get("time_zone") or "UTC",
@@ -54,6 +61,7 @@ async def _page(
         zones=i18n.time_zone_names(),
         days=away.DAYS,
         open_now=open_now,
+        words=typed_words,
         saved=saved,
     )
 
@@ -103,5 +111,22 @@ async def save(request: Request, scope: AgentScope = Depends(web_scope)) -> Resp
     except away.AwayError as exc:
         return await _page(
             request, scope, values=values, errors={exc.field: str(exc)}, status_code=422
+        )
+    return RedirectResponse("/settings/away?saved=1", status_code=303)
+
+
+@router.post("/opt-words", response_class=HTMLResponse)
+async def save_opt_words(request: Request, scope: AgentScope = Depends(web_scope)) -> Response:
+    """The opt-out / opt-in words per language (a customer's whole message being one of them)."""
+    form = await request.form()
+    typed = {k: str(form.get(f"opt_{k}_words", ""))[:8000] for k in ("out", "in")}
+    try:
+        async with request.app.state.pool.connection() as conn:
+            await contacts.save_opt_words(
+                conn, agent_id=scope.agent_id, out_text=typed["out"], in_text=typed["in"]
+            )
+    except contacts.OptWordsError as exc:
+        return await _page(
+            request, scope, errors={exc.field: str(exc)}, status_code=422, words_typed=typed
         )
     return RedirectResponse("/settings/away?saved=1", status_code=303)
