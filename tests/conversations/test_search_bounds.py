@@ -13,10 +13,12 @@ async def _ids(conn, t, **kw):
     return [item["customer_id"] for item in page["items"]]
 
 
-@pytest.mark.parametrize("few", [1000, 1])  # the matches read and sorted, or the inbox walked
+@pytest.mark.parametrize(("dense", "few"), [(1, 1000), (10**6, 1000), (10**6, 1)])
 async def test_text_search_finds_every_customer_whose_messages_have_the_words(
-    conn, monkeypatch, few
+    conn, monkeypatch, dense, few
 ):
+    """Whichever way: the inbox walk filtered, the matches read and sorted, or walked after all."""
+    monkeypatch.setattr(service, "DENSE_HITS", dense)
     monkeypatch.setattr(service, "FEW_MATCHES", few)
     t = await new_agent(conn)
     old = await add_customer(conn, t, "Olga", phone="4915100000001")

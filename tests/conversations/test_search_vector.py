@@ -31,11 +31,19 @@ async def _parcel_history(conn, t):
     return c
 
 
-@pytest.mark.parametrize("few", [1000, 3, 1])
+@pytest.mark.parametrize(
+    ("dense", "few"),
+    [
+        (1, 1000),  # dense among the most active: the inbox walk filtered by the search
+        (10**6, 1000),  # not dense, few: the matches read and sorted
+        (10**6, 3),  # not dense, but more than `few`: the walk after all
+    ],
+)
 async def test_customers_whose_messages_match_by_last_activity_whichever_way_read(
-    conn, monkeypatch, few
+    conn, monkeypatch, dense, few
 ):
-    monkeypatch.setattr(service, "FEW_MATCHES", few)  # 1000: matches sorted; else the walk
+    monkeypatch.setattr(service, "DENSE_HITS", dense)
+    monkeypatch.setattr(service, "FEW_MATCHES", few)
     t = await new_agent(conn)
     c = await _parcel_history(conn, t)
     assert await _ids(conn, t, q="parcel") == c  # by last activity

@@ -132,11 +132,15 @@ ORDER BY c.last_message_at DESC NULLS LAST, c.id DESC
 
 # The inbox search: names and usernames by prefix, phones by their prefix and suffix indexes
 # (wacrm.customers.phones), words through the customer's stored search document (migration
-# 0056: the words of the name, username and recent messages; one GIN over the customers). The
-# matches are read first, at most FEW_MATCHES + 1 of them: when they are few, the inbox reads
-# those customers and sorts them; when there are more, the inbox's own query filters by the
-# search while it walks the inbox order, and stops at the page's end (the matches are dense).
+# 0056: the words of the name, username and recent messages; one GIN over the customers). When
+# the matches are few (at most FEW_MATCHES), the inbox reads those customers and sorts them; when
+# there are more, the inbox's own query filters by the search while it walks the inbox order,
+# and stops at the page's end (the matches are dense enough).
 FEW_MATCHES = 1000
+# First, the PROBE most active customers are checked: DENSE_HITS matches among them (2%) mean the
+# walk is short, and the matches are not read first (a common word's GIN bitmap costs more).
+PROBE = 500
+DENSE_HITS = 10
 
 
 def search_condition(search: Search, params: dict[str, Any]) -> sql.Composable:
@@ -168,6 +172,33 @@ async def _search_ids(
         prepare=False,
     )
     return [row["id"] for row in await cur.fetchall()]
+
+
+_DENSITY_SQL = """
+SELECT count(*) FILTER (WHERE {where}) AS hits FROM (
+  SELECT * FROM {customers} c ORDER BY c.last_message_at DESC NULLS LAST, c.id DESC
+  LIMIT %(probe)s) c"""
+
+
+async def _dense(conn: AsyncConnection[Any], tables: AgentTables, search: Search) -> bool:
+    """Whether the search matches at least DENSE_HITS of the PROBE most active customers: then
+    the inbox walk finds a page quickly, and reading every match first would cost more."""
+    params: dict[str, Any] = {"probe": PROBE}
+    where = search_condition(search, params)
+    cur = await conn.execute(tables.query(_DENSITY_SQL, where=where), params, prepare=False)
+    row = await cur.fetchone()
+    return bool(row and row["hits"] >= DENSE_HITS)
+
+
+async def _match_ids(
+    conn: AsyncConnection[Any], tables: AgentTables, search: Search
+) -> list[int] | None:
+    """The ids of the search's matches when they are few (the inbox reads and sorts them), None
+    when they are many (the inbox's query filters its walk by the search)."""
+    if await _dense(conn, tables, search):
+        return None
+    ids = await _search_ids(conn, tables, search, limit=FEW_MATCHES + 1)
+    return ids if len(ids) <= FEW_MATCHES else None
 
 
 def _filters(
@@ -217,10 +248,7 @@ async def inbox(
     after_at, after_id = cursors.decode(cursor) if cursor else (None, None)
     search = Search(q.strip()) if q and q.strip() else None
     base: dict[str, Any] = {}
-    match_ids = None
-    if search is not None:  # few matches: read them; many: filter the inbox walk by the search
-        match_ids = await _search_ids(conn, tables, search, limit=FEW_MATCHES + 1)
-        match_ids = match_ids if len(match_ids) <= FEW_MATCHES else None
+    match_ids = await _match_ids(conn, tables, search) if search is not None else None
     filters = _filters(
         tables,
         unread=unread,
