@@ -420,6 +420,8 @@ def seed(
                 "".join(f"{k}\tsku{k % 50}\t{1 + k % 3}\t9.50\n" for k in range(1, orders + 1))
             )
         lap("copy_others")
+        _fill_search_doc(cur, t)
+        lap("search_doc")
         for suffix in ("customers", "messages", "orders", "orders_items"):
             cur.execute(
                 "SELECT setval(pg_get_serial_sequence(%s, 'id'), "
@@ -479,6 +481,27 @@ def _fill_search_vector(cur: psycopg.Cursor[Any], t: AgentTables) -> None:
         )
         for trig in blocking:
             cur.execute(trig["def"])
+
+
+def _fill_search_doc(cur: psycopg.Cursor[Any], t: AgentTables) -> None:
+    """The customers' search document (per-agent step 56), which the messages' statement trigger
+    fills on insert: the COPY ran with the triggers off, so it is filled here as step 56 does."""
+    cur.execute(
+        "SELECT 1 FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'search_doc'",
+        (_table_name(t, "customers"),),
+    )
+    if cur.fetchone() is not None:
+        cur.execute(
+            t.query(
+                "UPDATE {customers} c SET search_doc = wacrm_customer_name_words(c.name, c.username)"
+                " || coalesce(x.words, ''::tsvector)"
+                " FROM {customers} c2 LEFT JOIN ("
+                "  SELECT m.customer_id, array_to_tsvector(array_agg(DISTINCT w.word)) AS words"
+                "  FROM {messages} m CROSS JOIN LATERAL unnest(tsvector_to_array(m.search_vector))"
+                "    AS w(word) WHERE m.search_vector IS NOT NULL GROUP BY m.customer_id"
+                " ) x ON x.customer_id = c2.id WHERE c.id = c2.id"
+            )
+        )
 
 
 def _rebuild(url: str, rebuild: list[str]) -> None:
