@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -94,6 +95,11 @@ def nginx(folder: Path, upstream_port: int) -> Iterator[tuple[str, Path]]:
         _stop(proc)
 
 
+def trusting(ca: Path) -> ssl.SSLContext:
+    """A TLS context that trusts only `ca` (the proxy's local CA or self-signed certificate)."""
+    return ssl.create_default_context(cafile=str(ca))
+
+
 def _self_signed(folder: Path) -> tuple[Path, Path]:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -141,7 +147,7 @@ def _wait_tls(url: str, ca: Path, proc: subprocess.Popen[bytes], log: Path) -> N
             )
         if ca.exists():
             try:
-                httpx.get(url + "/healthz", verify=str(ca), timeout=3)
+                httpx.get(url + "/healthz", verify=trusting(ca), timeout=3)
                 return
             except httpx.HTTPError:
                 pass

@@ -44,7 +44,9 @@ class Events(threading.Thread):
 
     def _read(self) -> None:
         with (
-            httpx.Client(verify=str(self.ca), timeout=httpx.Timeout(10, read=60)) as http,
+            httpx.Client(
+                verify=proxies.trusting(self.ca), timeout=httpx.Timeout(10, read=60)
+            ) as http,
             http.stream("GET", self.url + "/api/v1/events", headers=bearer(self.token)) as resp,
         ):
             self.headers = dict(resp.headers)
@@ -79,7 +81,7 @@ def test_webhooks_sign_in_and_sse_through_tls(proxy: str, db_url: str, tmp_path:
         with start_proxy(folder, web.port) as (base, ca):  # type: ignore[arg-type]
             web.env["WACRM_PUBLIC_URL"] = base
             web.start()
-            http = httpx.Client(base_url=base, verify=str(ca), timeout=15)
+            http = httpx.Client(base_url=base, verify=proxies.trusting(ca), timeout=15)
             assert http.get("/readyz").status_code == 200
             events = Events(base, agent["token"], ca)
             events.start()
