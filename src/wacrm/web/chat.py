@@ -125,18 +125,16 @@ async def panel_context(
 async def chat_page(
     request: Request, customer_id: int = CustomerId, scope: AgentScope = Depends(web_scope)
 ) -> Response:
-    async with request.app.state.pool.connection() as conn:
-        conv = await _conversation(conn, scope, customer_id)
-        page = await conversations.chat(
-            conn, tables=scope.tables, customer_id=customer_id, limit=PAGE
-        )
-        composer = await composer_context(conn, scope, conv)
-        panel = await panel_context(conn, scope, customer_id)
-        bar = await team.bar_context(conn, scope, customer_id)
-        items = chronological(page["items"])
-        anchor = cursors.encode(items[0]["timestamp"], items[0]["id"]) if items else ""
-        since = items[0]["timestamp"] if items and page["next_cursor"] else None
-        items = await team.timeline(conn, scope, customer_id, items, since=since)
+    conn = scope.db
+    conv = await _conversation(conn, scope, customer_id)
+    page = await conversations.chat(conn, tables=scope.tables, customer_id=customer_id, limit=PAGE)
+    composer = await composer_context(conn, scope, conv)
+    panel = await panel_context(conn, scope, customer_id)
+    bar = await team.bar_context(conn, scope, customer_id)
+    items = chronological(page["items"])
+    anchor = cursors.encode(items[0]["timestamp"], items[0]["id"]) if items else ""
+    since = items[0]["timestamp"] if items and page["next_cursor"] else None
+    items = await team.timeline(conn, scope, customer_id, items, since=since)
     return await render(
         request,
         "chat.html",
@@ -169,16 +167,16 @@ async def recent(
         after = cursors.decode(anchor) if anchor else None
     except cursors.InvalidCursorError as exc:
         raise HTTPException(400, detail=str(exc)) from exc
-    async with request.app.state.pool.connection() as conn:
-        await _conversation(conn, scope, customer_id)
-        page = await conversations.chat(
-            conn, tables=scope.tables, customer_id=customer_id, limit=conversations.MAX_PAGE
-        )
-        items = chronological(page["items"])
-        if after is not None and after[0] is not None:
-            items = [m for m in items if (m["timestamp"], m["id"]) >= after]
-        since = after[0] if after is not None else None
-        items = await team.timeline(conn, scope, customer_id, items, since=since)
+    conn = scope.db
+    await _conversation(conn, scope, customer_id)
+    page = await conversations.chat(
+        conn, tables=scope.tables, customer_id=customer_id, limit=conversations.MAX_PAGE
+    )
+    items = chronological(page["items"])
+    if after is not None and after[0] is not None:
+        items = [m for m in items if (m["timestamp"], m["id"]) >= after]
+    since = after[0] if after is not None else None
+    items = await team.timeline(conn, scope, customer_id, items, since=since)
     return await render(
         request,
         "partials/messages.html",
@@ -196,12 +194,12 @@ async def mark_read(
     """The page says the agent sees the chat (visible, focused): mark it read, send the receipt.
 
     Never on a GET: a GET is any site's link away (SameSite=Lax carries the cookie)."""
-    async with request.app.state.pool.connection() as conn:
-        conv = await _conversation(conn, scope, customer_id)
-        if conv["unread_count"]:
-            await conversations.mark_read(
-                conn, tables=scope.tables, agent_id=scope.agent_id, customer_id=customer_id
-            )
+    conn = scope.db
+    conv = await _conversation(conn, scope, customer_id)
+    if conv["unread_count"]:
+        await conversations.mark_read(
+            conn, tables=scope.tables, agent_id=scope.agent_id, customer_id=customer_id
+        )
     return Response(status_code=204)
 
 
@@ -212,19 +210,19 @@ async def older(
     cursor: str = Query(..., min_length=1, max_length=200),
     scope: AgentScope = Depends(web_scope),
 ) -> Response:
-    async with request.app.state.pool.connection() as conn:
-        try:
-            page = await conversations.chat(
-                conn, tables=scope.tables, customer_id=customer_id, limit=PAGE, cursor=cursor
-            )
-        except conversations.ConversationNotFoundError as exc:
-            raise _404(customer_id) from exc
-        except cursors.InvalidCursorError as exc:
-            raise HTTPException(400, detail=str(exc)) from exc
-        items = chronological(page["items"])
-        since = items[0]["timestamp"] if items and page["next_cursor"] else None
-        until = cursors.decode(cursor)[0]
-        items = await team.timeline(conn, scope, customer_id, items, since=since, until=until)
+    conn = scope.db
+    try:
+        page = await conversations.chat(
+            conn, tables=scope.tables, customer_id=customer_id, limit=PAGE, cursor=cursor
+        )
+    except conversations.ConversationNotFoundError as exc:
+        raise _404(customer_id) from exc
+    except cursors.InvalidCursorError as exc:
+        raise HTTPException(400, detail=str(exc)) from exc
+    items = chronological(page["items"])
+    since = items[0]["timestamp"] if items and page["next_cursor"] else None
+    until = cursors.decode(cursor)[0]
+    items = await team.timeline(conn, scope, customer_id, items, since=since, until=until)
     return await render(
         request,
         "partials/older.html",
@@ -245,12 +243,12 @@ async def composer(
     scope: AgentScope = Depends(web_scope),
 ) -> Response:
     """The composer, or 204 (nothing to swap) when it is already in the right mode."""
-    async with request.app.state.pool.connection() as conn:
-        conv = await _conversation(conn, scope, customer_id)
-        want = "text" if conv["window"]["state"] == "open" else "template"
-        if mode == want:
-            return Response(status_code=204)
-        context = await composer_context(conn, scope, conv)
+    conn = scope.db
+    conv = await _conversation(conn, scope, customer_id)
+    want = "text" if conv["window"]["state"] == "open" else "template"
+    if mode == want:
+        return Response(status_code=204)
+    context = await composer_context(conn, scope, conv)
     return await render(request, "partials/composer.html", scope=scope, **context)
 
 
@@ -275,52 +273,52 @@ async def send(
 ) -> Response:
     """Send text, a file with a caption, or a template; answers with a fresh composer."""
     reply = int(reply_to) if reply_to.isdigit() else None
-    async with request.app.state.pool.connection() as conn:
-        await _conversation(conn, scope, customer_id)
-        error, status, field = None, 200, "text"
-        try:
-            content: Any
-            if template:
-                field = "template"
-                name, _sep, language = template.partition("|")
-                content = TemplateContent(
-                    name=name,
-                    language=language or "en_US",
-                    body_params=template_params(await request.form(), template, params),
-                    reply_to=reply,
+    conn = scope.db
+    await _conversation(conn, scope, customer_id)
+    error, status, field = None, 200, "text"
+    try:
+        content: Any
+        if template:
+            field = "template"
+            name, _sep, language = template.partition("|")
+            content = TemplateContent(
+                name=name,
+                language=language or "en_US",
+                body_params=template_params(await request.form(), template, params),
+                reply_to=reply,
+            )
+        elif file is not None and file.filename:
+            field = "file"
+            content = await _media_content(conn, scope, file, caption, reply)
+        elif text.strip():
+            content = TextContent(body=text, reply_to=reply)
+        else:
+            raise ValueError(_("the message is empty: write a message, or attach a file"))
+        await outbound.queue_message(
+            conn,
+            tables=scope.tables,
+            agent_id=scope.agent_id,
+            customer_id=customer_id,
+            content=content,
+            sent_by=scope.user.id,
+        )
+    except outbound.WindowClosedError:
+        error, status, field = (
+            (
+                _(
+                    "the 24-hour window is closed: the customer has to write first, "
+                    "or send an approved template"
                 )
-            elif file is not None and file.filename:
-                field = "file"
-                content = await _media_content(conn, scope, file, caption, reply)
-            elif text.strip():
-                content = TextContent(body=text, reply_to=reply)
-            else:
-                raise ValueError(_("the message is empty: write a message, or attach a file"))
-            await outbound.queue_message(
-                conn,
-                tables=scope.tables,
-                agent_id=scope.agent_id,
-                customer_id=customer_id,
-                content=content,
-                sent_by=scope.user.id,
-            )
-        except outbound.WindowClosedError:
-            error, status, field = (
-                (
-                    _(
-                        "the 24-hour window is closed: the customer has to write first, "
-                        "or send an approved template"
-                    )
-                ),
-                409,
-                "composer",
-            )
-        except outbound.OutboundError as exc:
-            error, status = str(exc), exc.status
-        except ValueError as exc:  # pydantic's ValidationError is one too
-            error, status = _first_error(exc), 400
-        conv = await conversations.conversation(conn, tables=scope.tables, customer_id=customer_id)
-        context = await composer_context(conn, scope, conv, error=error, error_field=field)
+            ),
+            409,
+            "composer",
+        )
+    except outbound.OutboundError as exc:
+        error, status = str(exc), exc.status
+    except ValueError as exc:  # pydantic's ValidationError is one too
+        error, status = _first_error(exc), 400
+    conv = await conversations.conversation(conn, tables=scope.tables, customer_id=customer_id)
+    context = await composer_context(conn, scope, conv, error=error, error_field=field)
     context.update(text="" if error is None else text)
     if error is not None and template:  # the chosen template and what was typed stay
         form = await request.form()
@@ -388,12 +386,12 @@ async def retry(
     message_id: int = Path(..., ge=1, le=2**63 - 1),
     scope: AgentScope = Depends(web_scope),
 ) -> Response:
-    async with request.app.state.pool.connection() as conn:
-        await _conversation(conn, scope, customer_id)
-        try:
-            await outbound.retry_message(conn, tables=scope.tables, message_id=message_id)
-        except outbound.OutboundError as exc:
-            raise HTTPException(exc.status, detail=str(exc)) from exc
+    conn = scope.db
+    await _conversation(conn, scope, customer_id)
+    try:
+        await outbound.retry_message(conn, tables=scope.tables, message_id=message_id)
+    except outbound.OutboundError as exc:
+        raise HTTPException(exc.status, detail=str(exc)) from exc
     return Response(status_code=204, headers={"HX-Trigger": "live-chat"})
 
 
@@ -401,8 +399,8 @@ async def retry(
 async def panel(
     request: Request, customer_id: int = CustomerId, scope: AgentScope = Depends(web_scope)
 ) -> Response:
-    async with request.app.state.pool.connection() as conn:
-        context = await panel_context(conn, scope, customer_id)
+    conn = scope.db
+    context = await panel_context(conn, scope, customer_id)
     return await render(request, "partials/panel.html", scope=scope, **context)
 
 
@@ -414,20 +412,20 @@ async def rename(
     scope: AgentScope = Depends(web_scope),
 ) -> Response:
     error, status = None, 200
-    async with request.app.state.pool.connection() as conn:
-        try:
-            if (
-                await customers.rename_customer(
-                    conn, tables=scope.tables, customer_id=customer_id, name=name
-                )
-                is None
-            ):
-                raise _404(customer_id)
-        except customers.CustomerError as exc:
-            error, status = str(exc), 400
-        context = await panel_context(
-            conn, scope, customer_id, panel_error=error, panel_form="name", name_typed=name
-        )
+    conn = scope.db
+    try:
+        if (
+            await customers.rename_customer(
+                conn, tables=scope.tables, customer_id=customer_id, name=name
+            )
+            is None
+        ):
+            raise _404(customer_id)
+    except customers.CustomerError as exc:
+        error, status = str(exc), 400
+    context = await panel_context(
+        conn, scope, customer_id, panel_error=error, panel_form="name", name_typed=name
+    )
     return await render(request, "partials/panel.html", scope=scope, status_code=status, **context)
 
 
@@ -443,31 +441,31 @@ async def new_order(
 ) -> Response:
     """Create an order for the customer from the chat (lines with an empty name are skipped)."""
     error, status = None, 200
-    async with request.app.state.pool.connection() as conn:
-        await _conversation(conn, scope, customer_id)
-        try:
-            items = order_lines(item_name, item_quantity, item_price)
-            await orders.create_order(
-                conn,
-                tables=scope.tables,
-                customer_id=customer_id,
-                items=items,
-                notes=notes.strip() or None,
-                created_by=scope.user.id,
-            )
-        except ValueError as exc:
-            error, status = str(exc), getattr(exc, "status", 400)
-        context = await panel_context(
+    conn = scope.db
+    await _conversation(conn, scope, customer_id)
+    try:
+        items = order_lines(item_name, item_quantity, item_price)
+        await orders.create_order(
             conn,
-            scope,
-            customer_id,
-            panel_error=error,
-            panel_form="order",
-            typed={"names": item_name, "quantities": item_quantity, "prices": item_price}
-            if error
-            else None,
-            notes_typed=notes if error else "",
+            tables=scope.tables,
+            customer_id=customer_id,
+            items=items,
+            notes=notes.strip() or None,
+            created_by=scope.user.id,
         )
+    except ValueError as exc:
+        error, status = str(exc), getattr(exc, "status", 400)
+    context = await panel_context(
+        conn,
+        scope,
+        customer_id,
+        panel_error=error,
+        panel_form="order",
+        typed={"names": item_name, "quantities": item_quantity, "prices": item_price}
+        if error
+        else None,
+        notes_typed=notes if error else "",
+    )
     return await render(request, "partials/panel.html", scope=scope, status_code=status, **context)
 
 
