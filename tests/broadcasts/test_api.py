@@ -227,3 +227,42 @@ async def test_audience_by_label_last_contact_and_opt_in(
     assert (
         await count(last_contact_before=cut) == 2
     )  # the one of 3 hours ago and the one who never wrote
+
+
+async def test_a_reply_goes_out_while_a_broadcast_is_under_way(
+    client: Any, conn: Any, db_url: str, shop: dict[str, Any]
+) -> None:
+    auth = bearer(shop["token"])
+    await conn.execute("UPDATE whatsapp_configuration SET messages_per_second = 1")
+    made = await client.post(
+        "/api/v1/broadcasts",
+        json={"name": "Slow", "template_name": "we_miss_you", "params": ["{name}", "5%"]},
+        headers=auth,
+    )
+    url = f"/api/v1/broadcasts/{made.json()['id']}"
+    async with worker(db_url):
+
+        async def queued() -> Any:
+            got = (await client.get(url, headers=auth)).json()
+            return got if got["state"] == "sent" else None
+
+        assert await wait_until(queued, 30)
+        customer = shop["customers"][0]
+        shop["sandbox"].open_window(customer["phone"].lstrip("+"))  # the customer wrote an hour ago
+        reply = await client.post(
+            f"/api/v1/customers/{customer['id']}/messages",
+            json={"type": "text", "body": "Right away!"},
+            headers=auth,
+        )
+        assert reply.status_code == 202
+
+        async def reply_sent() -> Any:
+            cur = await conn.execute(
+                shop["tables"].query("SELECT status FROM {messages} WHERE id = %s"),
+                (reply.json()["id"],),
+            )
+            return (await cur.fetchone())["status"] in ("sent", "delivered", "read")
+
+        assert await wait_until(reply_sent, 10)
+        waiting = (await client.get(url, headers=auth)).json()["counters"]["waiting"]
+    assert waiting >= 1  # the broadcast's own messages were still waiting for their slots
