@@ -126,6 +126,7 @@ def check(
 
     from wacrm.config import Settings
     from wacrm.db.runtime import resolve_database_url
+    from wacrm.numbers.checks import worst
     from wacrm.ops import doctor
 
     settings, loaded = doctor.settings_or_problem(Settings)
@@ -137,7 +138,7 @@ def check(
         finally:
             if handle is not None:
                 handle.cleanup()
-    result = doctor.worst(found)
+    result = worst(found)
     if as_json:
         payload = {"status": result, "checks": [c.as_dict() for c in found]}
         sys.stdout.write(json.dumps(payload) + "\n")

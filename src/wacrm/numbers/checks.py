@@ -75,6 +75,13 @@ class Check:
         return asdict(self)
 
 
+def worst(found: list[Check]) -> Status:
+    """The overall outcome: a problem if any, else a warning if any, else ok."""
+    if any(c.status == "problem" for c in found):
+        return "problem"
+    return "warning" if any(c.status == "warning" for c in found) else "ok"
+
+
 def explain(exc: send_errors.SendError) -> str:
     meaning = MEANINGS.get(exc.code or -1)
     if meaning is None:

@@ -82,9 +82,8 @@ async def run_checks(
     results = await checks.run_checks(
         config, public_url=request.app.state.settings.public_url, subscribe=subscribe
     )
-    worst = (
-        "problem"
-        if any(r.status == "problem" for r in results)
-        else ("warning" if any(r.status == "warning" for r in results) else "ok")
-    )
-    return {"config_id": config_id, "status": worst, "checks": [r.as_dict() for r in results]}
+    return {
+        "config_id": config_id,
+        "status": checks.worst(results),
+        "checks": [r.as_dict() for r in results],
+    }

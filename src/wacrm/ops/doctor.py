@@ -246,9 +246,3 @@ def run_all(settings: Settings, url: str, *, meta: bool) -> list[Check]:
         if meta:
             found += asyncio.run(numbers_at_meta(url, settings))
     return [*found, *public_url(settings), media_folder(settings)]
-
-
-def worst(found: list[Check]) -> Status:
-    if any(c.status == "problem" for c in found):
-        return "problem"
-    return "warning" if any(c.status == "warning" for c in found) else "ok"
