@@ -20,6 +20,7 @@ from wacrm.agents.service import drop_agent
 from wacrm.media.store import FolderStore, media_key
 from wacrm.ops.backup import BackupError, backup_agent, check_totals, restore_agent
 from wacrm.ops.erase import CustomerNotFoundError, erase_customer, erasure_plan
+from wacrm.ops.shared_rows import shared_tables
 from wacrm.orders import service as orders
 
 WACRM = [sys.executable, "-m", "wacrm"]
@@ -90,7 +91,7 @@ async def populate(
 
 
 async def snapshot(conn: Any, agent_id: int, prefix: str) -> dict[str, list[dict[str, Any]]]:
-    """Every row of the agent's tables and shared rows, in id order."""
+    """Every row of the agent's tables and shared rows, in a stable order (some tables have no id)."""
     cur = await conn.execute(
         "SELECT relname FROM pg_class WHERE relkind = 'r' AND starts_with(relname, %s) ORDER BY 1",
         (prefix + "_",),
@@ -98,16 +99,12 @@ async def snapshot(conn: Any, agent_id: int, prefix: str) -> dict[str, list[dict
     out: dict[str, list[dict[str, Any]]] = {}
     for (name,) in [(r["relname"],) for r in await cur.fetchall()]:
         rows = await conn.execute(
-            sql.SQL("SELECT * FROM {} ORDER BY id").format(sql.Identifier(name))
+            sql.SQL("SELECT * FROM {0} AS t ORDER BY t::text").format(sql.Identifier(name))
         )
         out[name] = [dict(r) for r in await rows.fetchall()]
-    for table, key in [
-        ("agents", "id"),
-        ("order_notification_settings", "agent_id"),
-        ("outbound_media", "agent_id"),
-    ]:
+    for table, key in [("agents", "id")] + [(t, "agent_id") for t in await shared_tables(conn)]:
         rows = await conn.execute(
-            sql.SQL("SELECT * FROM {} WHERE {} = %s ORDER BY 1").format(
+            sql.SQL("SELECT * FROM {} AS t WHERE {} = %s ORDER BY t::text").format(
                 sql.Identifier(table), sql.Identifier(key)
             ),
             (agent_id,),
@@ -120,7 +117,20 @@ async def test_backup_drop_restore_is_identical(conn: Any, tmp_path: Path) -> No
     store = FolderStore(tmp_path / "media")
     ids = await populate(conn, store)
     agent = ids["agent"]["agent"]
-    await populate(conn, store, "neighbour@example.com")  # another agent: untouched by all this
+    neighbour = await populate(conn, store, "neighbour@example.com")  # untouched by all this
+    # workspace rows in shared tables: a member (the neighbour), a label, a canned response
+    await conn.execute(
+        "INSERT INTO agent_members (agent_id, user_id) VALUES (%s, %s)",
+        (agent["id"], neighbour["agent"]["user_id"]),
+    )
+    await conn.execute(
+        "INSERT INTO workspace_labels (agent_id, name, color) VALUES (%s, 'vip', '#aa0000')",
+        (agent["id"],),
+    )
+    await conn.execute(
+        "INSERT INTO canned_responses (agent_id, shortcut, body) VALUES (%s, 'hi', 'Hello')",
+        (agent["id"],),
+    )
     await conn.execute(
         "INSERT INTO order_notification_settings (agent_id, text_template) VALUES (%s, 'Order {order_id}: {status}')",
         (agent["id"],),
@@ -148,7 +158,7 @@ async def test_backup_drop_restore_is_identical(conn: Any, tmp_path: Path) -> No
     assert len(manifest["media"]) == 6
 
     dropped = await drop_agent(conn, agent_id=agent["id"], confirm=agent["agent_prefix"])
-    assert len(dropped) == 5
+    assert sorted(dropped) == sorted(t for t in before if t.startswith(agent["agent_prefix"]))
     for f in (tmp_path / "media" / str(agent["id"])).iterdir():
         f.unlink()
     assert (await snapshot(conn, agent["id"], agent["agent_prefix"]))["agents"] == []

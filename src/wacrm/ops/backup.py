@@ -1,5 +1,8 @@
 """Back up one agent (its row, its tables, its shared rows, its media files) to a file, and restore it.
 
+Shared rows are those of every table with an `agent_id` that cascades from `agents` (see
+`wacrm.ops.shared_rows`): members, labels, settings, broadcasts, outgoing webhooks and the rest.
+
 The file is a gzipped tar: `manifest.json` (format, schema version, tables and their columns, row
 counts), one `COPY ... TO STDOUT` text stream per table (`data/<table>.copy`), and the agent's
 downloaded media (`media/<message_id>`). COPY goes through psycopg, so no pg_dump binary has to
@@ -20,12 +23,11 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 
 from wacrm.agents.tables import validate_prefix
+from wacrm.ops.shared_rows import load_shared_rows, shared_tables
 
 FORMAT = "wacrm-agent-backup/1"
 # Load order: a table's references come before it (customers.last_message_id is deferred).
 _ORDER = ("customers", "orders", "orders_items", "orders_history", "messages")
-# Rows about the agent kept in shared tables (dropped with the agent by ON DELETE CASCADE).
-_SHARED = ("order_notification_settings", "outbound_media")
 
 
 class BackupError(ValueError):
@@ -133,7 +135,7 @@ async def backup_agent(
                     }
                 )
                 _add(tar, f"data/{table}.copy", data)
-            for table in _SHARED:
+            for table in await shared_tables(conn):
                 columns = await _columns(conn, table)
                 where = sql.SQL("agent_id = {}").format(sql.Literal(agent_id))
                 data = await _copy_out(conn, _select(table, columns, where))
@@ -250,11 +252,13 @@ async def restore_agent(
                 await conn.execute(
                     sql.SQL("ALTER TABLE {} ENABLE TRIGGER USER").format(sql.Identifier(table))
                 )
+            known = await shared_tables(conn)
             for entry in manifest["shared"]:
-                if entry["name"] not in _SHARED:
+                if entry["name"] not in known:
                     raise BackupError(f"unexpected shared table {entry['name']!r} in the backup")
-                await _copy_in(
-                    conn, entry["name"], entry["columns"], member(f"data/{entry['name']}.copy")
+                data = member(f"data/{entry['name']}.copy")
+                await load_shared_rows(
+                    conn, table=entry["name"], columns=entry["columns"], data=data
                 )
             await conn.execute(
                 """SELECT setval(pg_get_serial_sequence('outbound_media', 'id'),

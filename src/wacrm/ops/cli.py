@@ -10,7 +10,7 @@ import typer
 from wacrm.cli.common import emit, fail, run_with_connection
 from wacrm.config import get_settings
 
-customer_app = typer.Typer(help="Customers' data (erasure on request).", no_args_is_help=True)
+customer_app = typer.Typer(help="Customers of an agent: import, erase.", no_args_is_help=True)
 
 
 def _media_root() -> Path:
