@@ -69,6 +69,10 @@ class AgentTables:
     def notes(self) -> sql.Identifier:
         return self._ident("notes")
 
+    @cached_property
+    def message_versions(self) -> sql.Identifier:
+        return self._ident("message_versions")
+
     def query(self, template: str, **extra: sql.Composable) -> sql.Composed:
         """Compose `template` with the agent's table names ({customers}, {messages}, ...)."""
         names = {suffix: getattr(self, suffix) for suffix in TABLE_SUFFIXES}
@@ -84,4 +88,5 @@ TABLE_SUFFIXES = (
     "conversation_labels",
     "conversation_events",
     "notes",
+    "message_versions",
 )

@@ -63,6 +63,8 @@ def order_unit_count(row: dict[str, Any]) -> int | None:
 
 def preview(row: dict[str, Any]) -> str:
     """One line for the inbox: '📷 Photo', '📄 invoice.pdf', '🛒 Order of 3 units', or the text."""
+    if row.get("deleted_at"):
+        return "🚫 " + _("This message was deleted")
     kind = message_type(row)
     text = (row.get("message") or "").strip()
     caption = row.get("caption")
@@ -225,4 +227,6 @@ def chat_message(row: dict[str, Any], *, quoted: dict[str, Any] | None = None) -
         if isinstance(row.get("payload"), dict)
         else None,
         "sent_by_name": row.get("sent_by_name"),
+        "edited_at": row.get("edited_at"),
+        "deleted": row.get("deleted_at") is not None,
     }

@@ -108,6 +108,8 @@ class ChatMessage(BaseModel):
     sent_by_name: str | None = Field(
         None, description="Who sent it from the CRM (null with sent_by null: an automation)"
     )
+    edited_at: datetime | None = Field(None, description="When the customer last edited it")
+    deleted: bool = Field(False, description="The customer deleted it (its content is gone)")
 
 
 class ChatPage(BaseModel):

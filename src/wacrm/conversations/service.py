@@ -27,7 +27,7 @@ _MESSAGE_COLUMNS = (
     "m.media_url, m.caption, m.wamid, m.wa_type, m.status, m.status_at, m.error_code, "
     "m.error_title, m.error_details, m.context_wamid, m.reaction, m.agent_reaction, m.order_id, "
     "m.media_mime_type, m.media_size, m.media_filename, m.media_status, m.media_error, m.raw, "
-    "m.payload, m.sent_by"
+    "m.payload, m.sent_by, m.edited_at, m.deleted_at"
 )
 
 
@@ -114,6 +114,7 @@ SELECT c.id, c.name, c.profile_name, c.name_by_agent, c.phone, c.username, c.pro
        lm.caption AS m_caption, lm.media_type AS m_media_type, lm.wa_type AS m_wa_type,
        lm."timestamp" AS m_timestamp, lm.media_filename AS m_media_filename,
        lm.media_mime_type AS m_media_mime_type, lm.raw AS m_raw, lm.payload AS m_payload,
+       lm.deleted_at AS m_deleted_at,
        CASE WHEN lm.order_id IS NOT NULL THEN
          (SELECT sum(i.quantity) FROM {orders_items} i WHERE i.order_id = lm.order_id) END
          AS m_order_items

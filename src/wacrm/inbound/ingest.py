@@ -202,6 +202,7 @@ class _Part:
     wamids: set[str] = field(default_factory=set)
     statuses: list[list[dict[str, Any]]] = field(default_factory=list)  # rounds, one per repeat
     reactions: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[dict[str, Any]] = field(default_factory=list)  # edits and revokes
 
     def add_status(self, row: dict[str, Any]) -> None:
         for rnd in self.statuses:  # statuses of one wamid apply in order: one per round
@@ -265,6 +266,13 @@ class _Batch:
                 }
             )
             return
+        if msg.type in payload.MESSAGE_CHANGES:
+            change = payload.message_change(msg, raw)
+            if change is not None:  # one naming no message changes nothing (journaled as received)
+                part.changes.append(
+                    {**change, "agent_id": part.agent_id, "prefix": part.tables.prefix}
+                )
+            return
         if not msg.id:
             raise ProcessingError("a message without an id cannot be stored exactly once")
         fields = payload.message_fields(msg, raw)
@@ -316,6 +324,8 @@ async def _write_part(conn: AsyncConnection[Any], part: _Part, who: customers.Se
         await conn.execute(sql.statuses, params, prepare=True)
     for reaction in part.reactions:
         await conn.execute(sql.reaction, reaction, prepare=True)
+    for change in part.changes:
+        await conn.execute(sql.change, change, prepare=True)
 
 
 async def _move_customer(

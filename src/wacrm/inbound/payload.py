@@ -22,8 +22,10 @@ from wacrm.inbound.schemas import (
     Value,
     find_phone_number_id,
     to_datetime,
+    usable_id,
 )
 
+MESSAGE_CHANGES = frozenset({"edit", "revoke"})
 STATUSES = frozenset({"sent", "delivered", "read", "played", "failed"})
 IDENTITY_CHANGES = frozenset({"user_changed_number", "user_changed_user_id"})
 
@@ -139,6 +141,33 @@ def message_fields(msg: Message, raw: dict[str, Any]) -> dict[str, Any]:
         "size": r.media_size,
         "filename": r.media_filename,
         "media_status": "pending" if media else None,
+    }
+
+
+def message_change(msg: Message, raw: dict[str, Any]) -> dict[str, Any] | None:
+    """The fields of an `edit` / `revoke` of an earlier message (None: no original named)."""
+    kind = str(msg.type)
+    obj = raw.get(kind) if isinstance(raw.get(kind), dict) else {}
+    target = obj.get("original_message_id") or (msg.context.id if msg.context else None)
+    if not target or not isinstance(target, str) or not usable_id(target):
+        return None
+    text = caption = None
+    if kind == "edit":
+        inner = obj.get("message") if isinstance(obj.get("message"), dict) else {}
+        inner_type = inner.get("type") or ("text" if "text" in inner else None)
+        if inner_type is None:
+            inner_type = next((k for k in MEDIA_TYPES if k in inner), None)
+        if inner_type is None:
+            return None
+        r = render({**inner, "type": inner_type})
+        text, caption = r.text, r.caption
+    return {
+        "kind": kind,
+        "target": target,
+        "change_wamid": msg.id or f"{kind}:{target}:{msg.timestamp}",
+        "text": text,
+        "caption": caption,
+        "ts": to_datetime(msg.timestamp),
     }
 
 

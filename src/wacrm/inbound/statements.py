@@ -179,17 +179,33 @@ REACTION = (
 )
 
 
+# a customer's edit or revoke of a message (after the messages of its batch part); one that
+# arrives before its original waits in inbound_early_changes (migration 0080)
+CHANGE = (
+    """
+    WITH c AS (
+      SELECT * FROM wacrm_message_change(%(prefix)s, %(agent_id)s, %(kind)s, %(target)s,
+                                         %(change_wamid)s, %(text)s, %(caption)s, %(ts)s))
+    SELECT """
+    + notify_sql(
+        agent_id="%(agent_id)s", kind="'message'", customer_id="c.customer_id", message_id="c.id"
+    )
+    + " FROM c"
+)
+
+
 @dataclass(frozen=True)
 class AgentStatements:
     messages: str
     statuses: str
     order: str
     reaction: str
+    change: str
 
 
 @lru_cache(maxsize=4096)
 def for_agent(tables: AgentTables) -> AgentStatements:
     """The statements of one agent, composed once (no catalog lookups per batch)."""
     return AgentStatements(
-        *(tables.query(q).as_string(None) for q in (MESSAGES, STATUSES, ORDER, REACTION))
+        *(tables.query(q).as_string(None) for q in (MESSAGES, STATUSES, ORDER, REACTION, CHANGE))
     )

@@ -25,6 +25,7 @@ def install(app: FastAPI) -> None:
         errors,
         inbox,
         integrations,
+        message_versions,
         order_new,
         orders,
         preferences,
@@ -40,6 +41,7 @@ def install(app: FastAPI) -> None:
     app.include_router(auth.router)
     app.include_router(inbox.router)
     app.include_router(chat.router)
+    app.include_router(message_versions.router)
     app.include_router(order_new.router)  # /orders/new before /orders/{order_id}
     app.include_router(team.router)
     app.include_router(team_pages.router)

@@ -64,6 +64,8 @@ def version(m: dict[str, Any]) -> str:
             m["agent_reaction"],
             media.get("status"),
             m["error"] and m["error"]["code"],
+            m.get("edited_at"),
+            m.get("deleted"),
         )
     )
 
