@@ -267,10 +267,10 @@ class _Batch:
             )
             return
         if msg.type in payload.MESSAGE_CHANGES:
-            change = payload.message_change(msg, raw)
-            if change is not None:  # one naming no message changes nothing (journaled as received)
+            edit = payload.message_change(msg, raw)
+            if edit is not None:  # one naming no message changes nothing (journaled as received)
                 part.changes.append(
-                    {**change, "agent_id": part.agent_id, "prefix": part.tables.prefix}
+                    {**edit, "agent_id": part.agent_id, "prefix": part.tables.prefix}
                 )
             return
         if not msg.id:

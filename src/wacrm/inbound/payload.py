@@ -147,13 +147,13 @@ def message_fields(msg: Message, raw: dict[str, Any]) -> dict[str, Any]:
 def message_change(msg: Message, raw: dict[str, Any]) -> dict[str, Any] | None:
     """The fields of an `edit` / `revoke` of an earlier message (None: no original named)."""
     kind = str(msg.type)
-    obj = raw.get(kind) if isinstance(raw.get(kind), dict) else {}
+    obj = _dict(raw.get(kind))
     target = obj.get("original_message_id") or (msg.context.id if msg.context else None)
     if not target or not isinstance(target, str) or not usable_id(target):
         return None
     text = caption = None
     if kind == "edit":
-        inner = obj.get("message") if isinstance(obj.get("message"), dict) else {}
+        inner = _dict(obj.get("message"))
         inner_type = inner.get("type") or ("text" if "text" in inner else None)
         if inner_type is None:
             inner_type = next((k for k in MEDIA_TYPES if k in inner), None)
@@ -169,6 +169,10 @@ def message_change(msg: Message, raw: dict[str, Any]) -> dict[str, Any] | None:
         "caption": caption,
         "ts": to_datetime(msg.timestamp),
     }
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def media_job(route: Route, fields: dict[str, Any]) -> dict[str, Any]:
