@@ -40,13 +40,13 @@ UPDATE {customers} c SET
   bsuid = coalesce(c.bsuid, CASE WHEN NOT EXISTS (SELECT FROM {customers} o WHERE o.bsuid = t.bsuid)
                                THEN t.bsuid END),
   opted_in = CASE WHEN t.opted_in IS NULL THEN c.opted_in
-    WHEN t.opted_in AND c.opted_in IS FALSE AND coalesce(c.opt_in_source, '') LIKE 'keyword%%' THEN c.opted_in
+    WHEN t.opted_in AND c.opted_in IS FALSE AND coalesce(c.opt_in_source, '') ~ '^(keyword|WhatsApp)' THEN c.opted_in
     ELSE t.opted_in END,
   opt_in_changed_at = CASE WHEN t.opted_in IS NOT NULL AND t.opted_in IS DISTINCT FROM c.opted_in
-    AND NOT (t.opted_in AND c.opted_in IS FALSE AND coalesce(c.opt_in_source, '') LIKE 'keyword%%')
+    AND NOT (t.opted_in AND c.opted_in IS FALSE AND coalesce(c.opt_in_source, '') ~ '^(keyword|WhatsApp)')
     THEN now() ELSE c.opt_in_changed_at END,
   opt_in_source = CASE WHEN t.opted_in IS NOT NULL AND t.opted_in IS DISTINCT FROM c.opted_in
-    AND NOT (t.opted_in AND c.opted_in IS FALSE AND coalesce(c.opt_in_source, '') LIKE 'keyword%%')
+    AND NOT (t.opted_in AND c.opted_in IS FALSE AND coalesce(c.opt_in_source, '') ~ '^(keyword|WhatsApp)')
     THEN 'import' ELSE c.opt_in_source END,
   updated_at = now()
 FROM import_rows t WHERE c.id = t.customer_id

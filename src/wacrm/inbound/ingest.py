@@ -180,8 +180,11 @@ async def ingest(conn: AsyncConnection[Any], datas: Sequence[Any], routes: Route
     for i, data in enumerate(datas):
         if i % 16 == 15:
             await asyncio.sleep(0)  # a long batch must not hold up the event loop's other work
-        for route, value, raw_value in await payload.payload_changes(conn, data, routes):
-            await batch.add_change(conn, route, value, raw_value)
+        for route, value, raw_value, kind in await payload.payload_changes(conn, data, routes):
+            if kind == "user_preferences":
+                batch.add_preferences(route, raw_value)
+            else:
+                await batch.add_change(conn, route, value, raw_value)
         await templates.apply_webhooks(conn, data)  # template status / category (by WABA id)
     await batch.flush(conn)
     await enqueue_media_jobs(conn, batch.media_jobs)
@@ -203,6 +206,7 @@ class _Part:
     statuses: list[list[dict[str, Any]]] = field(default_factory=list)  # rounds, one per repeat
     reactions: list[dict[str, Any]] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)  # edits and revokes
+    preferences: list[dict[str, Any]] = field(default_factory=list)  # marketing stop / resume
 
     def add_status(self, row: dict[str, Any]) -> None:
         for rnd in self.statuses:  # statuses of one wamid apply in order: one per round
@@ -237,6 +241,15 @@ class _Batch:
             row = payload.status_fields(st)
             if row is not None:
                 self.part(route).add_status(row)
+
+    def add_preferences(self, route: Route, raw_value: dict[str, Any]) -> None:
+        """A `user_preferences` change: customers' marketing stop / resume."""
+        self.config_ids.add(route.config_id)
+        part = self.part(route)
+        for person, row in payload.preferences(raw_value):
+            part.people.append(person)
+            ident = {"phone": customers.e164(person[0]), "bsuid": person[1]}
+            part.preferences.append({**ident, **row, "agent_id": part.agent_id})
 
     async def _add_message(
         self,
@@ -326,6 +339,8 @@ async def _write_part(conn: AsyncConnection[Any], part: _Part, who: customers.Se
         await conn.execute(sql.reaction, reaction, prepare=True)
     for change in part.changes:
         await conn.execute(sql.change, change, prepare=True)
+    for pref in part.preferences:
+        await conn.execute(sql.preference, pref, prepare=True)
 
 
 async def _move_customer(

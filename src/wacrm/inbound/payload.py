@@ -29,8 +29,10 @@ MESSAGE_CHANGES = frozenset({"edit", "revoke"})
 STATUSES = frozenset({"sent", "delivered", "read", "played", "failed"})
 IDENTITY_CHANGES = frozenset({"user_changed_number", "user_changed_user_id"})
 
-Change = tuple[Route, Value, dict[str, Any]]
-"""A usable `messages` change: its route, its model and its raw JSON value."""
+FIELDS = frozenset({"messages", "user_preferences"})
+"""The webhook fields processed per number (others are journaled and skipped)."""
+Change = tuple[Route, Value, dict[str, Any], str]
+"""A usable change: its route, its model, its raw JSON value and its field."""
 
 
 class ProcessingError(Exception):
@@ -63,7 +65,7 @@ async def payload_changes(
     for e_i, entry in enumerate(payload.entry or []):
         for c_i, change in enumerate(entry.changes or []):
             value = change.value
-            if change.field not in (None, "messages") or value is None:
+            if (change.field or "messages") not in FIELDS or value is None:
                 continue
             pnid = value.metadata.phone_number_id if value.metadata else None
             if not pnid:
@@ -80,7 +82,8 @@ async def payload_changes(
                     f"the payload mixes numbers with different app secrets (phone_number_id "
                     f"{pnid}): its signature cannot vouch for all of them, so none is processed"
                 )
-            changes.append((route, value, data["entry"][e_i]["changes"][c_i]["value"]))
+            raw_value = data["entry"][e_i]["changes"][c_i]["value"]
+            changes.append((route, value, raw_value, change.field or "messages"))
     return changes
 
 
@@ -169,6 +172,33 @@ def message_change(msg: Message, raw: dict[str, Any]) -> dict[str, Any] | None:
         "caption": caption,
         "ts": to_datetime(msg.timestamp),
     }
+
+
+def preferences(raw_value: dict[str, Any]) -> list[tuple[Person, dict[str, Any]]]:
+    """The marketing preferences of a `user_preferences` change: (customer, fields) each."""
+    contacts = [
+        Contact.model_validate(c) for c in raw_value.get("contacts") or [] if isinstance(c, dict)
+    ]
+    found = []
+    for pref in raw_value.get("user_preferences") or []:
+        if not isinstance(pref, dict) or pref.get("category") not in (None, "marketing_messages"):
+            continue
+        choice = str(pref.get("value") or "").lower()
+        if choice not in ("stop", "resume"):
+            continue
+        wa_id, bsuid = pref.get("wa_id"), pref.get("user_id")
+        msg = Message.model_validate({"from": wa_id, "from_user_id": bsuid})
+        person = sender(msg, contacts)
+        if not person[0] and not person[1]:
+            continue
+        row = {
+            "opted_in": choice == "resume",
+            "ts": to_datetime(pref.get("timestamp")),
+            "source": "WhatsApp: "
+            + ("marketing messages stopped" if choice == "stop" else "marketing messages resumed"),
+        }
+        found.append((person, row))
+    return found
 
 
 def _dict(value: Any) -> dict[str, Any]:

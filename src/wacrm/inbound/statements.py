@@ -194,6 +194,24 @@ CHANGE = (
 )
 
 
+# a customer's marketing preference from WhatsApp (`user_preferences`): reach's opt-in columns;
+# an older preference than the one recorded changes nothing
+PREFERENCE = (
+    """
+    WITH u AS (
+      UPDATE {customers} c SET opted_in = %(opted_in)s, opt_in_changed_at = %(ts)s,
+        opt_in_source = %(source)s, updated_at = now()
+      WHERE c.id = (SELECT """
+    + _CUSTOMER_OF.format(row="x")
+    + """ FROM (SELECT %(phone)s::text AS phone, %(bsuid)s::text AS bsuid) x)
+        AND (c.opt_in_changed_at IS NULL OR c.opt_in_changed_at <= %(ts)s)
+      RETURNING c.id)
+    SELECT """
+    + notify_sql(agent_id="%(agent_id)s", kind="'customer'", customer_id="u.id")
+    + " FROM u"
+)
+
+
 @dataclass(frozen=True)
 class AgentStatements:
     messages: str
@@ -201,11 +219,15 @@ class AgentStatements:
     order: str
     reaction: str
     change: str
+    preference: str
 
 
 @lru_cache(maxsize=4096)
 def for_agent(tables: AgentTables) -> AgentStatements:
     """The statements of one agent, composed once (no catalog lookups per batch)."""
     return AgentStatements(
-        *(tables.query(q).as_string(None) for q in (MESSAGES, STATUSES, ORDER, REACTION, CHANGE))
+        *(
+            tables.query(q).as_string(None)
+            for q in (MESSAGES, STATUSES, ORDER, REACTION, CHANGE, PREFERENCE)
+        )
     )

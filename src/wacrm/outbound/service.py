@@ -11,7 +11,7 @@ from psycopg import AsyncConnection
 
 from wacrm.agents.tables import AgentTables
 from wacrm.jobs import enqueue
-from wacrm.outbound import template_text
+from wacrm.outbound import marketing, template_text
 from wacrm.outbound.schedule import schedule_send
 from wacrm.outbound.schemas import (
     LocationContent,
@@ -139,13 +139,20 @@ async def queue_message(
     async with conn.transaction():
         cur = await conn.execute(
             tables.query(
-                "SELECT id, phone, bsuid, last_inbound_at FROM {customers} WHERE id = %s FOR UPDATE"
+                "SELECT id, phone, bsuid, last_inbound_at, opted_in, opt_in_changed_at,"
+                " opt_in_source FROM {customers} WHERE id = %s FOR UPDATE"
             ),
             (customer_id,),
         )
         customer = await cur.fetchone()
         if customer is None:
             raise OutboundError(f"no customer {customer_id}", 404)
+        try:
+            await marketing.refuse_if_opted_out(
+                conn, agent_id=agent_id, customer=customer, content=content, bulk=bulk
+            )
+        except marketing.MarketingOptOutError as exc:
+            raise OutboundError(str(exc), exc.status) from None
         if not isinstance(content, TemplateContent):
             closes = window_closes_at(customer["last_inbound_at"])
             clock = await (await conn.execute("SELECT now() AS now")).fetchone()

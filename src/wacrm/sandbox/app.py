@@ -83,6 +83,9 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> FastAPI:
     from wacrm.sandbox.template_admin import router as template_router
 
     app.include_router(template_router)
+    from wacrm.sandbox.plays import router as plays_router
+
+    app.include_router(plays_router)
     app.include_router(graph_router)
     app.add_middleware(StripVersion)
     return app

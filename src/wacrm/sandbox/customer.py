@@ -19,6 +19,8 @@ KINDS = (
     "system",
     "unsupported",
     "request_welcome",
+    "edit",
+    "revoke",
 )
 
 
@@ -86,6 +88,22 @@ def _merge(default: Any, given: Any) -> Any:
     return default if given is None else given
 
 
+def _change(kind: str, content: Any, original: str | None) -> dict[str, Any]:
+    """The object of an `edit` (new text or caption) or `revoke` of the message `original`."""
+    given = content if isinstance(content, dict) else {}
+    target = original or given.get("original_message_id")
+    if not target:
+        raise ValueError(f"an {kind} names the message it changes: give context_message_id")
+    obj: dict[str, Any] = {"original_message_id": target}
+    if kind == "edit":
+        inner = given.get("message")
+        if not isinstance(inner, dict):
+            body = content if isinstance(content, str) else "(edited)"
+            inner = {"type": "text", "text": {"body": body}}
+        obj["message"] = inner
+    return obj
+
+
 def build_message(
     kind: str,
     content: Any = None,
@@ -148,6 +166,9 @@ def build_message(
         )
     elif kind == "request_welcome":
         msg["type"] = "request_welcome"
+    elif kind in ("edit", "revoke"):
+        msg.update({"type": kind, kind: _change(kind, content, context_message_id)})
+        return msg
     else:
         msg.update({"type": kind, kind: _merge(_defaults(kind, business_phone), content)})
     if context_message_id:

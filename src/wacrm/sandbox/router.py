@@ -38,6 +38,9 @@ def _pick_number(state: SandboxState, phone_number_id: str | None) -> Number:
     return number
 
 
+pick_number = _pick_number  # public: the other control endpoints (plays.py) pick numbers too
+
+
 def _identity(customer: str, body: CustomerSendIn, number: Number) -> tuple[str | None, str | None]:
     """(phone, BSUID) of the played customer, from the path and the body's shape options."""
     if is_bsuid(customer):
