@@ -73,3 +73,40 @@ async def test_team_page_and_workspace_switch(client, conn):
 async def _id(conn, email):
     cur = await conn.execute("SELECT id FROM users WHERE email = %s", (email,))
     return (await cur.fetchone())["id"]
+
+
+async def test_snooze_from_the_chat_in_the_viewers_time_zone(client, conn):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    ann = await user_with_password(conn, "ann@example.com")
+    cid = await add_customer(conn, ann["tables"], "Carla", phone="+4915100000021")
+    await add_message(conn, ann["tables"], cid, "hi")
+    csrf = await sign_in(client, "ann@example.com")
+    client.cookies.set("wacrm_tz", "America/Sao_Paulo")
+    zone = ZoneInfo("America/Sao_Paulo")
+    past = (datetime.now(zone) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    r = await client.post(
+        f"/chat/{cid}/state", data={"csrf_token": csrf, "status": "snoozed", "snoozed_until": past}
+    )
+    assert r.status_code == 422 and 'id="bar-error"' in r.text and "future" in r.text
+    assert 'aria-invalid="true"' in r.text
+    later = (datetime.now(zone) + timedelta(days=1)).replace(second=0, microsecond=0)
+    r = await client.post(
+        f"/chat/{cid}/state",
+        data={
+            "csrf_token": csrf,
+            "status": "snoozed",
+            "snoozed_until": later.strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
+    assert r.status_code == 200 and 'data-status="snoozed"' in r.text
+    cur = await conn.execute(
+        ann["tables"].query("SELECT snoozed_until FROM {customers} WHERE id = %s"), (cid,)
+    )
+    assert (await cur.fetchone())["snoozed_until"] == later  # the instant typed in São Paulo
+    assert later.strftime("%Y-%m-%dT%H:%M") in r.text  # shown back in the viewer's zone
+    r = await client.post(
+        f"/chat/{cid}/state", data={"csrf_token": csrf, "assignee_id": "nonsense"}
+    )
+    assert r.status_code == 422 and "member" in r.text

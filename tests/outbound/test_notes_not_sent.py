@@ -34,3 +34,7 @@ async def test_a_note_is_never_sent_but_a_message_is(
     assert not any("secret" in t for t in texts)
     cur = await conn.execute("SELECT count(*) AS n FROM outbound_sends")
     assert (await cur.fetchone())["n"] == 1
+    # the message records who sent it, and the chat API names them
+    chat = (await client.get(f"/api/v1/conversations/{cid}/messages", headers=auth)).json()
+    sent = [m for m in chat["items"] if m["direction"] == "outbound"]
+    assert sent[0]["sent_by"] == str(shop["user_id"]) and sent[0]["sent_by_name"] == "seller"
