@@ -15,8 +15,22 @@ from wacrm.agents.tables import AgentTables
 from wacrm.config import Settings
 from wacrm.media.store import MediaStore, media_key
 from wacrm.numbers import service as numbers
+from wacrm.realtime.events import notify_sql
 
 log = logging.getLogger(__name__)
+
+# a downloaded file's message is ready, and its event
+_READY = (
+    """WITH u AS (
+  UPDATE {messages} SET media_status = 'ready', media_error = NULL, media_url = %(url)s,
+    media_size = %(size)s, media_mime_type = coalesce(media_mime_type, %(mime)s)
+  WHERE id = %(id)s RETURNING id, customer_id)
+SELECT """
+    + notify_sql(
+        agent_id="%(agent)s", kind="'message'", customer_id="u.customer_id", message_id="u.id"
+    )
+    + " FROM u"
+)
 MAX_ATTEMPTS = 6
 MAX_BYTES = 100 * 1024 * 1024
 
@@ -137,15 +151,7 @@ async def download(
         return status
     async with conn.transaction():
         await conn.execute(
-            tables.query(
-                """WITH u AS (
-                 UPDATE {messages} SET media_status = 'ready', media_error = NULL, media_url = %(url)s,
-                   media_size = %(size)s, media_mime_type = coalesce(media_mime_type, %(mime)s)
-                 WHERE id = %(id)s RETURNING id, customer_id)
-               SELECT pg_notify('wacrm_events', json_build_object('agent_id', %(agent)s::bigint,
-                 'kind', 'message', 'customer_id', u.customer_id, 'message_id', u.id,
-                 'order_id', NULL)::text) FROM u"""
-            ),
+            tables.query(_READY),
             {
                 "url": f"/api/v1/media/{msg['id']}",
                 "size": len(data),

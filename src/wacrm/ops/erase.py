@@ -9,6 +9,7 @@ from psycopg import AsyncConnection
 
 from wacrm.agents.tables import AgentTables
 from wacrm.media.store import FolderStore, MediaStore, media_key
+from wacrm.realtime import events
 
 log = logging.getLogger(__name__)
 
@@ -142,10 +143,8 @@ async def erase_customer(
         journal = await _journal_ids(conn, agent_id=tables.agent_id, needles=needles)
         await conn.execute("DELETE FROM webhook_journal WHERE id = ANY(%s)", (journal,))
         await conn.execute(tables.query("DELETE FROM {customers} WHERE id = %s"), (customer_id,))
-        await conn.execute(
-            "SELECT pg_notify('wacrm_events', json_build_object('agent_id', %s::bigint, 'kind', "
-            "'customer', 'customer_id', %s::bigint, 'message_id', NULL, 'order_id', NULL)::text)",
-            (tables.agent_id, customer_id),
+        await events.notify(
+            conn, agent_id=tables.agent_id, kind="customer", customer_id=customer_id
         )
     files = 0
     if store is not None:

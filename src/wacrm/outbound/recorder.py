@@ -17,7 +17,7 @@ from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
 from wacrm.agents.tables import AgentTables
-from wacrm.outbound.service import event_json
+from wacrm.realtime import events as live
 
 _MESSAGES = """{name} AS (
   UPDATE {messages} m SET wamid = v.wamid,
@@ -32,12 +32,16 @@ _HEAD = """WITH v AS MATERIALIZED (
   SELECT * FROM unnest(%s::bigint[], %s::int[], %s::text[]) AS v(agent_id, id, wamid)
 ), """
 
-_TAIL = """, s AS (
+_TAIL = (
+    """, s AS (
   UPDATE outbound_sends o SET state = 'done', lease_until = NULL, updated_at = now()
   FROM v WHERE o.agent_id = v.agent_id AND o.message_id = v.id
   RETURNING o.message_id
 )
-SELECT pg_notify('wacrm_events', e) FROM unnest(%s::text[]) AS e"""
+SELECT """
+    + live.notify_json_sql("e")
+    + " FROM unnest(%s::text[]) AS e"
+)
 
 
 @dataclass
@@ -64,7 +68,7 @@ def batch_statement(batch: list[_Sent]) -> tuple[sql.Composed, tuple[Any, ...]]:
     ]
     query = sql.Composed([sql.SQL(_HEAD), sql.SQL(", ").join(parts), sql.SQL(_TAIL)])
     events = [
-        event_json(
+        live.payload(
             agent_id=s.tables.agent_id,
             kind="status",
             customer_id=s.customer_id,

@@ -20,7 +20,8 @@ from wacrm.numbers import service as numbers
 from wacrm.outbound import errors, limiter, recorder, schedule
 from wacrm.outbound.client import client_for
 from wacrm.outbound.schedule import SEND_JOB, schedule_send
-from wacrm.outbound.service import READ_JOB, event_json
+from wacrm.outbound.service import READ_JOB
+from wacrm.realtime import events as live
 from wacrm.security.crypto import decrypt_secret
 
 log = logging.getLogger(__name__)
@@ -142,8 +143,7 @@ WITH m AS (
   WHERE agent_id = %(agent)s AND message_id = %(id)s
   RETURNING message_id
 )
-SELECT pg_notify('wacrm_events', %(event)s)
-"""
+SELECT """ + live.notify_json_sql("%(event)s")
 _FAILED = """
 WITH m AS (
   UPDATE {messages} SET status = 'failed', status_at = now(), error_code = %(code)s,
@@ -155,8 +155,7 @@ WITH m AS (
   WHERE agent_id = %(agent)s AND message_id = %(id)s
   RETURNING message_id
 )
-SELECT pg_notify('wacrm_events', %(event)s)
-"""
+SELECT """ + live.notify_json_sql("%(event)s")
 
 
 async def _claim(
@@ -187,7 +186,7 @@ async def _finish(
     wamid: str | None = None,
     failure: errors.SendError | None = None,
 ) -> None:
-    event = event_json(
+    event = live.payload(
         agent_id=tables.agent_id, kind="status", customer_id=customer_id, message_id=message_id
     )
     params: dict[str, Any] = {

@@ -45,7 +45,7 @@ class Subscription:
 
 
 class EventHub:
-    """LISTEN on `wacrm_events` and hand each event to the subscribers of its agent."""
+    """LISTEN on `events.CHANNEL` and hand each event to the subscribers of its agent."""
 
     def __init__(
         self,
