@@ -8,9 +8,13 @@ from datetime import datetime
 
 import orjson
 
+from wacrm.errors import AppError
 
-class InvalidCursorError(ValueError):
-    """A cursor that this server did not produce (or a damaged one)."""
+
+class InvalidCursorError(AppError, ValueError):
+    """A cursor that this server did not produce (or a damaged one): 400."""
+
+    status = 400
 
 
 def encode(at: datetime | None, row_id: int) -> str:

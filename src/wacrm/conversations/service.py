@@ -15,6 +15,7 @@ from wacrm.conversations import cursors
 from wacrm.conversations.filters import TeamFilter, team_columns, team_select, team_where
 from wacrm.conversations.previews import chat_message, preview
 from wacrm.customers import phones
+from wacrm.errors import NotFoundError
 from wacrm.realtime import events as realtime
 
 WINDOW = timedelta(hours=24)
@@ -31,8 +32,11 @@ _MESSAGE_COLUMNS = (
 )
 
 
-class ConversationNotFoundError(LookupError):
+class ConversationNotFoundError(NotFoundError):
     """No customer with this id in the agent's tables."""
+
+    def __init__(self, customer_id: int) -> None:
+        super().__init__(f"no conversation with customer {customer_id} for this agent")
 
 
 @dataclass(frozen=True)
@@ -311,7 +315,7 @@ async def conversation(
     cur = await conn.execute(query, {"customer_id": customer_id, "limit": 1})
     row = await cur.fetchone()
     if row is None:
-        raise ConversationNotFoundError(f"no customer with id {customer_id}")
+        raise ConversationNotFoundError(customer_id)
     return _conversation(row, row["db_now"])
 
 
@@ -322,7 +326,7 @@ async def _require_customer(
         tables.query("SELECT 1 FROM {customers} WHERE id = %s"), (customer_id,)
     )
     if await cur.fetchone() is None:
-        raise ConversationNotFoundError(f"no customer with id {customer_id}")
+        raise ConversationNotFoundError(customer_id)
 
 
 _CHAT_SQL = """

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 from psycopg import AsyncConnection
 
 from wacrm.accounts.deps import AgentScope, agent_scope, db_conn, require_csrf
 from wacrm.customers import service
 from wacrm.customers.schemas import CustomerOut, CustomerPatch
+from wacrm.errors import NotFoundError
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 
 
-def _not_found(customer_id: int) -> HTTPException:
-    return HTTPException(404, detail=f"no customer with id {customer_id} for this agent")
+def _not_found(customer_id: int) -> NotFoundError:
+    return NotFoundError(f"no customer with id {customer_id} for this agent")
 
 
 @router.get("/{customer_id}", response_model=CustomerOut)
@@ -37,12 +38,9 @@ async def rename_customer(
     scope: AgentScope = Depends(agent_scope),
     conn: AsyncConnection[Any] = Depends(db_conn),
 ) -> dict[str, Any]:
-    try:
-        row = await service.rename_customer(
-            conn, tables=scope.tables, customer_id=customer_id, name=body.name
-        )
-    except service.CustomerError as exc:
-        raise HTTPException(exc.status, detail=str(exc)) from exc
+    row = await service.rename_customer(
+        conn, tables=scope.tables, customer_id=customer_id, name=body.name
+    )
     if row is None:
         raise _not_found(customer_id)
     return row

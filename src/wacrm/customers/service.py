@@ -12,6 +12,7 @@ import phonenumbers
 from psycopg import AsyncConnection
 
 from wacrm.agents.tables import AgentTables
+from wacrm.errors import AppError
 
 _COLUMNS = (
     "id, agent_id, name, phone, wa_id, bsuid, parent_bsuid, username, profile_image_url, created_at,"
@@ -20,12 +21,8 @@ _COLUMNS = (
 )
 
 
-class CustomerError(ValueError):
+class CustomerError(AppError):
     """A customer cannot be changed as asked (the message says why)."""
-
-    def __init__(self, message: str, *, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @lru_cache(maxsize=65536)

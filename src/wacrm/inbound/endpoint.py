@@ -29,6 +29,7 @@ import psycopg
 from psycopg_pool import PoolTimeout
 from starlette.types import Receive, Scope, Send
 
+from wacrm.errors import AppError
 from wacrm.inbound.batcher import batcher_of
 from wacrm.inbound.ingest import ingest_webhooks
 from wacrm.inbound.journal import Webhook, journal_received
@@ -46,13 +47,11 @@ _SIGNATURE = SIGNATURE_HEADER.lower().encode()
 _JSON = [(b"content-type", b"application/json")]
 
 
-class WebhookRefused(Exception):
-    """A webhook answered with a 4xx/5xx (status and the `detail` text)."""
+class WebhookRefused(AppError):  # noqa: N818 - a refusal, answered as such
+    """A webhook answered with a 4xx/5xx (its status and message)."""
 
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message, status)
 
 
 def signature_matches(body: bytes, secret: str, header: str) -> bool:
@@ -161,7 +160,7 @@ class WebhookFastPath:
         try:
             await accept_webhook(self.app, body, signature)
         except WebhookRefused as exc:
-            return await _respond(send, exc.status, orjson.dumps({"detail": exc.detail}))
+            return await _respond(send, exc.status, orjson.dumps({"detail": exc.message}))
         except Exception:
             log.exception("webhook not accepted: unexpected error")
             return await _respond(send, 500, b'{"detail":"Internal Server Error"}')

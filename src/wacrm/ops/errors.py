@@ -1,4 +1,5 @@
-"""App-wide answers for bad input that only the database notices."""
+"""App-wide error answers: a refused request (`wacrm.errors.AppError`), and bad input that only
+the database notices. Pages get them inside the app's layout (`wacrm.web.errors`)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,18 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from psycopg import errors
 
+from wacrm.errors import AppError
 from wacrm.web.errors import error_page, is_web
 
 log = logging.getLogger(__name__)
+
+
+async def refused(request: Request, exc: Exception) -> Response:
+    """A service's AppError: its status and its message (`detail` in JSON, a page for pages)."""
+    assert isinstance(exc, AppError)
+    if is_web(request):
+        return await error_page(request, exc.status, exc.message)
+    return JSONResponse({"detail": exc.message}, status_code=exc.status)
 
 
 async def out_of_range(request: Request, exc: Exception) -> Response:
@@ -42,5 +52,6 @@ async def bad_data(request: Request, exc: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, refused)
     app.add_exception_handler(errors.NumericValueOutOfRange, out_of_range)
     app.add_exception_handler(psycopg.DataError, bad_data)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +13,6 @@ from wacrm.accounts.deps import AgentScope, CurrentUser, agent_scope, db_conn, r
 from wacrm.agents.tables import AgentTables
 from wacrm.orders import export, queries
 from wacrm.orders import service as orders
-from wacrm.orders.errors import OrderError
 from wacrm.orders.schemas import (
     ItemIn,
     ItemUpdate,
@@ -35,14 +32,6 @@ Conn = AsyncConnection[Any]
 
 FROM_Q = Query(None, description="orders created at or after this instant (ISO 8601; naive = UTC)")
 TO_Q = Query(None, description="orders created before this instant (ISO 8601; naive = UTC)")
-
-
-@contextmanager
-def http_errors() -> Iterator[None]:
-    try:
-        yield
-    except OrderError as exc:
-        raise HTTPException(exc.status, detail=exc.message) from exc
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -177,10 +166,9 @@ async def order_totals(
     created_to: datetime | None = TO_Q,
 ) -> list[StatusTotal]:
     """Count and sum of orders per status and currency (dashboard)."""
-    with http_errors():
-        rows = await queries.status_totals(
-            conn, tables=scope.tables, created_from=created_from, created_to=created_to
-        )
+    rows = await queries.status_totals(
+        conn, tables=scope.tables, created_from=created_from, created_to=created_to
+    )
     return [status_total(r) for r in rows]
 
 
@@ -199,20 +187,19 @@ async def list_orders(
     cursor: str | None = Query(None, description="next_cursor of the previous page"),
 ) -> OrderPage:
     """The agent's orders, filtered, sorted, a page at a time."""
-    with http_errors():
-        page = await queries.list_orders(
-            conn,
-            tables=scope.tables,
-            status=status,
-            customer_id=customer_id,
-            created_from=created_from,
-            created_to=created_to,
-            q=q,
-            sort=sort,
-            direction=direction,
-            limit=limit,
-            cursor=cursor,
-        )
+    page = await queries.list_orders(
+        conn,
+        tables=scope.tables,
+        status=status,
+        customer_id=customer_id,
+        created_from=created_from,
+        created_to=created_to,
+        q=q,
+        sort=sort,
+        direction=direction,
+        limit=limit,
+        cursor=cursor,
+    )
     return OrderPage(
         items=[order_summary(r) for r in page["items"]], next_cursor=page["next_cursor"]
     )
@@ -228,15 +215,14 @@ async def customer_orders(
     cursor: str | None = None,
 ) -> OrderPage:
     """One customer's orders, newest first."""
-    with http_errors():
-        page = await queries.list_orders(
-            conn,
-            tables=scope.tables,
-            customer_id=customer_id,
-            status=status,
-            limit=limit,
-            cursor=cursor,
-        )
+    page = await queries.list_orders(
+        conn,
+        tables=scope.tables,
+        customer_id=customer_id,
+        status=status,
+        limit=limit,
+        cursor=cursor,
+    )
     return OrderPage(
         items=[order_summary(r) for r in page["items"]], next_cursor=page["next_cursor"]
     )
@@ -247,18 +233,17 @@ async def create_order(
     body: OrderCreate, scope: AgentScope = Depends(agent_scope), conn: Conn = Depends(db_conn)
 ) -> OrderOut:
     """Create a pending order for one of the agent's customers (optionally from a chat message)."""
-    with http_errors():
-        row = await orders.create_order(
-            conn,
-            tables=scope.tables,
-            customer_id=body.customer_id,
-            items=[i.model_dump() for i in body.items],
-            currency=body.currency,
-            notes=body.notes,
-            shipping_address=body.shipping_address,
-            message_id=body.message_id,
-            created_by=scope.user.id,
-        )
+    row = await orders.create_order(
+        conn,
+        tables=scope.tables,
+        customer_id=body.customer_id,
+        items=[i.model_dump() for i in body.items],
+        currency=body.currency,
+        notes=body.notes,
+        shipping_address=body.shipping_address,
+        message_id=body.message_id,
+        created_by=scope.user.id,
+    )
     return order_out(row)
 
 
@@ -267,8 +252,7 @@ async def get_order(
     order_id: int, scope: AgentScope = Depends(agent_scope), conn: Conn = Depends(db_conn)
 ) -> OrderOut:
     """The order with its items and status history."""
-    with http_errors():
-        return order_out(await orders.get_order(conn, tables=scope.tables, order_id=order_id))
+    return order_out(await orders.get_order(conn, tables=scope.tables, order_id=order_id))
 
 
 @router.patch("/orders/{order_id}", response_model=OrderOut)
@@ -280,10 +264,9 @@ async def update_order(
 ) -> OrderOut:
     """Change notes and/or shipping address (only the fields sent)."""
     fields = body.model_dump(include=body.model_fields_set)
-    with http_errors():
-        return order_out(
-            await orders.update_order(conn, tables=scope.tables, order_id=order_id, **fields)
-        )
+    return order_out(
+        await orders.update_order(conn, tables=scope.tables, order_id=order_id, **fields)
+    )
 
 
 @router.post("/orders/{order_id}/items", response_model=OrderOut, status_code=201)
@@ -294,10 +277,9 @@ async def add_item(
     conn: Conn = Depends(db_conn),
 ) -> OrderOut:
     """Add a line; the answer is the whole order with its new total."""
-    with http_errors():
-        return order_out(
-            await orders.add_item(conn, tables=scope.tables, order_id=order_id, **body.model_dump())
-        )
+    return order_out(
+        await orders.add_item(conn, tables=scope.tables, order_id=order_id, **body.model_dump())
+    )
 
 
 @router.patch("/orders/{order_id}/items/{item_id}", response_model=OrderOut)
@@ -309,12 +291,11 @@ async def update_item(
     conn: Conn = Depends(db_conn),
 ) -> OrderOut:
     """Change a line's name, quantity or price."""
-    with http_errors():
-        return order_out(
-            await orders.update_item(
-                conn, tables=scope.tables, order_id=order_id, item_id=item_id, **body.model_dump()
-            )
+    return order_out(
+        await orders.update_item(
+            conn, tables=scope.tables, order_id=order_id, item_id=item_id, **body.model_dump()
         )
+    )
 
 
 @router.delete("/orders/{order_id}/items/{item_id}", response_model=OrderOut)
@@ -325,10 +306,9 @@ async def remove_item(
     conn: Conn = Depends(db_conn),
 ) -> OrderOut:
     """Remove a line."""
-    with http_errors():
-        return order_out(
-            await orders.remove_item(conn, tables=scope.tables, order_id=order_id, item_id=item_id)
-        )
+    return order_out(
+        await orders.remove_item(conn, tables=scope.tables, order_id=order_id, item_id=item_id)
+    )
 
 
 @router.post("/orders/{order_id}/status", response_model=OrderOut)
@@ -339,14 +319,13 @@ async def change_status(
     conn: Conn = Depends(db_conn),
 ) -> OrderOut:
     """Move the order along pending → confirmed → processing → shipped → delivered (or cancelled)."""
-    with http_errors():
-        return order_out(
-            await orders.change_status(
-                conn,
-                tables=scope.tables,
-                order_id=order_id,
-                status=body.status,
-                actor_id=scope.user.id,
-                note=body.note,
-            )
+    return order_out(
+        await orders.change_status(
+            conn,
+            tables=scope.tables,
+            order_id=order_id,
+            status=body.status,
+            actor_id=scope.user.id,
+            note=body.note,
         )
+    )

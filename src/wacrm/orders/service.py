@@ -11,13 +11,13 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-import orjson
 from psycopg import AsyncConnection
 
 from wacrm.agents.tables import AgentTables
 from wacrm.orders.errors import OrderError, not_found
 from wacrm.orders.money import check_currency, parse_price
 from wacrm.orders.workflow import EDITABLE_STATUSES, NOTIFY_STATUSES, allowed_next, check_transition
+from wacrm.realtime import events
 
 log = logging.getLogger(__name__)
 
@@ -77,18 +77,6 @@ def _check_item(item: dict[str, Any], currency: str) -> dict[str, Any]:
 async def _one(conn: Conn, query: Any, params: Any = None) -> dict[str, Any] | None:
     cur = await conn.execute(query, params)
     return await cur.fetchone()
-
-
-async def notify_event(conn: Conn, *, agent_id: int, customer_id: int, order_id: int) -> None:
-    """Tell live listeners (wacrm.realtime) that an order changed; sent when the transaction commits."""
-    payload = {
-        "agent_id": agent_id,
-        "kind": "order",
-        "customer_id": customer_id,
-        "message_id": None,
-        "order_id": order_id,
-    }
-    await conn.execute("SELECT pg_notify('wacrm_events', %s)", (orjson.dumps(payload).decode(),))
 
 
 async def default_currency(conn: Conn, *, agent_id: int) -> str:
@@ -197,8 +185,8 @@ async def create_order(
                 tables.query("UPDATE {messages} SET order_id = %s WHERE id = %s"),
                 (order_id, message_id),
             )
-        await notify_event(
-            conn, agent_id=tables.agent_id, customer_id=customer_id, order_id=order_id
+        await events.notify(
+            conn, kind="order", agent_id=tables.agent_id, customer_id=customer_id, order_id=order_id
         )
         return await get_order(conn, tables=tables, order_id=order_id)
 
@@ -269,8 +257,12 @@ async def add_item(
             order["currency"].strip(),
         )
         await _insert_items(conn, tables, order_id, [item])
-        await notify_event(
-            conn, agent_id=tables.agent_id, customer_id=order["customer_id"], order_id=order_id
+        await events.notify(
+            conn,
+            kind="order",
+            agent_id=tables.agent_id,
+            customer_id=order["customer_id"],
+            order_id=order_id,
         )
         return await get_order(conn, tables=tables, order_id=order_id)
 
@@ -312,8 +304,12 @@ async def update_item(
             ),
             (new["name"], new["quantity"], new["price"], item_id),
         )
-        await notify_event(
-            conn, agent_id=tables.agent_id, customer_id=order["customer_id"], order_id=order_id
+        await events.notify(
+            conn,
+            kind="order",
+            agent_id=tables.agent_id,
+            customer_id=order["customer_id"],
+            order_id=order_id,
         )
         return await get_order(conn, tables=tables, order_id=order_id)
 
@@ -331,8 +327,12 @@ async def remove_item(
         )
         if cur.rowcount == 0:
             raise OrderError(f"order {order_id} has no item with id {item_id}", status=404)
-        await notify_event(
-            conn, agent_id=tables.agent_id, customer_id=order["customer_id"], order_id=order_id
+        await events.notify(
+            conn,
+            kind="order",
+            agent_id=tables.agent_id,
+            customer_id=order["customer_id"],
+            order_id=order_id,
         )
         return await get_order(conn, tables=tables, order_id=order_id)
 
@@ -368,8 +368,12 @@ async def update_order(
                     "id": order_id,
                 },
             )
-            await notify_event(
-                conn, agent_id=tables.agent_id, customer_id=order["customer_id"], order_id=order_id
+            await events.notify(
+                conn,
+                kind="order",
+                agent_id=tables.agent_id,
+                customer_id=order["customer_id"],
+                order_id=order_id,
             )
         return await get_order(conn, tables=tables, order_id=order_id)
 
@@ -404,8 +408,12 @@ async def change_status(
             await _notify_customer(
                 conn, tables=tables, order_id=order_id, status=status, actor_id=actor_id
             )
-        await notify_event(
-            conn, agent_id=tables.agent_id, customer_id=order["customer_id"], order_id=order_id
+        await events.notify(
+            conn,
+            kind="order",
+            agent_id=tables.agent_id,
+            customer_id=order["customer_id"],
+            order_id=order_id,
         )
         return await get_order(conn, tables=tables, order_id=order_id)
 

@@ -15,10 +15,6 @@ from wacrm.outbound.schemas import OutboundContent
 router = APIRouter(prefix="/api/v1", tags=["sending"])
 
 
-def _http(exc: service.OutboundError) -> HTTPException:
-    return HTTPException(exc.status, detail=str(exc))
-
-
 def _public(message: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in message.items() if k not in ("raw",)}
 
@@ -36,18 +32,15 @@ async def send(
     conn: AsyncConnection[Any] = Depends(db_conn),
 ) -> dict[str, Any]:
     """Queue a message to the customer; it is sent in the background (watch its status)."""
-    try:
-        message = await service.queue_message(
-            conn,
-            tables=scope.tables,
-            agent_id=scope.agent_id,
-            customer_id=customer_id,
-            content=content,
-            sent_by=scope.user.id,
-            bulk=bulk,
-        )
-    except service.OutboundError as exc:
-        raise _http(exc) from None
+    message = await service.queue_message(
+        conn,
+        tables=scope.tables,
+        agent_id=scope.agent_id,
+        customer_id=customer_id,
+        content=content,
+        sent_by=scope.user.id,
+        bulk=bulk,
+    )
     return _public(message)
 
 
@@ -60,18 +53,15 @@ async def upload(
 ) -> dict[str, Any]:
     """Upload a file to send later as `media_id` of an image/video/audio/document/sticker message."""
     data = await file.read()
-    try:
-        return await media.store(
-            conn,
-            agent_id=scope.agent_id,
-            kind=kind,
-            filename=file.filename or "file",
-            mime_type=file.content_type or "application/octet-stream",
-            data=data,
-            uploaded_by=scope.user.id,
-        )
-    except service.OutboundError as exc:
-        raise _http(exc) from None
+    return await media.store(
+        conn,
+        agent_id=scope.agent_id,
+        kind=kind,
+        filename=file.filename or "file",
+        mime_type=file.content_type or "application/octet-stream",
+        data=data,
+        uploaded_by=scope.user.id,
+    )
 
 
 @router.post("/messages/{message_id}/retry", status_code=202)
@@ -81,12 +71,7 @@ async def retry(
     conn: AsyncConnection[Any] = Depends(db_conn),
 ) -> dict[str, Any]:
     """Queue a failed message again."""
-    try:
-        return _public(
-            await service.retry_message(conn, tables=scope.tables, message_id=message_id)
-        )
-    except service.OutboundError as exc:
-        raise _http(exc) from None
+    return _public(await service.retry_message(conn, tables=scope.tables, message_id=message_id))
 
 
 @router.get("/templates")

@@ -10,6 +10,7 @@ from uuid import UUID
 from psycopg import AsyncConnection
 
 from wacrm.agents.tables import AgentTables
+from wacrm.errors import AppError
 from wacrm.jobs import enqueue
 from wacrm.outbound import marketing, template_text
 from wacrm.outbound.schedule import schedule_send
@@ -21,20 +22,16 @@ from wacrm.outbound.schemas import (
     TemplateContent,
     TextContent,
 )
+from wacrm.realtime import events
 
 WINDOW = timedelta(hours=24)
 READ_JOB = "outbound.read_receipt"
 
 
-class OutboundError(Exception):
+class OutboundError(AppError):
     """A message cannot be queued as asked (the message says why and what to do)."""
 
     status = 422
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        if status is not None:
-            self.status = status
 
 
 class WindowClosedError(OutboundError):
@@ -226,7 +223,7 @@ async def queue_message(
             (message["id"], customer_id),
         )
         await schedule_send(conn, tables=tables, message_id=message["id"], bulk=bulk)
-        await notify(
+        await events.notify(
             conn,
             agent_id=agent_id,
             kind="message",
@@ -234,30 +231,6 @@ async def queue_message(
             message_id=message["id"],
         )
     return dict(message)
-
-
-async def notify(
-    conn: AsyncConnection[Any],
-    *,
-    agent_id: int,
-    kind: str,
-    customer_id: int,
-    message_id: int | None,
-) -> None:
-    event = event_json(agent_id=agent_id, kind=kind, customer_id=customer_id, message_id=message_id)
-    await conn.execute("SELECT pg_notify('wacrm_events', %s)", (event,))
-
-
-def event_json(*, agent_id: int, kind: str, customer_id: int, message_id: int | None) -> str:
-    """The payload of a live event on the `wacrm_events` channel."""
-    event = {
-        "agent_id": agent_id,
-        "kind": kind,
-        "customer_id": customer_id,
-        "message_id": message_id,
-        "order_id": None,
-    }
-    return json.dumps(event)
 
 
 async def retry_message(
@@ -303,7 +276,7 @@ async def retry_message(
         sent_as = await cur.fetchone()  # a retried broadcast message stays in the bulk schedule
         bulk = bool(sent_as and sent_as["bulk"])
         await schedule_send(conn, tables=tables, message_id=message_id, bulk=bulk)
-        await notify(
+        await events.notify(
             conn,
             agent_id=tables.agent_id,
             kind="status",

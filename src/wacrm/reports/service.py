@@ -17,6 +17,7 @@ from psycopg import AsyncConnection
 from psycopg.pq import TransactionStatus
 
 from wacrm.agents.tables import AgentTables
+from wacrm.errors import AppError
 from wacrm.orders import queries as order_queries
 from wacrm.orders.workflow import STATUSES
 from wacrm.reports import figures, rollup
@@ -48,7 +49,7 @@ _MEDIAN = (
 )
 
 
-class ReportError(ValueError):
+class ReportError(AppError, ValueError):
     """A period the dashboard cannot show (the message says why)."""
 
     status = 400

@@ -16,7 +16,7 @@ from wacrm.accounts.deps import AgentScope
 from wacrm.orders import money
 from wacrm.orders import queries as order_queries
 from wacrm.orders import service as orders
-from wacrm.orders.errors import OrderError
+from wacrm.orders.errors import OrderError, OrderNotFoundError
 from wacrm.orders.workflow import EDITABLE_STATUSES, STATUSES
 from wacrm.web.deps import web_scope
 from wacrm.web.templating import render
@@ -91,26 +91,19 @@ class Filters:
         return "/api/v1/orders/export.csv?" + urlencode(params)
 
 
-def _http(exc: OrderError) -> HTTPException:
-    return HTTPException(exc.status, detail=exc.message)
-
-
 async def _page(
     conn: AsyncConnection[Any], scope: AgentScope, f: Filters, cursor: str | None
 ) -> dict[str, Any]:
-    try:
-        return await order_queries.list_orders(
-            conn,
-            tables=scope.tables,
-            status=f.status or None,
-            created_from=f.created_from,
-            created_to=f.created_to,
-            q=f.q or None,
-            limit=PAGE,
-            cursor=cursor,
-        )
-    except OrderError as exc:
-        raise _http(exc) from exc
+    return await order_queries.list_orders(
+        conn,
+        tables=scope.tables,
+        status=f.status or None,
+        created_from=f.created_from,
+        created_to=f.created_to,
+        q=f.q or None,
+        limit=PAGE,
+        cursor=cursor,
+    )
 
 
 @router.get("/orders", response_class=HTMLResponse)
@@ -172,10 +165,7 @@ async def _detail(
     done: str = "",
 ) -> Response:
     async with request.app.state.pool.connection() as conn:
-        try:
-            order = await orders.get_order(conn, tables=scope.tables, order_id=order_id)
-        except OrderError as exc:
-            raise _http(exc) from exc
+        order = await orders.get_order(conn, tables=scope.tables, order_id=order_id)
         names = await _names(conn, {h["changed_by"] for h in order["history"] if h["changed_by"]})
     order["line_count"] = len(order["items"])  # the pages count units, labelled, and lines
     order["unit_count"] = sum(int(i["quantity"]) for i in order["items"])
@@ -221,9 +211,9 @@ async def _change(
     async with request.app.state.pool.connection() as conn:
         try:
             await call(conn)
+        except OrderNotFoundError:
+            raise  # the page itself is not there: 404 (the app's handler)
         except OrderError as exc:
-            if exc.status == 404 and "no order" in exc.message:
-                raise _http(exc) from exc
             return await _detail(
                 request,
                 scope,
