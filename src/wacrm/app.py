@@ -43,15 +43,13 @@ class CRMApp(FastAPI):
 
 
 def _include_routers(app: FastAPI) -> None:
+    """Every router; their order does not matter (a path parameter never takes another route's
+    literal path: numeric ids are `{name:int}`; tests/test_routes.py checks it)."""
     from wacrm.ops.apidocs import router as apidocs_router
     from wacrm.ops.router import router as ops_router
 
     app.include_router(ops_router)
     app.include_router(apidocs_router)
-    # orders first: its /api/v1/customers/export.csv must win over /api/v1/customers/{id}
-    from wacrm.orders.router import router as orders_router
-
-    app.include_router(orders_router)
     from wacrm.accounts.router import router as accounts_router
     from wacrm.agents.router import router as agents_router
     from wacrm.numbers.router import router as numbers_router
@@ -67,6 +65,9 @@ def _include_routers(app: FastAPI) -> None:
     from wacrm.customers.router import router as customers_router
 
     app.include_router(customers_router)
+    from wacrm.orders.router import router as orders_router
+
+    app.include_router(orders_router)
     from wacrm.media.router import router as media_router
 
     app.include_router(media_router)
@@ -112,7 +113,7 @@ def _startup_hooks(settings: Settings) -> list[StartupHook]:
 
     hooks.append(start_webhook_batcher)
     if settings.run_worker:
-        from wacrm.jobs.inprocess import start_inprocess_worker
+        from wacrm.worker import start_inprocess_worker
 
         hooks.append(start_inprocess_worker)
     from wacrm.inbound.endpoint import freeze_startup_objects

@@ -1,41 +1,98 @@
-"""The worker (jobs and the webhook journal) that `wacrm serve` runs beside the web app when WACRM_RUN_WORKER is true."""
+"""The worker's composition root (as `wacrm.app` is the web's): every feature's tasks, the job
+worker and the webhook journal processor, for `wacrm worker` and `wacrm serve`'s in-process worker.
+
+`wacrm.jobs` is infrastructure and imports no feature: a feature registers its job handlers,
+periodic tasks and stop hooks in its own `tasks.py`, and `load_tasks()` here imports those modules.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
+import importlib.util
 import logging
+import pkgutil
 from contextlib import AsyncExitStack
+from datetime import timedelta
 
 from fastapi import FastAPI
+
+import wacrm
+from wacrm.config import Settings, get_settings
+from wacrm.inbound.consumer import run_processor
+from wacrm.jobs import worker as jobs_worker
 
 log = logging.getLogger(__name__)
 
 
-async def start_inprocess_worker(app: FastAPI, stack: AsyncExitStack) -> None:
-    """Start a worker task now; stop it (letting running jobs finish) when the app shuts down."""
-    from wacrm.inbound.consumer import run_processor
-    from wacrm.jobs.worker import run_worker
+def load_tasks() -> list[str]:
+    """Import every `wacrm.<feature>.tasks` module, which registers that feature's tasks."""
+    loaded = []
+    for info in pkgutil.iter_modules(wacrm.__path__):
+        if not info.ispkg:
+            continue
+        name = f"wacrm.{info.name}.tasks"
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
+            loaded.append(name)
+    return loaded
 
+
+async def run_worker(
+    database_url: str,
+    *,
+    concurrency: int,
+    stop: asyncio.Event,
+    heartbeat_timeout: timedelta = timedelta(seconds=30),
+    settings: Settings | None = None,
+) -> None:
+    """The job worker with every feature's tasks, until `stop` is set."""
+    load_tasks()
+    await jobs_worker.run_worker(
+        database_url,
+        concurrency=concurrency,
+        stop=stop,
+        heartbeat_timeout=heartbeat_timeout,
+        settings=settings,
+    )
+
+
+async def run_all(
+    database_url: str,
+    *,
+    concurrency: int,
+    stop: asyncio.Event,
+    heartbeat_timeout: timedelta = timedelta(seconds=30),
+    settings: Settings | None = None,
+) -> None:
+    """The job worker and a journal processor, until `stop` is set (both survive outages)."""
+    settings = settings or get_settings()
+    await asyncio.gather(
+        run_worker(
+            database_url,
+            concurrency=concurrency,
+            stop=stop,
+            heartbeat_timeout=heartbeat_timeout,
+            settings=settings,
+        ),
+        run_processor(database_url, stop, listen_url=settings.session_url(database_url)),
+    )
+
+
+async def start_inprocess_worker(app: FastAPI, stack: AsyncExitStack) -> None:
+    """Startup hook of `wacrm serve` (WACRM_RUN_WORKER): the worker and a journal processor beside
+    the web app, stopped (running jobs finish) when the app shuts down."""
     stop = asyncio.Event()
     task = asyncio.create_task(
-        run_worker(app.state.database_url, concurrency=8, stop=stop, settings=app.state.settings),
+        run_all(app.state.database_url, concurrency=8, stop=stop, settings=app.state.settings),
         name="wacrm-inprocess-worker",
-    )
-    journal = asyncio.create_task(
-        run_processor(
-            app.state.database_url,
-            stop,
-            listen_url=app.state.settings.session_url(app.state.database_url),
-        ),
-        name="wacrm-journal-processor",
     )
 
     async def shutdown() -> None:
         stop.set()
-        for name, t in (("worker", task), ("journal processor", journal)):
-            try:
-                await asyncio.wait_for(t, 15)
-            except Exception:
-                log.exception("in-process %s did not stop cleanly", name)
+        try:
+            await asyncio.wait_for(task, 15)
+        except Exception:
+            log.exception("in-process worker did not stop cleanly")
 
     stack.push_async_callback(shutdown)

@@ -13,7 +13,7 @@ from wacrm.db.pool import create_pool
 from wacrm.inbound.journal import prune_journal
 from wacrm.inbound.tasks import prune_processed_webhooks
 from wacrm.jobs import context
-from wacrm.jobs.worker import run_worker
+from wacrm.worker import run_worker
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 

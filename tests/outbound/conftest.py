@@ -13,7 +13,7 @@ import pytest
 from tests.helpers import configure_sandbox_number, make_agent_user
 from tests.sandbox_fixture import DEFAULT_NUMBER
 from wacrm.config import get_settings
-from wacrm.jobs.worker import run_worker
+from wacrm.worker import run_worker
 
 CUSTOMER_PHONE = "4915123456789"
 

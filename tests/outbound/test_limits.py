@@ -16,7 +16,7 @@ from wacrm.outbound import limiter, service
 from wacrm.outbound.schemas import TextContent
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKER = "import asyncio,sys; from wacrm.jobs.worker import run_worker; asyncio.run(run_worker(sys.argv[1], concurrency=8, stop=asyncio.Event()))"
+WORKER = "import asyncio,sys; from wacrm.worker import run_worker; asyncio.run(run_worker(sys.argv[1], concurrency=8, stop=asyncio.Event()))"
 
 
 async def test_pair_bucket_allows_a_burst_then_spaces(conn: Any) -> None:

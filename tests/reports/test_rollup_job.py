@@ -10,8 +10,8 @@ from typing import Any
 from psycopg import sql
 
 from tests.conversations.factory import add_customer, add_message, new_agent
-from wacrm.jobs.worker import run_worker
 from wacrm.reports import rollup
+from wacrm.worker import run_worker
 
 
 async def test_a_starting_worker_fills_every_agents_settled_days(db_url: str, conn: Any) -> None:

@@ -179,7 +179,7 @@ def _register_feature_commands() -> None:
     from wacrm.accounts.cli import register as register_accounts
 
     register_accounts(app)
-    from wacrm.jobs.cli import worker
+    from wacrm.cli.worker import worker
 
     app.command("worker")(worker)
     from wacrm.sandbox.cli import sandbox

@@ -9,7 +9,6 @@ from datetime import timedelta
 import typer
 
 from wacrm.cli.common import console, database_url
-from wacrm.config import get_settings
 
 
 def worker(
@@ -21,8 +20,7 @@ def worker(
     ),
 ) -> None:
     """Run a job worker and journal processor (several may run, on any machine reaching the database)."""
-    from wacrm.inbound.consumer import run_processor
-    from wacrm.jobs.worker import run_worker
+    from wacrm.worker import run_all
 
     url = database_url()
 
@@ -34,14 +32,11 @@ def worker(
         console.print(
             f"[bold green]wacrm worker[/] running (concurrency {concurrency}); Ctrl-C stops it"
         )
-        await asyncio.gather(
-            run_worker(
-                url,
-                concurrency=concurrency,
-                stop=stop,
-                heartbeat_timeout=timedelta(seconds=heartbeat_timeout),
-            ),
-            run_processor(url, stop, listen_url=get_settings().session_url(url)),
+        await run_all(
+            url,
+            concurrency=concurrency,
+            stop=stop,
+            heartbeat_timeout=timedelta(seconds=heartbeat_timeout),
         )
 
     asyncio.run(main())

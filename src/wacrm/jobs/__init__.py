@@ -2,8 +2,10 @@
 
 - `enqueue(conn, "name", {...})` inside the caller's transaction: the job commits with the row it serves.
 - `@entrypoint("name")` registers `async def handler(payload: dict) -> None`. Handlers live in a
-  feature's `tasks.py` module (`wacrm/<feature>/tasks.py`); the worker imports every such module.
-- `@periodic("name", every=timedelta(...))` registers idempotent maintenance run by every worker.
+  feature's `tasks.py` module (`wacrm/<feature>/tasks.py`), which registers them when imported;
+  `wacrm.worker` (the worker's composition root) imports those modules, this package none.
+- `@periodic("name", every=timedelta(...))` registers idempotent maintenance run by every worker;
+  `@on_stop("name")` clean-up run when a worker stops.
 - `context.current()` gives a handler the worker's pool and settings; `current_attempt()` the
   number of earlier attempts of the running job.
 - Raise `Retry(delay)` to re-run a job later; any other exception ends it (or, with
@@ -11,6 +13,6 @@
 """
 
 from wacrm.jobs.queue import enqueue
-from wacrm.jobs.registry import Retry, current_attempt, entrypoint, periodic
+from wacrm.jobs.registry import Retry, current_attempt, entrypoint, on_stop, periodic
 
-__all__ = ["Retry", "current_attempt", "enqueue", "entrypoint", "periodic"]
+__all__ = ["Retry", "current_attempt", "enqueue", "entrypoint", "on_stop", "periodic"]

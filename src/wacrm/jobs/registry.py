@@ -38,6 +38,7 @@ class PeriodicSpec:
 
 ENTRYPOINTS: dict[str, EntrypointSpec] = {}
 PERIODICS: dict[str, PeriodicSpec] = {}
+STOP_HOOKS: dict[str, Periodic] = {}
 _attempt: contextvars.ContextVar[int] = contextvars.ContextVar("wacrm_job_attempt", default=0)
 
 
@@ -70,6 +71,16 @@ def periodic(name: str, *, every: timedelta) -> Callable[[Periodic], Periodic]:
 
     def register(func: Periodic) -> Periodic:
         PERIODICS[name] = PeriodicSpec(name, func, every)
+        return func
+
+    return register
+
+
+def on_stop(name: str) -> Callable[[Periodic], Periodic]:
+    """Register clean-up a worker runs when it stops (e.g. closing a feature's shared HTTP pool)."""
+
+    def register(func: Periodic) -> Periodic:
+        STOP_HOOKS[name] = func
         return func
 
     return register

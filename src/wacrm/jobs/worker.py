@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import importlib.util
 import logging
-import pkgutil
 import time
 from datetime import timedelta
 from typing import Any
@@ -21,13 +18,13 @@ from pgqueuer.qm import QueueManager
 from pgqueuer.queries import Queries
 from psycopg_pool import PoolTimeout
 
-import wacrm
 from wacrm.config import Settings, get_settings
 from wacrm.db.pool import check_if_signalled, connect_kwargs, create_pool
 from wacrm.jobs import context
 from wacrm.jobs.registry import (
     ENTRYPOINTS,
     PERIODICS,
+    STOP_HOOKS,
     EntrypointSpec,
     PeriodicSpec,
     reset_attempt,
@@ -39,33 +36,17 @@ log = logging.getLogger(__name__)
 # Database connections of a worker's handlers: the general pool (media downloads, at most 8 at
 # once, hold theirs across the download) and the short-statement pool. A send holds a connection
 # only for its claim and its record (one statement each), not while it waits for the limiter or
-# for Meta. The pool hands its connections out in turn, so every connection it has is in use:
-# 10 numbers, 4,000 sends, two workers, 16 connections each -> 6 cut PostgreSQL's CPU per send
-# from 2.4-2.7 to 1.9-2.0 ms (fewer backends, each with warm caches) and raised the rate ~30%;
-# 3 was too few (jobs waited for a connection).
+# for Meta; few short connections keep PostgreSQL's backends warm (docs/performance.md,
+# "Measurements behind the code").
 POOL_MAX = 16
 SHORT_POOL_MAX = 6
-
-
-def load_task_modules() -> list[str]:
-    """Import every `wacrm.<feature>.tasks` module, which registers that feature's handlers."""
-    loaded = []
-    for info in pkgutil.iter_modules(wacrm.__path__):
-        if not info.ispkg:
-            continue
-        name = f"wacrm.{info.name}.tasks"
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name)
-            loaded.append(name)
-    return loaded
 
 
 class _SplitDriver(PsycopgDriver):
     """pgqueuer's driver with LISTEN on one connection and its queries on another.
 
     pgqueuer's notification watcher holds its connection for up to 1 s waiting for a NOTIFY; on
-    one shared connection every dequeue, heartbeat and status flush waited behind it (a dequeue
-    took 0.67 s on average and a worker ran ~8 jobs/s whatever its concurrency).
+    one shared connection every dequeue, heartbeat and status flush would wait behind it.
     """
 
     def __init__(
@@ -127,14 +108,13 @@ async def _run_periodic(spec: PeriodicSpec, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), spec.every.total_seconds())
 
 
-async def _close_http_pool() -> None:
-    """Close the outbound connection pool the handlers shared (one per event loop)."""
-    from wacrm.outbound.client import close_shared
-
-    try:
-        await close_shared()
-    except Exception:
-        log.exception("closing the outbound HTTP pool failed")
+async def _run_stop_hooks() -> None:
+    """The features' clean-up (`@on_stop`), each on its own: one failing does not skip the others."""
+    for name, hook in STOP_HOOKS.items():
+        try:
+            await hook()
+        except Exception:
+            log.exception("worker stop hook %s failed", name)
 
 
 async def run_worker(
@@ -188,7 +168,6 @@ async def _run_once(
 ) -> None:
     """One life of the worker: its pool, its LISTEN connection and pgqueuer's run, until either ends."""
     settings = settings or get_settings()
-    load_task_modules()
     concurrency = max(2, concurrency)
     pooled = settings.pooled
     pool = create_pool(
@@ -261,7 +240,7 @@ async def _run_once(
             task.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
         context.install(None)
-        await _close_http_pool()
+        await _run_stop_hooks()
         with contextlib.suppress(psycopg.Error):
             await listen.close()
         with contextlib.suppress(psycopg.Error):

@@ -15,10 +15,10 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from wacrm.agents.tables import AgentTables
-from wacrm.jobs import Retry, context, entrypoint, periodic
+from wacrm.jobs import Retry, context, entrypoint, on_stop, periodic
 from wacrm.numbers import service as numbers
 from wacrm.outbound import errors, limiter, recorder, schedule
-from wacrm.outbound.client import client_for
+from wacrm.outbound.client import client_for, close_shared
 from wacrm.outbound.schedule import SEND_JOB, schedule_send
 from wacrm.outbound.service import READ_JOB
 from wacrm.realtime import events as live
@@ -70,8 +70,8 @@ async def _pace(phone_id: str, per_second: int | None) -> None:
 
 @functools.lru_cache(maxsize=1024)
 def _access_token(api_key: str) -> str:
-    """A number's decrypted token, by its stored ciphertext (Fernet costs ~2% of a worker's CPU
-    per send otherwise; a new token or key gives a new ciphertext)."""
+    """A number's decrypted token, by its stored ciphertext (not one Fernet decryption per send;
+    a new token or key gives a new ciphertext)."""
     return decrypt_secret(api_key)
 
 
@@ -543,3 +543,9 @@ async def release_scheduled() -> None:
         return
     wait = RELEASE_IDLE_WAIT if following is None else following - schedule.NEAR
     await asyncio.sleep(min(max(wait, 0.0), RELEASE_IDLE_WAIT))
+
+
+@on_stop("outbound.close_http_pool")
+async def close_http_pool() -> None:
+    """Close the outbound HTTP connection pool the worker's sends shared (one per event loop)."""
+    await close_shared()
