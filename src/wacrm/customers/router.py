@@ -19,7 +19,7 @@ def _not_found(customer_id: int) -> NotFoundError:
     return NotFoundError(f"no customer with id {customer_id} for this agent")
 
 
-@router.get("/{customer_id}", response_model=CustomerOut)
+@router.get("/{customer_id:int}", response_model=CustomerOut)
 async def get_customer(
     customer_id: int,
     scope: AgentScope = Depends(agent_scope),
@@ -31,7 +31,9 @@ async def get_customer(
     return row
 
 
-@router.patch("/{customer_id}", response_model=CustomerOut, dependencies=[Depends(require_csrf)])
+@router.patch(
+    "/{customer_id:int}", response_model=CustomerOut, dependencies=[Depends(require_csrf)]
+)
 async def rename_customer(
     customer_id: int,
     body: CustomerPatch,

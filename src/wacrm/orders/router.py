@@ -247,7 +247,7 @@ async def create_order(
     return order_out(row)
 
 
-@router.get("/orders/{order_id}", response_model=OrderOut)
+@router.get("/orders/{order_id:int}", response_model=OrderOut)
 async def get_order(
     order_id: int, scope: AgentScope = Depends(agent_scope), conn: Conn = Depends(db_conn)
 ) -> OrderOut:
@@ -255,7 +255,7 @@ async def get_order(
     return order_out(await orders.get_order(conn, tables=scope.tables, order_id=order_id))
 
 
-@router.patch("/orders/{order_id}", response_model=OrderOut)
+@router.patch("/orders/{order_id:int}", response_model=OrderOut)
 async def update_order(
     order_id: int,
     body: OrderUpdate,

@@ -186,7 +186,7 @@ async def _detail(
     )
 
 
-@router.get("/orders/{order_id}", response_class=HTMLResponse)
+@router.get("/orders/{order_id:int}", response_class=HTMLResponse)
 async def order_page(
     request: Request,
     order_id: int = OrderId,
