@@ -22,8 +22,9 @@ async def test_text_inside_window_template_outside_none_when_off(
     inside = await _order(conn, tables, shop["customer"]["id"])
     old = await add_customer(conn, tables, "4915100000009", written_ago=30 * 3600)
     outside = await _order(conn, tables, old["id"])
-    await notifications.save_settings(
-        conn, agent_id=agent_id, text_template="Order {order_id}: {status}!"
+    await conn.execute(  # the agent's own text (no page sets it yet: straight into its table)
+        "INSERT INTO order_notification_settings (agent_id, text_template) VALUES (%s, %s)",
+        (agent_id, "Order {order_id}: {status}!"),
     )
     m1 = await notifications.notify_order_status(
         conn, tables=tables, agent_id=agent_id, order_id=inside, status="shipped", actor_id=None

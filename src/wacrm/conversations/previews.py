@@ -8,9 +8,6 @@ from wacrm.i18n import gettext as _
 from wacrm.i18n import ngettext
 
 PREVIEW_MAX = 120
-HIDDEN_TYPES = frozenset(
-    {"reaction"}
-)  # reactions attach to their message: never a bubble or a preview
 
 
 def message_type(row: dict[str, Any]) -> str:

@@ -19,7 +19,6 @@ from wacrm.errors import NotFoundError
 from wacrm.realtime import events as realtime
 
 WINDOW = timedelta(hours=24)
-CLOSED_ORDER_STATUSES = ("delivered", "cancelled")
 MAX_PAGE = 100
 NOT_REACTION = "m.media_type <> 'reaction' AND m.wa_type IS DISTINCT FROM 'reaction'"
 _WORD = re.compile(r"\w+", re.UNICODE)

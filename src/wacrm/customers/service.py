@@ -29,7 +29,7 @@ class CustomerError(AppError):
 def e164(wa_id: str | None) -> str | None:
     """Meta's digits-only number as E.164 (`+4915123456789`); None when there is none.
 
-    Cached: parsing with `phonenumbers` was ~10% of a web process's CPU under webhook load.
+    Cached: `phonenumbers` parsing is costly on the webhook path (docs/performance.md).
     """
     if not wa_id:
         return None

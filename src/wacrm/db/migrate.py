@@ -194,8 +194,8 @@ def upgrade_agents(conn: psycopg.Connection, *, batch_size: int | None = None) -
         ).fetchone()
         if not (ready and ready[0]):
             return 0
-        # Unanalysed bookkeeping tables make the estimate huge: JIT compiled this for ~110 ms
-        # of a 130 ms run at 2,000 agents (the query itself reads ~20,000 rows).
+        # Unanalysed bookkeeping tables make the estimate huge, and JIT compiling would cost
+        # more than the query (docs/performance.md, "Measurements behind the code").
         conn.execute("SET LOCAL jit = off")
         ids = [int(r[0]) for r in conn.execute(_PENDING_AGENTS).fetchall()]
         capacity_row = conn.execute(CAPACITY_SQL).fetchone()

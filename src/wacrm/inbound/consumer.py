@@ -45,8 +45,8 @@ class ClaimWindow:
 
     A processed row leaves a dead entry under 'received' in the journal's status index until
     VACUUM removes it, and PostgreSQL 15 walks past such entries one heap fetch each (they are
-    not marked dead by the claims' index scans here): a claim from the first id read every row
-    processed since the last VACUUM, 23 ms per claim after 30,000 webhooks. Claims start
+    not marked dead by the claims' index scans here): a claim from the first id would read every
+    row processed since the last VACUUM (docs/performance.md). Claims start
     `CLAIM_SLACK` ids below the previous claim's first id instead (a webhook journaled earlier
     but committed later, or given back by a processor that rolled back, is still seen), and every
     `FULL_CLAIM_SECONDS` from the start, so that any row older than that is claimed all the same

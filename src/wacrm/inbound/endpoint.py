@@ -181,10 +181,10 @@ async def _respond(send: Send, status: int, body: bytes) -> int:
 async def freeze_startup_objects(app: Any, stack: contextlib.AsyncExitStack) -> None:
     """Startup hook, last: move every object alive after startup out of the collector's reach.
 
-    The modules, routes, models and templates of a web process are ~130,000 objects that live as
-    long as the process; each full (generation 2) collection walked all of them: 40-90 ms during
-    which no webhook was answered, the tail of the 200's latency at a constant 1,000/s.
-    `gc.freeze()` keeps them out of every later collection (they are never freed anyway).
+    The modules, routes, models and templates of a web process live as long as the process;
+    each full (generation 2) collection would walk all of them while no webhook is answered (the
+    tail of the 200's latency, docs/performance.md). `gc.freeze()` keeps them out of every later
+    collection (they are never freed anyway).
     """
     gc.collect()
     gc.freeze()

@@ -17,6 +17,7 @@ import io
 import json
 import tarfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +185,34 @@ async def restore_agent(
     manifest = read_manifest(path)
     prefix = validate_prefix(manifest["prefix"])
     agent_id = int(manifest["agent_id"])
+    await _check_restorable(conn, manifest, prefix, agent_id)
+    with tarfile.open(path, "r:gz") as tar:
+
+        def member(name: str) -> bytes:
+            f = tar.extractfile(name)
+            if f is None:
+                raise BackupError(f"{path} lacks {name}")
+            return f.read()
+
+        async with conn.transaction():
+            created = await _restore_agent_row(conn, manifest, member, prefix, agent_id)
+            await _restore_tables(conn, manifest, member, prefix, created)
+            await _restore_shared(conn, manifest, member)
+            await check_totals(conn, prefix=prefix)
+        if media_root is not None:
+            folder = media_root / str(agent_id)
+            for name in manifest["media"]:
+                if not str(name).isdigit():
+                    raise BackupError(f"unexpected media entry {name!r}")
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / name).write_bytes(member(f"media/{name}"))
+    return manifest
+
+
+async def _check_restorable(
+    conn: AsyncConnection[Any], manifest: dict[str, Any], prefix: str, agent_id: int
+) -> None:
+    """BackupError when the agent or its tables exist, or the backup's schema is newer."""
     cur = await conn.execute(
         "SELECT id, agent_prefix FROM agents WHERE id = %s OR agent_prefix = %s", (agent_id, prefix)
     )
@@ -203,78 +232,79 @@ async def restore_agent(
             f"the backup's agent schema is version {manifest['schema_version']}, this database's "
             f"only {current}: run `wacrm migrate` with the newer code first"
         )
-    with tarfile.open(path, "r:gz") as tar:
 
-        def member(name: str) -> bytes:
-            f = tar.extractfile(name)
-            if f is None:
-                raise BackupError(f"{path} lacks {name}")
-            return f.read()
 
-        async with conn.transaction():
-            await conn.execute("CREATE TEMP TABLE wacrm_restore_agent (LIKE agents) ON COMMIT DROP")
-            await _copy_in(
-                conn,
-                "wacrm_restore_agent",
-                manifest["agent"]["columns"],
-                member("data/agents.copy"),
-            )
-            # The agent's user may be gone: restore the agent unlinked rather than fail.
+async def _restore_agent_row(
+    conn: AsyncConnection[Any],
+    manifest: dict[str, Any],
+    member: Callable[[str], bytes],
+    prefix: str,
+    agent_id: int,
+) -> list[str]:
+    """The agents row (unlinked if its user is gone) and its empty tables; their names."""
+    await conn.execute("CREATE TEMP TABLE wacrm_restore_agent (LIKE agents) ON COMMIT DROP")
+    await _copy_in(
+        conn, "wacrm_restore_agent", manifest["agent"]["columns"], member("data/agents.copy")
+    )
+    await conn.execute(
+        """UPDATE wacrm_restore_agent r SET user_id = NULL
+           WHERE user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = r.user_id)"""
+    )
+    await conn.execute("INSERT INTO agents SELECT * FROM wacrm_restore_agent")
+    await conn.execute("UPDATE agents SET schema_version = 0 WHERE id = %s", (agent_id,))
+    await conn.execute("SELECT wacrm_upgrade_agent(%s)", (agent_id,))
+    return await _agent_tables(conn, prefix)
+
+
+async def _restore_tables(
+    conn: AsyncConnection[Any],
+    manifest: dict[str, Any],
+    member: Callable[[str], bytes],
+    prefix: str,
+    created: list[str],
+) -> None:
+    """The agent's rows as they were (its own triggers off meanwhile), keys checked at the end."""
+    for table in created:
+        await conn.execute(
+            sql.SQL("ALTER TABLE {} DISABLE TRIGGER USER").format(sql.Identifier(table))
+        )
+    for entry in manifest["tables"]:
+        table = f"{prefix}_{entry['suffix']}"
+        if table != entry["name"]:
+            raise BackupError(f"table {entry['name']!r} does not belong to {prefix}")
+        if table not in created:
+            raise BackupError(f"this database's schema has no table {table}")
+        await _copy_in(conn, table, entry["columns"], member(f"data/{table}.copy"))
+        if "id" in entry["columns"]:
             await conn.execute(
-                """UPDATE wacrm_restore_agent r SET user_id = NULL
-                   WHERE user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = r.user_id)"""
+                sql.SQL(
+                    "SELECT setval(pg_get_serial_sequence({t}, 'id'), max(id)) FROM {i} "
+                    "HAVING max(id) IS NOT NULL"
+                ).format(t=sql.Literal(table), i=sql.Identifier(table))
             )
-            await conn.execute("INSERT INTO agents SELECT * FROM wacrm_restore_agent")
-            await conn.execute("UPDATE agents SET schema_version = 0 WHERE id = %s", (agent_id,))
-            await conn.execute("SELECT wacrm_upgrade_agent(%s)", (agent_id,))
-            created = await _agent_tables(conn, prefix)
-            # the agent's own triggers (totals, timestamps) off while rows are loaded as they were
-            for table in created:
-                await conn.execute(
-                    sql.SQL("ALTER TABLE {} DISABLE TRIGGER USER").format(sql.Identifier(table))
-                )
-            for entry in manifest["tables"]:
-                table = f"{prefix}_{entry['suffix']}"
-                if table != entry["name"]:
-                    raise BackupError(f"table {entry['name']!r} does not belong to {prefix}")
-                if table not in created:
-                    raise BackupError(f"this database's schema has no table {table}")
-                await _copy_in(conn, table, entry["columns"], member(f"data/{table}.copy"))
-                if "id" in entry["columns"]:
-                    await conn.execute(
-                        sql.SQL(
-                            "SELECT setval(pg_get_serial_sequence({t}, 'id'), max(id)) FROM {i} "
-                            "HAVING max(id) IS NOT NULL"
-                        ).format(t=sql.Literal(table), i=sql.Identifier(table))
-                    )
-            await conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # deferred keys checked now
-            for table in created:
-                await conn.execute(
-                    sql.SQL("ALTER TABLE {} ENABLE TRIGGER USER").format(sql.Identifier(table))
-                )
-            known = await shared_tables(conn)
-            for entry in manifest["shared"]:
-                if entry["name"] not in known:
-                    raise BackupError(f"unexpected shared table {entry['name']!r} in the backup")
-                data = member(f"data/{entry['name']}.copy")
-                await load_shared_rows(
-                    conn, table=entry["name"], columns=entry["columns"], data=data
-                )
-            await conn.execute(
-                """SELECT setval(pg_get_serial_sequence('outbound_media', 'id'),
-                     greatest(coalesce(max(id), 1),
-                              coalesce(pg_sequence_last_value(pg_get_serial_sequence('outbound_media', 'id')::regclass), 1)))
-                   FROM outbound_media"""
-            )
-            await check_totals(conn, prefix=prefix)
-        if media_root is not None:
-            folder = media_root / str(agent_id)
-            for name in manifest["media"]:
-                if not str(name).isdigit():
-                    raise BackupError(f"unexpected media entry {name!r}")
-                folder.mkdir(parents=True, exist_ok=True)
-                (folder / name).write_bytes(member(f"media/{name}"))
-    return manifest
+    await conn.execute("SET CONSTRAINTS ALL IMMEDIATE")  # deferred keys checked now
+    for table in created:
+        await conn.execute(
+            sql.SQL("ALTER TABLE {} ENABLE TRIGGER USER").format(sql.Identifier(table))
+        )
+
+
+async def _restore_shared(
+    conn: AsyncConnection[Any], manifest: dict[str, Any], member: Callable[[str], bytes]
+) -> None:
+    """The agent's rows of shared tables, and the shared sequence past them."""
+    known = await shared_tables(conn)
+    for entry in manifest["shared"]:
+        if entry["name"] not in known:
+            raise BackupError(f"unexpected shared table {entry['name']!r} in the backup")
+        data = member(f"data/{entry['name']}.copy")
+        await load_shared_rows(conn, table=entry["name"], columns=entry["columns"], data=data)
+    await conn.execute(
+        """SELECT setval(pg_get_serial_sequence('outbound_media', 'id'),
+             greatest(coalesce(max(id), 1),
+                      coalesce(pg_sequence_last_value(pg_get_serial_sequence('outbound_media', 'id')::regclass), 1)))
+           FROM outbound_media"""
+    )
 
 
 async def check_totals(conn: AsyncConnection[Any], *, prefix: str) -> None:

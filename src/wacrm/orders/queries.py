@@ -108,7 +108,7 @@ def _filters(
     return where, params
 
 
-async def list_orders(
+async def list_orders(  # noqa: PLR0913 - its keyword arguments are the list's filters
     conn: AsyncConnection[Any],
     *,
     tables: AgentTables,

@@ -27,28 +27,6 @@ async def get_settings(conn: AsyncConnection[Any], *, agent_id: int) -> dict[str
     return dict(row) if row else dict(DEFAULTS)
 
 
-async def save_settings(
-    conn: AsyncConnection[Any], *, agent_id: int, **values: str | None
-) -> dict[str, Any]:
-    """Change the agent's notification texts; fields left None keep their value."""
-    merged = {
-        **await get_settings(conn, agent_id=agent_id),
-        **{k: v for k, v in values.items() if v is not None},
-    }
-    try:
-        merged["text_template"].format(order_id=1, status="shipped")
-    except (KeyError, IndexError, ValueError) as exc:
-        raise service.OutboundError("text_template may only use {order_id} and {status}") from exc
-    await conn.execute(
-        """INSERT INTO order_notification_settings (agent_id, text_template, template_name, template_language)
-           VALUES (%(agent_id)s, %(text_template)s, %(template_name)s, %(template_language)s)
-           ON CONFLICT (agent_id) DO UPDATE SET text_template = EXCLUDED.text_template,
-             template_name = EXCLUDED.template_name, template_language = EXCLUDED.template_language, updated_at = now()""",
-        {"agent_id": agent_id, **merged},
-    )
-    return merged
-
-
 async def notify_order_status(
     conn: AsyncConnection[Any],
     *,

@@ -57,9 +57,8 @@ ON CONFLICT (agent_id, message_id) DO UPDATE SET state = EXCLUDED.state, attempt
 
 # Due sends become 'queued' with their jobs, earliest slot first, as long as fewer than
 # RELEASE_BATCH send jobs are waiting in pgqueuer (when the workers are behind, the backlog waits
-# here, in slot order, and pgqueuer's dequeue stays small). In ONE statement (a release
-# runs every 25 ms while sends are due: three statements and a transaction cost ~0.3 ms of
-# database CPU per send, measured). The job rows mirror pgqueuer 1.6's enqueue statement (the
+# here, in slot order, and pgqueuer's dequeue stays small). In ONE statement: a release runs
+# every 25 ms while sends are due. The job rows mirror pgqueuer 1.6's enqueue statement (the
 # job, id from its sequence, and its 'queued' log row; migration 0004 owns these tables, and a
 # pgqueuer upgrade is checked against them); the payload is what `schedule_send` enqueues.
 _RELEASE = """

@@ -117,7 +117,7 @@ def build_inbound_payload(
     return _envelope(waba_id, phone_number_id, display_phone_number, value)
 
 
-def build_status_payload(
+def build_status_payload(  # noqa: PLR0913 - one keyword per field of Meta's status
     *,
     phone_number_id: str,
     display_phone_number: str,

@@ -182,21 +182,26 @@ def check_send(body: dict[str, Any], known_media: set[str]) -> Outbound:
         ctx = body["context"]
         if not isinstance(ctx, dict) or not isinstance(ctx.get("message_id"), str):
             raise errors.invalid_parameter("Param context['message_id'] must be a message id.")
-    category = "service"
     if kind == "contacts":
-        cards = body.get("contacts")
-        if (
-            not isinstance(cards, list)
-            or not cards
-            or not all(
-                isinstance(c, dict) and (c.get("name") or {}).get("formatted_name") for c in cards
-            )
-        ):
-            raise errors.invalid_parameter(
-                "Param contacts needs cards with name['formatted_name']."
-            )
+        _contacts(body.get("contacts"))
         return Outbound(kind, to, wa_id, user_id)
-    obj = _obj(body, kind)
+    category = _check_content(kind, _obj(body, kind), known_media)
+    return Outbound(kind, to, wa_id, user_id, category)
+
+
+def _contacts(cards: Any) -> None:
+    if (
+        not isinstance(cards, list)
+        or not cards
+        or not all(
+            isinstance(c, dict) and (c.get("name") or {}).get("formatted_name") for c in cards
+        )
+    ):
+        raise errors.invalid_parameter("Param contacts needs cards with name['formatted_name'].")
+
+
+def _check_content(kind: str, obj: dict[str, Any], known_media: set[str]) -> str:
+    """Validate the `kind` object of a send; its pricing category."""
     if kind == "text":
         _text(obj.get("body"), "text['body']", 4096)
         if not isinstance(obj.get("preview_url", False), bool):
@@ -217,5 +222,5 @@ def check_send(body: dict[str, Any], known_media: set[str]) -> Outbound:
     elif kind == "interactive":
         _interactive(obj)
     elif kind == "template":
-        category = _template(obj)
-    return Outbound(kind, to, wa_id, user_id, category)
+        return _template(obj)
+    return "service"
