@@ -21,7 +21,7 @@ _COLUMNS = (
 )
 
 
-class CustomerError(AppError):
+class CustomerError(AppError, ValueError):
     """A customer cannot be changed as asked (the message says why)."""
 
 

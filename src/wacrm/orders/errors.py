@@ -5,8 +5,9 @@ from __future__ import annotations
 from wacrm.errors import AppError, NotFoundError
 
 
-class OrderError(AppError):
-    """A request the orders service refuses; `status` is the HTTP status to answer with."""
+class OrderError(AppError, ValueError):
+    """A request the orders service refuses; `status` is the HTTP status to answer with (still a
+    ValueError: forms catch bad input as one)."""
 
     status = 422
 
