@@ -85,7 +85,7 @@ async def list_broadcasts(
     return {"broadcasts": await service.list_broadcasts(conn, agent_id=scope.agent_id)}
 
 
-@router.get("/{broadcast_id}")
+@router.get("/{broadcast_id:int}")
 async def get_broadcast(
     broadcast_id: int,
     scope: AgentScope = Depends(agent_scope),

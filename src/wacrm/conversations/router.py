@@ -56,7 +56,7 @@ async def list_conversations(
         raise HTTPException(400, detail=str(exc)) from exc
 
 
-@router.get("/{customer_id}", response_model=schemas.Conversation)
+@router.get("/{customer_id:int}", response_model=schemas.Conversation)
 async def get_conversation(
     customer_id: int = CustomerId,
     scope: AgentScope = Depends(agent_scope),

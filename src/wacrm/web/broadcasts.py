@@ -241,7 +241,7 @@ async def _get(request: Request, scope: AgentScope, broadcast_id: int) -> dict[s
     return found
 
 
-@router.get("/{broadcast_id}", response_class=HTMLResponse)
+@router.get("/{broadcast_id:int}", response_class=HTMLResponse)
 async def broadcast_page(
     request: Request, broadcast_id: int = BroadcastId, scope: AgentScope = Depends(web_scope)
 ) -> Response:
