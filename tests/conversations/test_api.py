@@ -75,5 +75,6 @@ async def test_bad_input_is_a_clear_4xx(client, conn):
             await client.get("/api/v1/conversations", params=params, headers=h)
         ).status_code == 422
     assert (await client.get("/api/v1/conversations/0/messages", headers=h)).status_code == 422
-    assert (await client.get("/api/v1/conversations/abc", headers=h)).status_code == 422
+    # ids are {customer_id:int}: a word matches no route
+    assert (await client.get("/api/v1/conversations/abc", headers=h)).status_code == 404
     assert (await client.get("/api/v1/conversations/99999999999", headers=h)).status_code == 422

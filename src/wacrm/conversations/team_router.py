@@ -52,7 +52,7 @@ async def status_counts(
     return await filters.status_counts(scope.db, tables=scope.tables, team=team)
 
 
-@router.patch("/conversations/{customer_id}", response_model=schemas.ConversationState)
+@router.patch("/conversations/{customer_id:int}", response_model=schemas.ConversationState)
 async def update_conversation(
     body: schemas.ConversationPatch,
     customer_id: int = CustomerId,
