@@ -81,20 +81,9 @@ def preview(row: dict[str, Any]) -> str:
         label = loc.get("name") or loc.get("address") if isinstance(loc, dict) else None
         return _short(f"📍 {label}" if label else "📍 " + _("Location"))
     if kind == "contacts":
-        cards = _section(row, "contacts")
-        if isinstance(cards, list) and len(cards) > 1:
-            return "👤 " + _("%(n)s contacts") % {"n": len(cards)}
-        name = None
-        if isinstance(cards, list) and cards and isinstance(cards[0], dict):
-            name = (cards[0].get("name") or {}).get("formatted_name")
-        return _short(f"👤 {name}" if name else "👤 " + _("Contact"))
+        return _contacts_preview(_section(row, "contacts"))
     if kind == "order":
-        count = order_unit_count(row)
-        if count is None:
-            return "🛒 " + _("Order")
-        return "🛒 " + ngettext("Order of %(num)d unit", "Order of %(num)d units", count) % {
-            "num": count
-        }
+        return _order_preview(order_unit_count(row))
     if kind == "template":
         return _short(f"📋 {text}" if text else "📋 " + _("Template"))
     if kind in ("unsupported", "errors"):
@@ -102,6 +91,23 @@ def preview(row: dict[str, Any]) -> str:
     if kind == "system":
         return _short(text or "ℹ️ " + _("System message"))
     return _short(text or caption or "")
+
+
+def _contacts_preview(cards: Any) -> str:
+    if isinstance(cards, list) and len(cards) > 1:
+        return "👤 " + _("%(n)s contacts") % {"n": len(cards)}
+    name = None
+    if isinstance(cards, list) and cards and isinstance(cards[0], dict):
+        name = (cards[0].get("name") or {}).get("formatted_name")
+    return _short(f"👤 {name}" if name else "👤 " + _("Contact"))
+
+
+def _order_preview(count: int | None) -> str:
+    if count is None:
+        return "🛒 " + _("Order")
+    return "🛒 " + ngettext("Order of %(num)d unit", "Order of %(num)d units", count) % {
+        "num": count
+    }
 
 
 def _error(row: dict[str, Any]) -> dict[str, Any] | None:
