@@ -232,4 +232,5 @@ def chat_message(row: dict[str, Any], *, quoted: dict[str, Any] | None = None) -
         "sent_by_name": row.get("sent_by_name"),
         "edited_at": row.get("edited_at"),
         "deleted": row.get("deleted_at") is not None,
+        "origin": row.get("origin"),
     }

@@ -110,6 +110,11 @@ class ChatMessage(BaseModel):
     )
     edited_at: datetime | None = Field(None, description="When the customer last edited it")
     deleted: bool = Field(False, description="The customer deleted it (its content is gone)")
+    origin: str | None = Field(
+        None,
+        description="'business_app': sent from the WhatsApp Business app on the phone; "
+        "'history': imported from the chats before the number joined the CRM",
+    )
 
 
 class ChatPage(BaseModel):

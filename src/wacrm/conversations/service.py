@@ -27,7 +27,7 @@ _MESSAGE_COLUMNS = (
     "m.media_url, m.caption, m.wamid, m.wa_type, m.status, m.status_at, m.error_code, "
     "m.error_title, m.error_details, m.context_wamid, m.reaction, m.agent_reaction, m.order_id, "
     "m.media_mime_type, m.media_size, m.media_filename, m.media_status, m.media_error, m.raw, "
-    "m.payload, m.sent_by, m.edited_at, m.deleted_at"
+    "m.payload, m.sent_by, m.edited_at, m.deleted_at, m.origin"
 )
 
 

@@ -29,7 +29,7 @@ from psycopg import AsyncConnection
 
 from wacrm.agents.tables import AgentTables
 from wacrm.customers import service as customers
-from wacrm.inbound import journal, payload, statements
+from wacrm.inbound import coexist, journal, payload, statements
 from wacrm.inbound.journal import JournalRow, Webhook
 from wacrm.inbound.payload import ProcessingError
 from wacrm.inbound.routing import Route, RouteCache, RouteSource
@@ -183,6 +183,9 @@ async def ingest(conn: AsyncConnection[Any], datas: Sequence[Any], routes: Route
         for route, value, raw_value, kind in await payload.payload_changes(conn, data, routes):
             if kind == "user_preferences":
                 batch.add_preferences(route, raw_value)
+            elif kind in coexist.FIELDS:
+                await batch.flush(conn)  # what came before it is written first
+                batch.media_jobs += await coexist.apply(conn, route, raw_value, kind)
             else:
                 await batch.add_change(conn, route, value, raw_value)
         await templates.apply_webhooks(conn, data)  # template status / category (by WABA id)

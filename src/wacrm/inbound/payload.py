@@ -29,7 +29,9 @@ MESSAGE_CHANGES = frozenset({"edit", "revoke"})
 STATUSES = frozenset({"sent", "delivered", "read", "played", "failed"})
 IDENTITY_CHANGES = frozenset({"user_changed_number", "user_changed_user_id"})
 
-FIELDS = frozenset({"messages", "user_preferences"})
+FIELDS = frozenset(
+    {"messages", "user_preferences", "smb_message_echoes", "history", "smb_app_state_sync"}
+)
 """The webhook fields processed per number (others are journaled and skipped)."""
 Change = tuple[Route, Value, dict[str, Any], str]
 """A usable change: its route, its model, its raw JSON value and its field."""

@@ -223,6 +223,68 @@ PREFERENCE = (
 )
 
 
+# messages the owner sent from the Business app (origin 'business_app': live, the conversation
+# moves up) or the imported history (origin 'history': read, no conversation moves); never the
+# unread count or last_inbound_at (the 24-hour window), so no automation follows them
+COEXIST_MESSAGES = (
+    """
+    WITH x AS (
+      SELECT * FROM json_to_recordset(%(messages)s::json) AS x(o int, phone text, bsuid text,
+        text text, ts timestamptz, media_type text, caption text, wamid text, wa_type text,
+        context text, media_id text, mime text, sha256 text, size bigint, filename text,
+        media_status text, raw jsonb, origin text, status text, direction text)
+    ), ins AS (
+      INSERT INTO {messages} (customer_id, message, direction, "timestamp", is_read, media_type,
+        caption, wamid, wa_type, status, status_at, context_wamid, media_id, media_mime_type,
+        media_sha256, media_size, media_filename, media_status, raw, origin)
+      SELECT """
+    + _CUSTOMER_OF.format(row="x")
+    + """,
+        x.text, x.direction, x.ts, true, x.media_type::media_type, x.caption, x.wamid, x.wa_type,
+        CASE WHEN x.direction = 'inbound' THEN 'received' ELSE x.status END, x.ts, x.context,
+        x.media_id, x.mime, x.sha256, x.size, x.filename, x.media_status, x.raw, x.origin
+      FROM x ORDER BY x.o
+      ON CONFLICT (wamid) DO NOTHING
+      RETURNING id, customer_id, "timestamp", origin
+    ), agg AS (
+      SELECT customer_id, max("timestamp") AS ts,
+             (array_agg(id ORDER BY "timestamp" DESC, id DESC))[1] AS last_id
+      FROM ins WHERE origin = 'business_app' GROUP BY customer_id
+    ), cu AS (
+      UPDATE {customers} c SET last_message_at = greatest(c.last_message_at, agg.ts),
+        last_message_id = CASE WHEN c.last_message_at IS NULL OR agg.ts >= c.last_message_at
+                               THEN agg.last_id ELSE c.last_message_id END,
+        updated_at = now()
+      FROM agg WHERE c.id = agg.customer_id
+    )
+    SELECT """
+    + notify_sql(
+        agent_id="%(agent_id)s",
+        kind="'message'",
+        customer_id="ins.customer_id",
+        message_id="ins.id",
+    )
+    + " FROM ins WHERE ins.origin = 'business_app'"
+)
+
+# a name from the owner's phone address book (NULL: removed), kept apart from the profile name
+# and the agent's name; shown as the customer's name only while neither is known
+ADDRESS_BOOK = (
+    """
+    WITH u AS (
+      UPDATE {customers} c SET address_book_name = %(name)s::text, address_book_at = %(ts)s,
+        name = CASE WHEN coalesce(c.name, '') = '' AND %(name)s::text IS NOT NULL THEN %(name)s::text
+                    ELSE c.name END,
+        updated_at = now()
+      WHERE c.phone = %(phone)s
+        AND (c.address_book_at IS NULL OR c.address_book_at <= %(ts)s)
+      RETURNING c.id)
+    SELECT """
+    + notify_sql(agent_id="%(agent_id)s", kind="'customer'", customer_id="u.id")
+    + " FROM u"
+)
+
+
 @dataclass(frozen=True)
 class AgentStatements:
     messages: str
@@ -231,6 +293,8 @@ class AgentStatements:
     reaction: str
     change: str
     preference: str
+    coexist_messages: str
+    address_book: str
 
 
 @lru_cache(maxsize=4096)
@@ -239,6 +303,15 @@ def for_agent(tables: AgentTables) -> AgentStatements:
     return AgentStatements(
         *(
             tables.query(q).as_string(None)
-            for q in (MESSAGES, STATUSES, ORDER, REACTION, CHANGE, PREFERENCE)
+            for q in (
+                MESSAGES,
+                STATUSES,
+                ORDER,
+                REACTION,
+                CHANGE,
+                PREFERENCE,
+                COEXIST_MESSAGES,
+                ADDRESS_BOOK,
+            )
         )
     )

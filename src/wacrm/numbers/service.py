@@ -168,6 +168,19 @@ async def list_configurations(
     return [_public(dict(r)) for r in await cur.fetchall()]
 
 
+async def history_imports(conn: AsyncConnection[Any]) -> dict[str, dict[str, Any]]:
+    """The chat-history import of each coexistence number (by phone_number_id): its progress
+    (Meta's 0-100), chunks and messages so far, when the last chunk came, or the declined share."""
+    cur = await conn.execute(
+        """SELECT phone_number_id, max(progress) AS progress, count(*) AS chunks,
+                  sum(messages)::int AS messages, max(received_at) AS last_at,
+                  (array_agg(error_title ORDER BY received_at DESC)
+                     FILTER (WHERE error_code IS NOT NULL))[1] AS declined
+           FROM history_chunks GROUP BY phone_number_id"""
+    )
+    return {r["phone_number_id"]: r for r in await cur.fetchall()}
+
+
 _ROUTING_SQL = """
     SELECT w.id, w.user_id, w.whatsapp_number, w.phone_number_id, w.business_account_id,
            w.api_key, w.app_secret, w.verify_token, w.is_active, w.messages_per_second,

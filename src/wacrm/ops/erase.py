@@ -131,6 +131,10 @@ async def erase_customer(
             "DELETE FROM inbound_early_statuses WHERE agent_id = %s AND wamid = ANY(%s)",
             (tables.agent_id, wamids),
         )
+        await conn.execute(
+            "DELETE FROM inbound_early_changes WHERE agent_id = %s AND wamid = ANY(%s)",
+            (tables.agent_id, wamids),
+        )
         if uploads:
             await conn.execute(
                 tables.query(

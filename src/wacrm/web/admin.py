@@ -106,9 +106,11 @@ async def _configs(conn: Conn) -> list[dict[str, Any]]:
     """Configurations (masked) with the plain verify token an admin pastes into Meta."""
     cur = await conn.execute("SELECT id, verify_token FROM whatsapp_configuration")
     tokens = {r["id"]: r["verify_token"] for r in await cur.fetchall()}
+    history = await numbers.history_imports(conn)
     # (one statement: reading each configuration again decrypted its secrets, 1.9 s at 1,000)
     return [
-        {**c, "verify_token": tokens.get(c["id"])} for c in await numbers.list_configurations(conn)
+        {**c, "verify_token": tokens.get(c["id"]), "history": history.get(c["phone_number_id"])}
+        for c in await numbers.list_configurations(conn)
     ]
 
 
