@@ -24,7 +24,7 @@ from wacrm.outbound import service as outbound
 from wacrm.outbound.schemas import MediaContent, TemplateContent, TextContent
 from wacrm.web import team
 from wacrm.web.composer import composer_context, template_params
-from wacrm.web.deps import web_scope
+from wacrm.web.deps import web_workspace
 from wacrm.web.inbox import live_url
 from wacrm.web.templating import render
 
@@ -125,7 +125,7 @@ async def panel_context(
 
 @router.get("/chat/{customer_id}", response_class=HTMLResponse)
 async def chat_page(
-    request: Request, customer_id: int = CustomerId, scope: AgentScope = Depends(web_scope)
+    request: Request, customer_id: int = CustomerId, scope: AgentScope = Depends(web_workspace)
 ) -> Response:
     conn = scope.db
     conv = await _conversation(conn, scope, customer_id)
@@ -162,7 +162,7 @@ async def recent(
     request: Request,
     customer_id: int = CustomerId,
     anchor: str = Query("", max_length=200),
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
 ) -> Response:
     """The messages from the anchor (the oldest shown at page load) on: merged into the thread."""
     try:
@@ -191,7 +191,7 @@ async def recent(
 
 @router.post("/chat/{customer_id}/read")
 async def mark_read(
-    request: Request, customer_id: int = CustomerId, scope: AgentScope = Depends(web_scope)
+    request: Request, customer_id: int = CustomerId, scope: AgentScope = Depends(web_workspace)
 ) -> Response:
     """The page says the agent sees the chat (visible, focused): mark it read, send the receipt.
 
@@ -210,7 +210,7 @@ async def older(
     request: Request,
     customer_id: int = CustomerId,
     cursor: str = Query(..., min_length=1, max_length=200),
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
 ) -> Response:
     conn = scope.db
     try:
@@ -242,7 +242,7 @@ async def composer(
     request: Request,
     customer_id: int = CustomerId,
     mode: str = Query("", pattern="^(|text|template)$"),
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
 ) -> Response:
     """The composer, or 204 (nothing to swap) when it is already in the right mode."""
     conn = scope.db
@@ -265,7 +265,7 @@ def _kind_of(mime: str) -> str:
 async def send(
     request: Request,
     customer_id: int = CustomerId,
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
     text: str = Form("", max_length=4096),
     caption: str = Form("", max_length=1024),
     reply_to: str = Form("", max_length=20),
@@ -386,7 +386,7 @@ async def retry(
     request: Request,
     customer_id: int = CustomerId,
     message_id: int = Path(..., ge=1, le=2**63 - 1),
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
 ) -> Response:
     conn = scope.db
     await _conversation(conn, scope, customer_id)
@@ -399,7 +399,7 @@ async def retry(
 
 @router.get("/chat/{customer_id}/panel", response_class=HTMLResponse)
 async def panel(
-    request: Request, customer_id: int = CustomerId, scope: AgentScope = Depends(web_scope)
+    request: Request, customer_id: int = CustomerId, scope: AgentScope = Depends(web_workspace)
 ) -> Response:
     conn = scope.db
     context = await panel_context(conn, scope, customer_id)
@@ -411,7 +411,7 @@ async def rename(
     request: Request,
     customer_id: int = CustomerId,
     name: str = Form("", max_length=400),
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
 ) -> Response:
     error, status = None, 200
     conn = scope.db
@@ -435,7 +435,7 @@ async def rename(
 async def new_order(
     request: Request,
     customer_id: int = CustomerId,
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
     item_name: list[str] = Form([]),
     item_quantity: list[str] = Form([]),
     item_price: list[str] = Form([]),

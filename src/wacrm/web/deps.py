@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -120,13 +121,7 @@ async def resolve_workspace(
     return None
 
 
-async def web_scope(
-    request: Request,
-    user: CurrentUser = Depends(web_user),
-    conn: AsyncConnection[Any] = Depends(account_deps.db_conn),
-) -> AgentScope:
-    """The workspace of an agent-scoped page, with the request's connection; a page without
-    one explains how to get one."""
+async def _workspace(request: Request, user: CurrentUser, conn: AsyncConnection[Any]) -> AgentScope:
     scope = await resolve_workspace(conn, request, user)
     if scope is None:
         detail = (
@@ -135,5 +130,28 @@ async def web_scope(
             else "your user is not linked to an active agent nor a member of one; ask an administrator to add you"
         )
         raise HTTPException(403, detail=detail)
+    return scope
+
+
+async def web_scope(request: Request, user: CurrentUser = Depends(web_user)) -> AgentScope:
+    """The workspace of an agent-scoped page (a page without one explains how to get one),
+    resolved on a connection given back at once: for pages that take their own connections.
+    A page that works on one connection uses `web_workspace`."""
+    async with request.app.state.pool.connection() as conn:
+        scope = replace(await _workspace(request, user, conn), conn=None)
+    request.state.web_scope = scope
+    return scope
+
+
+async def web_workspace(
+    request: Request,
+    user: CurrentUser = Depends(web_user),
+    conn: AsyncConnection[Any] = Depends(account_deps.db_conn),
+) -> AgentScope:
+    """web_scope with the request's connection (`scope.db`, the one `db_conn` gives): the user,
+    the workspace and the connection of the page in one dependency, as `agent_scope` in the API.
+    (Two dependencies, so that a page that still takes connections of its own never holds one
+    while waiting for another: with every pool connection held so, pages would wait forever.)"""
+    scope = await _workspace(request, user, conn)
     request.state.web_scope = scope
     return scope

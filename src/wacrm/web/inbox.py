@@ -15,7 +15,7 @@ from wacrm.conversations import labels as label_service
 from wacrm.conversations import service as conversations
 from wacrm.conversations.cursors import InvalidCursorError
 from wacrm.members import service as members
-from wacrm.web.deps import web_scope
+from wacrm.web.deps import web_workspace
 from wacrm.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -97,7 +97,7 @@ async def _choices(scope: AgentScope) -> dict[str, Any]:
 @router.get("/inbox", response_class=HTMLResponse)
 async def inbox_page(
     request: Request,
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
     f: InboxQuery = Depends(inbox_query),
 ) -> Response:
     page = await _page(scope, f, None)
@@ -120,7 +120,7 @@ async def inbox_page(
 @router.get("/inbox/list", response_class=HTMLResponse)
 async def inbox_list(
     request: Request,
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
     f: InboxQuery = Depends(inbox_query),
     cursor: str | None = Query(None, max_length=200),
 ) -> Response:

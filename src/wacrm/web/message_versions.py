@@ -10,7 +10,7 @@ from psycopg import AsyncConnection
 
 from wacrm.accounts.deps import AgentScope
 from wacrm.i18n import gettext as _
-from wacrm.web.deps import web_scope
+from wacrm.web.deps import web_workspace
 from wacrm.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -43,7 +43,7 @@ async def versions(
     request: Request,
     customer_id: int = Path(..., ge=1, le=2**31 - 1),
     message_id: int = Path(..., ge=1, le=2**31 - 1),
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
 ) -> Response:
     found = await message_versions(scope.db, scope, customer_id, message_id)
     if found is None:

@@ -17,7 +17,7 @@ from wacrm.conversations import labels as label_service
 from wacrm.conversations import state as conv_state
 from wacrm.members import service as members
 from wacrm.notes import service as notes
-from wacrm.web.deps import web_scope
+from wacrm.web.deps import web_workspace
 from wacrm.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -97,7 +97,7 @@ def _parse_local(text: str) -> datetime | None:
 
 @router.get("/chat/{customer_id}/bar", response_class=HTMLResponse)
 async def bar(
-    request: Request, customer_id: int = CustomerId, scope: AgentScope = Depends(web_scope)
+    request: Request, customer_id: int = CustomerId, scope: AgentScope = Depends(web_workspace)
 ) -> Response:
     context = await bar_context(scope.db, scope, customer_id)
     return await render(
@@ -109,7 +109,7 @@ async def bar(
 async def change_state(
     request: Request,
     customer_id: int = CustomerId,
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
     status: str = Form("", max_length=20),
     snoozed_until: str = Form("", max_length=40),
     assignee_id: str = Form("-", max_length=40),
@@ -175,7 +175,7 @@ def members_id(value: str) -> Any:
 async def add_note(
     request: Request,
     customer_id: int = CustomerId,
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
     body: str = Form("", max_length=20000),
 ) -> Response:
     """A private note from the chat; answers with a fresh note form (the thread refreshes live)."""
@@ -210,7 +210,7 @@ async def add_note(
 
 @router.post("/chat/{customer_id}/notes/{note_id}/delete")
 async def delete_note(
-    customer_id: int = CustomerId, note_id: int = NoteId, scope: AgentScope = Depends(web_scope)
+    customer_id: int = CustomerId, note_id: int = NoteId, scope: AgentScope = Depends(web_workspace)
 ) -> Response:
     try:
         await notes.delete_note(
@@ -232,7 +232,7 @@ async def delete_note(
 async def edit_note(
     customer_id: int = CustomerId,
     note_id: int = NoteId,
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
     body: str = Form("", max_length=20000),
 ) -> Response:
     try:
@@ -255,7 +255,7 @@ async def edit_note(
 @router.get("/chat/{customer_id}/canned")
 async def canned_for_chat(
     customer_id: int = CustomerId,
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
     q: str = Query("", max_length=100),
 ) -> JSONResponse:
     """The composer's '/' list: canned responses matching q, filled in for this conversation."""

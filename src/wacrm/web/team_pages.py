@@ -13,7 +13,7 @@ from wacrm.accounts.deps import AgentScope
 from wacrm.canned import service as canned
 from wacrm.conversations import labels as label_service
 from wacrm.members import service as members
-from wacrm.web.deps import web_scope
+from wacrm.web.deps import web_workspace
 from wacrm.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -71,13 +71,15 @@ def _manager(scope: AgentScope) -> None:
 
 
 @router.get("/team", response_class=HTMLResponse)
-async def team_page(request: Request, scope: AgentScope = Depends(web_scope)) -> Response:
+async def team_page(request: Request, scope: AgentScope = Depends(web_workspace)) -> Response:
     return await _page(request, scope)
 
 
 @router.post("/team/members")
 async def add_member(
-    request: Request, scope: AgentScope = Depends(web_scope), email: str = Form("", max_length=320)
+    request: Request,
+    scope: AgentScope = Depends(web_workspace),
+    email: str = Form("", max_length=320),
 ) -> Response:
     _manager(scope)
     try:
@@ -96,7 +98,7 @@ async def add_member(
 
 
 @router.post("/team/members/{user_id}/remove")
-async def remove_member(user_id: UUID, scope: AgentScope = Depends(web_scope)) -> Response:
+async def remove_member(user_id: UUID, scope: AgentScope = Depends(web_workspace)) -> Response:
     _manager(scope)
     try:
         await members.remove_member(scope.db, agent_id=scope.agent_id, user_id=user_id)
@@ -106,7 +108,9 @@ async def remove_member(user_id: UUID, scope: AgentScope = Depends(web_scope)) -
 
 
 @router.post("/team/auto-assign")
-async def auto_assign(scope: AgentScope = Depends(web_scope), enabled: str = Form("")) -> Response:
+async def auto_assign(
+    scope: AgentScope = Depends(web_workspace), enabled: str = Form("")
+) -> Response:
     _manager(scope)
     await members.set_auto_assign(scope.db, agent_id=scope.agent_id, enabled=enabled == "on")
     return _done("auto", "members")
@@ -114,7 +118,7 @@ async def auto_assign(scope: AgentScope = Depends(web_scope), enabled: str = For
 
 @router.post("/team/availability")
 async def availability(
-    scope: AgentScope = Depends(web_scope), available: str = Form("")
+    scope: AgentScope = Depends(web_workspace), available: str = Form("")
 ) -> Response:
     await scope.db.execute(
         "UPDATE users SET available = %s, updated_at = now() WHERE id = %s",
@@ -126,7 +130,7 @@ async def availability(
 @router.post("/team/labels")
 async def add_label(
     request: Request,
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
     name: str = Form("", max_length=60),
     color: str = Form("#1f93ff", max_length=20),
 ) -> Response:
@@ -144,7 +148,9 @@ async def add_label(
 
 
 @router.post("/team/labels/{label_id}/delete")
-async def delete_label(label_id: int = ItemId, scope: AgentScope = Depends(web_scope)) -> Response:
+async def delete_label(
+    label_id: int = ItemId, scope: AgentScope = Depends(web_workspace)
+) -> Response:
     try:
         await label_service.delete_label(scope.db, agent_id=scope.agent_id, label_id=label_id)
     except label_service.LabelError as exc:
@@ -155,7 +161,7 @@ async def delete_label(label_id: int = ItemId, scope: AgentScope = Depends(web_s
 @router.post("/team/canned")
 async def add_canned(
     request: Request,
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
     shortcut: str = Form("", max_length=60),
     body: str = Form("", max_length=20000),
 ) -> Response:
@@ -181,7 +187,7 @@ async def add_canned(
 
 @router.post("/team/canned/{canned_id}/delete")
 async def delete_canned(
-    canned_id: int = ItemId, scope: AgentScope = Depends(web_scope)
+    canned_id: int = ItemId, scope: AgentScope = Depends(web_workspace)
 ) -> Response:
     try:
         await canned.delete_canned(scope.db, agent_id=scope.agent_id, canned_id=canned_id)
