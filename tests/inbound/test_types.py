@@ -39,7 +39,8 @@ async def _message(conn, agent, wamid):
         (
             "unsupported_errors",
             "wamid.UNSUP_1",
-            "[message not supported: 131051 Message type unknown]",
+            "[message not supported: 131051 Message type unknown"
+            " (Message type is currently not supported.)]",
             "unsupported",
         ),
         ("unknown_type", "wamid.UNKNOWN_1", "[unsupported message type: hologram]", "unsupported"),

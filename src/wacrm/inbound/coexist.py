@@ -18,10 +18,12 @@ from psycopg import AsyncConnection
 
 from wacrm.customers import service as customers
 from wacrm.inbound import payload, statements
+from wacrm.inbound.calls import call_rows
 from wacrm.inbound.routing import Route
 from wacrm.inbound.schemas import Message, to_datetime, usable_id
 
-FIELDS = frozenset({"smb_message_echoes", "history", "smb_app_state_sync"})
+FIELDS = frozenset({"smb_message_echoes", "history", "smb_app_state_sync", "calls"})
+"""The fields written on their own (after what came before them in the batch)."""
 _MARK_COEXISTENCE = (
     "UPDATE whatsapp_configuration SET coexistence_since = now()"
     " WHERE id = %s AND coexistence_since IS NULL"
@@ -56,6 +58,9 @@ async def apply(
     conn: AsyncConnection[Any], route: Route, raw_value: dict[str, Any], field: str
 ) -> list[dict[str, Any]]:
     """Write one coexistence change; the media download jobs of the messages it stored."""
+    if field == "calls":
+        meta = _dict(raw_value.get("metadata"))
+        return await _write(conn, route, call_rows(raw_value, meta.get("display_phone_number")))
     await conn.execute(_MARK_COEXISTENCE, (route.config_id,))
     if field == "smb_message_echoes":
         echoes = _list(raw_value.get("message_echoes"))
@@ -123,7 +128,9 @@ async def _history_item(
 
 
 async def _write(
-    conn: AsyncConnection[Any], route: Route, rows: list[dict[str, Any] | None]
+    conn: AsyncConnection[Any],
+    route: Route,
+    rows: list[dict[str, Any]] | list[dict[str, Any] | None],
 ) -> list[dict[str, Any]]:
     found = [r for r in rows if r is not None]
     changes = [r for r in found if r["wa_type"] in payload.MESSAGE_CHANGES]

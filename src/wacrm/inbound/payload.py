@@ -30,7 +30,7 @@ STATUSES = frozenset({"sent", "delivered", "read", "played", "failed"})
 IDENTITY_CHANGES = frozenset({"user_changed_number", "user_changed_user_id"})
 
 FIELDS = frozenset(
-    {"messages", "user_preferences", "smb_message_echoes", "history", "smb_app_state_sync"}
+    {"messages", "user_preferences", "smb_message_echoes", "history", "smb_app_state_sync", "calls"}
 )
 """The webhook fields processed per number (others are journaled and skipped)."""
 Change = tuple[Route, Value, dict[str, Any], str]

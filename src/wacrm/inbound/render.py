@@ -80,6 +80,11 @@ def _interactive(inter: dict[str, Any]) -> str:
             title = reply.get("title") or reply.get("id") or ""
             desc = reply.get("description")
             return f"{title} — {desc}" if desc else str(title)
+    permission = inter.get("call_permission_reply")
+    if isinstance(permission, dict):
+        answer = str(permission.get("response") or "").lower()
+        said = {"accept": "accepted", "reject": "declined"}.get(answer, answer or "answered")
+        return f"📞 Call permission {said}"
     nfm = inter.get("nfm_reply")
     if isinstance(nfm, dict):
         return str(nfm.get("body") or nfm.get("name") or "Form submitted")
@@ -97,7 +102,11 @@ def _errors(msg: dict[str, Any]) -> str:
     errs = msg.get("errors") or []
     if isinstance(errs, list) and errs and isinstance(errs[0], dict):
         e = errs[0]
-        return f"[message not supported: {e.get('code', '?')} {e.get('title') or e.get('message') or ''}]".strip()
+        title = e.get("title") or e.get("message") or ""
+        data = e.get("error_data")
+        details = data.get("details") if isinstance(data, dict) else None
+        why = f" ({details})" if details and details != title else ""
+        return f"[message not supported: {e.get('code', '?')} {title}{why}]"
     return "[message not supported]"
 
 

@@ -249,7 +249,7 @@ COEXIST_MESSAGES = (
     ), agg AS (
       SELECT customer_id, max("timestamp") AS ts,
              (array_agg(id ORDER BY "timestamp" DESC, id DESC))[1] AS last_id
-      FROM ins WHERE origin = 'business_app' GROUP BY customer_id
+      FROM ins WHERE origin IN ('business_app', 'call') GROUP BY customer_id
     ), cu AS (
       UPDATE {customers} c SET last_message_at = greatest(c.last_message_at, agg.ts),
         last_message_id = CASE WHEN c.last_message_at IS NULL OR agg.ts >= c.last_message_at
@@ -264,7 +264,7 @@ COEXIST_MESSAGES = (
         customer_id="ins.customer_id",
         message_id="ins.id",
     )
-    + " FROM ins WHERE ins.origin = 'business_app'"
+    + " FROM ins WHERE ins.origin IN ('business_app', 'call')"
 )
 
 # a name from the owner's phone address book (NULL: removed), kept apart from the profile name
