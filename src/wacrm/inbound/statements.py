@@ -78,19 +78,15 @@ MESSAGES = (
         x.raw::jsonb
       FROM x ORDER BY x.o
       ON CONFLICT (wamid) DO NOTHING
-      RETURNING id, customer_id, "timestamp", order_id, search_vector
+      RETURNING id, customer_id, "timestamp", order_id
     ), agg AS (
       SELECT customer_id, count(*) AS n, max("timestamp") AS ts,
              (array_agg(id ORDER BY "timestamp" DESC, id DESC))[1] AS last_id
       FROM ins GROUP BY customer_id
-    ), iw AS (  -- the new words per customer, for its search document (step 56)
-      SELECT i.customer_id, array_to_tsvector(array_agg(DISTINCT w.word)) AS words
-      FROM ins i CROSS JOIN LATERAL unnest(tsvector_to_array(i.search_vector)) AS w(word)
-      WHERE i.search_vector IS NOT NULL GROUP BY i.customer_id
     ), t AS (
       SELECT coalesce(agg.customer_id, pr.id) AS id, agg.n, agg.ts, agg.last_id,
-             pr.name, pr.username, pr.parent, iw.words
-      FROM agg FULL JOIN pr ON pr.id = agg.customer_id LEFT JOIN iw ON iw.customer_id = agg.customer_id
+             pr.name, pr.username, pr.parent
+      FROM agg FULL JOIN pr ON pr.id = agg.customer_id
     ), cu AS (
       UPDATE {customers} c SET unread_count = c.unread_count + coalesce(t.n, 0),
         last_message_at = greatest(c.last_message_at, t.ts),
@@ -102,13 +98,6 @@ MESSAGES = (
         profile_name = coalesce(t.name, c.profile_name),
         username = coalesce(t.username, c.username),
         parent_bsuid = coalesce(t.parent, c.parent_bsuid),
-        -- the words here, in this one UPDATE: step 56's statement trigger then finds them known
-        -- (it would write each customer a second time)
-        search_doc = CASE
-          WHEN t.words IS NULL THEN c.search_doc
-          WHEN length(coalesce(c.search_doc, ''::tsvector)) + length(t.words) > 2000
-            THEN wacrm_customer_name_words(c.name, c.username) || t.words
-          ELSE coalesce(c.search_doc, ''::tsvector) || t.words END,
         updated_at = now()
       FROM t WHERE c.id = t.id
         AND c.id = ANY (ARRAY(SELECT id FROM t))  -- index probes, never a table scan
