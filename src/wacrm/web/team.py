@@ -14,13 +14,15 @@ from wacrm import i18n
 from wacrm.accounts.deps import AgentScope
 from wacrm.canned import service as canned
 from wacrm.conversations import labels as label_service
+from wacrm.conversations import names
 from wacrm.conversations import state as conv_state
 from wacrm.members import service as members
 from wacrm.notes import service as notes
 from wacrm.web.deps import web_workspace
-from wacrm.web.templating import render
+from wacrm.web.templating import env, render
 
 router = APIRouter(include_in_schema=False)
+env.globals.update(status_name=names.status_name, role_name=names.role_name)
 CustomerId = Path(..., ge=1, le=2**31 - 1)
 NoteId = Path(..., ge=1, le=2**63 - 1)
 Conn = AsyncConnection[Any]
