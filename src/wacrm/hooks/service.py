@@ -17,6 +17,7 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 
+from wacrm.config import get_settings
 from wacrm.security.crypto import decrypt_secret, encrypt_secret
 
 EVENTS = (
@@ -54,8 +55,31 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def check_url(url: str) -> str:
-    """An HTTPS URL (plain HTTP only to this machine, for local receivers); raise HookError."""
+def private_address(host: str) -> bool:
+    """Whether host names this machine or a non-public network (loopback, private, link-local
+    such as the cloud metadata service, shared, reserved, multicast): refused in production."""
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def private_allowed() -> bool:
+    """Endpoints on this machine or a private network are allowed outside production only."""
+    return get_settings().env != "production"
+
+
+def check_url(url: str, *, private_ok: bool | None = None) -> str:
+    """An HTTPS URL (plain HTTP only to this machine, for local receivers); raise HookError.
+
+    In production (`private_ok` False) an address of this machine or of a private network is
+    refused: the CRM must not be turned into a way into them."""
     url = url.strip()
     try:
         parts = urlsplit(url)
@@ -65,6 +89,12 @@ def check_url(url: str) -> str:
         raise HookError("the URL is not valid", field="url") from None
     if parts.scheme not in ("https", "http") or not host:
         raise HookError("give a full URL starting with https://", field="url")
+    if not (private_allowed() if private_ok is None else private_ok) and private_address(host):
+        raise HookError(
+            "endpoints must be on the internet: addresses of this machine or of a private "
+            "network are refused",
+            field="url",
+        )
     if parts.scheme == "http" and not _loopback(host):
         raise HookError(
             "endpoints must use https:// (plain http is allowed only for localhost)", field="url"
@@ -94,9 +124,10 @@ async def create_endpoint(
     events: list[str],
     description: str | None = None,
     created_by: UUID | None = None,
+    private_ok: bool | None = None,
 ) -> dict[str, Any]:
     """A new endpoint with a fresh signing secret (returned once in `secret`)."""
-    url = check_url(url)
+    url = check_url(url, private_ok=private_ok)
     chosen = check_events(events)
     cur = await conn.execute(
         "SELECT count(*) AS n FROM hook_endpoints WHERE agent_id = %s", (agent_id,)
@@ -165,6 +196,7 @@ async def update_endpoint(
     url: str | None = None,
     events: list[str] | None = None,
     enabled: bool | None = None,
+    private_ok: bool | None = None,
 ) -> dict[str, Any]:
     """Change an endpoint; enabling it again clears the failure streak and the reason."""
     endpoint = await get_endpoint(conn, endpoint_id)
@@ -181,7 +213,7 @@ async def update_endpoint(
            WHERE id = %(id)s RETURNING *""",
         {
             "id": endpoint_id,
-            "url": check_url(url) if url is not None else endpoint["url"],
+            "url": check_url(url, private_ok=private_ok) if url is not None else endpoint["url"],
             "events": check_events(events) if events is not None else endpoint["events"],
             "enabled": endpoint["enabled"] if enabled is None else enabled,
         },

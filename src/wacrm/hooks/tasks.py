@@ -9,11 +9,13 @@ deliveries resume when an administrator enables it again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -120,6 +122,22 @@ async def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | N
     return response.status_code, f"HTTP {response.status_code}" + (f": {text}" if text else "")
 
 
+async def refused(url: str) -> str | None:
+    """Why a delivery must not go to url in production: its host is, or resolves to, an address
+    of this machine or of a private network (checked at every delivery: DNS answers change)."""
+    if context.current().settings.env != "production":
+        return None
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
+    except OSError:
+        infos = []  # the POST reports the name that does not resolve
+    for address in [host] + [str(info[4][0]).split("%")[0] for info in infos]:
+        if service.private_address(address):
+            return f"refused: {host} is an address of this machine or of a private network"
+    return None
+
+
 @entrypoint(DELIVER_JOB)
 async def deliver(payload: dict[str, Any]) -> None:
     """POST one event to its endpoint and record the outcome (retry, give up, disable)."""
@@ -139,7 +157,9 @@ async def deliver(payload: dict[str, Any]) -> None:
         "X-Wacrm-Delivery": str(job["id"]),
     }
     started = time.monotonic()
-    status, error = await _post(job["url"], body, headers)
+    status, error = None, await refused(job["url"])
+    if error is None:
+        status, error = await _post(job["url"], body, headers)
     ms = int((time.monotonic() - started) * 1000)
     async with pool.connection() as conn, conn.transaction():
         if error is None:

@@ -82,6 +82,7 @@ async def create_endpoint(
                 events=events,
                 description=description,
                 created_by=user.id,
+                private_ok=request.app.state.settings.env != "production",
             )
         except hooks.HookError as exc:
             errors = {exc.field or "form": str(exc)}
@@ -101,7 +102,12 @@ async def update_endpoint(
     async with request.app.state.pool.connection() as conn:
         try:
             await hooks.update_endpoint(
-                conn, endpoint_id=endpoint_id, url=url, events=events, enabled=enabled
+                conn,
+                endpoint_id=endpoint_id,
+                url=url,
+                events=events,
+                enabled=enabled,
+                private_ok=request.app.state.settings.env != "production",
             )
         except hooks.HookError as exc:
             errors = {f"{endpoint_id}.{exc.field or 'form'}": str(exc)}

@@ -1,0 +1,113 @@
+"""Outgoing webhooks in production refuse addresses of this machine and of private networks
+(a CRM must not become a way into them): when saved, and at every delivery (DNS can change)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from tests.helpers import make_agent_user
+from tests.hooks.receiver import Receiver
+from tests.web.conftest import user_with_password
+from tests.web.test_admin_pages import admin_sign_in
+from wacrm.config import Settings
+from wacrm.hooks import service as hooks
+from wacrm.hooks import tasks
+from wacrm.jobs import context
+
+PRIVATE = [
+    "https://10.0.0.5/hook",
+    "https://192.168.1.20/hook",
+    "https://169.254.169.254/latest/meta-data",
+    "https://100.64.0.1/hook",
+    "https://[::1]/hook",
+    "https://[::ffff:127.0.0.1]/hook",
+    "https://[fd00::1]/hook",
+    "https://0.0.0.0/hook",
+    "http://localhost:8080/hook",
+    "http://127.0.0.1:9000/hook",
+    "https://shop.localhost/hook",
+]
+
+
+@pytest.mark.parametrize("url", PRIVATE)
+async def test_private_addresses_refused_in_production(conn: Any, url: str) -> None:
+    user = await make_agent_user(conn, "shop@example.com")
+    with pytest.raises(hooks.HookError, match="private network") as raised:
+        await hooks.create_endpoint(
+            conn, agent_id=user["agent"]["id"], url=url, events=["order.created"], private_ok=False
+        )
+    assert raised.value.status == 422 and raised.value.field == "url"
+    cur = await conn.execute("SELECT count(*) AS n FROM hook_endpoints")
+    assert (await cur.fetchone())["n"] == 0
+
+
+async def test_public_address_and_local_receivers_outside_production(conn: Any) -> None:
+    user = await make_agent_user(conn, "shop@example.com")
+    agent_id = user["agent"]["id"]
+    public = await hooks.create_endpoint(
+        conn,
+        agent_id=agent_id,
+        url="https://8.8.8.8/hook",
+        events=["order.created"],
+        private_ok=False,
+    )
+    with pytest.raises(hooks.HookError, match="private network"):
+        await hooks.update_endpoint(
+            conn, endpoint_id=public["id"], url="https://10.1.1.1/x", private_ok=False
+        )
+    local = await hooks.create_endpoint(  # development and tests: local receivers work
+        conn, agent_id=agent_id, url="http://127.0.0.1:9000/hook", events=["order.created"]
+    )
+    assert local["url"] == "http://127.0.0.1:9000/hook"
+
+
+async def test_admin_page_in_production_shows_the_refusal_next_to_the_url(
+    app: Any, client: Any, conn: Any
+) -> None:
+    await user_with_password(conn, "root@example.com", role="admin", agent=False)
+    ann = await user_with_password(conn, "ann@example.com")
+    csrf = await admin_sign_in(client)
+    app.state.settings = app.state.settings.model_copy(update={"env": "production"})
+    bad = await client.post(
+        "/admin/integrations",
+        data={
+            "csrf_token": csrf,
+            "agent_id": ann["agent"]["id"],
+            "url": "https://169.254.169.254/latest",
+            "events": ["order.created"],
+        },
+    )
+    assert bad.status_code == 422
+    assert 'class="error field-error">endpoints must be on the internet' in bad.text
+    cur = await conn.execute("SELECT count(*) AS n FROM hook_endpoints")
+    assert (await cur.fetchone())["n"] == 0
+
+
+async def test_delivery_to_a_private_address_refused_in_production(
+    conn: Any, db_url: str, settings: Settings, receiver: Receiver
+) -> None:
+    user = await make_agent_user(conn, "shop@example.com")
+    agent_id = user["agent"]["id"]
+    endpoint = await hooks.create_endpoint(  # saved before production (or a name resolving there)
+        conn, agent_id=agent_id, url=receiver.url, events=["order.created"]
+    )
+    await hooks.emit(conn, agent_id=agent_id, event="order.created", data={"order": 1})
+    production = settings.model_copy(update={"env": "production"})
+    kwargs = {"row_factory": dict_row, "autocommit": True}
+    async with AsyncConnectionPool(db_url, min_size=1, max_size=2, kwargs=kwargs) as pool:
+        context.install(context.WorkerContext(pool=pool, settings=production, database_url=db_url))
+        try:
+            assert await tasks.release_due() == 1
+            cur = await conn.execute("SELECT id FROM hook_deliveries")
+            delivery = await cur.fetchone()
+            await tasks.deliver({"delivery_id": delivery["id"]})
+        finally:
+            context.install(None)
+    assert receiver.received == []
+    rows = await hooks.deliveries(conn, endpoint_id=endpoint["id"])
+    assert rows[0]["state"] == "retry"
+    assert rows[0]["last_error"].startswith("refused: 127.0.0.1 is an address of this machine")
