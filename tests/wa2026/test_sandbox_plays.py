@@ -50,3 +50,54 @@ async def test_edit_revoke_and_opt_out_played_by_the_sandbox(
         journal = await _one(conn, "SELECT count(*) FILTER (WHERE status <> 'processed') AS n"
                              " FROM webhook_journal")  # fmt: skip
         assert journal["n"] == 0
+
+
+async def test_echo_history_call_and_restriction_played_by_the_sandbox(
+    sandbox: Any, conn: Any, db_url: str, settings: Any
+) -> None:
+    import httpx
+
+    user = await make_agent_user(conn, "seller@example.com")
+    t = user["tables"]
+    async with (
+        serve(db_url, settings) as crm,
+        httpx.AsyncClient(base_url=sandbox.base_url, trust_env=False, timeout=30) as http,
+    ):
+        number = sandbox.register_number(webhook_url=f"{crm}/webhooks/whatsapp")
+        await configure_sandbox_number(conn, user["user_id"], {**DEFAULT_NUMBER, **number})
+
+        async def play(path: str, body: dict[str, Any]) -> dict[str, Any]:
+            r = await http.post(path, json=body)
+            assert r.status_code == 200 and r.json()["status_code"] == 200, r.text
+            return r.json()
+
+        await sandbox.asend_as_customer(CUSTOMER, text="hi")
+        echo = await play(f"/sandbox/customers/{CUSTOMER}/echo", {"text": "on my way"})
+        m = await _one(conn, t.query("SELECT * FROM {messages} WHERE wamid = %s"), echo["wamid"])
+        assert m["origin"] == "business_app" and m["direction"] == "outbound"
+        await play("/sandbox/history", {"customers": [CUSTOMER, "4367612345678"], "days_ago": 40})
+        n = await _one(
+            conn, t.query("SELECT count(*) AS n FROM {messages} WHERE origin = 'history'")
+        )
+        assert n["n"] == 4
+        await play("/sandbox/history", {"declined": True})
+        chunks = await _one(
+            conn, "SELECT count(*) AS n, max(error_code) AS code FROM history_chunks"
+        )
+        assert chunks["n"] == 3 and chunks["code"] == 2593109
+        await play(f"/sandbox/customers/{CUSTOMER}/call", {"seconds": 0})
+        await play(f"/sandbox/customers/{CUSTOMER}/call", {"seconds": 192})
+        calls = await (await conn.execute(
+            t.query("SELECT message FROM {messages} WHERE wa_type = 'call' ORDER BY id"))).fetchall()  # fmt: skip
+        assert [c["message"] for c in calls] == ["📞 Missed call", "📞 Call 3 min 12 s"]
+        await play("/sandbox/account", {"event": "restrict"})
+        cfg = await _one(conn, "SELECT * FROM whatsapp_configuration")
+        assert cfg["cannot_send_reason"].startswith("messaging restricted by Meta")
+        assert cfg["coexistence_since"] is not None
+        await play("/sandbox/account", {"event": "lift"})
+        assert (await _one(conn, "SELECT * FROM whatsapp_configuration"))[
+            "cannot_send_reason"
+        ] is None
+        journal = await _one(conn, "SELECT count(*) FILTER (WHERE status <> 'processed') AS n"
+                             " FROM webhook_journal")  # fmt: skip
+        assert journal["n"] == 0

@@ -34,6 +34,7 @@ from wacrm.inbound.journal import JournalRow, Webhook
 from wacrm.inbound.payload import ProcessingError
 from wacrm.inbound.routing import Route, RouteCache, RouteSource
 from wacrm.inbound.schemas import Contact, Message, Value
+from wacrm.numbers import health
 from wacrm.wa_templates import service as templates
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,7 @@ async def ingest(conn: AsyncConnection[Any], datas: Sequence[Any], routes: Route
             else:
                 await batch.add_change(conn, route, value, raw_value)
         await templates.apply_webhooks(conn, data)  # template status / category (by WABA id)
+        await health.apply_webhooks(conn, data)  # account health (by WABA id)
     await batch.flush(conn)
     await enqueue_media_jobs(conn, batch.media_jobs)
     due = _due_config_ids(conn.info.dbname, batch.config_ids)

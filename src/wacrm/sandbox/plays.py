@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from wacrm.sandbox.graph import state_of
-from wacrm.sandbox.payloads import bsuid_for, dumps, is_bsuid, now_ts, sign
+from wacrm.sandbox.payloads import bsuid_for, dumps, is_bsuid, new_wamid, now_ts, sign
 from wacrm.sandbox.router import pick_number
 from wacrm.sandbox.state import Number
 from wacrm.sandbox.webhooks import post_signed
@@ -89,3 +89,126 @@ async def marketing_preference(customer: str, body: PreferenceIn, request: Reque
     value = {"contacts": [contact], "user_preferences": [pref]}
     payload = envelope(number, "user_preferences", value)
     return await deliver(request, number, payload, "user_preferences")
+
+
+class EchoIn(BaseModel):
+    text: str = "Sent from the WhatsApp Business app"
+    phone_number_id: str | None = None
+
+
+@router.post("/customers/{customer}/echo")
+async def business_app_echo(customer: str, body: EchoIn, request: Request) -> dict:
+    """The owner writes to the customer from the WhatsApp Business app (coexistence)."""
+    number = pick_number(state_of(request), body.phone_number_id)
+    phone, user_id = customer_ids(customer, number)
+    echo: dict[str, Any] = {
+        "from": number.display_phone_number,
+        "to": phone,
+        "to_user_id": user_id,
+        "id": new_wamid(),
+        "timestamp": now_ts(),
+        "type": "text",
+        "text": {"body": body.text},
+    }
+    payload = envelope(number, "smb_message_echoes", {"message_echoes": [echo]})
+    return {"wamid": echo["id"], **await deliver(request, number, payload, "smb_message_echoes")}
+
+
+class HistoryIn(BaseModel):
+    customers: list[str] = Field(default_factory=lambda: ["4915123456789"])
+    days_ago: int = Field(30, ge=0, le=180)
+    declined: bool = Field(False, description="the owner declined to share the chat history")
+    phone_number_id: str | None = None
+
+
+@router.post("/history")
+async def history_backfill(body: HistoryIn, request: Request) -> dict:
+    """Meta's history backfill of a coexistence number: one chunk per customer, or a declined share."""
+    number = pick_number(state_of(request), body.phone_number_id)
+    if body.declined:
+        error = {
+            "code": 2593109,
+            "title": "History sharing is turned off by the business in the WhatsApp Business app",
+        }
+        items: list[dict[str, Any]] = [{"errors": [error]}]
+    else:
+        start = int(now_ts()) - body.days_ago * 86400
+        items = []
+        for i, customer in enumerate(body.customers):
+            phone, _ = customer_ids(customer, number)
+            chat = [
+                {"from": phone, "id": new_wamid(), "timestamp": str(start + i * 60),
+                 "type": "text", "text": {"body": "Hello, do you still have it?"},
+                 "history_context": {"status": "READ"}},
+                {"from": number.display_phone_number, "to": phone, "id": new_wamid(),
+                 "timestamp": str(start + i * 60 + 30), "type": "text",
+                 "text": {"body": "Yes, come by any time."},
+                 "history_context": {"status": "READ"}},
+            ]  # fmt: skip
+            progress = round(100 * (i + 1) / len(body.customers))
+            meta = {"phase": 1, "chunk_order": i + 1, "progress": progress}
+            items.append({"metadata": meta, "threads": [{"id": phone, "messages": chat}]})
+    payload = envelope(number, "history", {"history": items})
+    return await deliver(request, number, payload, "history")
+
+
+class CallIn(BaseModel):
+    seconds: int = Field(0, ge=0, le=86400, description="0: a missed call")
+    phone_number_id: str | None = None
+
+
+@router.post("/customers/{customer}/call")
+async def customer_calls(customer: str, body: CallIn, request: Request) -> dict:
+    """The customer calls the business: `connect`, then `terminate` (missed when seconds = 0)."""
+    number = pick_number(state_of(request), body.phone_number_id)
+    phone, _ = customer_ids(customer, number)
+    call_id = "wacid." + new_wamid().removeprefix("wamid.")
+    base = {"id": call_id, "to": number.display_phone_number, "from": phone,
+            "direction": "USER_INITIATED", "timestamp": now_ts()}  # fmt: skip
+    await deliver(
+        request,
+        number,
+        envelope(number, "calls", {"calls": [{**base, "event": "connect"}]}),
+        "calls",
+    )
+    end: dict[str, Any] = {**base, "event": "terminate"}
+    end["status"] = "Completed" if body.seconds else "Failed"
+    if body.seconds:
+        end["duration"] = body.seconds
+    return {
+        "call_id": call_id,
+        **await deliver(request, number, envelope(number, "calls", {"calls": [end]}), "calls"),
+    }
+
+
+class AccountIn(BaseModel):
+    event: Literal["restrict", "lift", "ban", "reinstate", "downgrade"] = "restrict"
+    phone_number_id: str | None = None
+
+
+@router.post("/account")
+async def account_event(body: AccountIn, request: Request) -> dict:
+    """Meta changes the business account's health (account_update / phone_number_quality_update)."""
+    number = pick_number(state_of(request), body.phone_number_id)
+    until = str(int(now_ts()) + 86400)
+    field = "account_update"
+    value: dict[str, Any] = {"phone_number": number.display_phone_number}
+    if body.event == "restrict":
+        value |= {"event": "ACCOUNT_RESTRICTION", "restriction_info": [
+            {"restriction_type": "RESTRICTED_BIZ_INITIATED_MESSAGING", "expiration": until},
+            {"restriction_type": "RESTRICTED_CUSTOMER_INITIATED_MESSAGING", "expiration": until}]}  # fmt: skip
+    elif body.event == "lift":
+        value |= {"event": "ACCOUNT_RESTRICTION", "restriction_info": []}
+    elif body.event in ("ban", "reinstate"):
+        state = "DISABLE" if body.event == "ban" else "REINSTATE"
+        value |= {"event": "DISABLED_UPDATE", "ban_info": {"waba_ban_state": state}}
+    else:
+        field = "phone_number_quality_update"
+        value = {"display_phone_number": number.display_phone_number, "event": "DOWNGRADE",
+                 "current_limit": "TIER_1K", "old_limit": "TIER_10K"}  # fmt: skip
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": number.waba_id, "time": int(now_ts()),
+                   "changes": [{"value": value, "field": field}]}],
+    }  # fmt: skip
+    return await deliver(request, number, payload, field)

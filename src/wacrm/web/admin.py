@@ -16,6 +16,7 @@ from wacrm.accounts import sessions
 from wacrm.accounts.deps import CurrentUser
 from wacrm.agents import service as agents
 from wacrm.inbound import ingest, journal
+from wacrm.numbers import health
 from wacrm.numbers import service as numbers
 from wacrm.outbound import errors as send_errors
 from wacrm.outbound.client import client_for
@@ -107,9 +108,15 @@ async def _configs(conn: Conn) -> list[dict[str, Any]]:
     cur = await conn.execute("SELECT id, verify_token FROM whatsapp_configuration")
     tokens = {r["id"]: r["verify_token"] for r in await cur.fetchall()}
     history = await numbers.history_imports(conn)
+    health_events = await health.history(conn, list(tokens))
     # (one statement: reading each configuration again decrypted its secrets, 1.9 s at 1,000)
     return [
-        {**c, "verify_token": tokens.get(c["id"]), "history": history.get(c["phone_number_id"])}
+        {
+            **c,
+            "verify_token": tokens.get(c["id"]),
+            "history": history.get(c["phone_number_id"]),
+            "health_events": health_events.get(c["id"], []),
+        }
         for c in await numbers.list_configurations(conn)
     ]
 

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from wacrm import i18n
 from wacrm.accounts.deps import AgentScope, CurrentUser
 from wacrm.i18n import labels
+from wacrm.numbers import health
 from wacrm.web.deps import list_agents
 from wacrm.web.viewer import resolve as resolve_viewer
 
@@ -75,6 +76,8 @@ async def render(
     """Render a template; full pages get the layout context (user, workspace, agents for admins)."""
     await resolve_viewer(request)
     agents = await list_agents(request, user) if user is not None else []
+    if scope is not None and not template.startswith("partials/"):
+        context["cannot_send"] = await health.cannot_send(scope.db, scope.agent_id)
     text = env.get_template(template).render(
         request=request,
         user=user,
