@@ -1,0 +1,77 @@
+"""The team filters read the inbox's indexes (EXPLAIN at 20,000 conversations), never the table."""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from tests.conversations.factory import new_agent
+from wacrm.conversations.filters import TeamFilter, label_dense, team_select, team_where
+from wacrm.conversations.service import _INBOX_SQL, NOT_REACTION
+
+
+async def _plan(conn, t, team: TeamFilter) -> str:
+    params: dict = {"limit": 51}
+    where = [*team_where(t, team, params), sql.SQL("c.last_message_at IS NOT NULL")]
+    query = t.query(
+        "EXPLAIN " + _INBOX_SQL,
+        where=sql.SQL(" AND ").join(where),
+        not_reaction=sql.SQL(NOT_REACTION),
+        team_columns=team_select(t),
+    )
+    cur = await conn.execute(query, params)
+    return "\n".join(r["QUERY PLAN"] for r in await cur.fetchall())
+
+
+async def test_team_filters_read_their_indexes(conn):
+    t = await new_agent(conn)
+    cur = await conn.execute("SELECT user_id FROM agents WHERE id = %s", (t.agent_id,))
+    owner = (await cur.fetchone())["user_id"]
+    await conn.execute(
+        t.query(
+            """INSERT INTO {customers} (name, phone, last_message_at, conversation_status, assignee_id)
+               SELECT 'c' || n, '+49151' || lpad(n::text, 8, '0'), now() - n * interval '1 minute',
+                      (ARRAY['open', 'pending', 'snoozed', 'resolved', 'resolved'])[1 + n %% 5],
+                      CASE WHEN n %% 3 = 0 THEN %s::uuid END
+               FROM generate_series(1, 20000) n"""
+        ),
+        (owner,),
+    )
+    cur = await conn.execute(
+        "INSERT INTO workspace_labels (agent_id, name, color) VALUES (%s, 'vip', '#ff0000'),"
+        " (%s, 'rare', '#00ff00') RETURNING id",
+        (t.agent_id, t.agent_id),
+    )
+    vip, rare = [r["id"] for r in await cur.fetchall()]
+    await conn.execute(
+        t.query(
+            "INSERT INTO {conversation_labels} (customer_id, label_id)"
+            " SELECT id, %s FROM {customers} WHERE id %% 5 = 0"
+            " UNION ALL SELECT id, %s FROM {customers} WHERE id %% 500 = 0"
+        ),
+        (vip, rare),
+    )
+    for table in ("customers", "conversation_labels"):
+        await conn.execute(t.query("ANALYZE {" + table + "}"))
+    assert await label_dense(conn, tables=t, label_id=vip)
+    assert not await label_dense(conn, tables=t, label_id=rare)
+    customers = f"{t.prefix}_customers"
+    cases = {
+        "status": (TeamFilter(me=owner, status="resolved"), "_status_activity_idx"),
+        "mine": (TeamFilter(me=owner, assignee="me"), "_assignee_activity_idx"),
+        "unassigned": (
+            TeamFilter(me=owner, assignee="none", status="pending"),
+            "_assignee_activity_idx",
+        ),
+        "vip": (TeamFilter(me=owner, label_id=vip, label_dense=True), "_status_activity_idx"),
+    }
+    for name, (team, index) in cases.items():
+        plan = await _plan(conn, t, team)
+        assert f"Seq Scan on {customers}" not in plan, f"{name}:\n{plan}"
+        # an index gives the activity order (the filter's own, or the plain one when the
+        # filter matches so many rows that walking it is cheaper): no sort of the customers
+        assert f"{customers}{index}" in plan or f"{customers}_activity_idx" in plan, plan
+        assert "Sort Key: c.last_message_at" not in plan, f"{name}:\n{plan}"
+    plan = await _plan(conn, t, TeamFilter(me=owner, status="all", label_id=rare))
+    assert f"Seq Scan on {customers}" not in plan and "_conversation_labels_pkey" in plan, plan
+    plan = await _plan(conn, t, TeamFilter(me=owner, assignee="me"))  # a third of them: its index
+    assert f"{customers}_assignee_activity_idx" in plan, plan
