@@ -262,10 +262,11 @@ async def queue_chunk(
     conn: AsyncConnection[Any], *, tables: AgentTables, broadcast: dict[str, Any]
 ) -> int:
     """Queue the next recipients' messages (bulk lane) in one transaction, set-based; 0 when none
-    are left or the broadcast is no longer running (cancelled)."""
+    are left or the broadcast is no longer running (cancelled). The broadcast's row is locked
+    exclusively: a second job of the same broadcast waits and reads what this one queued."""
     async with conn.transaction():
         cur = await conn.execute(
-            "SELECT state FROM broadcasts WHERE id = %s FOR SHARE", (broadcast["id"],)
+            "SELECT state FROM broadcasts WHERE id = %s FOR NO KEY UPDATE", (broadcast["id"],)
         )
         state = await cur.fetchone()
         if state is None or state["state"] != "running":
