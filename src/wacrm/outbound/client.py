@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pywa.errors import WhatsAppError
@@ -253,6 +254,22 @@ class WhatsAppClient:
         return dict(
             await _call(self.wa.api.create_template(waba_id=self._waba(), template=template))
         )
+
+    async def upload_sample(self, data: bytes, file_type: str, file_name: str) -> str:
+        """A file through the Resumable Upload API (the app from debug_token): its handle `h`."""
+        app_id = (await self.debug_token()).get("app_id")
+        if not app_id:
+            raise errors.ParameterError(None, "No app", "the token does not name its app")
+        session = await _call(
+            self.wa.api.create_upload_session(
+                app_id=str(app_id),
+                file_name=quote(file_name, safe=""),
+                file_length=len(data),
+                file_type=file_type,
+            )
+        )
+        answer = await _call(self.wa.api.upload_file(upload_session_id=session["id"], file=data))
+        return str(answer["h"])
 
     async def update_template(self, template_id: str, template: dict[str, Any]) -> dict[str, Any]:
         update = self.wa.api.update_template

@@ -81,6 +81,9 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> FastAPI:
     app.include_router(control_router)
     app.include_router(account_router)  # before graph's GET /{node_id}
     from wacrm.sandbox.template_admin import router as template_router
+    from wacrm.sandbox.uploads import router as upload_router
+
+    app.include_router(upload_router)  # before template_admin's POST /{template_id}
 
     app.include_router(template_router)
     from wacrm.sandbox.plays import router as plays_router

@@ -141,6 +141,7 @@ class SandboxState:
         # names the review rejects (name -> Meta's reason), set with POST /sandbox/templates/reject
         self.created_templates: list[dict[str, Any]] = []
         self.reject_names: dict[str, str] = {}
+        self.upload_sessions: dict[str, Any] = {}  # Resumable Upload API sessions (uploads.py)
         sandbox_templates.use_created(self.created_templates)
 
     def reset(self, *, keep_numbers: bool = False) -> None:

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from wacrm.sandbox import errors, templates
 from wacrm.sandbox.graph import _authorize, _fault, _json, state_of
 from wacrm.sandbox.state import SandboxState
+from wacrm.sandbox.uploads import check_media_header
 from wacrm.sandbox.webhooks import post_signed
 
 router = APIRouter()
@@ -26,7 +27,7 @@ CATEGORIES = {"MARKETING", "UTILITY", "AUTHENTICATION"}
 PROMOTIONAL = re.compile(r"\b(discount|% off|sale|offer|promo)", re.I)
 
 
-def _check(body: dict[str, Any], *, editing: bool = False) -> None:
+def _check(state: SandboxState, body: dict[str, Any], *, editing: bool = False) -> None:
     if not editing and not NAME.match(str(body.get("name", ""))):
         raise errors.invalid_parameter(
             "Param name must be lower case letters, digits and underscores, at most 512."
@@ -43,6 +44,9 @@ def _check(body: dict[str, Any], *, editing: bool = False) -> None:
         isinstance(c, dict) and str(c.get("type", "")).upper() == "BODY" for c in components
     ):
         raise errors.invalid_parameter("Param components must be a list with a BODY component.")
+    for component in components:
+        if isinstance(component, dict) and str(component.get("type", "")).upper() == "HEADER":
+            check_media_header(state, component)
 
 
 async def _notify(
@@ -107,7 +111,7 @@ async def create_template(waba_id: str, request: Request) -> Response:
     _authorize(request, state.numbers_of_waba(waba_id), waba_id)
     await _fault(request)
     body = await _json(request)
-    _check(body)
+    _check(state, body)
     if any(
         t["name"] == body["name"] and t["language"] == body["language"]
         for t in templates.all_templates()
@@ -140,7 +144,7 @@ async def edit_template(template_id: str, request: Request) -> Response:
     assert template is not None
     await _fault(request)
     body = await _json(request)
-    _check(body, editing=True)
+    _check(state, body, editing=True)
     template["components"] = body["components"]
     if body.get("category"):
         template["category"] = str(body["category"]).upper()

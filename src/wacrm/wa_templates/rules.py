@@ -11,6 +11,13 @@ LANGUAGE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2,4})?$")
 VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
 CATEGORIES = ("MARKETING", "UTILITY")
+HEADER_FORMATS = ("TEXT", "IMAGE", "VIDEO", "DOCUMENT")
+# a media header's sample, by Meta's limits: accepted types and the largest size in bytes
+MEDIA_SAMPLES: dict[str, tuple[tuple[str, ...], int]] = {
+    "IMAGE": (("image/jpeg", "image/png"), 5 * 1024 * 1024),
+    "VIDEO": (("video/mp4",), 16 * 1024 * 1024),
+    "DOCUMENT": (("application/pdf",), 100 * 1024 * 1024),
+}
 BODY_MAX, HEADER_MAX, FOOTER_MAX, BUTTON_TEXT_MAX, QUICK_REPLIES_MAX = 1024, 60, 60, 25, 10
 
 
@@ -25,6 +32,8 @@ class Draft:
     body_examples: list[str] = field(default_factory=list)
     header: str = ""
     header_example: str = ""
+    header_format: str = "TEXT"  # TEXT, IMAGE, VIDEO or DOCUMENT
+    header_handle: str = ""  # a media header's sample, from the Resumable Upload API
     footer: str = ""
     quick_replies: list[str] = field(default_factory=list)
     url_text: str = ""
@@ -74,7 +83,12 @@ def check(draft: Draft, *, editing: bool = False) -> dict[str, str]:  # noqa: C9
             elif len([e for e in draft.body_examples if e.strip()]) < n:
                 errors["body_examples"] = f"give an example for each of the {n} variables"
     header = draft.header.strip()
-    if header:
+    if draft.header_format not in HEADER_FORMATS:
+        errors["header_format"] = "choose text, image, video or document"
+    elif draft.header_format != "TEXT":
+        if not draft.header_handle:
+            errors["header_file"] = f"upload a sample {draft.header_format.lower()} for review"
+    elif header:
         if len(header) > HEADER_MAX:
             errors["header"] = f"at most {HEADER_MAX} characters"
         elif (n := _check_variables(header, "header", errors)) > 1:
@@ -107,7 +121,15 @@ def check(draft: Draft, *, editing: bool = False) -> dict[str, str]:  # noqa: C9
 def components(draft: Draft) -> list[dict[str, Any]]:
     """The `components` of the Graph API body."""
     out: list[dict[str, Any]] = []
-    if draft.header.strip():
+    if draft.header_format in MEDIA_SAMPLES:
+        out.append(
+            {
+                "type": "HEADER",
+                "format": draft.header_format,
+                "example": {"header_handle": [draft.header_handle]},
+            }
+        )
+    elif draft.header.strip():
         header: dict[str, Any] = {"type": "HEADER", "format": "TEXT", "text": draft.header.strip()}
         if _variables(draft.header):
             header["example"] = {"header_text": [draft.header_example.strip()]}
@@ -137,6 +159,25 @@ def components(draft: Draft) -> list[dict[str, Any]]:
     return out
 
 
+def check_sample(header_format: str, content_type: str, size: int) -> str | None:
+    """What is wrong with a media header's sample file (None when Meta accepts it)."""
+    kinds, largest = MEDIA_SAMPLES[header_format]
+    if content_type not in kinds:
+        return f"a {header_format.lower()} header takes {' or '.join(kinds)}, not {content_type}"
+    if not 0 < size <= largest:
+        return f"the sample must be at most {largest // (1024 * 1024)} MB (and not empty)"
+    return None
+
+
+def header_media(components: list[dict[str, Any]]) -> str | None:
+    """The media kind (image, video, document) of a template's header, if it has one."""
+    for comp in components or []:
+        if str(comp.get("type", "")).upper() == "HEADER":
+            kind = str(comp.get("format", "TEXT")).upper()
+            return kind.lower() if kind in MEDIA_SAMPLES else None
+    return None
+
+
 def draft_of(template: dict[str, Any]) -> Draft:
     """A cached template back into the form's fields (for editing)."""
     d = Draft(
@@ -147,7 +188,10 @@ def draft_of(template: dict[str, Any]) -> Draft:
     )
     for comp in template.get("components") or []:
         kind = str(comp.get("type", "")).upper()
-        if kind == "HEADER" and str(comp.get("format", "TEXT")).upper() == "TEXT":
+        if kind == "HEADER" and str(comp.get("format", "TEXT")).upper() in MEDIA_SAMPLES:
+            d.header_format = str(comp["format"]).upper()
+            d.header_handle = ((comp.get("example") or {}).get("header_handle") or [""])[0]
+        elif kind == "HEADER" and str(comp.get("format", "TEXT")).upper() == "TEXT":
             d.header = comp.get("text", "")
             d.header_example = ((comp.get("example") or {}).get("header_text") or [""])[0]
         elif kind == "BODY":

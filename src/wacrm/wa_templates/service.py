@@ -33,6 +33,11 @@ class TemplateError(Exception):
         self.errors = errors or {"form": message}
 
 
+def _meta(exc: send_errors.SendError) -> str:
+    """The explanation with Meta's own details (which field, which rule), when it gave them."""
+    return f"{exc.explanation}: {exc.details}" if exc.details else exc.explanation
+
+
 def explain_reason(reason: str | None) -> str | None:
     if not reason or reason == "NONE":
         return None
@@ -77,8 +82,28 @@ async def submit(conn: AsyncConnection[Any], *, config: dict[str, Any], draft: r
         async with client_for(config) as client:
             answer = await client.create_template(body)
     except send_errors.SendError as exc:
-        raise TemplateError(f"WhatsApp refused the template: {exc.explanation}", 502) from None
+        raise TemplateError(f"WhatsApp refused the template: {_meta(exc)}", 502) from None
     await _store(conn, config["id"], draft, answer)
+
+
+async def attach_sample(
+    config: dict[str, Any], draft: rules.Draft, data: bytes, content_type: str, file_name: str
+) -> None:
+    """Upload a media header's sample (checked by Meta's type and size limits) into the draft."""
+    if draft.header_format not in rules.MEDIA_SAMPLES:
+        return
+    problem = rules.check_sample(draft.header_format, content_type, len(data))
+    if problem:
+        raise TemplateError("fix the fields marked", errors={"header_file": problem})
+    try:
+        async with client_for(config) as client:
+            draft.header_handle = await client.upload_sample(data, content_type, file_name)
+    except send_errors.SendError as exc:
+        raise TemplateError(
+            "fix the fields marked",
+            502,
+            errors={"header_file": f"WhatsApp did not take the sample: {_meta(exc)}"},
+        ) from None
 
 
 async def get(
@@ -111,7 +136,7 @@ async def edit(conn: AsyncConnection[Any], *, config: dict[str, Any], draft: rul
                 {"category": draft.category, "components": rules.components(draft)},
             )
     except send_errors.SendError as exc:
-        raise TemplateError(f"WhatsApp refused the change: {exc.explanation}", 502) from None
+        raise TemplateError(f"WhatsApp refused the change: {_meta(exc)}", 502) from None
     await _store(conn, config["id"], draft, {"status": "PENDING", "id": current["template_id"]})
 
 
