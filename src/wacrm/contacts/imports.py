@@ -128,12 +128,19 @@ async def start(
         await enqueue(conn, IMPORT_JOB, {"import_id": import_id})
 
 
+_RUN_LOCK = 20_091  # advisory lock class of import runs (with the import's id)
+
+
 async def run(pool: Any, *, import_id: int) -> None:
-    """Write one queued import (the job's body): progress on its own connection, rows in one transaction."""
+    """Write one queued import (the job's body): progress on its own connection, rows in one transaction.
+
+    Restart-safe: a run again after its worker died finds the import 'running' and writes it (the
+    dead run's transaction was rolled back); a run while another is alive finds its lock taken
+    and leaves; 'done' commits with the rows, so a finished import is never written twice."""
     async with pool.connection() as conn:
         cur = await conn.execute(
             """UPDATE contact_imports i SET state = 'running' FROM agents a
-               WHERE i.id = %s AND i.state = 'queued' AND a.id = i.agent_id
+               WHERE i.id = %s AND i.state IN ('queued', 'running') AND a.id = i.agent_id
                RETURNING i.data, i.country, i.agent_id, a.agent_prefix""",
             (import_id,),
         )
@@ -149,12 +156,25 @@ async def run(pool: Any, *, import_id: int) -> None:
             )
 
         try:
-            counts = await contacts.write_contacts(
-                conn,
-                tables=AgentTables(job["agent_id"], job["agent_prefix"]),
-                contacts=parsed.contacts,
-                progress=progress,
-            )
+            async with conn.transaction():
+                cur = await conn.execute(
+                    "SELECT pg_try_advisory_xact_lock(%s, %s) AS mine", (_RUN_LOCK, import_id)
+                )
+                mine = await cur.fetchone()
+                if not (mine and mine["mine"]):
+                    return  # another run of this import is writing it
+                counts = await contacts.write_contacts(
+                    conn,
+                    tables=AgentTables(job["agent_id"], job["agent_prefix"]),
+                    contacts=parsed.contacts,
+                    progress=progress,
+                )
+                await conn.execute(
+                    """UPDATE contact_imports SET state = 'done', finished_at = now(), data = NULL,
+                         created_count = %s, merged_count = %s, done_rows = valid_rows
+                       WHERE id = %s""",
+                    (counts["created"], counts["merged"], import_id),
+                )
         except Exception as exc:
             await progress_conn.execute(
                 """UPDATE contact_imports SET state = 'failed', done_rows = 0, finished_at = now(),
@@ -162,8 +182,3 @@ async def run(pool: Any, *, import_id: int) -> None:
                 (f"nothing was imported: {type(exc).__name__}: {exc}"[:500], import_id),
             )
             raise
-        await progress_conn.execute(
-            """UPDATE contact_imports SET state = 'done', finished_at = now(), data = NULL,
-                 created_count = %s, merged_count = %s, done_rows = valid_rows WHERE id = %s""",
-            (counts["created"], counts["merged"], import_id),
-        )
