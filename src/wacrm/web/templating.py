@@ -77,7 +77,11 @@ async def render(
     await resolve_viewer(request)
     agents = await list_agents(request, user) if user is not None else []
     if scope is not None and not template.startswith("partials/"):
-        context["cannot_send"] = await health.cannot_send(scope.db, scope.agent_id)
+        if scope.conn is not None:
+            context["cannot_send"] = await health.cannot_send(scope.conn, scope.agent_id)
+        else:  # web_scope gives its connection back once the workspace is resolved
+            async with request.app.state.pool.connection() as conn:
+                context["cannot_send"] = await health.cannot_send(conn, scope.agent_id)
     text = env.get_template(template).render(
         request=request,
         user=user,
