@@ -128,3 +128,10 @@ async def resolve_customer(
         cid = await customers.find_customer(conn, tables=tables, wa_id=wa_id, bsuid=bsuid)
     assert cid is not None
     return cid
+
+
+def total_of(items: list[dict[str, Any]]) -> Any:
+    """The sum of an order's items' totals (what its total_amount must equal)."""
+    from decimal import Decimal
+
+    return sum((Decimal(i["total"]) for i in items), Decimal(0))

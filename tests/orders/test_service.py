@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import total_of
 from tests.orders.conftest import add_customer, add_message
 from wacrm.orders import service as orders
 from wacrm.orders.errors import OrderError
@@ -247,8 +248,8 @@ async def test_statements_touching_many_orders(conn: Any, agent: dict[str, Any])
     async def totals() -> tuple[Decimal, Decimal]:
         ga = await orders.get_order(conn, tables=t, order_id=a["id"])
         gb = await orders.get_order(conn, tables=t, order_id=b["id"])
-        assert ga["total_amount"] == orders.total_of(ga["items"])
-        assert gb["total_amount"] == orders.total_of(gb["items"])
+        assert ga["total_amount"] == total_of(ga["items"])
+        assert gb["total_amount"] == total_of(gb["items"])
         return ga["total_amount"], gb["total_amount"]
 
     assert await totals() == (Decimal("15.0"), Decimal("12.5"))

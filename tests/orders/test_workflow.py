@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from tests.helpers import total_of
 from wacrm.agents.tables import AgentTables
 from wacrm.orders import service as orders
 from wacrm.orders.errors import OrderError
@@ -213,7 +214,7 @@ async def test_concurrent_edits_keep_total(conn: Any, db_url: str, agent: dict[s
     )
     got = await orders.get_order(conn, tables=t, order_id=o["id"])
     assert len(got["items"]) > 10
-    assert got["total_amount"] == orders.total_of(got["items"])
+    assert got["total_amount"] == total_of(got["items"])
     cur = await conn.execute(
         t.query("SELECT sum(quantity * price) AS s FROM {orders_items} WHERE order_id = %s"),
         (o["id"],),
@@ -241,7 +242,7 @@ async def test_blocked_writer_sees_the_first_writers_item(
         await blocked
         await b.commit()
     got = await orders.get_order(conn, tables=t, order_id=o["id"])
-    assert got["total_amount"] == Decimal(3) == orders.total_of(got["items"])
+    assert got["total_amount"] == Decimal(3) == total_of(got["items"])
 
 
 async def test_notification_queues_a_message(conn: Any, agent: dict[str, Any]) -> None:

@@ -7,23 +7,21 @@ triggers of migration 0020 keep `total_amount` equal to the sum of the items' to
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
 
 from wacrm.agents.tables import AgentTables
+from wacrm.orders.checks import check_item, check_name, check_quantity, check_text
 from wacrm.orders.errors import OrderError, not_found
 from wacrm.orders.money import check_currency, parse_price
+from wacrm.orders.notify import notify_customer
 from wacrm.orders.workflow import EDITABLE_STATUSES, NOTIFY_STATUSES, allowed_next, check_transition
 from wacrm.realtime import events
 
 log = logging.getLogger(__name__)
 
-MAX_NAME = 500
-MAX_TEXT = 5000
-MAX_QUANTITY = 1_000_000
 UNSET: Any = object()
 ORDER_COLUMNS = (
     "o.id, o.customer_id, o.status, o.total_amount, o.currency, o.notes, o.shipping_address,"
@@ -31,47 +29,6 @@ ORDER_COLUMNS = (
 )
 
 Conn = AsyncConnection[Any]
-
-
-def check_name(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise OrderError("the item name is empty; give the product's name")
-    if "\x00" in value:
-        raise OrderError("the item name contains a NUL character")
-    if len(value) > MAX_NAME:
-        raise OrderError(f"the item name is too long (at most {MAX_NAME} characters)")
-    return value.strip()
-
-
-def check_quantity(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise OrderError(f"quantity {value!r} must be a whole number of at least 1")
-    if value < 1:
-        raise OrderError(f"quantity must be at least 1 (got {value})")
-    if value > MAX_QUANTITY:
-        raise OrderError(f"quantity {value} is too large (at most {MAX_QUANTITY})")
-    return value
-
-
-def check_text(value: Any, field: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise OrderError(f"{field} must be text")
-    if "\x00" in value:
-        raise OrderError(f"{field} contains a NUL character")
-    if len(value) > MAX_TEXT:
-        raise OrderError(f"{field} is too long (at most {MAX_TEXT} characters)")
-    return value.strip() or None
-
-
-def _check_item(item: dict[str, Any], currency: str) -> dict[str, Any]:
-    return {
-        "name": check_name(item.get("name")),
-        "quantity": check_quantity(item.get("quantity", 1)),
-        "price": parse_price(item.get("price"), currency),
-        "product_retailer_id": check_text(item.get("product_retailer_id"), "product_retailer_id"),
-    }
 
 
 async def _one(conn: Conn, query: Any, params: Any = None) -> dict[str, Any] | None:
@@ -132,7 +89,7 @@ async def create_order(
     if currency is None:
         currency = await default_currency(conn, agent_id=tables.agent_id)
     currency = check_currency(currency)
-    checked = [_check_item(dict(item), currency) for item in (items or [])]
+    checked = [check_item(dict(item), currency) for item in (items or [])]
     async with conn.transaction():
         customer = await _one(
             conn, tables.query("SELECT id FROM {customers} WHERE id = %s"), (customer_id,)
@@ -247,7 +204,7 @@ async def add_item(
     async with conn.transaction():
         order = await lock_order(conn, tables=tables, order_id=order_id)
         _check_editable(order)
-        item = _check_item(
+        item = check_item(
             {
                 "name": name,
                 "quantity": quantity,
@@ -405,7 +362,7 @@ async def change_status(
             (order_id, order["status"], status, actor_id, note),
         )
         if status in NOTIFY_STATUSES:
-            await _notify_customer(
+            await notify_customer(
                 conn, tables=tables, order_id=order_id, status=status, actor_id=actor_id
             )
         await events.notify(
@@ -416,41 +373,3 @@ async def change_status(
             order_id=order_id,
         )
         return await get_order(conn, tables=tables, order_id=order_id)
-
-
-async def _notify_customer(
-    conn: Conn, *, tables: AgentTables, order_id: int, status: str, actor_id: UUID | None
-) -> int | None:
-    """Queue the status message if the agent has notify_order_status on (in a savepoint: a
-    notification that cannot be queued is logged and does not undo the status change)."""
-    row = await _one(
-        conn, "SELECT notify_order_status FROM agents WHERE id = %s", (tables.agent_id,)
-    )
-    if not row or not row["notify_order_status"]:
-        return None
-    try:
-        # lazily: outbound imports much more than orders needs
-        from wacrm.outbound.notifications import notify_order_status
-
-        async with conn.transaction():
-            return await notify_order_status(
-                conn,
-                tables=tables,
-                agent_id=tables.agent_id,
-                order_id=order_id,
-                status=status,
-                actor_id=actor_id,
-            )
-    except Exception:
-        log.exception(
-            "order %s of agent %s: the %s notification could not be queued",
-            order_id,
-            tables.agent_id,
-            status,
-        )
-        return None
-
-
-def total_of(items: list[dict[str, Any]]) -> Decimal:
-    """The sum of the items' totals (what total_amount must equal)."""
-    return sum((Decimal(i["total"]) for i in items), Decimal(0))
