@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from pgqueuer.executors import DatabaseRetryEntrypointExecutor
 from pgqueuer.models import Job
 from pgqueuer.qm import QueueManager
 from pgqueuer.queries import Queries
-from psycopg_pool import PoolTimeout
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from wacrm.config import Settings, get_settings
 from wacrm.db.pool import check_if_signalled, connect_kwargs, create_pool
@@ -166,59 +167,65 @@ async def _run_once(
     heartbeat_timeout: timedelta,
     settings: Settings | None,
 ) -> None:
-    """One life of the worker: its pool, its LISTEN connection and pgqueuer's run, until either ends."""
+    """One life of the worker: its pools, its LISTEN connection and pgqueuer's run, until either
+    ends; everything it opened is closed in reverse order, the features' stop hooks first."""
     settings = settings or get_settings()
     concurrency = max(2, concurrency)
-    pooled = settings.pooled
-    pool = create_pool(
-        database_url,
-        max_size=max(2, min(concurrency, POOL_MAX)),
-        min_size=1,
-        name="wacrm-worker",
-        check=check_if_signalled,
-        pooled=pooled,
-    )
-    short_pool = create_pool(
-        database_url,
-        max_size=max(2, min(concurrency, SHORT_POOL_MAX)),
-        min_size=1,
-        name="wacrm-worker-short",
-        check=check_if_signalled,
-        pooled=pooled,
-    )
-    await pool.open(wait=True)
-    try:
-        await short_pool.open(wait=True)
-    except BaseException:
-        await pool.close()
-        raise
-    done = asyncio.Event()  # this life is over (stop, or a lost connection)
-    try:
+    async with AsyncExitStack() as stack:
+        pooled = settings.pooled
+        pool = await _open_pool(stack, database_url, "wacrm-worker", POOL_MAX, concurrency, pooled)
+        short_pool = await _open_pool(
+            stack, database_url, "wacrm-worker-short", SHORT_POOL_MAX, concurrency, pooled
+        )
         # LISTEN needs a session of its own: the direct URL when DATABASE_URL is a pooler
         listen = await psycopg.AsyncConnection.connect(
             settings.session_url(database_url), autocommit=True
         )
-    except BaseException:
-        await short_pool.close()
-        await pool.close()
-        raise
-    try:
+        stack.push_async_callback(_close_quietly, listen)
         queries = await psycopg.AsyncConnection.connect(
             database_url, autocommit=True, **connect_kwargs(pooled)
         )
-    except BaseException:
-        await listen.close()
-        await short_pool.close()
-        await pool.close()
-        raise
-    qm = QueueManager(Queries(_SplitDriver(listen, queries)))
-    for spec in ENTRYPOINTS.values():
-        _register(qm, spec)
-    context.install(
-        context.WorkerContext(
-            pool=pool, settings=settings, database_url=database_url, short_pool=short_pool
+        stack.push_async_callback(_close_quietly, queries)
+        stack.push_async_callback(_run_stop_hooks)
+        qm = QueueManager(Queries(_SplitDriver(listen, queries)))
+        for spec in ENTRYPOINTS.values():
+            _register(qm, spec)
+        context.install(
+            context.WorkerContext(
+                pool=pool, settings=settings, database_url=database_url, short_pool=short_pool
+            )
         )
+        stack.callback(context.install, None)
+        await _run_queue(qm, stop, concurrency=concurrency, heartbeat_timeout=heartbeat_timeout)
+    log.info("job worker stopped")
+
+
+async def _open_pool(
+    stack: AsyncExitStack, database_url: str, name: str, most: int, concurrency: int, pooled: bool
+) -> AsyncConnectionPool[Any]:
+    pool = create_pool(
+        database_url,
+        max_size=max(2, min(concurrency, most)),
+        min_size=1,
+        name=name,
+        check=check_if_signalled,
+        pooled=pooled,
     )
+    await pool.open(wait=True)
+    stack.push_async_callback(pool.close)
+    return pool
+
+
+async def _close_quietly(conn: psycopg.AsyncConnection[Any]) -> None:
+    with contextlib.suppress(psycopg.Error):
+        await conn.close()
+
+
+async def _run_queue(
+    qm: QueueManager, stop: asyncio.Event, *, concurrency: int, heartbeat_timeout: timedelta
+) -> None:
+    """pgqueuer's run with the periodic tasks beside it, until `stop` or a lost connection."""
+    done = asyncio.Event()  # this life is over (stop, or a lost connection)
 
     async def relay_stop() -> None:
         await stop.wait()
@@ -239,12 +246,3 @@ async def _run_once(
         for task in helpers:
             task.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
-        context.install(None)
-        await _run_stop_hooks()
-        with contextlib.suppress(psycopg.Error):
-            await listen.close()
-        with contextlib.suppress(psycopg.Error):
-            await queries.close()
-        await short_pool.close()
-        await pool.close()
-        log.info("job worker stopped")
