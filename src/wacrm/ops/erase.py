@@ -77,72 +77,7 @@ async def erase_customer(
     """
     async with conn.transaction():
         plan = await erasure_plan(conn, tables=tables, customer_id=customer_id)
-        await conn.execute(
-            tables.query("SELECT 1 FROM {customers} WHERE id = %s FOR UPDATE"), (customer_id,)
-        )
-        cur = await conn.execute(
-            tables.query(
-                """SELECT id, wamid, payload->>'media_id' AS upload_id FROM {messages}
-                   WHERE customer_id = %s"""
-            ),
-            (customer_id,),
-        )
-        messages = await cur.fetchall()
-        message_ids = [m["id"] for m in messages]
-        wamids = [m["wamid"] for m in messages if m["wamid"]]
-        uploads = {int(m["upload_id"]) for m in messages if (m["upload_id"] or "").isdigit()}
-        await conn.execute(
-            tables.query("UPDATE {customers} SET last_message_id = NULL WHERE id = %s"),
-            (customer_id,),
-        )
-        await conn.execute(
-            tables.query(
-                """DELETE FROM {orders_history} WHERE order_id IN
-                     (SELECT id FROM {orders} WHERE customer_id = %s)"""
-            ),
-            (customer_id,),
-        )
-        await conn.execute(
-            tables.query(
-                """DELETE FROM {orders_items} WHERE order_id IN
-                     (SELECT id FROM {orders} WHERE customer_id = %s)"""
-            ),
-            (customer_id,),
-        )
-        await conn.execute(
-            tables.query("DELETE FROM {messages} WHERE customer_id = %s"), (customer_id,)
-        )
-        # another customer's message could point at this customer's order: keep it, unlinked
-        await conn.execute(
-            tables.query(
-                """UPDATE {messages} SET order_id = NULL WHERE order_id IN
-                     (SELECT id FROM {orders} WHERE customer_id = %s)"""
-            ),
-            (customer_id,),
-        )
-        await conn.execute(
-            tables.query("DELETE FROM {orders} WHERE customer_id = %s"), (customer_id,)
-        )
-        await conn.execute(
-            "DELETE FROM outbound_sends WHERE agent_id = %s AND message_id = ANY(%s)",
-            (tables.agent_id, message_ids),
-        )
-        await conn.execute(
-            "DELETE FROM inbound_early_statuses WHERE agent_id = %s AND wamid = ANY(%s)",
-            (tables.agent_id, wamids),
-        )
-        await conn.execute(
-            "DELETE FROM inbound_early_changes WHERE agent_id = %s AND wamid = ANY(%s)",
-            (tables.agent_id, wamids),
-        )
-        if uploads:
-            await conn.execute(
-                tables.query(
-                    """DELETE FROM outbound_media u WHERE u.agent_id = %s AND u.id = ANY(%s)
-                         AND NOT EXISTS (SELECT 1 FROM {messages} m WHERE m.payload->>'media_id' = u.id::text)"""
-                ),
-                (tables.agent_id, list(uploads)),
-            )
+        message_ids = await _delete_customer_rows(conn, tables, customer_id)
         needles = [v for v in (plan["phone"], plan["bsuid"]) if v]
         journal = await _journal_ids(conn, agent_id=tables.agent_id, needles=needles)
         await conn.execute("DELETE FROM webhook_journal WHERE id = ANY(%s)", (journal,))
@@ -167,3 +102,60 @@ async def erase_customer(
         "journal_rows": len(journal),
         "media_files": files,
     }
+
+
+# the customer's rows in the agent's tables, in this order (a parameter: the customer's id);
+# another customer's message could point at this customer's order: kept, unlinked
+_CUSTOMER_ROWS = (
+    "UPDATE {customers} SET last_message_id = NULL WHERE id = %s",
+    "DELETE FROM {orders_history} WHERE order_id IN (SELECT id FROM {orders} WHERE customer_id = %s)",
+    "DELETE FROM {orders_items} WHERE order_id IN (SELECT id FROM {orders} WHERE customer_id = %s)",
+    "DELETE FROM {messages} WHERE customer_id = %s",
+    "UPDATE {messages} SET order_id = NULL WHERE order_id IN"
+    " (SELECT id FROM {orders} WHERE customer_id = %s)",
+    "DELETE FROM {orders} WHERE customer_id = %s",
+)
+
+
+async def _delete_customer_rows(
+    conn: AsyncConnection[Any], tables: AgentTables, customer_id: int
+) -> list[int]:
+    """Lock the customer and delete their rows (and the shared rows of their messages); the ids
+    of their messages."""
+    await conn.execute(
+        tables.query("SELECT 1 FROM {customers} WHERE id = %s FOR UPDATE"), (customer_id,)
+    )
+    cur = await conn.execute(
+        tables.query(
+            """SELECT id, wamid, payload->>'media_id' AS upload_id FROM {messages}
+               WHERE customer_id = %s"""
+        ),
+        (customer_id,),
+    )
+    messages = await cur.fetchall()
+    message_ids = [m["id"] for m in messages]
+    wamids = [m["wamid"] for m in messages if m["wamid"]]
+    uploads = {int(m["upload_id"]) for m in messages if (m["upload_id"] or "").isdigit()}
+    for statement in _CUSTOMER_ROWS:
+        await conn.execute(tables.query(statement), (customer_id,))
+    await conn.execute(
+        "DELETE FROM outbound_sends WHERE agent_id = %s AND message_id = ANY(%s)",
+        (tables.agent_id, message_ids),
+    )
+    await conn.execute(
+        "DELETE FROM inbound_early_statuses WHERE agent_id = %s AND wamid = ANY(%s)",
+        (tables.agent_id, wamids),
+    )
+    await conn.execute(
+        "DELETE FROM inbound_early_changes WHERE agent_id = %s AND wamid = ANY(%s)",
+        (tables.agent_id, wamids),
+    )
+    if uploads:
+        await conn.execute(
+            tables.query(
+                """DELETE FROM outbound_media u WHERE u.agent_id = %s AND u.id = ANY(%s)
+                     AND NOT EXISTS (SELECT 1 FROM {messages} m WHERE m.payload->>'media_id' = u.id::text)"""
+            ),
+            (tables.agent_id, list(uploads)),
+        )
+    return message_ids
