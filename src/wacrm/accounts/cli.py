@@ -143,59 +143,20 @@ def agent_import(
     as_json: bool = JSON,
 ) -> None:
     """Create many agents at once: every row checked first, then many agents per transaction."""
-    import csv
     import time
 
-    from wacrm.agents.service import AgentSpec, create_agents
+    from wacrm.agents.service import create_agents
 
     if (file is None) == (count is None):
         fail("give a CSV file or --count")
-    rows = (
-        [{} for _ in range(count)]
-        if count
-        else [
-            {k.strip().lower(): (v or "").strip() for k, v in r.items() if k}
-            for r in csv.DictReader(file)
-        ]
-    )
-    unknown = {k for r in rows for k in r} - {"user", "prefix", "currency"}
-    if unknown:
-        fail(f"unknown column(s) {', '.join(sorted(unknown))}: use user, prefix, currency")
+    rows = _agent_rows(file, count)
     created: list[dict[str, Any]] = []
 
     async def go(conn: Any) -> float:
-        emails = sorted({r["user"].lower() for r in rows if r.get("user")})
-        users: dict[str, Any] = {}
-        if emails:
-            cur = await conn.execute(
-                "SELECT lower(email) AS email, id FROM users WHERE lower(email) = ANY(%s)",
-                (emails,),
-            )
-            users = {r["email"]: r["id"] for r in await cur.fetchall()}
-            missing = [e for e in emails if e not in users]
-            if missing:
-                raise ValueError(f"no user with email {', '.join(missing[:5])}")
-        cur = await conn.execute(
-            "SELECT id FROM users WHERE role = 'admin' ORDER BY created_at LIMIT 1"
-        )
-        admin = await cur.fetchone()
-        if admin is None:
-            raise ValueError("create an admin first")
-        specs = [
-            AgentSpec(
-                user_id=users[r["user"].lower()] if r.get("user") else None,
-                prefix=r.get("prefix") or None,
-                default_currency=(r.get("currency") or "").upper() or None,
-            )
-            for r in rows
-        ]
+        specs, admin_id = await _agent_specs(conn, rows)
         started = time.perf_counter()
         await create_agents(
-            conn,
-            created_by=admin["id"],
-            specs=specs,
-            batch_size=batch_size,
-            on_batch=created.extend,
+            conn, created_by=admin_id, specs=specs, batch_size=batch_size, on_batch=created.extend
         )
         return time.perf_counter() - started
 
@@ -218,6 +179,55 @@ def agent_import(
     }
     first, last = (created[0]["agent_prefix"], created[-1]["agent_prefix"]) if created else ("", "")
     emit(data, as_json, f"created {len(created)} agents ({first} … {last}) in {seconds:.1f} s")
+
+
+def _agent_rows(file: Any, count: int | None) -> list[dict[str, str]]:
+    """The rows to create: `count` empty ones, or the CSV's (columns user, prefix, currency)."""
+    import csv
+
+    rows = (
+        [{} for _ in range(count)]
+        if count
+        else [
+            {k.strip().lower(): (v or "").strip() for k, v in r.items() if k}
+            for r in csv.DictReader(file)
+        ]
+    )
+    unknown = {k for r in rows for k in r} - {"user", "prefix", "currency"}
+    if unknown:
+        fail(f"unknown column(s) {', '.join(sorted(unknown))}: use user, prefix, currency")
+    return rows
+
+
+async def _agent_specs(conn: Any, rows: list[dict[str, str]]) -> tuple[list[Any], Any]:
+    """The agents to create (users found by email) and the admin who creates them."""
+    from wacrm.agents.service import AgentSpec
+
+    emails = sorted({r["user"].lower() for r in rows if r.get("user")})
+    users: dict[str, Any] = {}
+    if emails:
+        cur = await conn.execute(
+            "SELECT lower(email) AS email, id FROM users WHERE lower(email) = ANY(%s)", (emails,)
+        )
+        users = {r["email"]: r["id"] for r in await cur.fetchall()}
+        missing = [e for e in emails if e not in users]
+        if missing:
+            raise ValueError(f"no user with email {', '.join(missing[:5])}")
+    cur = await conn.execute(
+        "SELECT id FROM users WHERE role = 'admin' ORDER BY created_at LIMIT 1"
+    )
+    admin = await cur.fetchone()
+    if admin is None:
+        raise ValueError("create an admin first")
+    specs = [
+        AgentSpec(
+            user_id=users[r["user"].lower()] if r.get("user") else None,
+            prefix=r.get("prefix") or None,
+            default_currency=(r.get("currency") or "").upper() or None,
+        )
+        for r in rows
+    ]
+    return specs, admin["id"]
 
 
 @whatsapp_app.command("configure")
