@@ -94,6 +94,11 @@ def import_customers(
 
     result = run_with_connection(go)
     result["seconds"] = round(time.monotonic() - started, 2)
+    _report(result, as_json=as_json, dry_run=dry_run, skip_invalid=skip_invalid)
+
+
+def _report(result: dict[str, Any], *, as_json: bool, dry_run: bool, skip_invalid: bool) -> None:
+    """Print the import's result; exit non-zero when nothing was imported that should have been."""
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
     else:
