@@ -45,6 +45,46 @@ def _check_text(
         raise NumberError(f"{name} is too long (at most {max_len} characters)")
 
 
+_UPDATE = """UPDATE whatsapp_configuration SET
+  whatsapp_number = coalesce(%(whatsapp_number)s, whatsapp_number),
+  phone_number_id = coalesce(%(phone_number_id)s, phone_number_id),
+  business_account_id = coalesce(%(business_account_id)s, business_account_id),
+  api_key = coalesce(%(api_key)s, api_key),
+  app_secret = coalesce(%(app_secret)s, app_secret),
+  verify_token = coalesce(%(verify_token)s, verify_token, %(generated_token)s),
+  is_active = coalesce(%(is_active)s, is_active),
+  messages_per_second = coalesce(%(messages_per_second)s, messages_per_second),
+  webhook_url = %(webhook_url)s, needs_attention = NULL, updated_at = now()
+WHERE user_id = %(user_id)s RETURNING *"""
+_INSERT = """INSERT INTO whatsapp_configuration
+  (user_id, whatsapp_number, webhook_url, api_key, business_account_id,
+   phone_number_id, is_active, app_secret, verify_token, messages_per_second)
+VALUES (%(user_id)s, %(whatsapp_number)s, %(webhook_url)s, %(api_key)s,
+   %(business_account_id)s, %(phone_number_id)s, coalesce(%(is_active)s, true),
+   %(app_secret)s, coalesce(%(verify_token)s, %(generated_token)s),
+   coalesce(%(messages_per_second)s, 80))
+RETURNING *"""
+
+
+async def _check_owner(
+    conn: AsyncConnection[Any], user_id: UUID, phone_number_id: str | None
+) -> None:
+    """NumberError when the user does not exist (404) or another user has this number (409)."""
+    cur = await conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,))
+    if await cur.fetchone() is None:
+        raise NumberError(f"no user with id {user_id}", status=404)
+    if phone_number_id:
+        cur = await conn.execute(
+            "SELECT 1 FROM whatsapp_configuration WHERE phone_number_id = %s AND user_id <> %s",
+            (phone_number_id, user_id),
+        )
+        if await cur.fetchone() is not None:
+            raise NumberError(
+                f"phone number id {phone_number_id} is already configured for another user",
+                status=409,
+            )
+
+
 async def configure(
     conn: AsyncConnection[Any],
     *,
@@ -86,53 +126,15 @@ async def configure(
         "webhook_url": get_settings().webhook_url,
     }
     async with conn.transaction():
-        cur = await conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,))
-        if await cur.fetchone() is None:
-            raise NumberError(f"no user with id {user_id}", status=404)
-        if values["phone_number_id"]:
-            cur = await conn.execute(
-                "SELECT 1 FROM whatsapp_configuration WHERE phone_number_id = %s AND user_id <> %s",
-                (values["phone_number_id"], user_id),
-            )
-            if await cur.fetchone() is not None:
-                raise NumberError(
-                    f"phone number id {values['phone_number_id']} is already configured for another user",
-                    status=409,
-                )
+        await _check_owner(conn, user_id, values["phone_number_id"])
         cur = await conn.execute(
             "SELECT id FROM whatsapp_configuration WHERE user_id = %s", (user_id,)
         )
         exists = await cur.fetchone() is not None
+        if not exists and not values["whatsapp_number"]:
+            raise NumberError("whatsapp_number is required for a new configuration")
         try:
-            if exists:
-                cur = await conn.execute(
-                    """UPDATE whatsapp_configuration SET
-                         whatsapp_number = coalesce(%(whatsapp_number)s, whatsapp_number),
-                         phone_number_id = coalesce(%(phone_number_id)s, phone_number_id),
-                         business_account_id = coalesce(%(business_account_id)s, business_account_id),
-                         api_key = coalesce(%(api_key)s, api_key),
-                         app_secret = coalesce(%(app_secret)s, app_secret),
-                         verify_token = coalesce(%(verify_token)s, verify_token, %(generated_token)s),
-                         is_active = coalesce(%(is_active)s, is_active),
-                         messages_per_second = coalesce(%(messages_per_second)s, messages_per_second),
-                         webhook_url = %(webhook_url)s, needs_attention = NULL, updated_at = now()
-                       WHERE user_id = %(user_id)s RETURNING *""",
-                    values,
-                )
-            else:
-                if not values["whatsapp_number"]:
-                    raise NumberError("whatsapp_number is required for a new configuration")
-                cur = await conn.execute(
-                    """INSERT INTO whatsapp_configuration
-                         (user_id, whatsapp_number, webhook_url, api_key, business_account_id,
-                          phone_number_id, is_active, app_secret, verify_token, messages_per_second)
-                       VALUES (%(user_id)s, %(whatsapp_number)s, %(webhook_url)s, %(api_key)s,
-                          %(business_account_id)s, %(phone_number_id)s, coalesce(%(is_active)s, true),
-                          %(app_secret)s, coalesce(%(verify_token)s, %(generated_token)s),
-                          coalesce(%(messages_per_second)s, 80))
-                       RETURNING *""",
-                    values,
-                )
+            cur = await conn.execute(_UPDATE if exists else _INSERT, values)
         except psycopg.errors.UniqueViolation as exc:
             raise NumberError(
                 "this phone number id is already configured for another user", status=409
