@@ -134,83 +134,11 @@ async def queue_message(
     Refuses free-form content outside the 24-hour window (WindowClosedError); templates always pass.
     """
     async with conn.transaction():
-        cur = await conn.execute(
-            tables.query(
-                "SELECT id, phone, bsuid, last_inbound_at, opted_in, opt_in_changed_at,"
-                " opt_in_source FROM {customers} WHERE id = %s FOR UPDATE"
-            ),
-            (customer_id,),
+        await _lock_open_customer(conn, tables, agent_id, customer_id, content, bulk=bulk)
+        media = await _uploaded_media(conn, agent_id, content)
+        message = await _insert_message(
+            conn, tables, agent_id, customer_id, content, media, sent_by
         )
-        customer = await cur.fetchone()
-        if customer is None:
-            raise OutboundError(f"no customer {customer_id}", 404)
-        try:
-            await marketing.refuse_if_opted_out(
-                conn, agent_id=agent_id, customer=customer, content=content, bulk=bulk
-            )
-        except marketing.MarketingOptOutError as exc:
-            raise OutboundError(str(exc), exc.status) from None
-        if not isinstance(content, TemplateContent):
-            closes = window_closes_at(customer["last_inbound_at"])
-            clock = await (await conn.execute("SELECT now() AS now")).fetchone()
-            if closes is None or clock is None or closes <= clock["now"]:
-                raise WindowClosedError(closes)
-        media = None
-        if isinstance(content, MediaContent):
-            cur = await conn.execute(
-                "SELECT id, kind, filename, mime_type, size FROM outbound_media WHERE id = %s AND agent_id = %s",
-                (content.media_id, agent_id),
-            )
-            media = await cur.fetchone()
-            if media is None:
-                raise OutboundError(
-                    f"no uploaded file {content.media_id}: upload it with POST /api/v1/media", 404
-                )
-            if media["kind"] != content.type:
-                raise OutboundError(
-                    f"file {content.media_id} was uploaded as {media['kind']}, not {content.type}"
-                )
-        context_wamid = None
-        reply_to = getattr(content, "reply_to", None)
-        if reply_to is not None:
-            context_wamid = await _wamid_of(conn, tables, customer_id, reply_to)
-        reacted_wamid = None
-        if isinstance(content, ReactionContent):
-            reacted_wamid = await _wamid_of(conn, tables, customer_id, content.message_id)
-        template_body = ""
-        if isinstance(content, TemplateContent):
-            template_body = await _template_body(conn, agent_id, content)
-        text, media_type = _describe(content, media, template_body)
-        payload = content.model_dump(mode="json")
-        if reacted_wamid:
-            payload["message_wamid"] = reacted_wamid
-        cur = await conn.execute(
-            tables.query(
-                """INSERT INTO {messages} (customer_id, message, direction, media_type, caption, status,
-                     status_at, payload, sent_by, context_wamid, reaction, wa_type, media_mime_type,
-                     media_filename, media_size, is_read, "timestamp")
-                   VALUES (%(customer_id)s, %(text)s, 'outbound', %(media_type)s, %(caption)s, 'queued', now(),
-                     %(payload)s, %(sent_by)s, %(context)s, %(reaction)s, %(wa_type)s, %(mime)s, %(filename)s,
-                     %(size)s, true, now())
-                   RETURNING *"""
-            ),
-            {
-                "customer_id": customer_id,
-                "text": text,
-                "media_type": media_type,
-                "caption": getattr(content, "caption", None),
-                "payload": json.dumps(payload),
-                "sent_by": sent_by,
-                "context": context_wamid,
-                "reaction": content.emoji if isinstance(content, ReactionContent) else None,
-                "wa_type": content.type,
-                "mime": media["mime_type"] if media else None,
-                "filename": media["filename"] if media else None,
-                "size": media["size"] if media else None,
-            },
-        )
-        message = await cur.fetchone()
-        assert message is not None
         if isinstance(content, ReactionContent):
             await conn.execute(
                 tables.query("UPDATE {messages} SET agent_reaction = %s WHERE id = %s"),
@@ -231,6 +159,117 @@ async def queue_message(
             message_id=message["id"],
         )
     return dict(message)
+
+
+async def _lock_open_customer(  # noqa: PLR0913 - the send's parts
+    conn: AsyncConnection[Any],
+    tables: AgentTables,
+    agent_id: int,
+    customer_id: int,
+    content: OutboundContent,
+    *,
+    bulk: bool,
+) -> None:
+    """Lock the customer; OutboundError 404 if there is none or a marketing send they opted out
+    of, WindowClosedError for free-form content outside the 24-hour window."""
+    cur = await conn.execute(
+        tables.query(
+            "SELECT id, phone, bsuid, last_inbound_at, opted_in, opt_in_changed_at,"
+            " opt_in_source FROM {customers} WHERE id = %s FOR UPDATE"
+        ),
+        (customer_id,),
+    )
+    customer = await cur.fetchone()
+    if customer is None:
+        raise OutboundError(f"no customer {customer_id}", 404)
+    try:
+        await marketing.refuse_if_opted_out(
+            conn, agent_id=agent_id, customer=customer, content=content, bulk=bulk
+        )
+    except marketing.MarketingOptOutError as exc:
+        raise OutboundError(str(exc), exc.status) from None
+    if not isinstance(content, TemplateContent):
+        closes = window_closes_at(customer["last_inbound_at"])
+        clock = await (await conn.execute("SELECT now() AS now")).fetchone()
+        if closes is None or clock is None or closes <= clock["now"]:
+            raise WindowClosedError(closes)
+
+
+async def _uploaded_media(
+    conn: AsyncConnection[Any], agent_id: int, content: OutboundContent
+) -> dict[str, Any] | None:
+    """The uploaded file a media message sends (None for other content)."""
+    if not isinstance(content, MediaContent):
+        return None
+    cur = await conn.execute(
+        "SELECT id, kind, filename, mime_type, size FROM outbound_media WHERE id = %s AND agent_id = %s",
+        (content.media_id, agent_id),
+    )
+    media = await cur.fetchone()
+    if media is None:
+        raise OutboundError(
+            f"no uploaded file {content.media_id}: upload it with POST /api/v1/media", 404
+        )
+    if media["kind"] != content.type:
+        raise OutboundError(
+            f"file {content.media_id} was uploaded as {media['kind']}, not {content.type}"
+        )
+    return dict(media)
+
+
+async def _insert_message(
+    conn: AsyncConnection[Any],
+    tables: AgentTables,
+    agent_id: int,
+    customer_id: int,
+    content: OutboundContent,
+    media: dict[str, Any] | None,
+    sent_by: UUID | None,
+) -> dict[str, Any]:
+    """The message row, 'queued' (with the wamids it replies or reacts to)."""
+    context_wamid = None
+    reply_to = getattr(content, "reply_to", None)
+    if reply_to is not None:
+        context_wamid = await _wamid_of(conn, tables, customer_id, reply_to)
+    payload = content.model_dump(mode="json")
+    if isinstance(content, ReactionContent):
+        reacted_wamid = await _wamid_of(conn, tables, customer_id, content.message_id)
+        if reacted_wamid:
+            payload["message_wamid"] = reacted_wamid
+    template_body = ""
+    if isinstance(content, TemplateContent):
+        template_body = await _template_body(conn, agent_id, content)
+    text, media_type = _describe(content, media, template_body)
+    cur = await conn.execute(
+        tables.query(_INSERT_MESSAGE),
+        {
+            "customer_id": customer_id,
+            "text": text,
+            "media_type": media_type,
+            "caption": getattr(content, "caption", None),
+            "payload": json.dumps(payload),
+            "sent_by": sent_by,
+            "context": context_wamid,
+            "reaction": content.emoji if isinstance(content, ReactionContent) else None,
+            "wa_type": content.type,
+            "mime": media["mime_type"] if media else None,
+            "filename": media["filename"] if media else None,
+            "size": media["size"] if media else None,
+        },
+    )
+    message = await cur.fetchone()
+    assert message is not None
+    return dict(message)
+
+
+_INSERT_MESSAGE = """
+INSERT INTO {messages} (customer_id, message, direction, media_type, caption, status,
+  status_at, payload, sent_by, context_wamid, reaction, wa_type, media_mime_type,
+  media_filename, media_size, is_read, "timestamp")
+VALUES (%(customer_id)s, %(text)s, 'outbound', %(media_type)s, %(caption)s, 'queued', now(),
+  %(payload)s, %(sent_by)s, %(context)s, %(reaction)s, %(wa_type)s, %(mime)s, %(filename)s,
+  %(size)s, true, now())
+RETURNING *"""
 
 
 async def retry_message(
