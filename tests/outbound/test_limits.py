@@ -88,12 +88,12 @@ async def test_a_process_spaces_its_sends_of_one_number_after_a_stall() -> None:
     """Sends whose slots passed during an event-loop stall leave one by one, not as one burst."""
     import time
 
-    from wacrm.outbound import tasks
+    from wacrm.outbound import sending as tasks
 
     left: list[float] = []
 
     async def send(phone: str) -> None:
-        await tasks._pace(phone, 80)
+        await tasks.pace(phone, 80)
         left.append(time.monotonic())
 
     async def stall() -> None:
@@ -104,5 +104,5 @@ async def test_a_process_spaces_its_sends_of_one_number_after_a_stall() -> None:
     gaps = [b - a for a, b in zip(left, left[1:], strict=False)]
     assert all(g >= tasks.LATE_SHARE / (80 * tasks.PACE) - 0.001 for g in gaps), gaps
     other = time.monotonic()
-    await tasks._pace("pace-test-2", 80)  # another number is not held back by a gap
+    await tasks.pace("pace-test-2", 80)  # another number is not held back by a gap
     assert time.monotonic() - other < 0.8 / (80 * tasks.PACE)
