@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Query, Request, UploadFile
@@ -10,19 +9,23 @@ from fastapi.responses import HTMLResponse, Response
 from psycopg import AsyncConnection
 
 from wacrm.accounts.deps import AgentScope
-from wacrm.contacts import service as contacts
 from wacrm.conversations import cursors
 from wacrm.conversations import service as conversations
 from wacrm.customers import service as customers
 from wacrm.i18n import gettext as _
-from wacrm.orders import money
-from wacrm.orders import queries as order_queries
 from wacrm.orders import service as orders
-from wacrm.outbound import errors as send_errors
-from wacrm.outbound import media as outbound_media
 from wacrm.outbound import service as outbound
-from wacrm.outbound.schemas import MediaContent, TemplateContent, TextContent
+from wacrm.outbound.schemas import TemplateContent, TextContent
 from wacrm.web import team
+from wacrm.web.chat_parts import (
+    THREAD,
+    chronological,
+    first_error,
+    media_content,
+    not_found,
+    order_lines,
+    panel_context,
+)
 from wacrm.web.composer import composer_context, template_params
 from wacrm.web.deps import web_workspace
 from wacrm.web.inbox import live_url
@@ -31,96 +34,13 @@ from wacrm.web.templating import render
 router = APIRouter(include_in_schema=False)
 CustomerId = Path(..., ge=1, le=2**31 - 1)
 PAGE = 40
-MEDIA_KINDS = {"image/": "image", "video/": "video", "audio/": "audio"}
-
-
-def _404(customer_id: int) -> HTTPException:
-    return HTTPException(
-        404,
-        detail=_("no conversation with customer %(id)s in this workspace") % {"id": customer_id},
-    )
 
 
 async def _conversation(conn: AsyncConnection[Any], scope: AgentScope, customer_id: int) -> dict:
     try:
         return await conversations.conversation(conn, tables=scope.tables, customer_id=customer_id)
     except conversations.ConversationNotFoundError as exc:
-        raise _404(customer_id) from exc
-
-
-def chronological(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The service pages newest first; the thread shows oldest first."""
-    return list(reversed(items))
-
-
-def version(m: dict[str, Any]) -> str:
-    """What may change on a shown message (a changed bubble is re-rendered)."""
-    media = m["media"] or {}
-    return "|".join(
-        str(x)
-        for x in (
-            m["status"],
-            m["reaction"],
-            m["agent_reaction"],
-            media.get("status"),
-            m["error"] and m["error"]["code"],
-            m.get("edited_at"),
-            m.get("deleted"),
-        )
-    )
-
-
-_OURS_FIRST = re.compile(r"^.*?\(Meta error \d+\)\.?\s*", re.S)
-
-
-def meta_words(error: dict[str, Any] | None) -> str:
-    """What Meta itself said about a failure, without our own explanation (older rows stored it
-    in front of Meta's words), so that a bubble says each thing once."""
-    if not error:
-        return ""
-    words = (error.get("details") or error.get("title") or "").strip()
-    if error.get("code") is not None:
-        # older rows: "<our explanation> (Meta error 190). <Meta's words>"
-        words = _OURS_FIRST.sub("", words, count=1).strip()
-        if words == send_errors.from_code(error["code"]).summary:
-            return ""
-    return words
-
-
-THREAD: dict[str, Any] = {
-    "version": version,
-    "explain": send_errors.explain,
-    "meta_words": meta_words,
-}
-
-
-async def panel_context(
-    conn: AsyncConnection[Any], scope: AgentScope, customer_id: int, **extra: Any
-) -> dict[str, Any]:
-    customer = await customers.get_customer(conn, tables=scope.tables, customer_id=customer_id)
-    if customer is None:
-        raise _404(customer_id)
-    count = await conn.execute(
-        scope.tables.query(
-            'SELECT count(*) AS n, min("timestamp") AS first FROM {messages} WHERE customer_id = %s'
-        ),
-        (customer_id,),
-    )
-    stats = await count.fetchone()
-    listed = await order_queries.list_orders(
-        conn, tables=scope.tables, customer_id=customer_id, limit=20
-    )
-    context = {
-        "customer": customer,
-        "stats": stats,
-        "orders": listed["items"],
-        "panel_error": None,
-        "panel_form": None,
-        "currency": await orders.default_currency(conn, agent_id=scope.agent_id),
-        "opt_in": await contacts.opt_in_of(conn, tables=scope.tables, customer_id=customer_id),
-    }
-    context.update(extra)
-    return context
+        raise not_found(customer_id) from exc
 
 
 @router.get("/chat/{customer_id}", response_class=HTMLResponse)
@@ -218,7 +138,7 @@ async def older(
             conn, tables=scope.tables, customer_id=customer_id, limit=PAGE, cursor=cursor
         )
     except conversations.ConversationNotFoundError as exc:
-        raise _404(customer_id) from exc
+        raise not_found(customer_id) from exc
     except cursors.InvalidCursorError as exc:
         raise HTTPException(400, detail=str(exc)) from exc
     items = chronological(page["items"])
@@ -254,13 +174,6 @@ async def composer(
     return await render(request, "partials/composer.html", scope=scope, **context)
 
 
-def _kind_of(mime: str) -> str:
-    for prefix, kind in MEDIA_KINDS.items():
-        if mime.startswith(prefix):
-            return kind
-    return "document"
-
-
 @router.post("/chat/{customer_id}/send", response_class=HTMLResponse)
 async def send(
     request: Request,
@@ -291,7 +204,7 @@ async def send(
             )
         elif file is not None and file.filename:
             field = "file"
-            content = await _media_content(conn, scope, file, caption, reply)
+            content = await media_content(conn, scope, file, caption, reply)
         elif text.strip():
             content = TextContent(body=text, reply_to=reply)
         else:
@@ -318,7 +231,7 @@ async def send(
     except outbound.OutboundError as exc:
         error, status = str(exc), exc.status
     except ValueError as exc:  # pydantic's ValidationError is one too
-        error, status = _first_error(exc), 400
+        error, status = first_error(exc), 400
     conv = await conversations.conversation(conn, tables=scope.tables, customer_id=customer_id)
     context = await composer_context(conn, scope, conv, error=error, error_field=field)
     context.update(text="" if error is None else text)
@@ -337,48 +250,6 @@ async def send(
         headers=headers,
         **context,
     )
-
-
-SENDABLE = (
-    "an image (JPEG, PNG), a video (MP4, 3GP), audio, a PDF, an Office document or a text file"
-)
-
-
-async def _media_content(
-    conn: AsyncConnection[Any], scope: AgentScope, file: UploadFile, caption: str, reply: int | None
-) -> MediaContent:
-    """Store an attachment for sending; a type WhatsApp refuses says which types it takes."""
-    data = await file.read()
-    mime = file.content_type or "application/octet-stream"
-    try:
-        stored = await outbound_media.store(
-            conn,
-            agent_id=scope.agent_id,
-            kind=_kind_of(mime),
-            filename=file.filename or "file",
-            mime_type=mime,
-            data=data,
-            uploaded_by=scope.user.id,
-        )
-    except outbound.OutboundError as exc:
-        if exc.status == 415:
-            raise outbound.OutboundError(
-                f"WhatsApp cannot send {file.filename} ({mime}); attach {SENDABLE}. ({exc})",
-                415,
-            ) from exc
-        raise
-    return MediaContent(
-        type=stored["kind"], media_id=stored["id"], caption=caption.strip() or None, reply_to=reply
-    )
-
-
-def _first_error(exc: ValueError) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        first = errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
-    return str(exc)
 
 
 @router.post("/chat/{customer_id}/retry/{message_id}")
@@ -422,7 +293,7 @@ async def rename(
             )
             is None
         ):
-            raise _404(customer_id)
+            raise not_found(customer_id)
     except customers.CustomerError as exc:
         error, status = str(exc), 400
     context = await panel_context(
@@ -469,23 +340,3 @@ async def new_order(
         notes_typed=notes if error else "",
     )
     return await render(request, "partials/panel.html", scope=scope, status_code=status, **context)
-
-
-def order_lines(names: list[str], quantities: list[str], prices: list[str]) -> list[dict[str, Any]]:
-    """Form lines to order items; the orders service checks names, quantities and prices."""
-    items = []
-    for i, name in enumerate(names):
-        if not name.strip():
-            continue
-        qty = (quantities[i] if i < len(quantities) else "1").strip()
-        price = (prices[i] if i < len(prices) else "").strip()
-        items.append(
-            {
-                "name": name,
-                "quantity": int(qty) if qty.isdigit() else qty,
-                "price": money.form_price(price),
-            }
-        )
-    if not items:
-        raise ValueError(_("an order needs at least one item with a name, quantity and price"))
-    return items

@@ -166,7 +166,7 @@ async def set_opt_in(
     scope: AgentScope = Depends(web_scope),
 ) -> Response:
     """The agent records the customer's broadcast consent; answers the refreshed customer panel."""
-    from wacrm.web.chat import panel_context
+    from wacrm.web.chat_parts import panel_context
 
     value = {"yes": True, "no": False}.get(opted_in)
     async with request.app.state.pool.connection() as conn:

@@ -13,7 +13,7 @@ from wacrm.conversations import service as conversations
 from wacrm.customers import service as customers
 from wacrm.orders import service as orders
 from wacrm.orders.errors import OrderError
-from wacrm.web.chat import order_lines
+from wacrm.web.chat_parts import order_lines
 from wacrm.web.deps import web_scope
 from wacrm.web.templating import render
 
