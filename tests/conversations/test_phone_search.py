@@ -8,7 +8,7 @@ import pytest
 
 from tests.conversations.factory import add_customer, add_message, minutes, new_agent
 from tests.helpers import resolve_customer
-from wacrm.conversations import service
+from wacrm.conversations import search, service
 from wacrm.customers.phones import PhoneQuery, match_sql, phone_match
 
 
@@ -116,7 +116,7 @@ async def _fill(conn: Any, t: Any, *, customers_n: int, messages_n: int) -> None
 
 async def _plans(conn: Any, t: Any, typed: str) -> list[str]:
     recorder = _Recorder(conn)
-    await service._search_ids(recorder, t, service.Search(typed))  # type: ignore[arg-type]
+    await search.search_ids(recorder, t, search.Search(typed))  # type: ignore[arg-type]
     plans = []
     for query, params in recorder.statements:
         text = query if isinstance(query, str) else query.as_string(conn)

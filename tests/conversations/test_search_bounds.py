@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conversations.factory import add_customer, add_message, minutes, new_agent
-from wacrm.conversations import service
+from wacrm.conversations import search, service
 
 
 async def _ids(conn, t, **kw):
@@ -18,8 +18,8 @@ async def test_text_search_finds_every_customer_whose_messages_have_the_words(
     conn, monkeypatch, dense, few
 ):
     """Whichever way: the inbox walk filtered, the matches read and sorted, or walked after all."""
-    monkeypatch.setattr(service, "DENSE_HITS", dense)
-    monkeypatch.setattr(service, "FEW_MATCHES", few)
+    monkeypatch.setattr(search, "DENSE_HITS", dense)
+    monkeypatch.setattr(search, "FEW_MATCHES", few)
     t = await new_agent(conn)
     old = await add_customer(conn, t, "Olga", phone="4915100000001")
     mid = await add_customer(conn, t, "Mia", phone="4915100000002")

@@ -10,7 +10,7 @@ import pytest
 from psycopg import sql
 
 from tests.conversations.factory import add_customer, add_message, new_agent
-from wacrm.conversations import service
+from wacrm.conversations import search, service
 
 
 async def _ids(conn, t, **kw):
@@ -42,8 +42,8 @@ async def _parcel_history(conn, t):
 async def test_customers_whose_messages_match_by_last_activity_whichever_way_read(
     conn, monkeypatch, dense, few
 ):
-    monkeypatch.setattr(service, "DENSE_HITS", dense)
-    monkeypatch.setattr(service, "FEW_MATCHES", few)
+    monkeypatch.setattr(search, "DENSE_HITS", dense)
+    monkeypatch.setattr(search, "FEW_MATCHES", few)
     t = await new_agent(conn)
     c = await _parcel_history(conn, t)
     assert await _ids(conn, t, q="parcel") == c  # by last activity
