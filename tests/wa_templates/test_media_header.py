@@ -141,3 +141,49 @@ async def test_image_header_template_end_to_end(conn: Any, graph_base: Any) -> N
     with pytest.raises(service.TemplateError, match="VIDEO header cannot have a sample"):
         await service.submit(conn, config=config, draft=video)
     assert await service.get(conn, config_id=config["id"], name="forged", language="en_US") is None
+
+
+async def test_template_page_media_header(client: Any, conn: Any, graph_base: Any) -> None:  # noqa: F811
+    from tests.web.conftest import PASSWORD, sign_in
+    from wacrm.accounts.service import set_password
+
+    graph_base.register_number()
+    user = await make_agent_user(conn, "shop@example.com")
+    await configure_sandbox_number(conn, user["user_id"], DEFAULT_NUMBER)
+    await set_password(conn, user_id=user["user_id"], password=PASSWORD)
+    csrf = await sign_in(client, "shop@example.com")
+    page = await client.get("/templates")
+    assert 'enctype="multipart/form-data"' in page.text and 'name="header_format"' in page.text
+    form = {
+        "csrf_token": csrf,
+        "name": "order_photo",
+        "language": "en_US",
+        "category": "UTILITY",
+        "header_format": "IMAGE",
+        "body": "Hi {{1}}, here is your order.",
+        "body_examples": "Ana",
+    }
+    no_file = await client.post("/templates", data=form, files={"x": ("", b"")})
+    assert no_file.status_code == 422 and "upload a sample image" in no_file.text
+    assert (
+        'value="Hi {{1}}, here is your order."' in no_file.text
+        or "here is your order" in no_file.text
+    )
+    gif = await client.post(
+        "/templates", data=form, files={"header_file": ("a.gif", b"GIF89a", "image/gif")}
+    )
+    assert gif.status_code == 422 and "image/jpeg or image/png" in gif.text
+    done = await client.post(
+        "/templates", data=form, files={"header_file": ("photo.png", PNG, "image/png")}
+    )
+    assert done.status_code == 303, done.text
+    config = await numbers.get_by_agent_id(conn, agent_id=user["agent"]["id"])
+    assert config is not None
+    row = await service.get(conn, config_id=config["id"], name="order_photo", language="en_US")
+    assert row is not None
+    handle = row["components"][0]["example"]["header_handle"][0]
+    assert handle.startswith("4::")
+    # editing keeps the uploaded sample (a hidden field) unless another file is chosen
+    edit = await client.get("/templates/edit", params={"name": "order_photo", "language": "en_US"})
+    assert f'name="header_handle" value="{handle}"' in edit.text
+    assert '<option value="IMAGE" selected' in edit.text

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from wacrm.accounts.deps import AgentScope
@@ -25,6 +25,8 @@ def draft_form(
     name: str = Form("", max_length=512),
     language: str = Form("en_US", max_length=16),
     category: str = Form("UTILITY", max_length=20),
+    header_format: str = Form("TEXT", max_length=20),
+    header_handle: str = Form("", max_length=2000),
     header: str = Form("", max_length=200),
     header_example: str = Form("", max_length=200),
     body: str = Form("", max_length=2000),
@@ -42,6 +44,8 @@ def draft_form(
         category=category.strip().upper(),
         body=body,
         body_examples=[x for x in body_examples.splitlines() if x.strip()],
+        header_format=header_format.strip().upper() or "TEXT",
+        header_handle=header_handle.strip(),
         header=header,
         header_example=header_example,
         footer=footer,
@@ -50,6 +54,21 @@ def draft_form(
         url=url,
         phone_text=phone_text,
         phone=phone,
+    )
+
+
+async def _with_sample(
+    config: dict[str, Any], draft: rules.Draft, header_file: UploadFile | None
+) -> None:
+    """A chosen sample file of a media header uploaded to Meta (its handle replaces any kept one)."""
+    if draft.header_format not in rules.MEDIA_SAMPLES or header_file is None:
+        return
+    if not header_file.filename:
+        return
+    largest = rules.MEDIA_SAMPLES[draft.header_format][1]
+    data = await header_file.read(largest + 1)
+    await service.attach_sample(
+        config, draft, data, header_file.content_type or "", header_file.filename
     )
 
 
@@ -133,11 +152,13 @@ async def templates_list(request: Request, scope: AgentScope = Depends(web_scope
 async def create(
     request: Request,
     draft: rules.Draft = Depends(draft_form),
+    header_file: UploadFile | None = File(None),
     scope: AgentScope = Depends(web_scope),
 ) -> Response:
     config = await _config(request, scope)
     async with request.app.state.pool.connection() as conn:
         try:
+            await _with_sample(config, draft, header_file)
             await service.submit(conn, config=config, draft=draft)
         except service.TemplateError as exc:
             return await _page(
@@ -165,11 +186,13 @@ async def edit_page(
 async def edit(
     request: Request,
     draft: rules.Draft = Depends(draft_form),
+    header_file: UploadFile | None = File(None),
     scope: AgentScope = Depends(web_scope),
 ) -> Response:
     config = await _config(request, scope)
     async with request.app.state.pool.connection() as conn:
         try:
+            await _with_sample(config, draft, header_file)
             await service.edit(conn, config=config, draft=draft)
         except service.TemplateError as exc:
             if exc.status == 404:
