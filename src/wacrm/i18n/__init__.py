@@ -7,8 +7,10 @@ new strings from the code and templates and merges them into every catalog.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
@@ -212,3 +214,16 @@ def zone_label(name: str) -> str:
     offset = datetime.now(ZoneInfo(name) if name != "UTC" else UTC).strftime("%z")
     sign = "−" if offset.startswith("-") else "+"
     return f"{name.replace('_', ' ')} (UTC{sign}{offset[1:3]}:{offset[3:5]})"
+
+
+@contextlib.contextmanager
+def in_language(language: str) -> Iterator[None]:
+    """Translate and format in another language for a moment (what a customer receives is in the
+    workspace's language, whoever triggered it)."""
+    current = viewer()
+    saved = current.language
+    current.language = normalize_language(language) or DEFAULT_LANGUAGE
+    try:
+        yield
+    finally:
+        current.language = saved

@@ -53,6 +53,11 @@ OutboundContent = Annotated[
 
 
 class NotificationSettingsIn(BaseModel):
-    text_template: str | None = Field(None, min_length=1, max_length=1024)
+    """The workspace's messages to customers (the settings page's form; None keeps a value)."""
+
+    language: str | None = Field(None, max_length=16)
+    default_currency: str | None = Field(None, pattern=r"^[A-Za-z]{3}$")
+    notify_order_status: bool | None = None
+    status_texts: dict[str, str] | None = None
     template_name: str | None = Field(None, min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")
     template_language: str | None = Field(None, min_length=2, max_length=16)

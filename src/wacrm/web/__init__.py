@@ -21,6 +21,7 @@ def install(app: FastAPI) -> None:
         chat,
         connect,
         contacts,
+        customer_messages,
         dashboard,
         errors,
         inbox,
@@ -56,6 +57,7 @@ def install(app: FastAPI) -> None:
     app.include_router(wa_templates.router)
     app.include_router(dashboard.router)
     app.include_router(preferences.router)
+    app.include_router(customer_messages.router)
     app.include_router(alerts.router)
     app.include_router(pwa.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

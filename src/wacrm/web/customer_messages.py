@@ -1,0 +1,126 @@
+"""/settings/customer-messages: what the workspace's customers receive about their orders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from wacrm import i18n
+from wacrm.accounts.deps import AgentScope
+from wacrm.numbers import service as numbers
+from wacrm.orders.errors import OrderError
+from wacrm.orders.money import check_currency
+from wacrm.outbound import notifications, service, template_text, templates
+from wacrm.outbound.schemas import NotificationSettingsIn
+from wacrm.web.deps import web_scope
+from wacrm.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+STATUSES = tuple(notifications.DEFAULT_TEXTS)
+
+
+async def _templates(request: Request, scope: AgentScope) -> list[dict[str, Any]]:
+    """The synced, approved templates of the workspace's number (the cache; no call to Meta)."""
+    async with request.app.state.pool.connection() as conn:
+        config = await numbers.get_by_agent_id(conn, agent_id=scope.agent_id)
+        found = await templates.cached(conn, config_id=config["id"]) if config else []
+    return [
+        {
+            "key": f"{t['name']}|{t['language']}",
+            "text": template_text.body_text(t["components"]),
+        }
+        for t in found
+        if (t.get("status") or "APPROVED").upper() == "APPROVED"
+    ]
+
+
+async def _page(
+    request: Request,
+    scope: AgentScope,
+    values: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+    saved: bool = False,
+) -> Response:
+    defaults = {}
+    for status in STATUSES:
+        with i18n.in_language(values.get("language") or i18n.DEFAULT_LANGUAGE):
+            defaults[status] = i18n.gettext(notifications.DEFAULT_TEXTS[status])
+    return await render(
+        request,
+        "customer_messages.html",
+        user=scope.user,
+        scope=scope,
+        nav="customer-messages",
+        status_code=status_code,
+        values=values,
+        errors=errors or {},
+        saved=saved,
+        statuses=STATUSES,
+        defaults=defaults,
+        templates=await _templates(request, scope),
+    )
+
+
+@router.get("/settings/customer-messages", response_class=HTMLResponse)
+async def customer_messages_page(
+    request: Request, scope: AgentScope = Depends(web_scope), saved: bool = False
+) -> Response:
+    async with request.app.state.pool.connection() as conn:
+        values = await notifications.get_settings(conn, agent_id=scope.agent_id)
+    return await _page(request, scope, values, saved=saved)
+
+
+@router.post("/settings/customer-messages", response_class=HTMLResponse)
+async def save_customer_messages(
+    request: Request, scope: AgentScope = Depends(web_scope)
+) -> Response:
+    form = await request.form()
+    template = str(form.get("template") or "")
+    name, _sep, language = template.partition("|")
+    values: dict[str, Any] = {
+        "language": str(form.get("language") or ""),
+        "default_currency": str(form.get("default_currency") or "").strip().upper(),
+        "notify_order_status": form.get("notify_order_status") == "true",
+        "status_texts": {s: str(form.get(f"text_{s}") or "") for s in STATUSES},
+        "template_name": name or None,
+        "template_language": language or None,
+    }
+    errors = _check(values)
+    if not errors:
+        try:
+            async with request.app.state.pool.connection() as conn:
+                await notifications.save_settings(
+                    conn, agent_id=scope.agent_id, **NotificationSettingsIn(**values).model_dump()
+                )
+        except service.OutboundError as exc:
+            errors["texts"] = str(exc)
+        except ValidationError as exc:
+            errors["form"] = str(exc.errors()[0]["msg"])
+    if errors:
+        shown = {**values, "template_name": name, "template_language": language}
+        return await _page(request, scope, shown, errors, status_code=400)
+    return RedirectResponse("/settings/customer-messages?saved=true", status_code=303)
+
+
+def _check(values: dict[str, Any]) -> dict[str, str]:
+    """The form's errors by field (the service checks the texts' variables)."""
+    errors: dict[str, str] = {}
+    if values["language"] and i18n.normalize_language(values["language"]) is None:
+        errors["language"] = i18n.gettext("Choose one of the languages listed.")
+    try:
+        values["default_currency"] = check_currency(values["default_currency"])
+    except OrderError:
+        errors["default_currency"] = i18n.gettext(
+            "Give an ISO 4217 currency code of three letters, such as BRL, EUR or USD."
+        )
+    for status, text in values["status_texts"].items():
+        if text.strip():
+            try:
+                notifications.check_text(text)
+            except service.OutboundError as exc:
+                errors[f"text_{status}"] = str(exc)
+    return errors
