@@ -15,7 +15,7 @@ from wacrm.orders.errors import OrderError
 from wacrm.orders.money import check_currency
 from wacrm.outbound import notifications, service, template_text, templates
 from wacrm.outbound.schemas import NotificationSettingsIn
-from wacrm.web.deps import web_scope
+from wacrm.web.deps import web_workspace
 from wacrm.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -24,9 +24,9 @@ STATUSES = tuple(notifications.DEFAULT_TEXTS)
 
 async def _templates(request: Request, scope: AgentScope) -> list[dict[str, Any]]:
     """The synced, approved templates of the workspace's number (the cache; no call to Meta)."""
-    async with request.app.state.pool.connection() as conn:
-        config = await numbers.get_by_agent_id(conn, agent_id=scope.agent_id)
-        found = await templates.cached(conn, config_id=config["id"]) if config else []
+    conn = scope.db
+    config = await numbers.get_by_agent_id(conn, agent_id=scope.agent_id)
+    found = await templates.cached(conn, config_id=config["id"]) if config else []
     return [
         {
             "key": f"{t['name']}|{t['language']}",
@@ -67,16 +67,15 @@ async def _page(
 
 @router.get("/settings/customer-messages", response_class=HTMLResponse)
 async def customer_messages_page(
-    request: Request, scope: AgentScope = Depends(web_scope), saved: bool = False
+    request: Request, scope: AgentScope = Depends(web_workspace), saved: bool = False
 ) -> Response:
-    async with request.app.state.pool.connection() as conn:
-        values = await notifications.get_settings(conn, agent_id=scope.agent_id)
+    values = await notifications.get_settings(scope.db, agent_id=scope.agent_id)
     return await _page(request, scope, values, saved=saved)
 
 
 @router.post("/settings/customer-messages", response_class=HTMLResponse)
 async def save_customer_messages(
-    request: Request, scope: AgentScope = Depends(web_scope)
+    request: Request, scope: AgentScope = Depends(web_workspace)
 ) -> Response:
     form = await request.form()
     template = str(form.get("template") or "")
@@ -92,10 +91,9 @@ async def save_customer_messages(
     errors = _check(values)
     if not errors:
         try:
-            async with request.app.state.pool.connection() as conn:
-                await notifications.save_settings(
-                    conn, agent_id=scope.agent_id, **NotificationSettingsIn(**values).model_dump()
-                )
+            await notifications.save_settings(
+                scope.db, agent_id=scope.agent_id, **NotificationSettingsIn(**values).model_dump()
+            )
         except service.OutboundError as exc:
             errors["texts"] = str(exc)
         except ValidationError as exc:
