@@ -101,3 +101,10 @@ async def test_echo_history_call_and_restriction_played_by_the_sandbox(
         journal = await _one(conn, "SELECT count(*) FILTER (WHERE status <> 'processed') AS n"
                              " FROM webhook_journal")  # fmt: skip
         assert journal["n"] == 0
+
+
+def test_the_sandbox_page_offers_the_2026_plays(sandbox: Any) -> None:
+    page = sandbox.http.get("/sandbox/").text
+    for label in ("Customer stops marketing", "Missed call", "History share declined",
+                  "Account restricted", "<option>edit</option>", "<option>revoke</option>"):  # fmt: skip
+        assert label in page

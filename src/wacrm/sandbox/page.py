@@ -25,16 +25,28 @@ button{margin-top:10px;background:#25d366;border:0;padding:8px 14px;border-radiu
 <option>text</option><option>image</option><option>video</option><option>audio</option>
 <option>voice</option><option>document</option><option>sticker</option><option>location</option>
 <option>contacts</option><option>interactive</option><option>button</option><option>reaction</option>
-<option>order</option><option>system</option><option>unsupported</option></select>
+<option>order</option><option>system</option><option>unsupported</option>
+<option>edit</option><option>revoke</option></select>
 <label>Text / caption</label><textarea id="text">Hello, I would like to order</textarea>
 <label>Type object (JSON, optional)</label><textarea id="content" rows="3"></textarea>
-<label>Reply to / react to wamid (optional)</label><input id="ctx">
+<label>Reply to / react to / edit / delete wamid (optional)</label><input id="ctx">
 <label>Payload shape</label><select id="shape"><option>new</option><option>old</option></select>
 <button>Send to the CRM</button><p id="result" class="meta"></p>
 <label>24-hour window of this customer</label>
 <button type="button" id="close-window">Close it (as if 24 h passed)</button>
 <button type="button" id="open-window">Open it (as if they wrote now)</button>
 <p id="window" class="meta"></p>
+<label>WhatsApp in 2026 (issue 19)</label>
+<button type="button" data-play="preferences" data-body='{"value":"stop"}'>Customer stops marketing</button>
+<button type="button" data-play="preferences" data-body='{"value":"resume"}'>Customer resumes marketing</button>
+<button type="button" data-play="echo" data-body='{}'>Owner writes from the Business app (text above)</button>
+<button type="button" data-play="call" data-body='{"seconds":0}'>Missed call</button>
+<button type="button" data-play="call" data-body='{"seconds":192}'>Call of 3 min 12 s</button>
+<button type="button" data-global="history" data-body='{}'>History backfill of this customer</button>
+<button type="button" data-global="history" data-body='{"declined":true}'>History share declined</button>
+<button type="button" data-global="account" data-body='{"event":"restrict"}'>Account restricted</button>
+<button type="button" data-global="account" data-body='{"event":"lift"}'>Restriction lifted</button>
+<p id="played" class="meta"></p>
 </form>
 <section><h3>Conversations</h3><div id="chats">No customers yet.</div></section>
 </main>
@@ -87,6 +99,16 @@ async function setWindow(open) {
     : 'The window is closed: only templates are accepted (others fail with error 131047).')
     : JSON.stringify(j.detail);
 }
+document.querySelectorAll('[data-play],[data-global]').forEach((b) => b.addEventListener('click', async () => {
+  const body = Object.assign(JSON.parse(b.dataset.body), {phone_number_id: $('number').value || null});
+  const who = encodeURIComponent($('customer').value);
+  if (b.dataset.play === 'echo') body.text = $('text').value;
+  if (b.dataset.global === 'history' && !body.declined) body.customers = [$('customer').value];
+  const url = b.dataset.play ? `customers/${who}/${b.dataset.play}` : b.dataset.global;
+  const r = await fetch(url, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)});
+  const j = await r.json();
+  $('played').textContent = r.ok ? `${b.textContent}: CRM answered ${j.status_code}` : JSON.stringify(j.detail);
+}));
 $('close-window').addEventListener('click', () => setWindow(false));
 $('open-window').addEventListener('click', () => setWindow(true));
 numbers(); chats(); setInterval(chats, 2000);
