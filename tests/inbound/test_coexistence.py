@@ -122,3 +122,6 @@ async def test_chat_marks_business_app_and_history_messages(client, conn, agent)
     page = (await client.get(f"/chat/{c['id']}")).text
     assert "WhatsApp Business app" in page and "Yes, it is still available in M" in page
     assert "Do you ship to Austria?" in page and 'class="pill history"' in page
+    await deliver(client, load("smb_app_state_sync"))
+    panel = (await client.get(f"/chat/{c['id']}/panel")).text
+    assert "Name in the Business app" in panel and "Anna (blue dress)" in panel

@@ -29,6 +29,9 @@ class CustomerOut(BaseModel):
     last_inbound_at: datetime | None
     last_message_id: int | None
     unread_count: int
+    address_book_name: str | None = Field(
+        None, description="The name in the owner's phone address book (WhatsApp Business app)."
+    )
 
 
 class CustomerPatch(BaseModel):

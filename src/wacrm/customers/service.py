@@ -17,7 +17,7 @@ from wacrm.errors import AppError
 _COLUMNS = (
     "id, agent_id, name, phone, wa_id, bsuid, parent_bsuid, username, profile_image_url, created_at,"
     " updated_at, last_message_at, last_inbound_at, last_message_id, unread_count, profile_name,"
-    " coalesce(name_by_agent, false) AS name_by_agent"
+    " coalesce(name_by_agent, false) AS name_by_agent, address_book_name"
 )
 
 
