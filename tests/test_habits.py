@@ -32,3 +32,13 @@ def test_no_function_over_80_lines() -> None:
                 if n > MAX_FUNCTION_LINES:
                     long.append(f"{p.relative_to(SRC)}:{node.lineno} {node.name}: {n} lines")
     assert not long, "split these functions:\n" + "\n".join(long)
+
+
+def test_the_live_event_channel_is_spelled_once() -> None:
+    """Live events go through wacrm.realtime.events (notify, notify_sql): one place for the channel."""
+    spelled = [
+        str(p.relative_to(SRC))
+        for p in _modules()
+        if "wacrm_events" in p.read_text() and p.relative_to(SRC) != Path("realtime/events.py")
+    ]
+    assert not spelled, "use wacrm.realtime.events in:\n" + "\n".join(spelled)

@@ -19,6 +19,7 @@ from wacrm.outbound import templates
 from wacrm.outbound.schedule import schedule_bulk_sends
 from wacrm.outbound.schemas import TemplateContent
 from wacrm.outbound.service import describe
+from wacrm.realtime.events import notify_sql
 
 CHUNK = 200  # recipients queued per transaction (cancel waits at most one chunk)
 FIELDS = re.compile(r"\{(name|first_name|phone)\}")
@@ -251,11 +252,11 @@ UPDATE broadcast_recipients r SET message_id = u.m, skipped = u.s, queued_at = n
 FROM unnest(%(customers)s::int[], %(ids)s::int[], %(skipped)s::text[]) AS u(c, m, s)
 WHERE r.broadcast_id = %(broadcast)s AND r.customer_id = u.c
 """
-_NOTIFY = """
-SELECT pg_notify('wacrm_events', json_build_object('agent_id', %(agent)s::bigint, 'kind', 'message',
-  'customer_id', c, 'message_id', m, 'order_id', NULL)::text)
-FROM unnest(%(customers)s::int[], %(ids)s::int[]) AS u(c, m)
-"""
+_NOTIFY = (
+    "SELECT "
+    + notify_sql(agent_id="%(agent)s", kind="'message'", customer_id="c", message_id="m")
+    + " FROM unnest(%(customers)s::int[], %(ids)s::int[]) AS u(c, m)"
+)
 
 
 async def queue_chunk(
