@@ -82,6 +82,9 @@ async def _page(
                 conn, with_counts=True, limit=AGENTS_PAGE, offset=(page - 1) * AGENTS_PAGE
             )
             context["agents_total"] = await agents.count_agents(conn)
+            # each row offers its own user and the users without an agent (not every user: a
+            # loop over 1,000 users per row of the page)
+            context["user_of_agent"] = {u["agent_id"]: u for u in context["users"] if u["agent_id"]}
             context["page"], context["page_size"] = page, AGENTS_PAGE
         elif section == "numbers":
             context["configs"] = await numbers_overview.configs(conn)
