@@ -70,3 +70,23 @@ async def test_a_second_run_while_the_first_writes_leaves_it(conn: Any, db_url: 
             assert (await _state(conn, import_id))["state"] == "running"
         await imports.run(pool, import_id=import_id)  # as the first would have finished
     assert await _state(conn, import_id) == {"state": "done", "created_count": 2, "done_rows": 2}
+
+
+async def test_a_file_with_nul_bytes_is_refused_and_nothing_kept(conn: Any) -> None:
+    """PostgreSQL keeps no NUL in text or JSON: such a file is a clear 422, not a server error."""
+    user = await make_agent_user(conn, "shop@example.com")
+    try:
+        await imports.check_upload(
+            conn,
+            agent_id=user["agent"]["id"],
+            filename="people.csv",
+            data=b"Name,Phone\nA\x00B,+4915123456789\n",
+            country="DE",
+            created_by=None,
+        )
+    except imports.ImportError_ as exc:
+        assert exc.status == 422 and exc.field == "file" and "not text" in str(exc)
+    else:
+        raise AssertionError("a file with NUL bytes was accepted")
+    cur = await conn.execute("SELECT count(*) AS n FROM contact_imports")
+    assert (await cur.fetchone())["n"] == 0

@@ -90,6 +90,8 @@ class Parsed:
 
 
 def _decode(data: bytes) -> str:
+    if b"\x00" in data:  # UTF-16 or a binary file; PostgreSQL keeps no NUL in text either
+        raise CsvError("the file is not text (save it as CSV, UTF-8)")
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return data.decode(encoding)
