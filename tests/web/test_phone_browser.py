@@ -347,7 +347,9 @@ def test_tab_title_counts_unread_conversations_live(
     after = page.title()
     assert after != before
     assert after.startswith(f"({unread_before + 1}) "), after
-    assert page.locator("#favicon").get_attribute("href").startswith("data:image/png")
+    page.wait_for_function(  # the badge is drawn once the icon image has loaded
+        "() => document.getElementById('favicon').getAttribute('href').startsWith('data:image/png')"
+    )
     phone.close()
     assert phone.errors == [], phone.errors
 
