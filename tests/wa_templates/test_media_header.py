@@ -187,3 +187,68 @@ async def test_template_page_media_header(client: Any, conn: Any, graph_base: An
     edit = await client.get("/templates/edit", params={"name": "order_photo", "language": "en_US"})
     assert f'name="header_handle" value="{handle}"' in edit.text
     assert '<option value="IMAGE" selected' in edit.text
+
+
+async def test_sending_a_media_header_template(conn: Any, db_url: str, graph_base: Any) -> None:  # noqa: F811
+    from tests.outbound.conftest import add_customer, wait_status, worker
+    from wacrm.outbound import service as outbound
+    from wacrm.outbound.schemas import TemplateContent, TemplateHeaderMedia
+
+    graph_base.register_number()
+    user = await make_agent_user(conn, "shop@example.com")
+    await configure_sandbox_number(conn, user["user_id"], DEFAULT_NUMBER)
+    config = await numbers.get_by_agent_id(conn, agent_id=user["agent"]["id"])
+    assert config is not None
+    draft = _draft()
+    await service.attach_sample(config, draft, PNG, "image/png", "photo.png")
+    await service.submit(conn, config=config, draft=draft)
+    deadline = time.monotonic() + 10
+    while await _sandbox_status(graph_base, "order_photo") != "APPROVED":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    customer = await add_customer(conn, user["tables"], "+4915123456791", sandbox=graph_base)
+    send = {
+        "conn": conn,
+        "tables": user["tables"],
+        "agent_id": user["agent"]["id"],
+        "customer_id": customer["id"],
+        "sent_by": None,
+    }
+    with pytest.raises(outbound.OutboundError, match="has an image header: give its image"):
+        await outbound.queue_message(
+            **send, content=TemplateContent(name="order_photo", body_params=["Ana"])
+        )
+    with pytest.raises(ValueError, match="link .* or a media id"):
+        TemplateHeaderMedia(type="image")
+    photo = TemplateHeaderMedia(type="image", link="https://shop.example/p.png")
+    message = await outbound.queue_message(
+        **send,
+        content=TemplateContent(name="order_photo", body_params=["Ana"], header_media=photo),
+    )
+    async with worker(db_url):
+        await wait_status(conn, user["tables"], message["id"], {"sent", "delivered", "read"})
+    sent = graph_base.sent_messages(to="4915123456791")["messages"][-1]
+    header = sent["request"]["template"]["components"][0]
+    assert header == {
+        "type": "header",
+        "parameters": [{"type": "image", "image": {"link": "https://shop.example/p.png"}}],
+    }
+    # Meta (the sandbox) refuses the send without the header's media
+    async with httpx.AsyncClient(base_url=graph_base.graph_url, trust_env=False) as http:
+        bare = await http.post(
+            f"/{DEFAULT_NUMBER['phone_number_id']}/messages",
+            headers={"Authorization": f"Bearer {DEFAULT_NUMBER['access_token']}"},
+            json={
+                "messaging_product": "whatsapp",
+                "to": "4915123456791",
+                "type": "template",
+                "template": {
+                    "name": "order_photo",
+                    "language": {"code": "en_US"},
+                    "components": [
+                        {"type": "body", "parameters": [{"type": "text", "text": "Ana"}]}
+                    ],
+                },
+            },
+        )
+    assert bare.status_code == 400 and bare.json()["error"]["code"] == 132012

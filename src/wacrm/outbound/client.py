@@ -208,13 +208,18 @@ class WhatsAppClient:
         name: str,
         language: str,
         body_params: list[str] | None = None,
+        header_media: dict[str, Any] | None = None,
         reply_to: str | None = None,
     ) -> str:
-        params = (
-            [{"type": "body", "parameters": [{"type": "text", "text": p} for p in body_params]}]
-            if body_params
-            else []
-        )
+        params: list[dict[str, Any]] = []
+        if header_media:  # {type, link or id, filename?}: the media header's parameter
+            kind = header_media["type"]
+            media = {k: v for k, v in header_media.items() if k != "type" and v}
+            params.append({"type": "header", "parameters": [{"type": kind, kind: media}]})
+        if body_params:
+            params.append(
+                {"type": "body", "parameters": [{"type": "text", "text": p} for p in body_params]}
+            )
         return _wamid(
             await _call(
                 self.wa.send_template(

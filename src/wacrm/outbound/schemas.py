@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 class TextContent(BaseModel):
@@ -36,12 +36,30 @@ class ReactionContent(BaseModel):
     emoji: str = Field(max_length=16, description="an emoji; empty removes the reaction")
 
 
+class TemplateHeaderMedia(BaseModel):
+    """The image, video or document of a template's media header: a public link or a media id."""
+
+    type: Literal["image", "video", "document"]
+    link: str | None = Field(None, max_length=2000, pattern=r"^https://\S+$")
+    id: str | None = Field(None, max_length=64, pattern=r"^[0-9]+$")
+    filename: str | None = Field(None, max_length=240, description="a document's file name")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TemplateHeaderMedia:
+        if (self.link is None) == (self.id is None):
+            raise ValueError("give the header's media as a link (https://...) or a media id")
+        return self
+
+
 class TemplateContent(BaseModel):
     type: Literal["template"] = "template"
     name: str = Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")
     language: str = Field("en_US", min_length=2, max_length=16)
     body_params: list[Annotated[str, Field(min_length=1, max_length=1024)]] = Field(
         default_factory=list, max_length=20
+    )
+    header_media: TemplateHeaderMedia | None = Field(
+        None, description="required when the template has an IMAGE, VIDEO or DOCUMENT header"
     )
     reply_to: int | None = None
 

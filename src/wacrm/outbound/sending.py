@@ -106,6 +106,7 @@ async def send_stored(
                 name=p["name"],
                 language=p["language"],
                 body_params=p.get("body_params") or [],
+                header_media=p.get("header_media"),
                 reply_to=reply,
             )
         )

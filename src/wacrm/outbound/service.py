@@ -85,6 +85,7 @@ async def _template_body(
     )
     if found is None:
         return ""  # not synced yet: Meta checks the parameters when it gets the send
+    _check_header_media(content, found["components"])
     body = template_text.body_text(found["components"])
     labels = template_text.param_labels(body)
     if len(content.body_params) < len(labels):
@@ -95,6 +96,24 @@ async def _template_body(
             422,
         )
     return body
+
+
+def _check_header_media(content: TemplateContent, components: list[dict[str, Any]]) -> None:
+    """A media header needs its image / video / document; other templates take none."""
+    from wacrm.wa_templates.rules import header_media
+
+    wanted, given = header_media(components), content.header_media
+    if wanted and (given is None or given.type != wanted):
+        raise OutboundError(
+            f"the template {content.name} ({content.language}) has "
+            f"{'an' if wanted == 'image' else 'a'} {wanted} header: "
+            f"give its {wanted} (a https:// link or a media id)",
+            422,
+        )
+    if given is not None and not wanted:
+        raise OutboundError(
+            f"the template {content.name} ({content.language}) has no media header", 422
+        )
 
 
 describe = _describe  # public: broadcasts write the rows of many template messages set-based
@@ -232,6 +251,8 @@ async def _insert_message(
     if reply_to is not None:
         context_wamid = await _wamid_of(conn, tables, customer_id, reply_to)
     payload = content.model_dump(mode="json")
+    if payload.get("header_media", 0) is None:
+        del payload["header_media"]  # a template without a media header: payload as before
     if isinstance(content, ReactionContent):
         reacted_wamid = await _wamid_of(conn, tables, customer_id, content.message_id)
         if reacted_wamid:

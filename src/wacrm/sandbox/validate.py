@@ -157,13 +157,42 @@ def _template(obj: dict[str, Any]) -> str:
     components = obj.get("components") or []
     if not isinstance(components, list):
         raise errors.invalid_parameter("Param template['components'] must be a list.")
-    for part in ("header", "body"):
+    media = _media_header(found)
+    if media:
+        _check_header_media(components, media)
+    for part in ("body",) if media else ("header", "body"):
         want, got = templates.placeholders(found, part.upper()), _params(components, part)
         if want != got:
             raise errors.template_params(
                 f"{part} has {got} parameters but the template expects {want}."
             )
     return str(found["category"]).lower()
+
+
+def _media_header(template: dict[str, Any]) -> str | None:
+    for comp in template["components"]:
+        if str(comp.get("type", "")).upper() == "HEADER":
+            kind = str(comp.get("format", "TEXT")).lower()
+            return kind if kind in ("image", "video", "document") else None
+    return None
+
+
+def _check_header_media(components: list[Any], kind: str) -> None:
+    """A media header's one parameter: {type: kind, kind: {link or id}}, as Meta requires."""
+    header = next(
+        (c for c in components if isinstance(c, dict) and str(c.get("type")).lower() == "header"),
+        None,
+    )
+    params = (header or {}).get("parameters") or []
+    param = params[0] if isinstance(params, list) and len(params) == 1 else None
+    media = param.get(kind) if isinstance(param, dict) and param.get("type") == kind else None
+    if not isinstance(media, dict) or not (media.get("link") or media.get("id")):
+        raise errors.GraphError(
+            132012,
+            "(#132012) Parameter format does not match format in the created template",
+            details=f"header: Format mismatch, expected {kind.upper()}, received "
+            f"{(param or {}).get('type', 'nothing') if isinstance(param, dict) else 'nothing'}.",
+        )
 
 
 def check_send(body: dict[str, Any], known_media: set[str]) -> Outbound:
