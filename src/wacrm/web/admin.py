@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
-import orjson
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from psycopg import AsyncConnection
@@ -15,12 +14,11 @@ from wacrm.accounts import service as accounts
 from wacrm.accounts import sessions
 from wacrm.accounts.deps import CurrentUser
 from wacrm.agents import service as agents
-from wacrm.inbound import ingest, journal
+from wacrm.inbound import ingest
 from wacrm.numbers import service as numbers
 from wacrm.outbound import errors as send_errors
 from wacrm.outbound.client import client_for
-from wacrm.web import numbers_overview
-from wacrm.web.callback import callback_url
+from wacrm.web.admin_parts import section_context
 from wacrm.web.deps import web_user
 from wacrm.web.templating import render
 
@@ -28,8 +26,6 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 Conn = AsyncConnection[Any]
 AgentId = Path(..., ge=1, le=2**31 - 1)
 ConfigId = Path(..., ge=1, le=2**63 - 1)
-JOURNAL_PAGE = 50
-AGENTS_PAGE = 50
 DONE = {
     "user-created": "User created.",
     "user-saved": "User saved.",
@@ -76,31 +72,7 @@ async def _page(
     }
     async with request.app.state.pool.connection() as conn:
         context["users"] = await accounts.list_users(conn)
-        if section == "agents":
-            page = extra.get("page", 1)
-            context["agent_rows"] = await agents.list_agents(
-                conn, with_counts=True, limit=AGENTS_PAGE, offset=(page - 1) * AGENTS_PAGE
-            )
-            context["agents_total"] = await agents.count_agents(conn)
-            # each row offers its own user and the users without an agent (not every user: a
-            # loop over 1,000 users per row of the page)
-            context["user_of_agent"] = {u["agent_id"]: u for u in context["users"] if u["agent_id"]}
-            context["page"], context["page_size"] = page, AGENTS_PAGE
-        elif section == "numbers":
-            context["configs"] = await numbers_overview.configs(conn)
-            context["configured_users"] = {str(c["user_id"]) for c in context["configs"]}
-            context["callback"] = callback_url(request)
-        elif section == "webhooks":
-            status = extra.get("status") or None
-            async with request.app.state.reads.connection("journal") as read:  # a replica
-                context["journal"] = await journal.list_journal(
-                    read, status=status, limit=JOURNAL_PAGE
-                )
-            context["pretty"] = lambda body: (
-                orjson.dumps(body, option=orjson.OPT_INDENT_2).decode()
-                if not isinstance(body, str)
-                else body
-            )
+        context.update(await section_context(request, conn, section, context["users"], extra))
     return await render(
         request, f"admin_{section}.html", user=user, nav="admin", status_code=status_code, **context
     )
