@@ -160,3 +160,36 @@ async def test_dashboard_days_follow_the_viewer_zone_and_say_it(client, conn):
     local = await client.get(query)
     assert per_day(local.text) == {"2026-03-09": 0, "2026-03-10": 1, "2026-03-11": 0}
     assert 'data-zone="America/Sao_Paulo"' in local.text and "America/Sao_Paulo" in local.text
+
+
+async def test_with_a_team_alerts_are_for_my_conversations_and_unassigned_ones(client, conn):
+    ana = await user_with_password(conn, "ana@example.com")
+    bob = await user_with_password(conn, "bob@example.com", agent=False)
+    t, agent = ana["tables"], ana["agent"]["id"]
+    mine = await add_customer(conn, t, "Bia", phone="+5511900000001")
+    theirs = await add_customer(conn, t, "Caio", phone="+5511900000002")
+    nobodys = await add_customer(conn, t, "Duda", phone="+5511900000003")
+    ids = {c: await add_message(conn, t, c, "oi") for c in (mine, theirs, nobodys)}
+    await conn.execute(t.query("UPDATE {customers} SET unread_count = 1"))
+    await sign_in(client, "ana@example.com")
+
+    async def state(customer_id: int) -> dict:
+        url = f"/alerts?agent_id={agent}&customer_id={customer_id}&message_id={ids[customer_id]}"
+        return (await client.get(url)).json()
+
+    alone = await state(theirs)
+    assert alone["unread"] == 3 and alone["message"]["title"] == "Caio"  # no team: everything
+    await conn.execute(
+        "INSERT INTO agent_members (agent_id, user_id) VALUES (%s, %s)", (agent, bob["user"]["id"])
+    )
+    await conn.execute(
+        t.query("UPDATE {customers} SET assignee_id = %s WHERE id = %s"),
+        (bob["user"]["id"], theirs),
+    )
+    await conn.execute(
+        t.query("UPDATE {customers} SET assignee_id = %s WHERE id = %s"),
+        (ana["user"]["id"], mine),
+    )
+    assert (await state(theirs)) == {"unread": 2, "message": None}  # Bob's conversation
+    assert (await state(mine))["message"]["title"] == "Bia"
+    assert (await state(nobodys))["message"]["title"] == "Duda"

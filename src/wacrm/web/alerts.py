@@ -21,11 +21,15 @@ async def alert_state(
 ) -> Response:
     """Unread conversations of the workspace; with ids, the inbound message to alert about."""
     async with request.app.state.pool.connection() as conn:
-        unread = await alerts.unread_conversations(conn, tables=scope.tables)
+        unread = await alerts.unread_conversations(conn, tables=scope.tables, user_id=scope.user.id)
         message = None
         if customer_id is not None and message_id is not None:
             message = await alerts.new_message(
-                conn, tables=scope.tables, customer_id=customer_id, message_id=message_id
+                conn,
+                tables=scope.tables,
+                user_id=scope.user.id,
+                customer_id=customer_id,
+                message_id=message_id,
             )
     return JSONResponse(
         {"unread": unread, "message": message}, headers={"Cache-Control": "no-store"}
