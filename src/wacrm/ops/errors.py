@@ -36,11 +36,19 @@ async def out_of_range(request: Request, exc: Exception) -> Response:
     )
 
 
+def _nul(exc: Exception) -> bool:
+    """A NUL in text (psycopg refuses it) or in JSON (jsonb refuses \\u0000)."""
+    detail = getattr(getattr(exc, "diag", None), "message_detail", None) or ""
+    return "NUL" in str(exc) or (
+        isinstance(exc, errors.UntranslatableCharacter) and "\\u0000" in detail
+    )
+
+
 async def bad_data(request: Request, exc: Exception) -> Response:
     """A NUL character in any text of the request (PostgreSQL text cannot hold it): 422, not 500."""
-    if "NUL" in str(exc) and is_web(request):
+    if _nul(exc) and is_web(request):
         return await error_page(request, 422, "the text contains a NUL character; remove it")
-    if "NUL" in str(exc):
+    if _nul(exc):
         return JSONResponse(
             {
                 "detail": "the request contains a NUL character (\\u0000), which text fields cannot hold"
