@@ -25,6 +25,11 @@ class BroadcastIn(BaseModel):
         max_length=20,
         description="body parameters in order; {name}, {first_name} and {phone} are filled in per customer",
     )
+    header_media: str = Field(
+        "",
+        max_length=2000,
+        description="for a template with an IMAGE, VIDEO or DOCUMENT header: its https:// link or media id",
+    )
     audience: audiences.Audience = Field(default_factory=audiences.Audience)
     scheduled_at: datetime | None = Field(
         None, description="when to send (with its time zone); now when absent"
@@ -54,6 +59,7 @@ async def create_broadcast(
             template_name=body.template_name,
             language=body.language,
             params=body.params,
+            header_media=body.header_media,
             audience=body.audience,
             scheduled_at=body.scheduled_at,
             created_by=scope.user.id,

@@ -18,8 +18,9 @@ from wacrm.outbound import errors as send_errors
 from wacrm.outbound import templates
 from wacrm.outbound.schedule import schedule_bulk_sends
 from wacrm.outbound.schemas import TemplateContent
-from wacrm.outbound.service import describe
+from wacrm.outbound.service import describe, payload_of
 from wacrm.realtime.events import notify_sql
+from wacrm.wa_templates.rules import header_media as media_kind
 
 CHUNK = 200  # recipients queued per transaction (cancel waits at most one chunk)
 FIELDS = re.compile(r"\{(name|first_name|phone)\}")
@@ -51,13 +52,32 @@ def body_placeholders(template: dict[str, Any]) -> int:
 
 
 def _needs_header(template: dict[str, Any]) -> bool:
+    """A text header with a variable (a broadcast cannot fill it in yet)."""
     for comp in template.get("components") or []:
         header = str(comp.get("type", "")).upper() == "HEADER"
         if header and (
-            str(comp.get("format", "TEXT")).upper() != "TEXT" or "{{" in comp.get("text", "")
+            str(comp.get("format", "TEXT")).upper() == "TEXT" and "{{" in comp.get("text", "")
         ):
             return True
     return False
+
+
+def header_media_of(template: dict[str, Any], given: str) -> dict[str, Any] | None:
+    """The media of a template's IMAGE/VIDEO/DOCUMENT header from an https link or a media id."""
+    kind, given = template.get("header_media"), given.strip()
+    if not kind:
+        if given:
+            raise BroadcastError("this template has no media header", field="header_media")
+        return None
+    if given.startswith("https://") and len(given) <= 2000 and " " not in given:
+        return {"type": kind, "link": given}
+    if given.isdigit() and len(given) <= 64:
+        return {"type": kind, "id": given}
+    raise BroadcastError(
+        f"this template has {'an' if kind == 'image' else 'a'} {kind} header: give its {kind} "
+        "as an https:// link or a media id",
+        field="header_media",
+    )
 
 
 async def approved_templates(conn: AsyncConnection[Any], *, agent_id: int) -> list[dict[str, Any]]:
@@ -76,7 +96,8 @@ async def approved_templates(conn: AsyncConnection[Any], *, agent_id: int) -> li
     out = []
     for t in found:
         if str(t.get("status", "")).upper() == "APPROVED" and not _needs_header(t):
-            out.append({**t, "params": body_placeholders(t)})
+            media = media_kind(t.get("components") or [])
+            out.append({**t, "params": body_placeholders(t), "header_media": media})
     return out
 
 
@@ -91,6 +112,7 @@ async def create(
     audience: Audience,
     scheduled_at: datetime | None,
     created_by: UUID | None,
+    header_media: str = "",
 ) -> dict[str, Any]:
     """Check the template and its parameters, then schedule the broadcast (now or later)."""
     if not name.strip():
@@ -110,12 +132,13 @@ async def create(
             f"{template_name} needs {template['params']} parameter(s), each filled in",
             field="params",
         )
+    media = header_media_of(template, header_media)
     if await audience_count(conn, tables=tables, audience=audience) == 0:
         raise BroadcastError("no customer matches this audience", field="audience")
     cur = await conn.execute(
         """INSERT INTO broadcasts (agent_id, name, template_name, template_language, params, audience,
-             scheduled_at, created_by)
-           VALUES (%s, %s, %s, %s, %s, %s, coalesce(%s, now()), %s) RETURNING *""",
+             scheduled_at, created_by, header_media)
+           VALUES (%s, %s, %s, %s, %s, %s, coalesce(%s, now()), %s, %s) RETURNING *""",
         (
             tables.agent_id,
             name.strip()[:120],
@@ -125,6 +148,7 @@ async def create(
             audience.model_dump_json(),
             scheduled_at,
             created_by,
+            json.dumps(media) if media else None,
         ),
     )
     row = await cur.fetchone()
@@ -280,6 +304,7 @@ async def queue_chunk(
                 name=broadcast["template_name"],
                 language=broadcast["template_language"],
                 body_params=[personalize(p, c) for p in broadcast["params"]],
+                header_media=broadcast.get("header_media"),
             )
             for c in sending
         ]
@@ -290,7 +315,7 @@ async def queue_chunk(
                 {
                     "customers": [c["customer_id"] for c in sending],
                     "texts": [describe(content, None)[0] for content in contents],
-                    "payloads": [content.model_dump_json() for content in contents],
+                    "payloads": [json.dumps(payload_of(content)) for content in contents],
                     "sent_by": broadcast["created_by"],
                 },
             )

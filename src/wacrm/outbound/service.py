@@ -116,6 +116,14 @@ def _check_header_media(content: TemplateContent, components: list[dict[str, Any
         )
 
 
+def payload_of(content: OutboundContent) -> dict[str, Any]:
+    """The stored payload of a message (a template without a media header: no header_media)."""
+    payload = content.model_dump(mode="json")
+    if payload.get("header_media", 0) is None:
+        del payload["header_media"]
+    return payload
+
+
 describe = _describe  # public: broadcasts write the rows of many template messages set-based
 
 
@@ -250,9 +258,7 @@ async def _insert_message(
     reply_to = getattr(content, "reply_to", None)
     if reply_to is not None:
         context_wamid = await _wamid_of(conn, tables, customer_id, reply_to)
-    payload = content.model_dump(mode="json")
-    if payload.get("header_media", 0) is None:
-        del payload["header_media"]  # a template without a media header: payload as before
+    payload = payload_of(content)
     if isinstance(content, ReactionContent):
         reacted_wamid = await _wamid_of(conn, tables, customer_id, content.message_id)
         if reacted_wamid:
