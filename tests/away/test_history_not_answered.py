@@ -38,3 +38,19 @@ async def test_imported_history_gets_no_greeting_nor_away_message(conn: Any) -> 
         (writing_now["id"], "away"),
         (writing_now["id"], "greeting"),
     ]
+
+
+async def test_stop_in_imported_history_changes_no_opt_in(conn: Any) -> None:
+    user = await make_agent_user(conn, "shop@example.com")
+    tables = user["tables"]
+    old = await add_customer(conn, tables, "+4915123456703")
+    now = await add_customer(conn, tables, "+4915123456704")
+    stop = """INSERT INTO {messages} (customer_id, message, direction, status, "timestamp", origin)
+              VALUES (%s, 'STOP', 'inbound', 'received', now() - interval '90 days', %s)"""
+    await conn.execute(tables.query(stop), (old["id"], "history"))
+    await conn.execute(tables.query(stop), (now["id"], None))
+    cur = await conn.execute(tables.query("SELECT id, opted_in FROM {customers} ORDER BY id"))
+    assert [(r["id"], r["opted_in"]) for r in await cur.fetchall()] == [
+        (old["id"], None),
+        (now["id"], False),
+    ]
