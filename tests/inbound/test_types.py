@@ -115,6 +115,20 @@ async def test_order_message_creates_an_order(client, conn, agent):
     assert len(await rows(conn, t.query("SELECT id FROM {messages}"))) == 1
 
 
+async def test_catalog_order_without_currency_takes_the_workspace_default(client, conn, agent):
+    t = agent["tables"]
+    await conn.execute(
+        "UPDATE agents SET default_currency = 'BRL' WHERE id = %s", (agent["agent"]["id"],)
+    )
+    payload = load("order")
+    message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    for item in message["order"]["product_items"]:
+        item.pop("currency", None)
+    assert (await deliver(client, payload)).status_code == 200
+    [o] = await rows(conn, t.query("SELECT currency FROM {orders}"))
+    assert o["currency"].strip() == "BRL"
+
+
 async def _outbound(conn, agent, wamid="wamid.OUT_1"):
     t = agent["tables"]
     await conn.execute(

@@ -259,7 +259,8 @@ def order_fields(order: dict[str, Any]) -> dict[str, Any]:
         "rids": rids,
         "qtys": qtys,
         "prices": prices,
-        "currency": str(currency).upper()[:3] if currency else "USD",
+        # none given: the workspace's default currency (agents.default_currency, in ORDER)
+        "currency": str(currency).upper()[:3] if currency else None,
         "total": sum((q * p for q, p in zip(qtys, prices, strict=True)), Decimal(0)),
         "catalog_id": order.get("catalog_id"),
         "notes": order.get("text"),

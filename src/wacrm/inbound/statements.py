@@ -142,7 +142,10 @@ ORDER = (
                             catalog_id, created_at, updated_at)
       SELECT """
     + _CUSTOMER_OF.format(row="x")
-    + """, %(total)s, %(notes)s, %(currency)s, 'whatsapp_catalog', %(wamid)s, %(catalog_id)s,
+    + """, %(total)s, %(notes)s,
+             coalesce(%(currency)s::text,
+                      (SELECT a.default_currency FROM agents a WHERE a.id = %(agent_id)s), 'USD'),
+             'whatsapp_catalog', %(wamid)s, %(catalog_id)s,
              %(ts)s, %(ts)s
       FROM (SELECT %(phone)s::text AS phone, %(bsuid)s::text AS bsuid) x
       ON CONFLICT (source_wamid) WHERE source_wamid IS NOT NULL DO NOTHING
