@@ -252,3 +252,49 @@ async def test_sending_a_media_header_template(conn: Any, db_url: str, graph_bas
             },
         )
     assert bare.status_code == 400 and bare.json()["error"]["code"] == 132012
+
+
+async def test_chat_composer_asks_for_the_header_media(
+    client: Any,
+    conn: Any,
+    graph_base: Any,  # noqa: F811
+) -> None:
+    from tests.outbound.conftest import add_customer
+    from tests.web.conftest import PASSWORD, sign_in
+    from wacrm.accounts.service import set_password
+    from wacrm.outbound import templates as cache
+
+    graph_base.register_number()
+    user = await make_agent_user(conn, "shop@example.com")
+    await configure_sandbox_number(conn, user["user_id"], DEFAULT_NUMBER)
+    config = await numbers.get_by_agent_id(conn, agent_id=user["agent"]["id"])
+    assert config is not None
+    draft = _draft()
+    await service.attach_sample(config, draft, PNG, "image/png", "photo.png")
+    await service.submit(conn, config=config, draft=draft)
+    deadline = time.monotonic() + 10
+    while await _sandbox_status(graph_base, "order_photo") != "APPROVED":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    await cache.refresh(conn, config=config)
+    customer = await add_customer(conn, user["tables"], "+4915123456792", written_ago=None)
+    await set_password(conn, user_id=user["user_id"], password=PASSWORD)
+    csrf = await sign_in(client, "shop@example.com")
+    key = "order_photo|en_US"
+    page = await client.get(f"/chat/{customer['id']}")
+    assert f'name="th:{key}"' in page.text and f'name="thk:{key}" value="image"' in page.text
+    form = {"csrf_token": csrf, "template": key, f"tp:{key}:1": "Ana", f"thk:{key}": "image"}
+    url = f"/chat/{customer['id']}/send"
+    missing = await client.post(url, data=form)
+    assert missing.status_code == 422 and "has an image header: give its image" in missing.text
+    assert 'value="Ana"' in missing.text
+    sent = await client.post(url, data={**form, f"th:{key}": "https://shop.example/p.png"})
+    assert sent.status_code == 200, sent.text
+    cur = await conn.execute(
+        user["tables"].query("SELECT payload FROM {messages} WHERE customer_id = %s"),
+        (customer["id"],),
+    )
+    payloads = [r["payload"] for r in await cur.fetchall()]
+    assert [p["header_media"] for p in payloads] == [
+        {"type": "image", "link": "https://shop.example/p.png", "id": None, "filename": None}
+    ]

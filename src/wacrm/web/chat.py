@@ -26,7 +26,7 @@ from wacrm.web.chat_parts import (
     order_lines,
     panel_context,
 )
-from wacrm.web.composer import composer_context, template_params
+from wacrm.web.composer import composer_context, template_header, template_params
 from wacrm.web.deps import web_workspace
 from wacrm.web.inbox import live_url
 from wacrm.web.templating import render
@@ -200,6 +200,7 @@ async def send(
                 name=name,
                 language=language or "en_US",
                 body_params=template_params(await request.form(), template, params),
+                header_media=template_header(await request.form(), template),
                 reply_to=reply,
             )
         elif file is not None and file.filename:
@@ -240,6 +241,7 @@ async def send(
         context.update(
             chosen_template=template,
             typed_params={k[3:]: str(v) for k, v in form.items() if k.startswith("tp:")},
+            typed_header=str(form.get(f"th:{template}") or ""),
         )
     headers = {"HX-Trigger": "live-chat"} if error is None else None
     return await render(

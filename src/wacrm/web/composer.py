@@ -12,6 +12,8 @@ from wacrm.i18n import gettext as _
 from wacrm.numbers import service as numbers
 from wacrm.outbound import errors as send_errors
 from wacrm.outbound import template_text, templates
+from wacrm.outbound.schemas import TemplateHeaderMedia
+from wacrm.wa_templates.rules import header_media
 
 
 def template_choices(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -31,6 +33,7 @@ def template_choices(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "text": text,
                 "labels": labels,
                 "params": len(labels),
+                "header_media": header_media(t.get("components") or []),
             }
         )
     return out
@@ -52,6 +55,18 @@ def template_params(form: Any, template: str, legacy: list[str]) -> list[str]:
             break
         given.append(value)
     return given
+
+
+def template_header(form: Any, template: str) -> TemplateHeaderMedia | None:
+    """The media of the chosen template's media header (fields th:<key> and its kind thk:<key>):
+    an https:// link or a media id; None when not given (the send is then refused, naming it)."""
+    value = str(form.get(f"th:{template}") or "").strip()
+    kind = str(form.get(f"thk:{template}") or "")
+    if not value or kind not in ("image", "video", "document"):
+        return None
+    if value.isdigit():
+        return TemplateHeaderMedia(type=kind, id=value)
+    return TemplateHeaderMedia(type=kind, link=value)
 
 
 async def _templates(
