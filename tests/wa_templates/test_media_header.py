@@ -298,3 +298,29 @@ async def test_chat_composer_asks_for_the_header_media(
     assert [p["header_media"] for p in payloads] == [
         {"type": "image", "link": "https://shop.example/p.png", "id": None, "filename": None}
     ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "content_type", "data"),
+    [("DOCUMENT", "application/pdf", b"%PDF-1.4\n%%EOF\n"), ("VIDEO", "video/mp4", b"\x00" * 32)],
+)
+async def test_document_and_video_headers_are_approved(
+    conn: Any,
+    graph_base: Any,  # noqa: F811
+    kind: str,
+    content_type: str,
+    data: bytes,
+) -> None:
+    graph_base.register_number()
+    user = await make_agent_user(conn, "shop@example.com")
+    await configure_sandbox_number(conn, user["user_id"], DEFAULT_NUMBER)
+    config = await numbers.get_by_agent_id(conn, agent_id=user["agent"]["id"])
+    assert config is not None
+    name = f"order_{kind.lower()}"
+    draft = _draft(name=name, header_format=kind)
+    await service.attach_sample(config, draft, data, content_type, f"sample of {name}")
+    await service.submit(conn, config=config, draft=draft)
+    deadline = time.monotonic() + 10
+    while await _sandbox_status(graph_base, name) != "APPROVED":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
