@@ -24,7 +24,7 @@ _READY = (
     """WITH u AS (
   UPDATE {messages} SET media_status = 'ready', media_error = NULL, media_url = %(url)s,
     media_size = %(size)s, media_mime_type = coalesce(media_mime_type, %(mime)s)
-  WHERE id = %(id)s RETURNING id, customer_id)
+  WHERE id = %(id)s AND deleted_at IS NULL RETURNING id, customer_id)
 SELECT """
     + notify_sql(
         agent_id="%(agent)s", kind="'message'", customer_id="u.customer_id", message_id="u.id"
@@ -115,13 +115,16 @@ async def download(
         return "failed"
     cur = await conn.execute(
         tables.query(
-            "SELECT id, media_status, media_id, media_sha256 FROM {messages} WHERE wamid = %s"
+            "SELECT id, media_status, media_id, media_sha256, deleted_at FROM {messages} "
+            "WHERE wamid = %s"
         ),
         (payload["wamid"],),
     )
     msg = await cur.fetchone()
     if msg is None or msg["media_status"] == "ready":
         return "ready" if msg else "failed"
+    if msg["deleted_at"] is not None:  # the customer deleted it: nothing to fetch any more
+        return "failed"
     try:
         cfg = await numbers.get_by_agent_id(conn, agent_id=agent_id)
         if cfg is None or not cfg.get("access_token"):
@@ -150,7 +153,7 @@ async def download(
         )
         return status
     async with conn.transaction():
-        await conn.execute(
+        cur = await conn.execute(
             tables.query(_READY),
             {
                 "url": f"/api/v1/media/{msg['id']}",
@@ -160,4 +163,8 @@ async def download(
                 "agent": agent_id,
             },
         )
+        marked = await cur.fetchone()
+    if marked is None:  # deleted by the customer while it downloaded: the file goes too
+        await store.delete(media_key(agent_id, msg["id"]))
+        return "failed"
     return "ready"
