@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conversations.factory import add_customer, add_message, new_agent
-from wacrm.inbound.early import sweep_early_statuses
+from wacrm.inbound.early import sweep_early_changes, sweep_early_statuses
 
 
 async def _early(conn: Any, agent_id: int, wamid: str, status: str, age: str, **err: Any) -> None:
@@ -69,3 +69,39 @@ async def test_a_lower_status_does_not_move_a_message_back(conn: Any) -> None:
     assert (await _message(conn, t, mid))["status"] == "read"
     cur = await conn.execute("SELECT count(*) AS n FROM inbound_early_statuses")
     assert (await cur.fetchone())["n"] == 0
+
+
+async def _early_change(
+    conn: Any, agent_id: int, wamid: str, kind: str, age: str, text: Any
+) -> None:
+    await conn.execute(
+        """INSERT INTO inbound_early_changes (agent_id, change_wamid, wamid, kind, text, changed_at,
+             received_at) VALUES (%s, %s, %s, %s, %s, now() - %s::interval, now() - %s::interval)""",
+        (agent_id, f"{wamid}.{kind}.{age}", wamid, kind, text, age, age),
+    )
+
+
+async def test_stranded_edits_and_deletions_reach_their_messages(conn: Any) -> None:
+    t = await new_agent(conn)
+    cid = await add_customer(conn, t, "Ana", phone="+4915100000002")
+    edited = await add_message(conn, t, cid, "see you tomorow", wamid="wamid.E")
+    deleted = await add_message(conn, t, cid, "my card number is ...", wamid="wamid.D")
+    fresh = await add_message(conn, t, cid, "untouched yet", wamid="wamid.F")
+    # as if each change committed just after its original's trigger ran
+    await _early_change(conn, t.agent_id, "wamid.E", "edit", "1 minute", "see you tomorrow")
+    await _early_change(conn, t.agent_id, "wamid.D", "revoke", "1 minute", None)
+    await _early_change(conn, t.agent_id, "wamid.F", "edit", "0 seconds", "the trigger's")
+    await _early_change(conn, t.agent_id, "wamid.never", "edit", "8 days", "an orphan")
+    await _early_change(conn, t.agent_id, "wamid.later", "edit", "1 day", "may still come")
+
+    assert await sweep_early_changes(conn) == 2
+    cur = await conn.execute(
+        t.query("SELECT id, message, edited_at, deleted_at FROM {messages} ORDER BY id")
+    )
+    got = {r["id"]: r for r in await cur.fetchall()}
+    assert got[edited]["message"] == "see you tomorrow" and got[edited]["edited_at"] is not None
+    assert got[deleted]["message"] == "" and got[deleted]["deleted_at"] is not None
+    assert got[fresh]["message"] == "untouched yet"
+    cur = await conn.execute("SELECT wamid FROM inbound_early_changes ORDER BY wamid")
+    assert [r["wamid"] for r in await cur.fetchall()] == ["wamid.F", "wamid.later"]
+    assert await sweep_early_changes(conn) == 0

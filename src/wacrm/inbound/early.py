@@ -1,10 +1,14 @@
-"""Stranded early statuses: a status webhook processed while the send's wamid was being recorded.
+"""Stranded early statuses and message changes: a status webhook processed while the send's wamid
+was being recorded, or a customer's edit/deletion processed while its original was being stored.
 
 A status whose wamid is not in the agent's messages yet is kept in `inbound_early_statuses`, and the
 messages' trigger applies it when the wamid is written. When the status's transaction commits just
 after the trigger ran (the two overlapped), the trigger did not see it and nobody would: a fast
 `failed` status would leave the message shown as sent. Every worker sweeps such rows once they are
-a few seconds old, and drops the statuses of wamids that never became a message of ours.
+a few seconds old, and drops the statuses of wamids that never became a message of ours. Early
+edits and deletions (`inbound_early_changes`, applied by the messages' trigger
+`wacrm_apply_early_changes`) are swept the same way through `wacrm_message_change`, the one place
+that applies them; those whose original never arrived are dropped after the same 7 days.
 """
 
 from __future__ import annotations
@@ -66,4 +70,52 @@ async def sweep_early_statuses(conn: AsyncConnection[Any]) -> int:
             )
             changed += done.rowcount
     await conn.execute(_ORPHANS, (ORPHAN_AFTER,))
+    return changed
+
+
+_CHANGE_AGENTS = """
+SELECT DISTINCT e.agent_id, a.agent_prefix FROM inbound_early_changes e
+JOIN agents a ON a.id = e.agent_id
+WHERE e.received_at < now() - %s::interval
+"""
+
+_APPLY_CHANGES = (
+    """
+WITH due AS (
+  DELETE FROM inbound_early_changes e
+  WHERE e.agent_id = %(agent_id)s AND e.received_at < now() - %(settle)s::interval
+    AND EXISTS (SELECT FROM {messages} m WHERE m.wamid = e.wamid)
+  RETURNING e.*
+), applied AS (
+  SELECT c.id, c.customer_id FROM due, LATERAL wacrm_message_change(
+    %(prefix)s, %(agent_id)s::bigint, due.kind, due.wamid, due.change_wamid, due.text,
+    due.caption, due.changed_at) c
+)
+SELECT """
+    + notify_sql(
+        agent_id="%(agent_id)s",
+        kind="'message'",
+        customer_id="applied.customer_id",
+        message_id="applied.id",
+    )
+    + """
+FROM applied
+"""
+)
+
+_ORPHAN_CHANGES = "DELETE FROM inbound_early_changes WHERE received_at < now() - %s::interval"
+
+
+async def sweep_early_changes(conn: AsyncConnection[Any]) -> int:
+    """Apply settled early edits/deletions whose message now exists; drop old orphans. Return how
+    many messages changed."""
+    cur = await conn.execute(_CHANGE_AGENTS, (SETTLE,))
+    changed = 0
+    for row in await cur.fetchall():
+        tables = AgentTables(row["agent_id"], row["agent_prefix"])
+        params = {"agent_id": tables.agent_id, "prefix": tables.prefix, "settle": SETTLE}
+        async with conn.transaction():
+            done = await conn.execute(tables.query(_APPLY_CHANGES), params)
+            changed += done.rowcount
+    await conn.execute(_ORPHAN_CHANGES, (ORPHAN_AFTER,))
     return changed

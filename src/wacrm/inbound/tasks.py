@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from wacrm.inbound.early import sweep_early_statuses
+from wacrm.inbound.early import sweep_early_changes, sweep_early_statuses
 from wacrm.inbound.journal import prune_journal
 from wacrm.jobs import context, periodic
 
@@ -31,5 +31,8 @@ async def apply_stranded_early_statuses() -> None:
     """Apply early statuses that the messages' trigger missed (wacrm.inbound.early)."""
     async with context.current().pool.connection() as conn:
         changed = await sweep_early_statuses(conn)
+        edited = await sweep_early_changes(conn)
     if changed:
         log.info("early statuses applied to %d messages after their wamid was recorded", changed)
+    if edited:
+        log.info("early edits/deletions applied to %d messages after they were stored", edited)
