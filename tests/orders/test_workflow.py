@@ -270,8 +270,13 @@ async def test_notification_queues_a_message(conn: Any, agent: dict[str, Any]) -
         )
     )
     rows = await cur.fetchall()
+    # the workspace's default text for 'confirmed' (docs/orders.md), variables filled in
     assert [(r["message"], r["status"], r["sent_by"]) for r in rows] == [
-        (f"Your order #{o['id']} is now confirmed.", "queued", agent["user_id"])
+        (
+            f"Hello Ann Buyer, your order #{o['id']} is confirmed. Total: $0.00.",
+            "queued",
+            agent["user_id"],
+        )
     ]
 
 
