@@ -106,10 +106,10 @@ def test_order_from_the_chat_to_shipped_notifies_the_customer(
     texts: list[str] = []
     while time.monotonic() < deadline:
         texts = [str(m) for m in sandbox.sent_messages(to=CUSTOMER)["messages"]]
-        if any(f"#{order_id} is now shipped" in t for t in texts):
+        if any(f"order #{order_id} is on its way" in t for t in texts):
             break
         time.sleep(0.2)
-    assert any(f"#{order_id} is now shipped" in t for t in texts), texts
+    assert any(f"order #{order_id} is on its way" in t for t in texts), texts
 
 
 def test_items_editing_keeps_the_total_right(ann: Any, crm: dict[str, Any]) -> None:  # noqa: F811
