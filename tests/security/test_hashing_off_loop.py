@@ -148,7 +148,9 @@ async def test_healthz_stays_fast_during_concurrent_wrong_sign_ins(app, client, 
     """30 concurrent wrong sign-ins (known and unknown accounts, form and JSON, each from its own
     address so throttling does not cut them short) with the real Argon2 parameters: /healthz
     answers meanwhile in a fraction of one verification's time."""
+    passwords._dummy_hash.cache_clear()  # made with the real parameters, like in production
     known = await users_sharing_one_hash(conn, 15)
+    await passwords.dummy_verify()  # the dummy hash is made once: not part of the measurement
     start = time.perf_counter()
     await passwords.dummy_verify()
     one_verify = time.perf_counter() - start
