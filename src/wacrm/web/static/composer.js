@@ -17,6 +17,8 @@
   function close() {
     var ul = list();
     state.items = []; state.active = -1;
+    state.seq++; // a lookup still on its way must not open the list again
+
     if (ul) { ul.hidden = true; ul.innerHTML = ""; }
     var t = text();
     if (t) { t.removeAttribute("aria-activedescendant"); t.setAttribute("aria-expanded", "false"); }
@@ -87,6 +89,9 @@
 
   // capture phase: the open list takes Enter/Tab/arrows/Escape before "Enter sends" sees them
   document.addEventListener("keydown", function (evt) {
+    if (evt.key === "Escape" && evt.target && evt.target.id === "composer-text") {
+      state.seq++; // Escape before the first answer: that answer must not open the list
+    }
     if (!evt.target || evt.target.id !== "composer-text" || !list() || list().hidden) { return; }
     var n = state.items.length;
     if (evt.key === "ArrowDown" && n) { state.active = (state.active + 1) % n; mark(); }
