@@ -78,7 +78,9 @@ def test_keyboard_shortcuts(browser: Any, crm: dict[str, Any]) -> None:  # noqa:
     phone = Phone(browser, crm, "ann@example.com", viewport=WIDE)
     page = phone.page
     page.goto("/inbox")
-    page.wait_for_selector("#inbox-list .conversation > a")
+    for name in ("Kim", "Lee"):  # both arrived (a live re-render would move the focus away)
+        page.wait_for_selector(f"#inbox-list .conversation:has-text('{name}')")
+    page.wait_for_timeout(1000)
     page.keyboard.press("?")
     page.wait_for_selector("dialog#help[open]")
     page.keyboard.press("Escape")
