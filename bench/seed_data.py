@@ -257,12 +257,14 @@ def seed(
         rebuild = _drop_secondary(cur, t)
         # emptied in this transaction, so COPY can write frozen, all-visible rows (no later
         # hint-bit writes, and VACUUM has nothing to do); WAL is written as usual
-        # (the team inbox's tables refer to customers too; a new agent's are empty)
+        # (every table of the agent at once: later features' tables refer to customers and
+        # messages too, and a new agent's are empty)
         cur.execute(
-            t.query(
-                "TRUNCATE {messages}, {customers}, {conversation_labels}, {conversation_events}, {notes}"
-            )
+            "SELECT relname FROM pg_class WHERE relkind = 'r' AND starts_with(relname, %s)",
+            (t.prefix + "_",),
         )
+        names = [sql.Identifier(r["relname"]) for r in cur.fetchall()]
+        cur.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(names)))
         cur.execute(t.query("ALTER TABLE {messages} DISABLE TRIGGER USER"))
         with cur.copy(
             t.query(
