@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 
 from wacrm.agents.tables import AgentTables
 from wacrm.realtime.events import notify_sql
@@ -48,36 +48,13 @@ FROM upd
 """
 )
 
+# The agents with settled rows in a holding table, and its orphans: {held} is the table.
 _AGENTS = """
-SELECT DISTINCT e.agent_id, a.agent_prefix FROM inbound_early_statuses e
+SELECT DISTINCT e.agent_id, a.agent_prefix FROM {held} e
 JOIN agents a ON a.id = e.agent_id
 WHERE e.received_at < now() - %s::interval
 """
-
-_ORPHANS = "DELETE FROM inbound_early_statuses WHERE received_at < now() - %s::interval"
-
-
-async def sweep_early_statuses(conn: AsyncConnection[Any]) -> int:
-    """Apply settled early statuses whose message now exists; drop old orphans. Return how many
-    messages changed."""
-    cur = await conn.execute(_AGENTS, (SETTLE,))
-    changed = 0
-    for row in await cur.fetchall():
-        tables = AgentTables(row["agent_id"], row["agent_prefix"])
-        async with conn.transaction():
-            done = await conn.execute(
-                tables.query(_APPLY), {"agent_id": tables.agent_id, "settle": SETTLE}
-            )
-            changed += done.rowcount
-    await conn.execute(_ORPHANS, (ORPHAN_AFTER,))
-    return changed
-
-
-_CHANGE_AGENTS = """
-SELECT DISTINCT e.agent_id, a.agent_prefix FROM inbound_early_changes e
-JOIN agents a ON a.id = e.agent_id
-WHERE e.received_at < now() - %s::interval
-"""
+_ORPHANS = "DELETE FROM {held} WHERE received_at < now() - %s::interval"
 
 _APPLY_CHANGES = (
     """
@@ -103,19 +80,30 @@ FROM applied
 """
 )
 
-_ORPHAN_CHANGES = "DELETE FROM inbound_early_changes WHERE received_at < now() - %s::interval"
 
-
-async def sweep_early_changes(conn: AsyncConnection[Any]) -> int:
-    """Apply settled early edits/deletions whose message now exists; drop old orphans. Return how
-    many messages changed."""
-    cur = await conn.execute(_CHANGE_AGENTS, (SETTLE,))
+async def _sweep(conn: AsyncConnection[Any], *, held: str, apply: str) -> int:
+    """Run `apply` for each agent with settled rows in the holding table `held`, one transaction
+    per agent, then drop that table's orphans; how many messages changed."""
+    table = sql.Identifier(held)
+    cur = await conn.execute(sql.SQL(_AGENTS).format(held=table), (SETTLE,))
     changed = 0
     for row in await cur.fetchall():
         tables = AgentTables(row["agent_id"], row["agent_prefix"])
         params = {"agent_id": tables.agent_id, "prefix": tables.prefix, "settle": SETTLE}
         async with conn.transaction():
-            done = await conn.execute(tables.query(_APPLY_CHANGES), params)
+            done = await conn.execute(tables.query(apply), params)
             changed += done.rowcount
-    await conn.execute(_ORPHAN_CHANGES, (ORPHAN_AFTER,))
+    await conn.execute(sql.SQL(_ORPHANS).format(held=table), (ORPHAN_AFTER,))
     return changed
+
+
+async def sweep_early_statuses(conn: AsyncConnection[Any]) -> int:
+    """Apply settled early statuses whose message now exists; drop old orphans. Return how many
+    messages changed."""
+    return await _sweep(conn, held="inbound_early_statuses", apply=_APPLY)
+
+
+async def sweep_early_changes(conn: AsyncConnection[Any]) -> int:
+    """Apply settled early edits/deletions whose message now exists; drop old orphans. Return how
+    many messages changed."""
+    return await _sweep(conn, held="inbound_early_changes", apply=_APPLY_CHANGES)
