@@ -296,8 +296,8 @@ def _scenario(
             proc.stop()
     p = _progress(url, agents)
     seconds = (p["last"] - p["first"]).total_seconds() if p["first"] and p["last"] else 0.0
-    errors, p["accepted_by_sandbox"] = sandbox_errors(sandbox_url, agents)
-    sent = p["sent"] - len(reply_ids)
+    errors, accepted = sandbox_errors(sandbox_url, agents)
+    sent = p["sent"] - len(reply_ids)  # the replies are counted apart from the queued messages
     rate = round((p["sent"] - 1) / seconds, 1) if seconds > 0 else None
     out = {
         "queued": total,
@@ -308,7 +308,7 @@ def _scenario(
         "sent": sent,
         "failed": p["failed"],
         "pending": p["pending"],
-        "accepted_by_sandbox": p["accepted_by_sandbox"],
+        "accepted_by_sandbox": accepted - len(reply_ids),
         "seconds_first_to_last": round(seconds, 2),
         "per_second": rate,
         "errors": errors,
