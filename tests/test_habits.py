@@ -42,3 +42,57 @@ def test_the_live_event_channel_is_spelled_once() -> None:
         if "wacrm_events" in p.read_text() and p.relative_to(SRC) != Path("realtime/events.py")
     ]
     assert not spelled, "use wacrm.realtime.events in:\n" + "\n".join(spelled)
+
+
+def _private_uses(path: Path) -> list[str]:
+    """`from wacrm.x import _name` and `module._name` where `module` was imported from wacrm."""
+    tree = ast.parse(path.read_text())
+    modules: set[str] = set()
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("wacrm"):
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    found.append(f"{node.lineno}: from {node.module} import {alias.name}")
+                modules.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            modules.update(
+                (a.asname or a.name).split(".")[0] for a in node.names if a.name.startswith("wacrm")
+            )
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+        ):
+            found.append(f"{node.lineno}: {node.value.id}.{node.attr}")
+    return found
+
+
+def test_no_module_uses_a_private_name_of_another() -> None:
+    """A name another module needs is public: `_name` stays inside its module."""
+    used = [f"{p.relative_to(SRC)}:{use}" for p in _modules() for use in _private_uses(p)]
+    assert not used, "make these names public:\n" + "\n".join(used)
+
+
+def test_jobs_imports_no_feature() -> None:
+    """`wacrm.jobs` is infrastructure: features register their tasks with it, not the reverse."""
+    allowed = ("wacrm.jobs", "wacrm.config", "wacrm.db")
+    imported = []
+    for p in sorted((SRC / "jobs").rglob("*.py")):
+        for node in ast.walk(ast.parse(p.read_text())):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            imported += [
+                f"{p.relative_to(SRC)}:{node.lineno} {name}"
+                for name in names
+                if name.startswith("wacrm") and not name.startswith(allowed)
+            ]
+    assert not imported, "jobs/ imports features:\n" + "\n".join(imported)

@@ -75,7 +75,7 @@ def _include_routers(app: FastAPI) -> None:
     from wacrm.conversations.team_router import router as team_router
     from wacrm.realtime.router import router as realtime_router
 
-    app.include_router(team_router)  # first: its /conversations/counts before /{customer_id}
+    app.include_router(team_router)
     app.include_router(conversations_router)
     app.include_router(realtime_router)
     from wacrm.outbound.router import router as outbound_router

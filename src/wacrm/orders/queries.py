@@ -20,7 +20,7 @@ SORTS = {"created_at": "o.created_at", "updated_at": "o.updated_at", "total": "o
 MAX_LIMIT = 200
 
 
-def _aware(value: datetime | None) -> datetime | None:
+def as_utc(value: datetime | None) -> datetime | None:
     """Naive datetimes are taken as UTC."""
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
@@ -77,7 +77,7 @@ def _filters(
     if customer_id is not None:
         where.append(sql.SQL("o.customer_id = %(customer_id)s"))
         params["customer_id"] = customer_id
-    created_from, created_to = _aware(created_from), _aware(created_to)
+    created_from, created_to = as_utc(created_from), as_utc(created_to)
     if created_from and created_to and created_from >= created_to:
         raise OrderError("created_from must be before created_to")
     if created_from is not None:

@@ -34,10 +34,6 @@ FROM_Q = Query(None, description="orders created at or after this instant (ISO 8
 TO_Q = Query(None, description="orders created before this instant (ISO 8601; naive = UTC)")
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    return queries._aware(value)
-
-
 def _csv(body: Any, filename: str) -> StreamingResponse:
     return StreamingResponse(
         body,
@@ -50,7 +46,7 @@ def _csv(body: Any, filename: str) -> StreamingResponse:
 
 
 def _check_range(created_from: datetime | None, created_to: datetime | None) -> None:
-    if created_from and created_to and _aware(created_from) >= _aware(created_to):  # type: ignore[operator]
+    if created_from and created_to and queries.as_utc(created_from) >= queries.as_utc(created_to):  # type: ignore[operator]
         raise HTTPException(422, detail="created_from must be before created_to")
 
 
@@ -70,8 +66,8 @@ def _export(
         request.app.state.reads.pool_for("export"),
         kind=kind,
         targets=targets,
-        created_from=_aware(created_from),
-        created_to=_aware(created_to),
+        created_from=queries.as_utc(created_from),
+        created_to=queries.as_utc(created_to),
         with_agent=with_agent,
     )
     return _csv(body, filename)

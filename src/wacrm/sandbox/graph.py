@@ -54,7 +54,7 @@ def _token(request: Request) -> str | None:
     return request.query_params.get("access_token")
 
 
-async def _fault(request: Request) -> str:
+async def apply_fault(request: Request) -> str:
     """Apply the configured fault; returns "drop" when the answer must be cut off."""
     state = state_of(request)
     fault = state.faults.pick()
@@ -67,7 +67,7 @@ async def _fault(request: Request) -> str:
     return fault
 
 
-def _authorize(request: Request, numbers: list[Number], node_id: str) -> Number:
+def authorize(request: Request, numbers: list[Number], node_id: str) -> Number:
     """The number whose token the request carries; 190 when it is not theirs, 100/33 if unknown."""
     state = state_of(request)
     token = _token(request)
@@ -86,10 +86,11 @@ def _authorize(request: Request, numbers: list[Number], node_id: str) -> Number:
 
 def _number(request: Request, phone_number_id: str) -> Number:
     found = state_of(request).numbers.get(phone_number_id)
-    return _authorize(request, [found] if found else [], phone_number_id)
+    return authorize(request, [found] if found else [], phone_number_id)
 
 
-async def _json(request: Request) -> dict[str, Any]:
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object, else Meta's invalid-parameter error."""
     try:
         body = json.loads(await request.body() or b"{}")
     except ValueError as exc:
@@ -103,8 +104,8 @@ async def _json(request: Request) -> dict[str, Any]:
 async def send_message(phone_number_id: str, request: Request) -> Response:
     state = state_of(request)
     number = _number(request, phone_number_id)
-    fault = await _fault(request)
-    body = await _json(request)
+    fault = await apply_fault(request)
+    body = await json_body(request)
     if not number.registered:
         raise errors.not_registered()
     if body.get("status") == "read":
@@ -197,7 +198,7 @@ def _mark_read(state: SandboxState, number: Number, wamid: str) -> None:
 async def upload_media(phone_number_id: str, request: Request) -> Response:
     state = state_of(request)
     _number(request, phone_number_id)
-    fault = await _fault(request)
+    fault = await apply_fault(request)
     try:
         form = await request.form()
     except Exception as exc:  # noqa: BLE001 - any parse failure is the caller's bad request
@@ -229,16 +230,16 @@ async def download_media(media_id: str, request: Request) -> Response:
     state = state_of(request)
     media = state.media.get(media_id)
     number = state.numbers.get(media.owner) if media else None
-    _authorize(request, [number] if number else [], media_id)
-    await _fault(request)
+    authorize(request, [number] if number else [], media_id)
+    await apply_fault(request)
     assert media is not None
     return Response(media.content, media_type=media.mime_type)
 
 
 @router.get("/{waba_id}/message_templates")
 async def list_templates(waba_id: str, request: Request) -> Response:
-    _authorize(request, state_of(request).numbers_of_waba(waba_id), waba_id)
-    await _fault(request)
+    authorize(request, state_of(request).numbers_of_waba(waba_id), waba_id)
+    await apply_fault(request)
     q = request.query_params
     data = [
         t
@@ -276,8 +277,8 @@ async def get_node(node_id: str, request: Request) -> Response:
     if node_id in state.media:
         media = state.media[node_id]
         number = state.numbers.get(media.owner)
-        _authorize(request, [number] if number else [], node_id)
-        await _fault(request)
+        authorize(request, [number] if number else [], node_id)
+        await apply_fault(request)
         url = str(request.base_url).rstrip("/") + f"{MEDIA_ROUTE}/{media.id}?ts={int(time.time())}"
         return JSONResponse(
             {
@@ -290,5 +291,5 @@ async def get_node(node_id: str, request: Request) -> Response:
             }
         )
     number = _number(request, node_id)
-    await _fault(request)
+    await apply_fault(request)
     return JSONResponse(phone_number_fields(number, request.query_params.get("fields", "")))

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from wacrm.sandbox import errors, templates
-from wacrm.sandbox.graph import _authorize, _fault, _json, state_of
+from wacrm.sandbox.graph import apply_fault, authorize, json_body, state_of
 from wacrm.sandbox.state import SandboxState
 from wacrm.sandbox.uploads import check_media_header
 from wacrm.sandbox.webhooks import post_signed
@@ -108,9 +108,9 @@ async def _review(state: SandboxState, http: httpx.AsyncClient, template: dict[s
 @router.post("/{waba_id}/message_templates")
 async def create_template(waba_id: str, request: Request) -> Response:
     state = state_of(request)
-    _authorize(request, state.numbers_of_waba(waba_id), waba_id)
-    await _fault(request)
-    body = await _json(request)
+    authorize(request, state.numbers_of_waba(waba_id), waba_id)
+    await apply_fault(request)
+    body = await json_body(request)
     _check(state, body)
     if any(
         t["name"] == body["name"] and t["language"] == body["language"]
@@ -140,10 +140,10 @@ async def create_template(waba_id: str, request: Request) -> Response:
 async def edit_template(template_id: str, request: Request) -> Response:
     state = state_of(request)
     template = next((t for t in state.created_templates if t["id"] == template_id), None)
-    _authorize(request, state.numbers_of_waba(template["waba_id"]) if template else [], template_id)
+    authorize(request, state.numbers_of_waba(template["waba_id"]) if template else [], template_id)
     assert template is not None
-    await _fault(request)
-    body = await _json(request)
+    await apply_fault(request)
+    body = await json_body(request)
     _check(state, body, editing=True)
     template["components"] = body["components"]
     if body.get("category"):
@@ -156,8 +156,8 @@ async def edit_template(template_id: str, request: Request) -> Response:
 @router.delete("/{waba_id}/message_templates")
 async def delete_template(waba_id: str, request: Request) -> Response:
     state = state_of(request)
-    _authorize(request, state.numbers_of_waba(waba_id), waba_id)
-    await _fault(request)
+    authorize(request, state.numbers_of_waba(waba_id), waba_id)
+    await apply_fault(request)
     name, hsm_id = request.query_params.get("name"), request.query_params.get("hsm_id")
     gone = [
         t
@@ -174,7 +174,7 @@ async def delete_template(waba_id: str, request: Request) -> Response:
 @router.post("/sandbox/templates/reject")
 async def reject_name(request: Request) -> Response:
     """Make the review reject a template name (body: name, reason like INVALID_FORMAT)."""
-    body = await _json(request)
+    body = await json_body(request)
     state_of(request).reject_names[str(body.get("name", ""))] = str(
         body.get("reason") or "INVALID_FORMAT"
     )

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from wacrm.sandbox import errors
-from wacrm.sandbox.graph import _fault, state_of
+from wacrm.sandbox.graph import apply_fault, state_of
 from wacrm.sandbox.state import Number, SandboxState
 
 router = APIRouter()
@@ -55,7 +55,7 @@ async def open_session(app_id: str, request: Request) -> Response:
     number = _caller(request)
     if number.app_id != app_id:
         raise errors.unknown_object(app_id, "post")
-    await _fault(request)
+    await apply_fault(request)
     file_type = request.query_params.get("file_type", "")
     if file_type not in FILE_TYPES:
         raise errors.invalid_parameter(
@@ -91,7 +91,7 @@ async def session_status(session: str, request: Request) -> Response:
 @router.post("/upload:{session}")
 async def upload_bytes(session: str, request: Request) -> Response:
     upload = _session(request, "upload:" + session)
-    await _fault(request)
+    await apply_fault(request)
     offset = request.headers.get("file_offset", "")
     if not offset.isdigit() or int(offset) != len(upload.data):
         raise errors.invalid_parameter(
