@@ -67,8 +67,8 @@ def check_password_rule(password: str | None, *, email: str | None = None) -> st
     return password
 
 
-# Argon2 takes ~100+ ms of CPU and 64 MiB per call: it runs in these threads (argon2-cffi releases
-# the GIL), never on the event loop. The pool bounds both the CPU and the memory it may take.
+# Argon2 is slow by design and takes 64 MiB per call: it runs in these threads (argon2-cffi
+# releases the GIL), never on the event loop. The pool bounds both the CPU and the memory it may take.
 HASH_THREADS = max(1, min(4, os.cpu_count() or 1))
 _pool = ThreadPoolExecutor(max_workers=HASH_THREADS, thread_name_prefix="argon2")
 

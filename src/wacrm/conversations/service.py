@@ -75,8 +75,8 @@ def _conversation(row: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 
 # has_open_order is a scalar subquery, not EXISTS: PostgreSQL may run an EXISTS as one hashed
-# pass over every open order of the agent (it did, at 1,563 open orders: half of the page's
-# execution time); a scalar subquery is one probe of the open orders' index per row shown.
+# pass over every open order of the agent; a scalar subquery is one probe of the open orders'
+# index per row shown.
 _INBOX_SQL = """
 SELECT c.id, c.name, c.profile_name, c.name_by_agent, c.phone, c.username, c.profile_image_url,
        c.last_message_at,

@@ -1,7 +1,7 @@
 """How much work one transaction may take on, measured in PostgreSQL's shared lock table.
 
-DDL keeps every lock until commit: provisioning one agent holds ~150 of them (each new table,
-index, sequence, constraint), a one-column per-agent migration ~3. The lock table is shared by
+DDL keeps every lock until commit: provisioning one agent holds one per new table, index,
+sequence and constraint, a one-column per-agent migration a few. The lock table is shared by
 every session (`max_locks_per_transaction` x connections, ~6,400 by default) and a transaction
 that fills it makes *other* sessions fail with "out of shared memory". Work done in batches
 therefore sizes each batch from the locks the previous one held, keeping a transaction to a

@@ -69,9 +69,9 @@ def create_pool(
         check=check,
         reconnect_timeout=3600,
         timeout=10,
-        # PostgreSQL keeps the catalogue cache of every table a session touched (~170 KiB per
-        # agent read; docs/performance.md, "Many agents"): recycle connections every 10 minutes
-        # so that a pool serving thousands of agents does not grow without bound
+        # PostgreSQL keeps the catalogue cache of every table a session touched
+        # (docs/performance.md, "Many agents"): recycle connections every 10 minutes so that a
+        # pool serving thousands of agents does not grow without bound
         max_lifetime=MAX_LIFETIME_SECONDS,
     )
 
@@ -83,8 +83,8 @@ async def dedicated_connection(
     """A connection of its own, like the pool's (autocommit, dict rows), closed at the end.
 
     For work that reads many agents' tables one after another (the dashboard's recount, exports
-    across agents): the backend's caches of every table it touched (~180 KiB per agent) end with
-    it instead of staying in a pooled connection for up to MAX_LIFETIME_SECONDS.
+    across agents): the backend's caches of every table it touched end with it instead of
+    staying in a pooled connection for up to MAX_LIFETIME_SECONDS.
     """
     conninfo, kwargs = pool.conninfo, pool.kwargs  # create_pool gives both as values
     assert isinstance(conninfo, str) and isinstance(kwargs, dict)

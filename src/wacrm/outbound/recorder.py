@@ -2,7 +2,7 @@
 
 One statement records every send that finished while the previous record was being written
 (wamid and 'sent' on the message, the send 'done', the live event), instead of one statement
-per send (the round trip was most of a send's recording cost).
+(and one round trip) per send.
 A send waits for the commit of its batch, so nothing is acknowledged before it is durable.
 """
 

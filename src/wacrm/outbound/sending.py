@@ -38,8 +38,8 @@ async def pace(phone_id: str, per_second: int | None) -> None:
     """Space this process's sends of one number by 1 / (98% of its limit).
 
     The shared bucket gives each send a slot at 96% of the limit, but a send happens when its
-    timer fires: after an event-loop stall of more than ~40 ms, the sends whose slots passed went
-    out together, and Meta counted the burst and the next on-time sends in one second (130429).
+    timer fires: after an event-loop stall the sends whose slots passed would go out together,
+    and Meta would count the burst and the next on-time sends in one second (130429).
     Sends leave in turn (a lock per number), each at its planned time, planned one gap after
     the previous plan: a timer that fires a little late does not slow the rate (the next gap
     shrinks, to 90% of a gap at the least), and one that fires very late (a stall) moves the

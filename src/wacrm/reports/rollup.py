@@ -24,7 +24,7 @@ from wacrm.reports.figures import OPEN_RUNS, count_days, instant
 log = logging.getLogger(__name__)
 
 SETTLED_AFTER_DAYS = 8
-CHUNK_DAYS = 92  # days filled per transaction (a year of the benchmark's agent: ~1 s each)
+CHUNK_DAYS = 92  # days filled per transaction (short transactions on a busy agent)
 LOCK_CLASS = 7401  # lock (7401, hashint8(agent_id)): shared by the triggers, exclusive here
 
 

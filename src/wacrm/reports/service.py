@@ -31,8 +31,8 @@ MAX_LIVE_AGENTS = 20
 KEPT_RUNS_REACH = 14
 # Off: every day counted live, as before the rollup is filled (bench/dashboard.py compares both).
 USE_ROLLUP = True
-# Report queries are cheap to run but look costly to the planner: no JIT (it compiled for ~1.3 s),
-# and sort memory for a 90-day window of messages.
+# Report queries are cheap to run but look costly to the planner: no JIT (compiling cost more
+# than the query), and sort memory for a 90-day window of messages.
 _SETTINGS = "SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)"
 _ROLLED = """
 FROM report_days d JOIN unnest(%(agents)s::bigint[], %(until)s::date[]) AS t(agent_id, until)

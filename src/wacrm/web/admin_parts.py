@@ -33,7 +33,7 @@ async def section_context(
         )
         out["agents_total"] = await agents.count_agents(conn)
         # each row offers its own user and the users without an agent (not every user: a
-        # loop over 1,000 users per row of the page)
+        # loop over all users per row of the page)
         out["user_of_agent"] = {u["agent_id"]: u for u in users if u["agent_id"]}
         out["page"], out["page_size"] = page, AGENTS_PAGE
     elif section == "numbers":

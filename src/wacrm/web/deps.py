@@ -66,8 +66,8 @@ async def list_agents(request: Request, user: CurrentUser | None = None) -> list
     scope = getattr(request.state, "web_scope", None)
     async with _connection(request, scope) as conn:
         if user is None or user.is_admin:
-            # at most MENU_AGENTS (and the current one): every page with 1,000 agents listed
-            # them all (~20 ms a page); the admin agents page lists every agent to work in
+            # at most MENU_AGENTS (and the current one), not every agent on every page; the
+            # admin agents page lists every agent to work in
             query = (
                 f"SELECT a.id, a.is_active, {members.LABEL} AS name FROM agents a"
                 " LEFT JOIN users u ON u.id = a.user_id"
