@@ -62,7 +62,7 @@ vendor:
 ## `make i18n-check`. The .po files are read at start-up (compiled in memory): nothing to build.
 LOCALES := src/wacrm/i18n/locale
 i18n: setup
-	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --omit-header -k _ -k N_ -k gettext -k ngettext:1,2 -k pgettext:1c,2 -o $(LOCALES)/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --omit-header -k _ -k N_ -k Text -k gettext -k ngettext:1,2 -k pgettext:1c,2 -o $(LOCALES)/messages.pot .
 	for lang in en es pt_BR de; do \
 	  if [ -f $(LOCALES)/$$lang/LC_MESSAGES/messages.po ]; then \
 	    $(BIN)/pybabel update --no-fuzzy-matching --omit-header -i $(LOCALES)/messages.pot -d $(LOCALES) -l $$lang; \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 import sys
 from pathlib import Path
 
@@ -22,6 +23,7 @@ KEYWORDS = {
     **DEFAULT_KEYWORDS,
     "_": None,
     "N_": None,
+    "Text": None,  # wacrm.i18n.text.Text: messages translated when shown (errors of services)
     "gettext": None,
     "ngettext": (1, 2),
     "pgettext": ((1, "c"), 2),
@@ -65,7 +67,19 @@ def problems(locale_dir: Path = LOCALE_DIR) -> list[str]:
                 found.append(f"{language}: missing {key!r} (run make i18n)")
             elif entry.fuzzy or not _translated(entry.string):
                 found.append(f"{language}: untranslated {key!r}")
+            elif _fields(key) != _fields(entry.string):
+                found.append(f"{language}: the translation of {key!r} changes its {{names}}")
     return found
+
+
+def _fields(text: object) -> set[str]:
+    """The `{name}` placeholders of a Text msgid (none for a text that is no format string)."""
+    if not isinstance(text, str) or "{" not in text:
+        return set()
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError:
+        return {"(not a format string)"}
 
 
 def _translated(value: object) -> bool:

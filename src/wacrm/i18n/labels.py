@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wacrm.i18n import gettext as _
+from wacrm.i18n.text import Text
 
 
 def N_(message: str) -> str:
@@ -28,6 +29,11 @@ MEDIA_STATES = {
 
 def order_status(status: str | None) -> str:
     return _(ORDER_STATUSES[status]) if status in ORDER_STATUSES else (status or "")
+
+
+def order_status_text(status: str | None) -> Text | str:
+    """An order status inside a message (a Text value), translated where it is shown."""
+    return Text(ORDER_STATUSES[status]) if status in ORDER_STATUSES else (status or "")
 
 
 def media_state(state: str | None) -> str:

@@ -11,23 +11,25 @@ from fastapi.responses import JSONResponse, Response
 from psycopg import errors
 
 from wacrm.errors import AppError
+from wacrm.i18n import gettext as _
 from wacrm.web.errors import error_page, is_web
 
 log = logging.getLogger(__name__)
 
 
 async def refused(request: Request, exc: Exception) -> Response:
-    """A service's AppError: its status and its message (`detail` in JSON, a page for pages)."""
+    """A service's AppError: its status and its message (`detail` in JSON, in English; a page in
+    the viewer's language for pages)."""
     assert isinstance(exc, AppError)
     if is_web(request):
-        return await error_page(request, exc.status, exc.message)
+        return await error_page(request, exc.status, str(exc))
     return JSONResponse({"detail": exc.message}, status_code=exc.status)
 
 
 async def out_of_range(request: Request, exc: Exception) -> Response:
     """An id or number too big for its column (e.g. /customers/10000000000000000000000): 422, not 500."""
     if is_web(request):  # pages answer inside the app's layout
-        return await error_page(request, 422, "a number you entered is too large")
+        return await error_page(request, 422, _("a number you entered is too large"))
     return JSONResponse(
         {
             "detail": "a number in the request is out of range: ids are whole numbers up to 9223372036854775807"
@@ -47,7 +49,7 @@ def _nul(exc: Exception) -> bool:
 async def bad_data(request: Request, exc: Exception) -> Response:
     """A NUL character in any text of the request (PostgreSQL text cannot hold it): 422, not 500."""
     if _nul(exc) and is_web(request):
-        return await error_page(request, 422, "the text contains a NUL character; remove it")
+        return await error_page(request, 422, _("the text contains a NUL character; remove it"))
     if _nul(exc):
         return JSONResponse(
             {

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from wacrm.orders.errors import OrderError
+from wacrm.i18n.text import Text
+from wacrm.orders.errors import OrderError, field_label
 from wacrm.orders.money import parse_price
 
 MAX_NAME = 500
@@ -15,21 +16,25 @@ MAX_QUANTITY = 1_000_000
 
 def check_name(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise OrderError("the item name is empty; give the product's name")
+        raise OrderError(Text("the item name is empty; give the product's name"))
     if "\x00" in value:
-        raise OrderError("the item name contains a NUL character")
+        raise OrderError(Text("the item name contains a NUL character"))
     if len(value) > MAX_NAME:
-        raise OrderError(f"the item name is too long (at most {MAX_NAME} characters)")
+        raise OrderError(Text("the item name is too long (at most {max} characters)", max=MAX_NAME))
     return value.strip()
 
 
 def check_quantity(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise OrderError(f"quantity {value!r} must be a whole number of at least 1")
+        raise OrderError(
+            Text("quantity {value} must be a whole number of at least 1", value=repr(value))
+        )
     if value < 1:
-        raise OrderError(f"quantity must be at least 1 (got {value})")
+        raise OrderError(Text("quantity must be at least 1 (got {value})", value=value))
     if value > MAX_QUANTITY:
-        raise OrderError(f"quantity {value} is too large (at most {MAX_QUANTITY})")
+        raise OrderError(
+            Text("quantity {value} is too large (at most {max})", value=value, max=MAX_QUANTITY)
+        )
     return value
 
 
@@ -37,11 +42,17 @@ def check_text(value: Any, field: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise OrderError(f"{field} must be text")
+        raise OrderError(Text("{field} must be text", field=field_label(field)))
     if "\x00" in value:
-        raise OrderError(f"{field} contains a NUL character")
+        raise OrderError(Text("{field} contains a NUL character", field=field_label(field)))
     if len(value) > MAX_TEXT:
-        raise OrderError(f"{field} is too long (at most {MAX_TEXT} characters)")
+        raise OrderError(
+            Text(
+                "{field} is too long (at most {max} characters)",
+                field=field_label(field),
+                max=MAX_TEXT,
+            )
+        )
     return value.strip() or None
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from wacrm.errors import AppError, NotFoundError
+from wacrm.i18n.labels import N_
+from wacrm.i18n.text import Text
 
 
 class OrderError(AppError, ValueError):
@@ -11,7 +13,7 @@ class OrderError(AppError, ValueError):
 
     status = 422
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str | Text, *, status: int | None = None) -> None:
         super().__init__(message, status)
 
 
@@ -21,7 +23,28 @@ class OrderNotFoundError(OrderError, NotFoundError):
     status = 404
 
 
+# The names of an order's fields in messages, translated where they are shown.
+FIELDS = {
+    "notes": N_("notes"),
+    "note": N_("note"),
+    "shipping_address": N_("shipping address"),
+    "product_retailer_id": N_("product id"),
+    "price": N_("price"),
+    "shipping_cost": N_("shipping cost"),
+    "discount": N_("discount"),
+}
+
+
+def field_label(field: str) -> Text | str:
+    """A field's name for a message: translated when it is one of FIELDS."""
+    return Text(FIELDS[field]) if field in FIELDS else field
+
+
 def not_found(what: str, ident: object) -> OrderError:
     if what == "order":
-        return OrderNotFoundError(f"no order with id {ident} for this agent")
-    return OrderError(f"no {what} with id {ident} for this agent", status=404)
+        return OrderNotFoundError(Text("no order with id {id} for this agent", id=ident))
+    if what == "customer":
+        return OrderError(Text("no customer with id {id} for this agent", id=ident), status=404)
+    return OrderError(
+        Text("no {what} with id {id} for this agent", what=what, id=ident), status=404
+    )

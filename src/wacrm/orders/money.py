@@ -6,7 +6,8 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from wacrm.orders.errors import OrderError
+from wacrm.i18n.text import Text
+from wacrm.orders.errors import OrderError, field_label
 
 # ISO 4217 currencies whose minor unit is not 2 (every other code has 2 decimal places).
 MINOR_UNITS: dict[str, int] = {
@@ -48,15 +49,24 @@ def minor_unit(currency: str) -> int:
 def check_currency(value: Any) -> str:
     """The currency code, upper-cased, if it looks like ISO 4217 (three letters)."""
     if not isinstance(value, str) or not CURRENCY_RE.fullmatch(value.strip().upper()):
-        raise OrderError(f"currency {value!r} is not an ISO 4217 code (three letters, e.g. USD)")
+        raise OrderError(
+            Text(
+                "currency {value} is not an ISO 4217 code (three letters, e.g. USD)",
+                value=repr(value),
+            )
+        )
     return value.strip().upper()
 
 
 def parse_price(value: Any, currency: str, *, field: str = "price") -> Decimal:
     """A non-negative amount with at most the currency's decimal places (decimal string or integer)."""
+    label = field_label(field)
     if isinstance(value, (bool, float)):
         raise OrderError(
-            f'{field} must be a decimal string such as "12.50", not a JSON float or boolean'
+            Text(
+                '{field} must be a decimal string such as "12.50", not a JSON float or boolean',
+                field=label,
+            )
         )
     if isinstance(value, int):
         value = str(value)
@@ -66,29 +76,57 @@ def parse_price(value: Any, currency: str, *, field: str = "price") -> Decimal:
         try:
             amount = Decimal(value.strip())
         except InvalidOperation as exc:  # pragma: no cover - the pattern rules it out
-            raise OrderError(f"{field} {value!r} is not a decimal number") from exc
+            raise OrderError(
+                Text("{field} {value} is not a decimal number", field=label, value=repr(value))
+            ) from exc
     elif isinstance(value, str) and value.strip().startswith("-"):
-        raise OrderError(f"{field} must not be negative (got {value!r})")
+        raise OrderError(
+            Text("{field} must not be negative (got {value})", field=label, value=repr(value))
+        )
     elif isinstance(value, str) and re.fullmatch(r"\s*\d{1,3}(,\d{3})+\s*", value):
         raise OrderError(
-            f"{field} {value!r} is ambiguous: write 1250 for one thousand two hundred fifty,"
-            " or 1.25 (or 1,25) for one and a quarter"
+            Text(
+                "{field} {value} is ambiguous: write 1250 for one thousand two hundred fifty,"
+                " or 1.25 (or 1,25) for one and a quarter",
+                field=label,
+                value=repr(value),
+            )
         )
     else:
-        raise OrderError(f'{field} {value!r} is not a decimal number such as "12.50" or 12,50')
+        raise OrderError(
+            Text(
+                '{field} {value} is not a decimal number such as "12.50" or 12,50',
+                field=label,
+                value=repr(value),
+            )
+        )
     if not amount.is_finite():
-        raise OrderError(f"{field} must be a finite decimal number")
+        raise OrderError(Text("{field} must be a finite decimal number", field=label))
     if amount < 0:
-        raise OrderError(f"{field} must not be negative (got {value})")
+        raise OrderError(
+            Text("{field} must not be negative (got {value})", field=label, value=value)
+        )
     if amount > MAX_PRICE:
-        raise OrderError(f"{field} {value} is too large (at most {MAX_PRICE})")
+        raise OrderError(
+            Text(
+                "{field} {value} is too large (at most {max})",
+                field=label,
+                value=value,
+                max=MAX_PRICE,
+            )
+        )
     places = minor_unit(currency)
     quantum = Decimal(1).scaleb(-places)
     rounded = amount.quantize(quantum)
     if rounded != amount:
         raise OrderError(
-            f"{field} {value} has more than {places} decimal place{'s' if places != 1 else ''},"
-            f" the most {currency} allows"
+            Text(
+                "{field} {value} has more than {places} decimal places, the most {currency} allows",
+                field=label,
+                value=value,
+                currency=currency,
+                places=places,
+            )
         )
     return rounded
 

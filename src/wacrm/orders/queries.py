@@ -13,6 +13,8 @@ from psycopg import AsyncConnection, sql
 
 from wacrm.agents.tables import AgentTables
 from wacrm.customers import phones
+from wacrm.i18n.labels import order_status_text
+from wacrm.i18n.text import Text
 from wacrm.orders.errors import OrderError, not_found
 from wacrm.orders.workflow import STATUSES
 
@@ -45,7 +47,7 @@ def decode_cursor(cursor: str, sort: str, direction: str) -> tuple[Any, int]:
         data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if data["s"] != sort or data["d"] != direction:
             raise OrderError(
-                "this cursor belongs to another sort order; start again without a cursor",
+                Text("this cursor belongs to another sort order; start again without a cursor"),
                 status=400,
             )
         value: Any = Decimal(data["v"]) if sort == "total" else datetime.fromisoformat(data["v"])
@@ -54,7 +56,7 @@ def decode_cursor(cursor: str, sort: str, direction: str) -> tuple[Any, int]:
         raise
     except (ValueError, KeyError, TypeError, binascii.Error, ArithmeticError) as exc:
         raise OrderError(
-            "the cursor is not valid; use next_cursor from a previous page", status=400
+            Text("the cursor is not valid; use next_cursor from a previous page"), status=400
         ) from exc
 
 
@@ -71,7 +73,13 @@ def _filters(
     params: dict[str, Any] = {}
     if status is not None:
         if status not in STATUSES:
-            raise OrderError(f"unknown status {status!r}: it must be one of {', '.join(STATUSES)}")
+            raise OrderError(
+                Text(
+                    "unknown status {status}: it must be one of {statuses}",
+                    status=repr(status),
+                    statuses=[order_status_text(s) for s in STATUSES],
+                )
+            )
         where.append(sql.SQL("o.status = %(status)s"))
         params["status"] = status
     if customer_id is not None:
@@ -79,7 +87,7 @@ def _filters(
         params["customer_id"] = customer_id
     created_from, created_to = as_utc(created_from), as_utc(created_to)
     if created_from and created_to and created_from >= created_to:
-        raise OrderError("created_from must be before created_to")
+        raise OrderError(Text("created_from must be before created_to"))
     if created_from is not None:
         where.append(sql.SQL("o.created_at >= %(created_from)s"))
         params["created_from"] = created_from
@@ -88,7 +96,9 @@ def _filters(
         params["created_to"] = created_to
     if q is not None and q.strip():
         if len(q) > 200 or "\x00" in q:
-            raise OrderError("the search text is too long (at most 200 characters) or has a NUL")
+            raise OrderError(
+                Text("the search text is too long (at most 200 characters) or has a NUL")
+            )
         escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         params["q"] = f"%{escaped}%"
         # the customer: their name (the agent's or WhatsApp's), or their number however typed
@@ -127,11 +137,13 @@ async def list_orders(  # noqa: PLR0913 - its keyword arguments are the list's f
     Keyset pagination on (sort column, id): stable while rows are added or changed elsewhere.
     """
     if sort not in SORTS:
-        raise OrderError(f"unknown sort {sort!r}: it must be one of {', '.join(SORTS)}")
+        raise OrderError(
+            Text("unknown sort {sort}: it must be one of {sorts}", sort=repr(sort), sorts=SORTS)
+        )
     if direction not in ("asc", "desc"):
-        raise OrderError("direction must be asc or desc")
+        raise OrderError(Text("direction must be asc or desc"))
     if not 1 <= limit <= MAX_LIMIT:
-        raise OrderError(f"limit must be between 1 and {MAX_LIMIT}")
+        raise OrderError(Text("limit must be between 1 and {max}", max=MAX_LIMIT))
     where, params = _filters(
         tables,
         status=status,

@@ -13,6 +13,8 @@ from uuid import UUID
 from psycopg import AsyncConnection
 
 from wacrm.agents.tables import AgentTables
+from wacrm.i18n.labels import order_status_text
+from wacrm.i18n.text import Text
 from wacrm.orders.checks import check_item, check_name, check_quantity, check_text
 from wacrm.orders.errors import OrderError, not_found
 from wacrm.orders.money import check_currency, parse_price
@@ -106,11 +108,17 @@ async def create_order(
             )
             if msg is None or msg["customer_id"] != customer_id:
                 raise OrderError(
-                    f"no message with id {message_id} in this customer's chat", status=404
+                    Text("no message with id {id} in this customer's chat", id=message_id),
+                    status=404,
                 )
             if msg["order_id"] is not None:
                 raise OrderError(
-                    f"message {message_id} is already linked to order {msg['order_id']}", status=409
+                    Text(
+                        "message {id} is already linked to order {order}",
+                        id=message_id,
+                        order=msg["order_id"],
+                    ),
+                    status=409,
                 )
         row = await _one(
             conn,
@@ -184,8 +192,12 @@ async def get_order(conn: Conn, *, tables: AgentTables, order_id: int) -> dict[s
 def _check_editable(order: dict[str, Any]) -> None:
     if order["status"] not in EDITABLE_STATUSES:
         raise OrderError(
-            f"the items of a {order['status']} order cannot be changed; items can be changed while"
-            f" the order is {', '.join(sorted(EDITABLE_STATUSES))}",
+            Text(
+                "the items of a {status} order cannot be changed; items can be changed while"
+                " the order is {editable}",
+                status=order_status_text(order["status"]),
+                editable=[order_status_text(s) for s in sorted(EDITABLE_STATUSES)],
+            ),
             status=409,
         )
 
@@ -245,7 +257,10 @@ async def update_item(
             (item_id, order_id),
         )
         if item is None:
-            raise OrderError(f"order {order_id} has no item with id {item_id}", status=404)
+            raise OrderError(
+                Text("order {order} has no item with id {id}", order=order_id, id=item_id),
+                status=404,
+            )
         _check_editable(order)
         new = {
             "name": check_name(name) if name is not None else item["name"],
@@ -283,7 +298,10 @@ async def remove_item(
             (item_id, order_id),
         )
         if cur.rowcount == 0:
-            raise OrderError(f"order {order_id} has no item with id {item_id}", status=404)
+            raise OrderError(
+                Text("order {order} has no item with id {id}", order=order_id, id=item_id),
+                status=404,
+            )
         await events.notify(
             conn,
             kind="order",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from wacrm.i18n.labels import order_status_text
+from wacrm.i18n.text import Text
 from wacrm.orders.errors import OrderError
 
 STATUSES = ("pending", "confirmed", "processing", "shipped", "delivered", "cancelled")
@@ -25,11 +27,22 @@ def allowed_next(status: str) -> tuple[str, ...]:
 def check_transition(current: str, target: str) -> None:
     """Raise OrderError (422 for an unknown status, 409 for a refused move) unless allowed."""
     if target not in STATUSES:
-        raise OrderError(f"unknown status {target!r}: it must be one of {', '.join(STATUSES)}")
+        raise OrderError(
+            Text(
+                "unknown status {status}: it must be one of {statuses}",
+                status=repr(target),
+                statuses=[order_status_text(s) for s in STATUSES],
+            )
+        )
     allowed = allowed_next(current)
     if target not in allowed:
-        nxt = ", ".join(allowed) if allowed else "none (it is final)"
+        nxt = [order_status_text(s) for s in allowed] if allowed else Text("none (it is final)")
         raise OrderError(
-            f"an order cannot go from {current} to {target}; allowed from {current}: {nxt}",
+            Text(
+                "an order cannot go from {current} to {target}; allowed from {current}: {allowed}",
+                current=order_status_text(current),
+                target=order_status_text(target),
+                allowed=nxt,
+            ),
             status=409,
         )

@@ -15,6 +15,7 @@ from psycopg import AsyncConnection
 from wacrm.accounts import deps as account_deps
 from wacrm.accounts.deps import AgentScope, CurrentUser
 from wacrm.members import service as members
+from wacrm.web.viewer import resolve as resolve_viewer
 
 WORKSPACE_COOKIE = "wacrm_workspace"  # the workspace chosen in the switch
 
@@ -47,6 +48,7 @@ async def web_user(request: Request) -> CurrentUser:
         raise
     if user.auth != "session":
         raise LoginRequired(_here(request))
+    await resolve_viewer(request)  # errors made before the page renders speak the user's language
     return user
 
 

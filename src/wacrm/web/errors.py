@@ -19,20 +19,23 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from wacrm.accounts import deps as account_deps
 from wacrm.accounts.deps import CurrentUser
+from wacrm.i18n import gettext as _
+from wacrm.i18n.labels import N_
+from wacrm.i18n.text import Text
 
 log = logging.getLogger(__name__)
 NOT_WEB = ("/api/", "/api", "/webhooks", "/healthz", "/readyz", "/metrics", "/openapi.json")
 TITLES = {
-    400: "Please check what you entered",
-    403: "Not allowed",
-    404: "Not found",
-    405: "Not allowed",
-    409: "That cannot be done now",
-    413: "Too large",
-    422: "Please check what you entered",
-    429: "Too many attempts",
+    400: N_("Please check what you entered"),
+    403: N_("Not allowed"),
+    404: N_("Not found"),
+    405: N_("Not allowed"),
+    409: N_("That cannot be done now"),
+    413: N_("Too large"),
+    422: N_("Please check what you entered"),
+    429: N_("Too many attempts"),
 }
-FIELD_NAMES = {"from": "From", "to": "To", "days": "Range", "q": "Search"}
+FIELD_NAMES = {"from": N_("From"), "to": N_("To"), "days": N_("Range"), "q": N_("Search")}
 
 
 def is_web(request: Request) -> bool:
@@ -63,7 +66,7 @@ async def error_page(
         text = env.get_template("partials/error.html").render(detail=detail, field=field)
         return HTMLResponse(text, status_code=status, headers=headers)
     user = await _user(request)
-    title = TITLES.get(status, "Something went wrong")
+    title = _(TITLES.get(status, N_("Something went wrong")))
     return await render(
         request,
         "error.html",
@@ -76,9 +79,9 @@ async def error_page(
 
 
 def _sentence(detail: Any) -> str:
-    if isinstance(detail, str):
-        return detail
-    return "the request could not be handled"
+    if isinstance(detail, str | Text):
+        return str(detail)
+    return _("the request could not be handled")
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
@@ -87,9 +90,9 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
         return await http_exception_handler(request, exc)
     detail = _sentence(exc.detail)
     if exc.status_code == 404 and detail == "Not Found":
-        detail = f"there is no page at {request.url.path}"
+        detail = str(Text("there is no page at {path}", path=request.url.path))
     elif exc.status_code == 405 and detail == "Method Not Allowed":
-        detail = "this address does not take that kind of request"
+        detail = _("this address does not take that kind of request")
     response = await error_page(request, exc.status_code, detail)
     for name, value in (exc.headers or {}).items():
         response.headers.setdefault(name, value)
@@ -103,8 +106,8 @@ async def on_validation_error(request: Request, exc: Exception) -> Response:
     first = (exc.errors() or [{}])[0]
     loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "form")]
     field = loc[-1] if loc else None
-    label = FIELD_NAMES.get(field or "", field)
-    message = str(first.get("msg") or "is not valid")
+    label = _(FIELD_NAMES[field]) if field in FIELD_NAMES else field
+    message = str(first.get("msg") or _("is not valid"))
     detail = f"{label}: {message}" if label else message
     return await error_page(request, 422, detail, field=field)
 
@@ -118,8 +121,10 @@ async def on_server_error(request: Request, exc: Exception) -> Response:
     return await error_page(
         request,
         500,
-        "something went wrong on the server; it has been logged. Try again, and tell an "
-        "administrator if it keeps happening",
+        _(
+            "something went wrong on the server; it has been logged. Try again, and tell an "
+            "administrator if it keeps happening"
+        ),
     )
 
 

@@ -122,7 +122,7 @@ async def create_order(
         if field == "customer":
             again["chosen"] = None
         return await _page(
-            request, scope, status_code=exc.status, error=exc.message, error_field=field, **again
+            request, scope, status_code=exc.status, error=str(exc), error_field=field, **again
         )
     except ValueError as exc:
         return await _page(

@@ -13,6 +13,7 @@ from psycopg import AsyncConnection
 
 from wacrm.accounts import service as accounts
 from wacrm.accounts.deps import AgentScope
+from wacrm.i18n.text import Text
 from wacrm.orders import money
 from wacrm.orders import queries as order_queries
 from wacrm.orders import service as orders
@@ -219,7 +220,7 @@ async def _change(
                 scope,
                 order_id,
                 status_code=exc.status,
-                error=exc.message,
+                error=str(exc),
                 error_form=form,
                 typed=typed,
             )
@@ -229,7 +230,10 @@ async def _change(
 def _quantity(value: str) -> int:
     value = value.strip()
     if not value.isdigit():
-        raise OrderError(f"quantity {value!r} must be a whole number of at least 1", status=400)
+        raise OrderError(
+            Text("quantity {value} must be a whole number of at least 1", value=repr(value)),
+            status=400,
+        )
     return int(value)
 
 

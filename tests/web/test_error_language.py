@@ -1,0 +1,67 @@
+"""A service's error is shown in the viewer's language on pages; the JSON API keeps English."""
+
+from __future__ import annotations
+
+from tests.helpers import bearer
+from tests.web.conftest import sign_in, user_with_password
+from wacrm.accounts.tokens import create_token
+from wacrm.orders import service as orders
+
+
+async def _order(conn, ana):
+    cur = await conn.execute(
+        ana["tables"].query(
+            "INSERT INTO {customers} (name, phone) VALUES ('Bia', '5511900000001') RETURNING id"
+        )
+    )
+    customer_id = (await cur.fetchone())["id"]
+    order = await orders.create_order(conn, tables=ana["tables"], customer_id=customer_id)
+    return order["id"]
+
+
+async def test_an_order_error_is_shown_in_the_users_language(client, conn):
+    ana = await user_with_password(conn, "ana@example.com")
+    order_id = await _order(conn, ana)
+    csrf = await sign_in(client, "ana@example.com")
+    saved = await client.post(
+        "/account/preferences", data={"csrf_token": csrf, "language": "pt_BR", "time_zone": ""}
+    )
+    assert saved.status_code == 303
+    # the browser asks for German: the user's saved language wins, also for errors
+    headers = {"Accept-Language": "de"}
+    bad = await client.post(
+        f"/orders/{order_id}/items",
+        data={"csrf_token": csrf, "name": "Caneca", "quantity": "2", "price": "1.005"},
+        headers=headers,
+    )
+    assert bad.status_code == 422
+    assert "preço 1.005 tem mais de 2 casas decimais, o máximo que USD permite" in bad.text
+    assert "decimal places" not in bad.text
+    moved = await client.post(
+        f"/orders/{order_id}/status",
+        data={"csrf_token": csrf, "status": "delivered"},
+        headers=headers,
+    )
+    assert moved.status_code == 409
+    assert "um pedido não pode passar de pendente para entregue" in moved.text
+    missing = await client.post(
+        "/orders/999999/items",
+        data={"csrf_token": csrf, "name": "x", "quantity": "1", "price": "1"},
+        headers=headers,
+    )
+    assert missing.status_code == 404
+    assert "não há pedido com id 999999 neste espaço de trabalho" in missing.text
+    assert "Não encontrado" in missing.text  # the error page's title too
+
+
+async def test_the_api_answers_in_english_whatever_the_language(client, conn):
+    ana = await user_with_password(conn, "ana@example.com")
+    order_id = await _order(conn, ana)
+    token = await create_token(conn, user_id=ana["user"]["id"], name="tests")
+    answer = await client.post(
+        f"/api/v1/orders/{order_id}/items",
+        json={"name": "Mug", "quantity": 1, "price": "1.005"},
+        headers={**bearer(token), "Accept-Language": "pt-BR"},
+    )
+    assert answer.status_code == 422
+    assert "more than 2 decimal places, the most USD allows" in answer.json()["detail"]
