@@ -111,15 +111,11 @@ async def create_order(
                     Text("no message with id {id} in this customer's chat", id=message_id),
                     status=404,
                 )
-            if msg["order_id"] is not None:
-                raise OrderError(
-                    Text(
-                        "message {id} is already linked to order {order}",
-                        id=message_id,
-                        order=msg["order_id"],
-                    ),
-                    status=409,
+            if (linked := msg["order_id"]) is not None:
+                text = Text(
+                    "message {id} is already linked to order {order}", id=message_id, order=linked
                 )
+                raise OrderError(text, status=409)
         row = await _one(
             conn,
             tables.query(
