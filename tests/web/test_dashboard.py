@@ -75,7 +75,7 @@ async def test_agent_dashboard_numbers_and_chart_data(client, conn):
     assert 'id="stat-in">0<' in custom.text and len(chart_of(custom.text)["days"]) == 31
 
 
-async def test_all_agents_for_admins_only_and_bad_periods(client, conn):
+async def test_all_agents_for_admins_only_and_bad_periods(client, conn, monkeypatch):
     ann = await user_with_password(conn, "ann@example.com")
     bea = await user_with_password(conn, "bea@example.com")
     await user_with_password(conn, "root@example.com", role="admin", agent=False)
@@ -93,8 +93,16 @@ async def test_all_agents_for_admins_only_and_bad_periods(client, conn):
     ):
         assert 400 <= (await client.get("/dashboard", params=params)).status_code < 500, params
     await sign_in(client, "root@example.com")
+    # a few agents: counted now, in the viewer's days
+    live = await client.get("/dashboard", params={"agents": "all", "days": "30"})
+    assert live.status_code == 200 and "counted now" in live.text
+    assert 'id="stat-in">8<' in live.text and "(4 replies)" in live.text
+    # more agents than are counted live: the shared rollup, whose days are UTC days
+    monkeypatch.setattr(reports, "MAX_LIVE_AGENTS", 1)
+    client.cookies.set("wacrm_tz", "America/Sao_Paulo")
     before = await client.get("/dashboard", params={"agents": "all", "days": "30"})
     assert before.status_code == 200 and "2 not counted yet" in before.text
+    assert 'data-zone="UTC"' in before.text and 'id="all-agents-utc"' in before.text
     assert 'id="stat-in">0<' in before.text  # all agents: as of the rollup job's last count
     await recent.run_cycle(conn)  # the workers' periodic job
     everyone = await client.get("/dashboard", params={"agents": "all", "days": "30"})
@@ -102,7 +110,26 @@ async def test_all_agents_for_admins_only_and_bad_periods(client, conn):
     assert 'id="stat-in">8<' in everyone.text and "(4 replies)" in everyone.text
     assert chart_of(everyone.text)["orders"][0]["count"] == 2
     one = await client.get("/dashboard", params={"days": "30"})
-    assert 'id="stat-in">4<' in one.text
+    assert 'id="stat-in">4<' in one.text and 'data-zone="America/Sao_Paulo"' in one.text
+
+
+async def test_all_agents_days_follow_the_viewers_zone(client, conn):
+    """01:30 UTC is the evening before in São Paulo: the admin's all-agents chart counts it there."""
+    ann = await user_with_password(conn, "ann@example.com")
+    bea = await user_with_password(conn, "bea@example.com")
+    await user_with_password(conn, "root@example.com", role="admin", agent=False)
+    late = datetime.now(UTC).replace(hour=1, minute=30, second=0, microsecond=0) - timedelta(days=2)
+    for who, phone in ((ann, "+4915100000001"), (bea, "+4915100000002")):
+        cid = await add_customer(conn, who["tables"], "Greta", phone=phone)
+        await add_message(conn, who["tables"], cid, "boa noite", at=late)
+    await sign_in(client, "root@example.com")
+    client.cookies.set("wacrm_tz", "America/Sao_Paulo")
+    page = await client.get("/dashboard", params={"agents": "all", "days": "7"})
+    assert 'data-zone="America/Sao_Paulo"' in page.text
+    chart = chart_of(page.text)
+    local_day = (late - timedelta(hours=3)).date().isoformat()
+    assert chart["messagesIn"][chart["days"].index(local_day)] == 2
+    assert sum(chart["messagesIn"]) == 2
 
 
 async def test_report_reads_only_the_period_with_indexes(conn):

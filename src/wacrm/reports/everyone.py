@@ -15,6 +15,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.pq import TransactionStatus
 
+from wacrm.agents.tables import AgentTables
 from wacrm.reports.service import blank, period, sort_orders
 
 _PERIOD = "day >= %(first)s AND day <= %(last)s"
@@ -40,6 +41,19 @@ _AS_OF = """
 SELECT count(*) AS agents, count(r.counted_at) AS counted, min(r.counted_at) AS oldest,
   max(r.counted_at) AS newest
 FROM agents a LEFT JOIN report_agents r ON r.agent_id = a.id"""
+
+
+async def few_agents(conn: AsyncConnection[Any], most: int) -> list[AgentTables] | None:
+    """Every agent's tables when there are at most `most` agents (their days can then be counted
+    live in a viewer's time zone, as one workspace's are), else None (the shared rollup, whose
+    days are UTC days)."""
+    cur = await conn.execute(
+        "SELECT id, agent_prefix FROM agents ORDER BY id LIMIT %s", (most + 1,)
+    )
+    rows = await cur.fetchall()
+    if len(rows) > most:
+        return None
+    return [AgentTables(r["id"], r["agent_prefix"]) for r in rows]
 
 
 async def report(conn: AsyncConnection[Any], *, start: date, end: date) -> dict[str, Any]:

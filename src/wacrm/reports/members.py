@@ -47,10 +47,11 @@ GROUP BY actor_id
 
 
 async def member_figures(
-    conn: AsyncConnection[Any], *, tables: AgentTables, start: date, end: date
+    conn: AsyncConnection[Any], *, tables: AgentTables, start: date, end: date, zone: str = "UTC"
 ) -> list[dict[str, Any]]:
-    """One row per member (and per former member who still has figures in the period)."""
-    first, after = period(start, end)
+    """One row per member (and per former member who still has figures in the period); the days
+    are those of `zone` (the viewer's time zone on the dashboard)."""
+    first, after = period(start, end, zone)
     params = {"start": first, "end": after}
     rows: dict[Any, dict[str, Any]] = {}
     for m in await members.list_members(conn, agent_id=tables.agent_id):

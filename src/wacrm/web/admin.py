@@ -14,6 +14,7 @@ from wacrm.accounts import service as accounts
 from wacrm.accounts import sessions
 from wacrm.accounts.deps import CurrentUser
 from wacrm.agents import service as agents
+from wacrm.i18n.text import Text
 from wacrm.inbound import ingest
 from wacrm.numbers import service as numbers
 from wacrm.outbound import errors as send_errors
@@ -27,15 +28,15 @@ Conn = AsyncConnection[Any]
 AgentId = Path(..., ge=1, le=2**31 - 1)
 ConfigId = Path(..., ge=1, le=2**63 - 1)
 DONE = {
-    "user-created": "User created.",
-    "user-saved": "User saved.",
-    "user-active": "User updated.",
-    "password": "Password reset: the user's sessions were signed out.",
-    "agent-created": "Agent created with its tables.",
-    "agent-linked": "Agent's user changed.",
-    "agent-active": "Agent updated.",
-    "number-saved": "WhatsApp configuration saved.",
-    "replayed": "Webhook processed.",
+    "user-created": Text("User created."),
+    "user-saved": Text("User saved."),
+    "user-active": Text("User updated."),
+    "password": Text("Password reset: the user's sessions were signed out."),
+    "agent-created": Text("Agent created with its tables."),
+    "agent-linked": Text("Agent's user changed."),
+    "agent-active": Text("Agent updated."),
+    "number-saved": Text("WhatsApp configuration saved."),
+    "replayed": Text("Webhook processed."),
 }
 
 

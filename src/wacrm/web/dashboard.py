@@ -9,6 +9,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from wacrm.accounts.deps import AgentScope
+from wacrm.agents.tables import AgentTables
+from wacrm.i18n import gettext as _
+from wacrm.i18n.text import Text
 from wacrm.reports import everyone as all_agents
 from wacrm.reports import members as member_reports
 from wacrm.reports import service as reports
@@ -51,15 +54,14 @@ def period(
             return days, preset[0], preset[1], None
     first, last = typed
     if first is None or last is None:
-        return days, first, last, "a custom period needs both dates, From and To"
+        return days, first, last, _("a custom period needs both dates, From and To")
     if first > last:
-        return (
-            days,
-            first,
-            last,
-            f"From ({first.isoformat()}) is after To ({last.isoformat()}): "
-            "choose a From date on or before the To date",
+        reversed_ = Text(
+            "From ({first}) is after To ({last}): choose a From date on or before the To date",
+            first=first.isoformat(),
+            last=last.isoformat(),
         )
+        return days, first, last, str(reversed_)
     return days, first, last, None
 
 
@@ -75,26 +77,27 @@ async def dashboard(
     """One agent's figures (the workspace), or every agent's together (admins: agents=all)."""
     everyone = agents == "all"
     if everyone and not scope.user.is_admin:
-        raise HTTPException(404, detail="only administrators see the figures of all agents")
+        raise HTTPException(404, detail=_("only administrators see the figures of all agents"))
     viewer = await resolve_viewer(request)
-    # One workspace's days follow the viewer's time zone; all agents' come from the UTC rollup.
-    zone = "UTC" if everyone else viewer.time_zone
-    today = datetime.now(UTC).astimezone(viewer.tz if zone != "UTC" else UTC).date()
-    days, first, last, error = period(days, start, end, today)
     data = None
-    if error is None:
-        assert first is not None and last is not None
-        async with request.app.state.reads.connection("dashboard") as conn:
+    async with request.app.state.reads.connection("dashboard") as conn:
+        # Days follow the viewer's time zone, counted live from the agents' tables; all agents'
+        # beyond MAX_LIVE_AGENTS come from the shared rollup, which keeps UTC days (the page
+        # says so).
+        targets = (
+            await all_agents.few_agents(conn, reports.MAX_LIVE_AGENTS)
+            if everyone
+            else [scope.tables]
+        )
+        zone = viewer.time_zone if targets is not None else "UTC"
+        today = datetime.now(UTC).astimezone(viewer.tz if zone != "UTC" else UTC).date()
+        days, first, last, error = period(days, start, end, today)
+        if error is None:
+            assert first is not None and last is not None
             try:
-                if everyone:  # from the shared rollup, as of each agent's last count
-                    data = await all_agents.report(conn, start=first, end=last)
-                else:
-                    data = await reports.report(
-                        conn, targets=[scope.tables], start=first, end=last, zone=zone
-                    )
-                    data["members"] = await member_reports.member_figures(
-                        conn, tables=scope.tables, start=first, end=last
-                    )
+                data = await _figures(
+                    conn, scope, targets, everyone=everyone, start=first, end=last, zone=zone
+                )
             except reports.ReportError as exc:
                 error = str(exc)
     common: dict[str, Any] = dict(
@@ -108,6 +111,7 @@ async def dashboard(
         periods=PERIODS,
         error=error,
         zone=zone,
+        max_live_agents=reports.MAX_LIVE_AGENTS,
     )
     if data is None:  # the form with its error, inside the layout
         return await render(request, "dashboard.html", status_code=400, data=None, **common)
@@ -121,6 +125,29 @@ async def dashboard(
         duration=duration,
         **common,
     )
+
+
+async def _figures(
+    conn: Any,
+    scope: AgentScope,
+    targets: list[AgentTables] | None,
+    *,
+    everyone: bool,
+    start: date,
+    end: date,
+    zone: str,
+) -> dict[str, Any]:
+    """The figures of the workspace, or of all agents (`targets` None: the shared rollup, as of
+    each agent's last count)."""
+    if targets is None:
+        return await all_agents.report(conn, start=start, end=end)
+    data = await reports.report(conn, targets=targets, start=start, end=end, zone=zone)
+    data["as_of"] = None  # counted now
+    if not everyone:
+        data["members"] = await member_reports.member_figures(
+            conn, tables=scope.tables, start=start, end=end, zone=zone
+        )
+    return data
 
 
 def _chart(data: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from wacrm.accounts.deps import CurrentUser
 from wacrm.hooks import service as hooks
+from wacrm.i18n.text import Text
 from wacrm.web.admin import web_admin
 from wacrm.web.deps import list_agents
 from wacrm.web.templating import render
@@ -16,9 +17,9 @@ from wacrm.web.templating import render
 router = APIRouter(prefix="/admin/integrations", include_in_schema=False)
 EndpointId = Path(..., ge=1, le=2**63 - 1)
 DONE = {
-    "saved": "Endpoint saved.",
-    "deleted": "Endpoint deleted.",
-    "replayed": "The event is queued for delivery again.",
+    "saved": Text("Endpoint saved."),
+    "deleted": Text("Endpoint deleted."),
+    "replayed": Text("The event is queued for delivery again."),
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -11,8 +11,11 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Reques
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from psycopg import AsyncConnection
 
+from wacrm import i18n
 from wacrm.accounts import service as accounts
 from wacrm.accounts.deps import AgentScope
+from wacrm.i18n import gettext as _
+from wacrm.i18n.labels import N_, order_status_text
 from wacrm.i18n.text import Text
 from wacrm.orders import money
 from wacrm.orders import queries as order_queries
@@ -26,13 +29,14 @@ router = APIRouter(include_in_schema=False)
 OrderId = Path(..., ge=1, le=2**31 - 1)
 ItemId = Path(..., ge=1, le=2**31 - 1)
 PAGE = 50
+DAY_FIELDS = {"from": N_("From"), "to": N_("To")}
 DONE = {
-    "created": "Order created.",
-    "added": "Item added.",
-    "saved": "Item saved.",
-    "removed": "Item removed.",
-    "status": "Status changed.",
-    "details": "Notes and address saved.",
+    "created": Text("Order created."),
+    "added": Text("Item added."),
+    "saved": Text("Item saved."),
+    "removed": Text("Item removed."),
+    "status": Text("Status changed."),
+    "details": Text("Notes and address saved."),
 }
 
 
@@ -43,15 +47,17 @@ def parse_day(value: str, field: str) -> date | None:
     try:
         return date.fromisoformat(value.strip())
     except ValueError as exc:
-        raise HTTPException(400, detail=f"{field} must be a date like 2026-01-31") from exc
+        detail = Text("{field} must be a date like 2026-01-31", field=Text(DAY_FIELDS[field]))
+        raise HTTPException(400, detail=str(detail)) from exc
 
 
 def day_range(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
-    """Inclusive days as a half-open UTC instant range."""
-    lo = datetime.combine(start, time(), UTC) if start else None
-    hi = datetime.combine(end + timedelta(days=1), time(), UTC) if end else None
+    """Inclusive days of the viewer's time zone as a half-open instant range."""
+    zone = i18n.viewer().tz
+    lo = datetime.combine(start, time(), zone) if start else None
+    hi = datetime.combine(end + timedelta(days=1), time(), zone) if end else None
     if lo and hi and lo >= hi:
-        raise HTTPException(400, detail="the start date must not be after the end date")
+        raise HTTPException(400, detail=_("the start date must not be after the end date"))
     return lo, hi
 
 
@@ -66,12 +72,26 @@ class Filters:
         q: str = Query("", max_length=200),
     ) -> None:
         if status and status not in STATUSES:
-            raise HTTPException(
-                400, detail=f"unknown status {status!r}: use one of {', '.join(STATUSES)}"
+            detail = Text(
+                "unknown status {status}: use one of {statuses}",
+                status=repr(status),
+                statuses=[order_status_text(s) for s in STATUSES],
             )
+            raise HTTPException(400, detail=str(detail))
         self.status, self.q = status, q.strip()
         self.start, self.end = parse_day(start, "from"), parse_day(end, "to")
-        self.created_from, self.created_to = day_range(self.start, self.end)
+        if self.start and self.end and self.start > self.end:
+            raise HTTPException(400, detail=_("the start date must not be after the end date"))
+
+    @property
+    def created_from(self) -> datetime | None:
+        """The first instant of the From day in the viewer's zone (read in the route: the
+        signed-in user's saved zone applies by then)."""
+        return day_range(self.start, None)[0]
+
+    @property
+    def created_to(self) -> datetime | None:
+        return day_range(None, self.end)[1]
 
     def query(self, **extra: Any) -> str:
         values = {

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from wacrm.accounts.deps import AgentScope
 from wacrm.canned import service as canned
 from wacrm.conversations import labels as label_service
+from wacrm.i18n.text import Text
 from wacrm.members import service as members
 from wacrm.web.deps import web_workspace
 from wacrm.web.templating import render
@@ -19,12 +20,12 @@ from wacrm.web.templating import render
 router = APIRouter(include_in_schema=False)
 ItemId = Path(..., ge=1, le=2**63 - 1)
 DONE = {
-    "member-added": "Member added.",
-    "member-removed": "Member removed; their conversations are unassigned.",
-    "auto": "Auto-assignment saved.",
-    "available": "Your availability is saved.",
-    "label": "Labels saved.",
-    "canned": "Canned responses saved.",
+    "member-added": Text("Member added."),
+    "member-removed": Text("Member removed; their conversations are unassigned."),
+    "auto": Text("Auto-assignment saved."),
+    "available": Text("Your availability is saved."),
+    "label": Text("Labels saved."),
+    "canned": Text("Canned responses saved."),
 }
 
 
