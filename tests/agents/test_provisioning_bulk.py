@@ -109,6 +109,78 @@ async def test_create_agents_in_batches(conn) -> None:
         assert await _fingerprint(conn, agent) == expected, agent["agent_prefix"]
 
 
+async def test_create_agents_in_several_sessions(db_url: str, conn) -> None:
+    """Three sessions take batches in turn: every agent made once, each one's tables complete."""
+    admin = await make_user(conn)
+    opened: list[psycopg.AsyncConnection[Any]] = []
+
+    async def connect() -> psycopg.AsyncConnection[Any]:
+        opened.append(
+            await psycopg.AsyncConnection.connect(db_url, row_factory=dict_row, autocommit=True)
+        )
+        return opened[-1]
+
+    batches: list[int] = []
+    made = await create_agents(
+        conn,
+        created_by=admin,
+        specs=[AgentSpec() for _ in range(10)] + [AgentSpec(prefix="agt_par")],
+        batch_size=2,
+        sessions=3,
+        connect=connect,
+        on_batch=lambda rows: batches.append(len(rows)),
+    )
+    assert len(opened) == 2 and all(c.closed for c in opened)
+    assert sorted(batches) == [1, 2, 2, 2, 2, 2]
+    assert [a["id"] for a in made] == sorted(a["id"] for a in made)
+    assert len({a["id"] for a in made}) == 11
+    single = await create_agent(conn, created_by=admin)
+    expected = await _fingerprint(conn, single)
+    for agent in made:
+        assert await _fingerprint(conn, agent) == expected, agent["agent_prefix"]
+    with pytest.raises(ValueError, match="connect"):
+        await create_agents(conn, created_by=admin, specs=[AgentSpec()], sessions=2)
+
+
+async def test_a_new_agents_own_tables_take_no_lock_on_shared_tables(conn) -> None:
+    """Phase 1 (migration 0105) leaves `agents` and `workspace_labels` alone; phase 2 links them."""
+    admin = await make_user(conn)
+    cur = await conn.execute("SELECT * FROM wacrm_agent_template()")
+    tpl = await cur.fetchone()
+    shared = tpl["statements"][len(tpl["statements"]) - tpl["shared_statements"] :]
+    assert sorted(s.split(" REFERENCES ")[1].split("(")[0] for s in shared) == [
+        "agents",
+        "workspace_labels",
+    ]
+    async with conn.transaction():
+        cur = await conn.execute("SELECT nextval('agents_id_seq') AS id")
+        agent_id = (await cur.fetchone())["id"]
+        await conn.execute(
+            "SELECT wacrm_create_agent_tables(%s, %s, %s)",
+            (f"agt_{agent_id}", agent_id, tpl["steps_key"]),
+        )
+        cur = await conn.execute(
+            """SELECT relation::regclass::text AS rel, mode FROM pg_locks
+               WHERE pid = pg_backend_pid() AND relation IN ('agents'::regclass,
+                     'workspace_labels'::regclass)"""
+        )
+        assert await cur.fetchall() == []
+        await conn.execute(
+            "INSERT INTO agents (id, agent_prefix, created_by, schema_version)"
+            " VALUES (%s, %s, %s, %s)",
+            (agent_id, f"agt_{agent_id}", admin, max(tpl["steps"])),
+        )
+        cur = await conn.execute(
+            "SELECT wacrm_attach_agent_tables(%s, %s) AS v", (agent_id, tpl["steps_key"])
+        )
+        assert (await cur.fetchone())["v"] == max(tpl["steps"])
+    cur = await conn.execute("SELECT * FROM agents WHERE id = %s", (agent_id,))
+    two_phased = await cur.fetchone()
+    assert await _fingerprint(conn, two_phased) == await _fingerprint(
+        conn, await create_agent_by_steps(conn, created_by=admin)
+    )
+
+
 async def test_create_agents_sizes_batches_by_locks(conn) -> None:
     admin = await make_user(conn)
     batches: list[int] = []

@@ -8,7 +8,14 @@ from typing import Any
 
 import typer
 
-from wacrm.cli.common import console, emit, fail, run_with_connection
+from wacrm.cli.common import (
+    console,
+    database_url,
+    emit,
+    fail,
+    open_connection,
+    run_with_connection,
+)
 
 user_app = typer.Typer(help="Users (admins and agents).", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
@@ -140,6 +147,12 @@ def agent_import(
         min=1,
         help="Agents per transaction (default: sized by the locks held).",
     ),
+    sessions: int = typer.Option(
+        3,
+        "--sessions",
+        min=1,
+        help="Database sessions making agents at once (their commits stay one at a time).",
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Create many agents at once: every row checked first, then many agents per transaction."""
@@ -156,7 +169,13 @@ def agent_import(
         specs, admin_id = await _agent_specs(conn, rows)
         started = time.perf_counter()
         await create_agents(
-            conn, created_by=admin_id, specs=specs, batch_size=batch_size, on_batch=created.extend
+            conn,
+            created_by=admin_id,
+            specs=specs,
+            batch_size=batch_size,
+            on_batch=created.extend,
+            sessions=sessions,
+            connect=lambda: open_connection(database_url(migrate_first=False)),
         )
         return time.perf_counter() - started
 

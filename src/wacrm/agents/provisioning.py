@@ -8,8 +8,9 @@ only inserts rows, checks them, and calls the database.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -106,42 +107,67 @@ async def _takeover_versions(conn: AsyncConnection[Any], prefixes: list[str]) ->
     return {r["p"]: r["version"] for r in await cur.fetchall() if r["version"]}
 
 
+async def _template(conn: AsyncConnection[Any]) -> dict[str, Any] | None:
+    """The template of the current steps if new agents can be made from it in two phases."""
+    cur = await conn.execute(
+        "SELECT steps_key, steps, shared_statements FROM wacrm_agent_template()"
+        " WHERE statements IS NOT NULL AND shared_statements IS NOT NULL"
+    )
+    row = await cur.fetchone()
+    return dict(row) if row else None
+
+
 async def _provision(
     conn: AsyncConnection[Any], created_by: UUID, specs: Sequence[AgentSpec], currency: str
 ) -> list[dict[str, Any]]:
-    """Insert and provision `specs` in the caller's transaction, under the provisioning lock."""
-    # One provisioning at a time: two at once deadlocked on the foreign keys to `agents`
-    # (each step takes locks on shared tables in its own order); held until commit.
-    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (PROVISIONING_LOCK,))
-    await _check_database(conn, specs)
+    """Insert and provision `specs` in the caller's transaction.
+
+    New agents are made in two phases (migration 0105): their own tables first, outside the
+    provisioning lock (other sessions may provision at the same time), then under it their agents
+    rows and the foreign keys to the tables all agents share. Tables taken over, or steps without
+    a usable template, go through `wacrm_provision_agent` under the lock.
+    """
     takeover = await _takeover_versions(conn, [s.prefix for s in specs if s.prefix is not None])
+    tpl = await _template(conn)
     cur = await conn.execute(
         "SELECT nextval('agents_id_seq') AS id FROM generate_series(1, %s)", (len(specs),)
     )
     ids = [r["id"] for r in await cur.fetchall()]
-    # New agents are inserted at the step their tables will have: a later UPDATE of an agents row
+    prefixes = [s.prefix or f"agt_{i}" for i, s in zip(ids, specs, strict=True)]
+    fresh = [i for i, s in zip(ids, specs, strict=True) if tpl and s.prefix not in takeover]
+    if fresh:
+        try:
+            async with conn.transaction():  # a savepoint: on a name taken, say by whom
+                await conn.execute(
+                    "SELECT count(wacrm_create_agent_tables(p, id, %s))"
+                    " FROM unnest(%s::text[], %s::bigint[]) AS x(p, id)",
+                    (tpl["steps_key"] if tpl else None, *_pairs(ids, prefixes, set(fresh))),
+                )
+        except (psycopg.errors.DuplicateTable, psycopg.errors.UniqueViolation):
+            # an agent made meanwhile with one of these prefixes: 409; else a table that is
+            # no agent's holds the name, and its error says which
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (PROVISIONING_LOCK,))
+            await _check_database(conn, specs)
+            raise
+    # One provisioning at a time from here: two at once deadlocked on the foreign keys to `agents`
+    # (each takes locks on shared tables in its own order); held until commit.
+    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (PROVISIONING_LOCK,))
+    await _check_database(conn, specs)
+    # Agents are inserted at the step their tables will have: a later UPDATE of an agents row
     # would run the foreign-key triggers of every agent.
-    cur = await conn.execute(
-        "SELECT coalesce((SELECT max(s) FROM unnest(t.steps) s), 0) AS v"
-        " FROM wacrm_agent_template() t WHERE t.statements IS NOT NULL"
-    )
-    row = await cur.fetchone()
-    fresh_version = row["v"] if row else 0
+    newest = max(tpl["steps"]) if tpl else await _fallback_version(conn)
     try:
         await conn.execute(
             """INSERT INTO agents (id, agent_prefix, user_id, created_by, schema_version, default_currency)
-               SELECT s.id, coalesce(s.prefix, 'agt_' || s.id), s.user_id, %s, s.version, s.currency
+               SELECT s.id, s.prefix, s.user_id, %s, s.version, s.currency
                FROM unnest(%s::bigint[], %s::text[], %s::uuid[], %s::int[], %s::text[])
                     AS s(id, prefix, user_id, version, currency)""",
             (
                 created_by,
                 ids,
-                [s.prefix for s in specs],
+                prefixes,
                 [s.user_id for s in specs],
-                [
-                    takeover.get(s.prefix, fresh_version) if s.prefix else fresh_version
-                    for s in specs
-                ],
+                [takeover.get(s.prefix, newest) if s.prefix else newest for s in specs],
                 [s.default_currency or currency for s in specs],
             ),
         )
@@ -156,14 +182,33 @@ async def _provision(
                     aid=sql.Literal(agent_id),
                 )
             )
-    # New agents: tables in their final shape from the template of the current steps (built
-    # once per set of steps, checked against an agent made by the steps); taken-over tables: the
-    # steps. Agent after agent in id order.
-    await conn.execute(
-        "SELECT count(wacrm_provision_agent(id)) FROM unnest(%s::bigint[]) AS id", (ids,)
-    )
+    if fresh:
+        await conn.execute(
+            "SELECT count(wacrm_attach_agent_tables(id, %s)) FROM unnest(%s::bigint[]) AS id",
+            (tpl["steps_key"] if tpl else None, fresh),
+        )
+    rest = [i for i in ids if i not in set(fresh)]
+    if rest:  # taken over (the steps), or no usable template: agent after agent in id order
+        await conn.execute(
+            "SELECT count(wacrm_provision_agent(id)) FROM unnest(%s::bigint[]) AS id", (rest,)
+        )
     cur = await conn.execute("SELECT * FROM agents WHERE id = ANY(%s) ORDER BY id", (ids,))
     return [dict(r) for r in await cur.fetchall()]
+
+
+def _pairs(ids: list[int], prefixes: list[str], keep: set[int]) -> tuple[list[str], list[int]]:
+    chosen = [(p, i) for i, p in zip(ids, prefixes, strict=True) if i in keep]
+    return [p for p, _ in chosen], [i for _, i in chosen]
+
+
+async def _fallback_version(conn: AsyncConnection[Any]) -> int:
+    """The step new agents are inserted at when their tables are made by `wacrm_provision_agent`."""
+    cur = await conn.execute(
+        "SELECT coalesce((SELECT max(s) FROM unnest(t.steps) s), 0) AS v"
+        " FROM wacrm_agent_template() t WHERE t.statements IS NOT NULL"
+    )
+    row = await cur.fetchone()
+    return int(row["v"]) if row else 0
 
 
 async def _one(conn: AsyncConnection[Any], query: str) -> int:
@@ -199,6 +244,9 @@ async def create_agent(
     return agent
 
 
+Connect = Callable[[], Awaitable[AsyncConnection[Any]]]
+
+
 async def create_agents(
     conn: AsyncConnection[Any],
     *,
@@ -206,6 +254,8 @@ async def create_agents(
     specs: Sequence[AgentSpec],
     batch_size: int | None = None,
     on_batch: Callable[[list[dict[str, Any]]], None] | None = None,
+    sessions: int = 1,
+    connect: Connect | None = None,
 ) -> list[dict[str, Any]]:
     """Create many agents (dict-row connection): checked first, then provisioned in batches.
 
@@ -213,6 +263,8 @@ async def create_agents(
     `batch_size`, a batch holds at most a quarter of the server's lock table (sized from the locks
     the previous batch held). Inside a caller's transaction everything is one batch. If a batch
     fails, the batches before it stay created (`on_batch` is called with each committed batch).
+    With `sessions` > 1, that many connections (`conn` and more from `connect`, closed at the
+    end) take batches in turn: their tables are built at the same time, their commits one by one.
     """
     specs = list(specs)
     _check_list(specs)
@@ -228,19 +280,65 @@ async def create_agents(
         if on_batch:
             on_batch(made)
         return made
-    capacity = await _one(conn, CAPACITY_SQL)
-    size = batch_size or FIRST_BATCH
-    made = []
-    while len(made) < len(specs):
-        batch = specs[len(made) : len(made) + size]
-        async with conn.transaction():
-            rows = await _provision(conn, created_by, batch, currency)
-            if batch_size is None:
-                held = await _one(conn, HELD_SQL)
-                size = next_batch_size(
-                    capacity=capacity, held=held, done=len(batch), largest=LARGEST_BATCH
-                )
-        made.extend(rows)
-        if on_batch:
-            on_batch(rows)
-    return made
+    if sessions > 1 and connect is None:
+        raise ValueError("several sessions need `connect`")
+    async with conn.transaction():
+        await _template(conn)  # built now if missing, not by sessions racing
+    run = _BatchRun(
+        specs=specs,
+        created_by=created_by,
+        currency=currency,
+        batch_size=batch_size,
+        capacity=await _one(conn, CAPACITY_SQL) // max(1, sessions),
+        on_batch=on_batch,
+    )
+    others = [await connect() for _ in range(sessions - 1)] if connect else []
+    try:
+        outcomes = await asyncio.gather(
+            *(run.work(c) for c in [conn, *others]), return_exceptions=True
+        )
+    finally:
+        for other in others:
+            await other.close()
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return sorted(run.made, key=lambda a: a["id"])
+
+
+@dataclass
+class _BatchRun:
+    """Batches of one create_agents call, taken in turn by its sessions."""
+
+    specs: list[AgentSpec]
+    created_by: UUID
+    currency: str
+    batch_size: int | None
+    capacity: int
+    on_batch: Callable[[list[dict[str, Any]]], None] | None
+    taken: int = 0
+    failed: bool = False
+    made: list[dict[str, Any]] = field(default_factory=list)
+
+    async def work(self, conn: AsyncConnection[Any]) -> None:
+        size = self.batch_size or FIRST_BATCH
+        while not self.failed and self.taken < len(self.specs):
+            batch = self.specs[self.taken : self.taken + size]
+            self.taken += len(batch)
+            try:
+                async with conn.transaction():
+                    rows = await _provision(conn, self.created_by, batch, self.currency)
+                    if self.batch_size is None:
+                        held = await _one(conn, HELD_SQL)
+                        size = next_batch_size(
+                            capacity=self.capacity,
+                            held=held,
+                            done=len(batch),
+                            largest=LARGEST_BATCH,
+                        )
+            except BaseException:
+                self.failed = True
+                raise
+            self.made.extend(rows)
+            if self.on_batch:
+                self.on_batch(rows)

@@ -65,12 +65,17 @@ def run_with_connection(fn: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T
     url = database_url()
 
     async def runner() -> T:
-        async with await psycopg.AsyncConnection.connect(
-            url, row_factory=dict_row, autocommit=True, **connect_kwargs()
-        ) as conn:
+        async with await open_connection(url) as conn:
             return await fn(conn)
 
     return asyncio.run(runner())
+
+
+async def open_connection(url: str) -> psycopg.AsyncConnection[Any]:
+    """An autocommit async connection (dict rows), as the CLI's commands use."""
+    return await psycopg.AsyncConnection.connect(
+        url, row_factory=dict_row, autocommit=True, **connect_kwargs()
+    )
 
 
 def emit(data: dict[str, Any], as_json: bool, human: str) -> None:
