@@ -93,32 +93,57 @@ async def seed_team(url: str, agent_id: int) -> dict[str, Any]:
             )
         for table in ("customers", "conversation_labels", "notes"):
             await conn.execute(t.query("ANALYZE {" + table + "}"))
+        # as the worker's fold (every 30 s) and autovacuum leave the kept counts after a bulk
+        # change: the state above changed 50,000 conversations one row trigger at a time
+        await conn.execute("SELECT wacrm_fold_conversation_counts()")
+        await conn.execute("VACUUM ANALYZE conversation_counts")
     return {"owner": people[0], "tables": t}
 
 
-def _cases(conn: Any, t: Any, owner: Any, vip: int, rare: int) -> dict[str, Any]:
+COMPARISONS = {"label_vip_sorted"}  # the strategy not chosen, for comparison: no target
+
+
+async def _cases(conn: Any, t: Any, owner: Any, labels: dict[str, int]) -> dict[str, Any]:
     from wacrm.conversations import filters, service
 
-    def page(**team: Any) -> Any:
-        return lambda: service.inbox(conn, tables=t, team=filters.TeamFilter(me=owner, **team))
+    vip, rare = labels["vip"], labels["wholesale"]
+
+    async def team(**given: Any) -> Any:
+        """The filter as a request makes it (its label's strategy from the kept counts)."""
+        return await filters.label_strategy(
+            conn, tables=t, team=filters.TeamFilter(me=owner, **given)
+        )
+
+    async def page(**given: Any) -> Any:
+        chosen = await team(**given)
+        return lambda: service.inbox(conn, tables=t, team=chosen)
 
     return {
         "baseline_no_team_filter": lambda: service.inbox(conn, tables=t),
-        "status_open": page(),
-        "status_resolved": page(status="resolved"),
-        "status_pending": page(status="pending"),
-        "assignee_me": page(assignee="me"),
-        "unassigned": page(assignee="none"),
-        "assignee_me_all_statuses": page(status="all", assignee="me"),
-        "label_vip": page(label_id=vip, label_dense=True),
-        "label_vip_all_statuses": page(status="all", label_id=vip, label_dense=True),
-        "label_vip_sorted": page(label_id=vip),  # the other strategy, for comparison
-        "label_wholesale": page(status="all", label_id=rare),
-        "label_choice": lambda: filters.label_dense(conn, tables=t, label_id=vip),
-        "mentions": page(status="all", mentioned=True),
+        "status_open": await page(),
+        "status_resolved": await page(status="resolved"),
+        "status_pending": await page(status="pending"),
+        "assignee_me": await page(assignee="me"),
+        "unassigned": await page(assignee="none"),
+        "assignee_me_all_statuses": await page(status="all", assignee="me"),
+        "label_vip": await page(label_id=vip),
+        "label_vip_all_statuses": await page(status="all", label_id=vip),
+        "label_vip_mine": await page(assignee="me", label_id=vip),
+        "label_vip_sorted": lambda: service.inbox(
+            conn, tables=t, team=filters.TeamFilter(me=owner, label_id=vip)
+        ),
+        "label_followup_all_statuses": await page(status="all", label_id=labels["follow-up"]),
+        "label_wholesale": await page(status="all", label_id=rare),
+        "label_choice": lambda: filters.label_strategy(
+            conn, tables=t, team=filters.TeamFilter(me=owner, label_id=vip)
+        ),
+        "mentions": await page(status="all", mentioned=True),
         "counts": lambda: filters.status_counts(conn, tables=t, team=filters.TeamFilter(me=owner)),
         "counts_mine": lambda: filters.status_counts(
             conn, tables=t, team=filters.TeamFilter(me=owner, assignee="me")
+        ),
+        "counts_mine_vip": lambda: filters.status_counts(
+            conn, tables=t, team=filters.TeamFilter(me=owner, assignee="me", label_id=vip)
         ),
     }
 
@@ -129,9 +154,11 @@ async def measure(url: str, agent_id: int, owner: Any, t: Any, runs: int) -> dic
     async with await psycopg.AsyncConnection.connect(
         url, row_factory=dict_row, autocommit=True
     ) as conn:
-        vip = await filters.label_id(conn, agent_id=agent_id, name="vip")
-        rare = await filters.label_id(conn, agent_id=agent_id, name="wholesale")
-        cases = _cases(conn, t, owner, vip, rare)
+        labels = {
+            name: await filters.label_id(conn, agent_id=agent_id, name=name)
+            for name in ("vip", "follow-up", "wholesale")
+        }
+        cases = await _cases(conn, t, owner, labels)
         out: dict[str, Any] = {}
         for name, call in cases.items():
             samples = []
@@ -172,6 +199,9 @@ def http(base: str, token: str, email: str, runs: int) -> dict[str, Any]:
         out["web_inbox_mine_vip"] = _timed(
             client, "/inbox", {"assignee": "me", "label": "vip"}, runs
         )
+        # fifty conversations rendered (the seeded VIPs with the owner are none of them open)
+        out["web_inbox_open"] = _timed(client, "/inbox", {}, runs)
+        out["web_inbox_vip"] = _timed(client, "/inbox", {"label": "vip"}, runs)
     return out
 
 
@@ -202,9 +232,10 @@ def run(server: env.Server, size_name: str = "full") -> dict[str, Any]:
             f"Team inbox DB p95, {case} ({n})",
             f["p95_ms"],
             "ms",
-            5,
-            "<=",
-            note=f"p50 {f['p50_ms']} ms",
+            None if case in COMPARISONS else 5,
+            None if case in COMPARISONS else "<=",
+            note=f"p50 {f['p50_ms']} ms"
+            + (", not a path the inbox takes" if case in COMPARISONS else ""),
         )
         for case, f in out["database"].items()
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from psycopg import sql
 
 from tests.conversations.factory import new_agent
-from wacrm.conversations.filters import TeamFilter, label_dense, team_select, team_where
+from wacrm.conversations.filters import TeamFilter, label_strategy, team_select, team_where
 from wacrm.conversations.service import _INBOX_SQL, NOT_REACTION
 
 
@@ -52,8 +52,21 @@ async def test_team_filters_read_their_indexes(conn):
     )
     for table in ("customers", "conversation_labels"):
         await conn.execute(t.query("ANALYZE {" + table + "}"))
-    assert await label_dense(conn, tables=t, label_id=vip)
-    assert not await label_dense(conn, tables=t, label_id=rare)
+    # from the kept counts: walk the order for a label on many conversations, sort a rare one's,
+    # and nothing to read when none has the label with the status asked for
+    chosen = await label_strategy(conn, tables=t, team=TeamFilter(me=owner, label_id=vip))
+    assert chosen.label_dense and not chosen.nothing
+    chosen = await label_strategy(conn, tables=t, team=TeamFilter(me=owner, label_id=rare))
+    assert not chosen.label_dense and not chosen.nothing
+    await conn.execute(
+        t.query(
+            "UPDATE {customers} SET conversation_status = 'resolved'"
+            " WHERE id IN (SELECT customer_id FROM {conversation_labels} WHERE label_id = %s)"
+        ),
+        (rare,),
+    )
+    chosen = await label_strategy(conn, tables=t, team=TeamFilter(me=owner, label_id=rare))
+    assert chosen.nothing and (await _plan(conn, t, chosen)).count("One-Time Filter: false") >= 1
     customers = f"{t.prefix}_customers"
     cases = {
         "status": (TeamFilter(me=owner, status="resolved"), "_status_activity_idx"),

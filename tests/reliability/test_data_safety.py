@@ -171,6 +171,12 @@ async def test_backup_drop_restore_is_identical(conn: Any, tmp_path: Path) -> No
     for mid in ids["messages"]:
         assert await store.get(media_key(agent["id"], mid)) == f"bytes of {mid}".encode()
     await check_totals(conn, prefix=agent["agent_prefix"])
+    # the inbox's kept counts (rebuilt: the tables were loaded with their triggers off)
+    cur = await conn.execute(
+        "SELECT sum(n) AS n FROM conversation_counts WHERE agent_id = %s AND label_id = 0",
+        (agent["id"],),
+    )
+    assert (await cur.fetchone())["n"] == len(before[f"{agent['agent_prefix']}_customers"]) > 0
 
     # the restored agent works: new rows get fresh ids, totals follow items again
     t = ids["agent"]["tables"]

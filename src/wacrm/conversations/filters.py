@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
@@ -25,6 +25,7 @@ class TeamFilter:
     label_id: int | None = None
     mentioned: bool = False
     label_dense: bool = False  # the label is on many conversations: walk the activity order
+    nothing: bool = False  # the kept counts say no conversation has the label, status and assignee
 
 
 class FilterError(ValueError):
@@ -65,30 +66,53 @@ async def label_id(conn: AsyncConnection[Any], *, agent_id: int, name: str) -> i
     return int(row["id"])
 
 
-DENSE_SHARE = 40  # a label on at least 1/40 of the customers (and 200) is "dense"
+# A row walked in the inbox's order (an index entry, a probe of the label's key) costs about a
+# third of a row fetched by id and sorted (docs/performance.md, "Team inbox filters").
+WALK_ROW_COST = 3
+
+_LABEL_COUNTS_SQL = """
+SELECT coalesce(sum(n) FILTER (WHERE label_id = %(label)s AND {match}), 0) AS labelled,
+       coalesce(sum(n) FILTER (WHERE label_id = 0 AND {match}), 0) AS walked,
+       coalesce(sum(n) FILTER (WHERE label_id = %(label)s), 0) AS label_total
+FROM conversation_counts WHERE agent_id = %(agent)s AND label_id IN (0, %(label)s)
+"""
 
 
-async def label_dense(conn: AsyncConnection[Any], *, tables: AgentTables, label_id: int) -> bool:
-    """Whether the label is on enough conversations that walking the inbox's order and probing
-    each row finds a page sooner than sorting all of the label's conversations
-    (bench/team_inbox.py). Counts at most the threshold's worth of index entries."""
+async def label_strategy(
+    conn: AsyncConnection[Any], *, tables: AgentTables, team: TeamFilter, limit: int = 50
+) -> TeamFilter:
+    """The filter with its label's way of reading, from the kept counts: walk the inbox's order
+    (probing the label on each row) when that finds a page sooner than fetching and sorting every
+    conversation with the label, and nothing at all when no conversation matches the label, status
+    and assignee (the counts are exact: kept in the transactions that change them)."""
+    if team.label_id is None:
+        return team
+    params: dict[str, Any] = {"agent": tables.agent_id, "label": team.label_id}
+    match = _counts_match(team, params)
     cur = await conn.execute(
-        tables.query(
-            "SELECT greatest(200, (SELECT reltuples FROM pg_class WHERE oid = %(rel)s::regclass)"
-            " / %(share)s)::bigint AS threshold"
-        ),
-        {"rel": f"{tables.prefix}_customers", "share": DENSE_SHARE},
-    )
-    threshold = int((await cur.fetchone() or {"threshold": 200})["threshold"])
-    cur = await conn.execute(
-        tables.query(
-            "SELECT count(*) AS n FROM (SELECT 1 FROM {conversation_labels}"
-            " WHERE label_id = %s LIMIT %s) x"
-        ),
-        (label_id, threshold),
+        _LABEL_COUNTS_SQL.replace("{match}", " AND ".join(match) or "true"), params
     )
     row = await cur.fetchone()
-    return bool(row and row["n"] >= threshold)
+    assert row is not None  # an aggregate without GROUP BY: one row
+    labelled, walked, total = (int(row[k]) for k in ("labelled", "walked", "label_total"))
+    if labelled == 0:
+        return replace(team, label_dense=False, nothing=True)
+    walk = walked * min(1.0, (limit + 1) / labelled)
+    return replace(team, label_dense=walk <= WALK_ROW_COST * total, nothing=False)
+
+
+def _counts_match(team: TeamFilter, params: dict[str, Any]) -> list[str]:
+    """Conditions on conversation_counts rows for the filter's status and assignee."""
+    match = []
+    if team.status != "all":
+        match.append("status = %(status)s")
+        params["status"] = team.status
+    if team.assignee == "none":
+        match.append("assignee_id IS NULL")
+    elif team.assignee is not None:
+        match.append("assignee_id = %(assignee)s")
+        params["assignee"] = team.me if team.assignee == "me" else UUID(team.assignee)
+    return match
 
 
 def team_where(
@@ -96,6 +120,8 @@ def team_where(
 ) -> list[sql.Composable]:
     """Conditions on the customers row `c`; the status and assignee ones use its indexes."""
     where: list[sql.Composable] = []
+    if team.nothing:
+        return [sql.SQL("false")]
     if team.status != "all":
         where.append(sql.SQL(STATUS_EXPR + " = %(t_status)s"))
         params["t_status"] = team.status
@@ -158,20 +184,49 @@ def team_columns(row: dict[str, Any]) -> dict[str, Any]:
 async def status_counts(
     conn: AsyncConnection[Any], *, tables: AgentTables, team: TeamFilter
 ) -> dict[str, int]:
-    """How many conversations each status has, under the same assignee/label/mention filters."""
+    """How many conversations each status has, under the same assignee/label/mention filters:
+    from the kept counts (migration 0115) unless mentions are asked for (a member's few)."""
+    if team.mentioned:
+        return await _counted(conn, tables=tables, team=team)
+    params: dict[str, Any] = {"agent": tables.agent_id, "label": team.label_id or 0}
+    match = _counts_match(replace(team, status="all"), params)
+    cur = await conn.execute(
+        "SELECT status, sum(n) AS n FROM conversation_counts"
+        " WHERE agent_id = %(agent)s AND label_id = %(label)s"
+        + "".join(" AND " + m for m in match)
+        + " GROUP BY status",
+        params,
+    )
+    return _by_status(await cur.fetchall())
+
+
+async def _counted(
+    conn: AsyncConnection[Any], *, tables: AgentTables, team: TeamFilter
+) -> dict[str, int]:
     params: dict[str, Any] = {}
-    where = team_where(tables, TeamFilter(**{**team.__dict__, "status": "all"}), params)
+    where = team_where(tables, replace(team, status="all", nothing=False), params)
     query = tables.query(
         "SELECT " + STATUS_EXPR + " AS status, count(*) AS n FROM {customers} c WHERE {where}"
         " GROUP BY 1",
         where=sql.SQL(" AND ").join(where) if where else sql.SQL("true"),
     )
     cur = await conn.execute(query, params)
+    return _by_status(await cur.fetchall())
+
+
+def _by_status(rows: list[dict[str, Any]]) -> dict[str, int]:
     counts = dict.fromkeys(STATUS_FILTERS[:-1], 0)
-    for r in await cur.fetchall():
-        counts[r["status"]] = r["n"]
+    for r in rows:
+        counts[r["status"]] = int(r["n"])
     counts["all"] = sum(counts.values())
     return counts
+
+
+async def fold_counts(conn: AsyncConnection[Any]) -> int:
+    """Sum each key's rows of the kept counts into one (the periodic job); rows folded."""
+    cur = await conn.execute("SELECT wacrm_fold_conversation_counts() AS n")
+    row = await cur.fetchone()
+    return int(row["n"]) if row else 0
 
 
 async def team_filter_of(
@@ -186,13 +241,11 @@ async def team_filter_of(
 ) -> TeamFilter:
     """The checked filters of a request (FilterError names the bad one)."""
     found = await label_id(conn, agent_id=tables.agent_id, name=label) if label else None
-    return TeamFilter(
+    team = TeamFilter(
         me=me,
         status=parse_status(status),
         assignee=parse_assignee(assignee),
         label_id=found,
         mentioned=mentions,
-        label_dense=(
-            await label_dense(conn, tables=tables, label_id=found) if found is not None else False
-        ),
     )
+    return await label_strategy(conn, tables=tables, team=team)

@@ -198,6 +198,8 @@ async def restore_agent(
             created = await _restore_agent_row(conn, manifest, member, prefix, agent_id)
             await _restore_tables(conn, manifest, member, prefix, created)
             await _restore_shared(conn, manifest, member)
+            # the tables were loaded with their triggers off: the inbox's counts are counted
+            await conn.execute("SELECT wacrm_recount_conversations(%s, %s)", (prefix, agent_id))
             await check_totals(conn, prefix=prefix)
         if media_root is not None:
             folder = media_root / str(agent_id)

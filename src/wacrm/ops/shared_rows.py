@@ -21,8 +21,9 @@ WHERE c.contype = 'f' AND c.confrelid = 'agents'::regclass AND c.confdeltype = '
 ORDER BY 1
 """
 
-# Rebuilt by the restore itself (the per-agent steps it applies), never loaded from a backup.
-_REBUILT = {"agent_schema_applied"}
+# Rebuilt by the restore itself (the per-agent steps it applies, the counts of the restored
+# conversations), never loaded from a backup.
+_REBUILT = {"agent_schema_applied", "conversation_counts"}
 
 _REFERENCES = """
 SELECT c.conrelid::regclass::text AS child, c.confrelid::regclass::text AS parent
