@@ -82,3 +82,32 @@ async def test_member_figures_api_and_dashboard(client, conn):
         "/api/v1/reports/members", params={"from": "2026-02-01", "to": "2026-01-01"}, headers=auth
     )
     assert r.status_code == 400
+
+
+async def test_member_figures_count_the_days_of_the_viewers_time_zone(client, conn):
+    owner = await make_agent_user(conn, "owner@example.com")
+    tables, auth = owner["tables"], bearer(owner["token"])
+    ana = await add_customer(conn, tables, "Ana", phone="+4915100000001")
+    late = datetime(2026, 1, 10, 23, 30, tzinfo=UTC)  # 11 January in Tokyo (UTC+9)
+    await add_message(conn, tables, ana, "hi", at=late - timedelta(minutes=5))
+    await add_message(
+        conn, tables, ana, "yes", direction="outbound", at=late, sent_by=owner["user_id"]
+    )
+
+    async def replies(**params: str) -> int:
+        r = await client.get(
+            "/api/v1/reports/members", params={"from": "2026-01-10", **params}, headers=auth
+        )
+        assert r.status_code == 200, r.text
+        return next(row["replies"] for row in r.json() if row["name"] == "owner")
+
+    assert await replies(to="2026-01-10") == 1  # UTC days while the user has no time zone
+    assert await replies(to="2026-01-10", tz="America/Sao_Paulo") == 1
+    assert await replies(to="2026-01-10", tz="Asia/Tokyo") == 0
+    assert await replies(to="2026-01-11", tz="Asia/Tokyo") == 1
+    await conn.execute(
+        "UPDATE users SET time_zone = 'Asia/Tokyo' WHERE id = %s", (owner["user_id"],)
+    )
+    assert await replies(to="2026-01-10") == 0  # the user's own time zone
+    r = await client.get("/api/v1/reports/members", params={"tz": "Mars/Olympus"}, headers=auth)
+    assert r.status_code == 400 and "tz" in r.json()["detail"]
