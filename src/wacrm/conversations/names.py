@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from wacrm.i18n import pgettext
 
+_STATUS_NAMES = {  # translated when asked for (each inbox row asks for one)
+    "open": lambda: pgettext("conversation status", "open"),
+    "pending": lambda: pgettext("conversation status", "pending"),
+    "snoozed": lambda: pgettext("conversation status", "snoozed"),
+    "resolved": lambda: pgettext("conversation status", "resolved"),
+    "all": lambda: pgettext("conversation status", "all"),
+}
+
 
 def status_name(status: str) -> str:
-    names = {
-        "open": pgettext("conversation status", "open"),
-        "pending": pgettext("conversation status", "pending"),
-        "snoozed": pgettext("conversation status", "snoozed"),
-        "resolved": pgettext("conversation status", "resolved"),
-        "all": pgettext("conversation status", "all"),
-    }
-    return names.get(status, status)
+    name = _STATUS_NAMES.get(status)
+    return name() if name else status
 
 
 def role_name(role: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -115,14 +115,20 @@ class Viewer:
 
     @property
     def locale(self) -> Locale:
-        try:
-            return Locale.parse(self.language)
-        except (UnknownLocaleError, ValueError):
-            return Locale.parse(DEFAULT_LANGUAGE)
+        return _locale(self.language)
 
     @property
     def html_lang(self) -> str:
         return self.language.replace("_", "-")
+
+
+@lru_cache(maxsize=64)
+def _locale(language: str) -> Locale:
+    """Babel's locale of a language, parsed once (every date and number on a page asks for it)."""
+    try:
+        return Locale.parse(language)
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse(DEFAULT_LANGUAGE)
 
 
 _viewer: contextvars.ContextVar[Viewer | None] = contextvars.ContextVar("viewer", default=None)
