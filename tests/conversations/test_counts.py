@@ -38,7 +38,7 @@ async def _assert_exact(conn: Any, t: AgentTables, me: Any, labels: list[int], o
         for assignee in [None, "me", "none", *(str(o) for o in others)]:
             team = filters.TeamFilter(me=me, status="all", assignee=assignee, label_id=label)
             kept = await filters.status_counts(conn, tables=t, team=team)
-            counted = await filters._counted(conn, tables=t, team=team)
+            counted = await filters.count_by_status(conn, tables=t, team=team)
             assert kept == counted, (label, assignee, kept, counted)
 
 

@@ -187,7 +187,7 @@ async def status_counts(
     """How many conversations each status has, under the same assignee/label/mention filters:
     from the kept counts (migration 0115) unless mentions are asked for (a member's few)."""
     if team.mentioned:
-        return await _counted(conn, tables=tables, team=team)
+        return await count_by_status(conn, tables=tables, team=team)
     params: dict[str, Any] = {"agent": tables.agent_id, "label": team.label_id or 0}
     match = _counts_match(replace(team, status="all"), params)
     cur = await conn.execute(
@@ -200,9 +200,10 @@ async def status_counts(
     return _by_status(await cur.fetchall())
 
 
-async def _counted(
+async def count_by_status(
     conn: AsyncConnection[Any], *, tables: AgentTables, team: TeamFilter
 ) -> dict[str, int]:
+    """The counts per status counted from the conversations themselves (any filter)."""
     params: dict[str, Any] = {}
     where = team_where(tables, replace(team, status="all", nothing=False), params)
     query = tables.query(
