@@ -375,6 +375,7 @@ def test_phone_sized_screen_and_no_console_errors(
             ) if path != f"/chat/{ann_customer_id(crm, CUSTOMER)}" else page.wait_for_timeout(500)
             width = page.evaluate("() => document.documentElement.scrollWidth")
             assert width <= 390, f"{path} is {width}px wide on a 390px screen"
+        page.click("#menu-toggle")  # on a phone the workspace switch is in the header's menu
         page.select_option("#workspace-agent", str(crm["ann"]["agent"]["id"]))
         page.wait_for_url("**/inbox")
     finally:

@@ -27,6 +27,20 @@ MEDIA_STATES = {
 }
 
 
+MEDIA_KINDS = {
+    "image": N_("image"),
+    "video": N_("video"),
+    "audio": N_("audio"),
+    "document": N_("document"),
+    "sticker": N_("sticker"),
+}
+
+
+def media_kind_text(kind: str | None) -> Text | str:
+    """A kind of media file inside a message (a Text value), translated where it is shown."""
+    return Text(MEDIA_KINDS[kind]) if kind in MEDIA_KINDS else (kind or "")
+
+
 def order_status(status: str | None) -> str:
     return _(ORDER_STATUSES[status]) if status in ORDER_STATUSES else (status or "")
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
+from wacrm.i18n.text import Text
 from wacrm.outbound.schemas import OutboundContent, TemplateContent
 
 
@@ -21,12 +22,28 @@ class MarketingOptOutError(Exception):
     status = 409
 
     def __init__(self, customer_id: int, since: datetime | None, source: str | None) -> None:
-        when = f" on {since.date().isoformat()}" if since else ""
         how = f" ({source})" if source else ""
-        super().__init__(
-            f"customer {customer_id} stopped marketing messages{when}{how}: broadcasts and "
-            "marketing templates are not sent to them; replies and utility templates still are"
+        rest = Text(
+            "broadcasts and marketing templates are not sent to them; replies and utility"
+            " templates still are"
         )
+        self.text = (
+            Text(
+                "customer {id} stopped marketing messages on {day}{how}: {rest}",
+                id=customer_id,
+                day=since.date().isoformat(),
+                how=how,
+                rest=rest,
+            )
+            if since
+            else Text(
+                "customer {id} stopped marketing messages{how}: {rest}",
+                id=customer_id,
+                how=how,
+                rest=rest,
+            )
+        )
+        super().__init__(self.text)
 
 
 async def is_marketing(

@@ -8,7 +8,9 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 
-from wacrm.outbound.service import OutboundError
+from wacrm.i18n.labels import media_kind_text
+from wacrm.i18n.text import Text
+from wacrm.outbound.refusals import OutboundError
 
 MB = 1024 * 1024
 # Meta's accepted types and size limits per message type.
@@ -81,24 +83,38 @@ def safe_filename(name: str | None) -> str:
 def check(kind: str, mime_type: str, size: int, data: bytes | None = None) -> None:
     """Raise OutboundError (422/413) when WhatsApp would refuse this file as `kind`."""
     if kind not in LIMITS:
-        raise OutboundError(f"kind must be one of {', '.join(LIMITS)}")
+        raise OutboundError(Text("kind must be one of {kinds}", kinds=list(LIMITS)))
     types, limit = LIMITS[kind]
     base = mime_type.split(";")[0].strip().lower()
     if types is not None and base not in types:
         raise OutboundError(
-            f"WhatsApp accepts {kind} files of type {', '.join(sorted(types))}, not {mime_type}",
+            Text(
+                "WhatsApp accepts {kind} files of type {types}, not {mime}",
+                kind=media_kind_text(kind),
+                types=sorted(types),
+                mime=mime_type,
+            ),
             415,
         )
     if size == 0:
-        raise OutboundError("the file is empty")
+        raise OutboundError(Text("the file is empty"))
     if data is not None and not content_matches(base, data):
         raise OutboundError(
-            f"the file's content is not {base} (its first bytes do not match the declared type)",
+            Text(
+                "the file's content is not {mime} (its first bytes do not match the declared type)",
+                mime=base,
+            ),
             415,
         )
     if size > limit:
         raise OutboundError(
-            f"a {kind} may be at most {limit // 1024} KB; this file has {size // 1024} KB", 413
+            Text(
+                "a file of type {kind} may be at most {limit} KB; this file has {size} KB",
+                kind=media_kind_text(kind),
+                limit=limit // 1024,
+                size=size // 1024,
+            ),
+            413,
         )
 
 

@@ -11,6 +11,7 @@ from psycopg.types.json import Jsonb
 from wacrm.agents.tables import AgentTables
 from wacrm.i18n import DEFAULT_LANGUAGE, format_money, gettext, in_language, labels
 from wacrm.i18n.labels import N_
+from wacrm.i18n.text import Text
 from wacrm.outbound import service, template_text
 from wacrm.outbound.schemas import TemplateContent, TextContent
 
@@ -38,8 +39,11 @@ def check_text(text: str) -> None:
         text.format(**dict.fromkeys(VARIABLES, "x"))
     except (KeyError, IndexError, ValueError) as exc:
         raise service.OutboundError(
-            f"the text may only use {', '.join('{' + v + '}' for v in VARIABLES)} "
-            f"(and {{{{ }}}} for a brace): {exc}"
+            Text(
+                "the text may only use {variables} (and {{{{ }}}} for a brace): {problem}",
+                variables=["{" + v + "}" for v in VARIABLES],
+                problem=exc,
+            )
         ) from exc
 
 
@@ -82,7 +86,9 @@ async def save_settings(
     texts = {k: v.strip() for k, v in dict(merged.get("status_texts") or {}).items() if v.strip()}
     for status, text in texts.items():
         if status not in DEFAULT_TEXTS:
-            raise service.OutboundError(f"{status!r} is not a status customers are told about")
+            raise service.OutboundError(
+                Text("{status} is not a status customers are told about", status=repr(status))
+            )
         check_text(text)
     merged["status_texts"] = texts
     async with conn.transaction():

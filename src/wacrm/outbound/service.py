@@ -10,9 +10,11 @@ from uuid import UUID
 from psycopg import AsyncConnection
 
 from wacrm.agents.tables import AgentTables
-from wacrm.errors import AppError
+from wacrm.i18n.labels import media_kind_text
+from wacrm.i18n.text import Text
 from wacrm.jobs import enqueue
 from wacrm.outbound import marketing, template_text
+from wacrm.outbound.refusals import HEADER_NEEDS, OutboundError, WindowClosedError
 from wacrm.outbound.schedule import schedule_send
 from wacrm.outbound.schemas import (
     LocationContent,
@@ -26,27 +28,6 @@ from wacrm.realtime import events
 
 WINDOW = timedelta(hours=24)
 READ_JOB = "outbound.read_receipt"
-
-
-class OutboundError(AppError):
-    """A message cannot be queued as asked (the message says why and what to do)."""
-
-    status = 422
-
-
-class WindowClosedError(OutboundError):
-    """Free-form content outside the 24-hour customer-service window."""
-
-    status = 409
-
-    def __init__(self, closed_at: datetime | None) -> None:
-        when = (
-            f"closed at {closed_at.isoformat(timespec='seconds')}" if closed_at else "is not open"
-        )
-        super().__init__(
-            f"the 24-hour window {when} (the customer has not written since); send an approved template"
-        )
-        self.closed_at = closed_at
 
 
 def window_closes_at(last_inbound_at: datetime | None) -> datetime | None:
@@ -91,8 +72,15 @@ async def _template_body(
     if len(content.body_params) < len(labels):
         missing = len(content.body_params) + 1
         raise OutboundError(
-            f"the template {content.name} ({content.language}) needs {len(labels)} "
-            f"parameter(s): parameter {missing} (“{labels[missing - 1]}”) is missing",
+            Text(
+                "the template {name} ({language}) needs {count} parameter(s): parameter {missing}"
+                " (“{label}”) is missing",
+                name=content.name,
+                language=content.language,
+                count=len(labels),
+                missing=missing,
+                label=labels[missing - 1],
+            ),
             422,
         )
     return body
@@ -104,15 +92,16 @@ def _check_header_media(content: TemplateContent, components: list[dict[str, Any
 
     wanted, given = header_media(components), content.header_media
     if wanted and (given is None or given.type != wanted):
-        raise OutboundError(
-            f"the template {content.name} ({content.language}) has "
-            f"{'an' if wanted == 'image' else 'a'} {wanted} header: "
-            f"give its {wanted} (a https:// link or a media id)",
-            422,
-        )
+        needed = HEADER_NEEDS.get(wanted, HEADER_NEEDS["document"])
+        raise OutboundError(Text(needed, name=content.name, language=content.language), 422)
     if given is not None and not wanted:
         raise OutboundError(
-            f"the template {content.name} ({content.language}) has no media header", 422
+            Text(
+                "the template {name} ({language}) has no media header",
+                name=content.name,
+                language=content.language,
+            ),
+            422,
         )
 
 
@@ -136,10 +125,13 @@ async def _wamid_of(
     )
     row = await cur.fetchone()
     if row is None:
-        raise OutboundError(f"message {message_id} is not in this conversation", 422)
+        raise OutboundError(Text("message {id} is not in this conversation", id=message_id), 422)
     if not row["wamid"]:
         raise OutboundError(
-            f"message {message_id} has no WhatsApp id yet (not sent), so it cannot be referenced",
+            Text(
+                "message {id} has no WhatsApp id yet (not sent), so it cannot be referenced",
+                id=message_id,
+            ),
             422,
         )
     return str(row["wamid"])
@@ -208,13 +200,13 @@ async def _lock_open_customer(  # noqa: PLR0913 - the send's parts
     )
     customer = await cur.fetchone()
     if customer is None:
-        raise OutboundError(f"no customer {customer_id}", 404)
+        raise OutboundError(Text("no customer {id}", id=customer_id), 404)
     try:
         await marketing.refuse_if_opted_out(
             conn, agent_id=agent_id, customer=customer, content=content, bulk=bulk
         )
     except marketing.MarketingOptOutError as exc:
-        raise OutboundError(str(exc), exc.status) from None
+        raise OutboundError(exc.text, exc.status) from None
     if not isinstance(content, TemplateContent):
         closes = window_closes_at(customer["last_inbound_at"])
         clock = await (await conn.execute("SELECT now() AS now")).fetchone()
@@ -235,11 +227,17 @@ async def _uploaded_media(
     media = await cur.fetchone()
     if media is None:
         raise OutboundError(
-            f"no uploaded file {content.media_id}: upload it with POST /api/v1/media", 404
+            Text("no uploaded file {id}: upload it with POST /api/v1/media", id=content.media_id),
+            404,
         )
     if media["kind"] != content.type:
         raise OutboundError(
-            f"file {content.media_id} was uploaded as {media['kind']}, not {content.type}"
+            Text(
+                "file {id} was uploaded as {kind}, not {wanted}",
+                id=content.media_id,
+                kind=media_kind_text(media["kind"]),
+                wanted=media_kind_text(content.type),
+            )
         )
     return dict(media)
 
@@ -312,10 +310,14 @@ async def retry_message(
         )
         message = await cur.fetchone()
         if message is None:
-            raise OutboundError(f"no outbound message {message_id}", 404)
+            raise OutboundError(Text("no outbound message {id}", id=message_id), 404)
         if message["status"] != "failed":
             raise OutboundError(
-                f"message {message_id} is {message['status']}, only failed messages can be retried",
+                Text(
+                    "message {id} is {status}, only failed messages can be retried",
+                    id=message_id,
+                    status=message["status"],
+                ),
                 409,
             )
         if message["wa_type"] != "template":

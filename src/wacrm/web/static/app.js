@@ -39,6 +39,39 @@
     evt.detail.headers["X-CSRF-Token"] = csrfToken();
   });
 
+  // A button with data-toggle="ID" opens and closes #ID (class "open"; phones collapse the header
+  // menu and the chat's conversation bar behind such buttons). What is open stays open when htmx
+  // renders the element again (the conversation bar after a live event), until the next page.
+  var opened = {};
+  function setOpen(button, open) {
+    var target = document.getElementById(button.getAttribute("data-toggle"));
+    if (!target) { return; }
+    target.classList.toggle("open", open);
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    opened[target.id] = open;
+  }
+  document.addEventListener("click", function (evt) {
+    var button = evt.target instanceof Element ? evt.target.closest("[data-toggle]") : null;
+    if (!button) { return; }
+    evt.preventDefault();
+    setOpen(button, button.getAttribute("aria-expanded") !== "true");
+  });
+  document.addEventListener("htmx:load", function (evt) {
+    var root = evt.detail && evt.detail.elt;
+    if (!(root instanceof Element)) { return; }
+    var buttons = root.matches("[data-toggle]") ? [root] : [];
+    buttons = buttons.concat(Array.prototype.slice.call(root.querySelectorAll("[data-toggle]")));
+    buttons.forEach(function (button) {
+      if (opened[button.getAttribute("data-toggle")]) { setOpen(button, true); }
+    });
+  });
+  // Escape closes an open menu (the keyboard help lists it with the other panels).
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key !== "Escape") { return; }
+    var open = document.querySelector('[data-toggle][aria-expanded="true"]');
+    if (open && open.getAttribute("data-toggle") === "topbar") { setOpen(open, false); open.focus(); }
+  });
+
   // A select with data-autosubmit submits its form when changed (the button stays for no-JS).
   document.addEventListener("change", function (evt) {
     var el = evt.target;
