@@ -12,6 +12,8 @@ from typing import Any
 
 import phonenumbers
 
+from wacrm.i18n.text import Text
+
 MAX_NAME = 200
 MAX_ERRORS_KEPT = 500
 COLUMNS = {
@@ -91,13 +93,13 @@ class Parsed:
 
 def _decode(data: bytes) -> str:
     if b"\x00" in data:  # UTF-16 or a binary file; PostgreSQL keeps no NUL in text either
-        raise CsvError("the file is not text (save it as CSV, UTF-8)")
+        raise CsvError(Text("the file is not text (save it as CSV, UTF-8)"))
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise CsvError("the file is not text (save it as CSV, UTF-8)")
+    raise CsvError(Text("the file is not text (save it as CSV, UTF-8)"))
 
 
 def _header_map(header: list[str]) -> tuple[dict[str, int], list[str]]:
@@ -214,12 +216,16 @@ def parse(
     reader = csv.reader(io.StringIO(text), dialect)
     header = next(reader, None)
     if not header:
-        raise CsvError("the file is empty: the first line must name the columns (name, phone, ...)")
+        raise CsvError(
+            Text("the file is empty: the first line must name the columns (name, phone, ...)")
+        )
     columns, ignored = _header_map(header)
     if "phone" not in columns and "bsuid" not in columns:
         raise CsvError(
-            "no phone column: name one column 'phone' (or 'mobile', 'whatsapp'); found "
-            + ", ".join(repr(h) for h in header)
+            Text(
+                "no phone column: name one column 'phone' (or 'mobile', 'whatsapp'); found {found}",
+                found=[repr(h) for h in header],
+            )
         )
     out = Parsed(columns={k: header[v] for k, v in columns.items()}, ignored_columns=ignored)
     by_key: dict[str, Contact] = {}

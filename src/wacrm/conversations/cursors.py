@@ -9,6 +9,11 @@ from datetime import datetime
 import orjson
 
 from wacrm.errors import AppError
+from wacrm.i18n.text import Text
+
+NOT_VALID = Text(
+    "the cursor is not valid: pass back exactly the next_cursor value of the previous page"
+)
 
 
 class InvalidCursorError(AppError, ValueError):
@@ -35,13 +40,9 @@ def decode(cursor: str) -> tuple[datetime | None, int]:
         orjson.JSONDecodeError,
         UnicodeEncodeError,
     ) as exc:
-        raise InvalidCursorError(
-            "the cursor is not valid: pass back exactly the next_cursor value of the previous page"
-        ) from exc
+        raise InvalidCursorError(NOT_VALID) from exc
     if not isinstance(row_id, int) or isinstance(row_id, bool) or not 0 < row_id < 2**31:
-        raise InvalidCursorError(
-            "the cursor is not valid: pass back exactly the next_cursor value of the previous page"
-        )
+        raise InvalidCursorError(NOT_VALID)
     if at is not None and at.tzinfo is None:
-        raise InvalidCursorError("the cursor is not valid: its time has no time zone")
+        raise InvalidCursorError(Text("the cursor is not valid: its time has no time zone"))
     return at, row_id

@@ -13,6 +13,7 @@ from psycopg import AsyncConnection
 
 from wacrm.agents.tables import AgentTables
 from wacrm.errors import AppError
+from wacrm.i18n.text import Text
 
 _COLUMNS = (
     "id, agent_id, name, phone, wa_id, bsuid, parent_bsuid, username, profile_image_url, created_at,"
@@ -185,7 +186,7 @@ def _fold(
         )
         if phone is None and bsuid is None:
             raise CustomerError(
-                "a customer needs a phone number (wa_id) or a business-scoped user id"
+                Text("a customer needs a phone number (wa_id) or a business-scoped user id")
             )
         fallback = name or username or phone or bsuid
         if bsuid is not None:
@@ -329,9 +330,11 @@ async def rename_customer(
     """Set the name the agent knows the customer by (kept when the WhatsApp profile name
     changes; the profile name stays in `profile_name`); None if there is no such customer."""
     if not isinstance(name, str) or not name.strip():
-        raise CustomerError("the name is empty: give the customer a name of at least one character")
+        raise CustomerError(
+            Text("the name is empty: give the customer a name of at least one character")
+        )
     if len(name) > 200:
-        raise CustomerError("the name is too long (at most 200 characters)")
+        raise CustomerError(Text("the name is too long (at most 200 characters)"))
     cur = await conn.execute(_sql(tables)["rename"], {"id": customer_id, "name": name.strip()})
     row = await cur.fetchone()
     return dict(row) if row else None

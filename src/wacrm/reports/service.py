@@ -18,6 +18,7 @@ from psycopg.pq import TransactionStatus
 
 from wacrm.agents.tables import AgentTables
 from wacrm.errors import AppError
+from wacrm.i18n.text import Text
 from wacrm.orders import queries as order_queries
 from wacrm.orders.workflow import STATUSES
 from wacrm.reports import figures, rollup
@@ -58,9 +59,9 @@ class ReportError(AppError, ValueError):
 def period(start: date, end: date, zone: str = "UTC") -> tuple[datetime, datetime]:
     """Inclusive days (of `zone`) as a half-open instant range; ReportError if reversed or too long."""
     if start > end:
-        raise ReportError("the start date must not be after the end date")
+        raise ReportError(Text("the start date must not be after the end date"))
     if (end - start).days + 1 > MAX_DAYS:
-        raise ReportError(f"choose a period of at most {MAX_DAYS} days")
+        raise ReportError(Text("choose a period of at most {days} days", days=MAX_DAYS))
     return figures.instant(start, zone), figures.instant(end + timedelta(days=1), zone)
 
 

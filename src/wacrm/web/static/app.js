@@ -69,7 +69,7 @@
   document.addEventListener("keydown", function (evt) {
     if (evt.key !== "Escape") { return; }
     var open = document.querySelector('[data-toggle][aria-expanded="true"]');
-    if (open && open.getAttribute("data-toggle") === "topbar") { setOpen(open, false); open.focus(); }
+    if (open && open.getAttribute("data-toggle") === "site-menu") { setOpen(open, false); open.focus(); }
   });
 
   // A select with data-autosubmit submits its form when changed (the button stays for no-JS).
