@@ -28,6 +28,7 @@ async def _prepare(url: str, agent: Any, customers: int) -> int:
     from wacrm.agents.tables import AgentTables
     from wacrm.broadcasts import service
     from wacrm.broadcasts.audience import Audience
+    from wacrm.config import get_settings
 
     tables = AgentTables(agent.agent_id, agent.prefix)
     async with await psycopg.AsyncConnection.connect(
@@ -56,6 +57,7 @@ async def _prepare(url: str, agent: Any, customers: int) -> int:
             audience=Audience(),
             scheduled_at=None,
             created_by=None,
+            graph=get_settings().graph_api,  # not asked: the template is cached above
         )
     return int(made["id"])
 

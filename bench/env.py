@@ -161,11 +161,14 @@ def crm_env(db_url: str, **extra: str) -> dict[str, str]:
 
 
 def use_crm_settings(db_url: str, **extra: str) -> None:
-    """Make this process's `get_settings()` match the CRM processes (same secret key)."""
+    """Make this process's settings match the CRM processes' (same secret key): the benchmark is
+    the entry point of the services it calls itself."""
     from wacrm.config import get_settings
+    from wacrm.security import crypto
 
     os.environ.update({k: v for k, v in crm_env(db_url, **extra).items() if k.startswith("WACRM_")})
     get_settings.cache_clear()
+    crypto.use_key(get_settings().effective_secret_key)
 
 
 class Process:

@@ -79,6 +79,7 @@ async def _make_agent(conn: psycopg.AsyncConnection[Any], i: int, *, token: bool
     from wacrm.accounts.service import create_user
     from wacrm.accounts.tokens import create_token
     from wacrm.agents.service import create_agent
+    from wacrm.config import get_settings
     from wacrm.numbers.service import configure
 
     f = number_fields(i)
@@ -87,6 +88,7 @@ async def _make_agent(conn: psycopg.AsyncConnection[Any], i: int, *, token: bool
     await configure(
         conn,
         user_id=user["id"],
+        webhook_url=get_settings().webhook_url,
         whatsapp_number=f["display_phone_number"],
         phone_number_id=f["phone_number_id"],
         business_account_id=f["waba_id"],

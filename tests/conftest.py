@@ -23,7 +23,7 @@ from wacrm.db.migrate import migrate
 pytest_plugins = ["tests.sandbox_fixture"]
 
 DATA_DIR = Path(__file__).parent / "data"
-# get_settings() (used by wacrm.security.crypto) must not create a key file in the working tree.
+# The suite's secret key (secret_key_in_use; CLI commands run in-process read it from the environment).
 os.environ.setdefault("WACRM_SECRET_KEY", "test-secret-key-0123456789-abcdefghijklmnop")
 
 
@@ -34,6 +34,14 @@ def with_dbname(url: str, dbname: str) -> str:
 def _admin_exec(url: str, statement: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(statement)
+
+
+@pytest.fixture(autouse=True)
+def secret_key_in_use() -> None:
+    """Services a test calls directly encrypt with the suite's key (entry points set their own)."""
+    from wacrm.security import crypto
+
+    crypto.use_key(lambda: os.environ["WACRM_SECRET_KEY"])
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,9 @@ import psycopg
 
 DATA = Path(__file__).parent / "data"
 SEED_SQL = (DATA / "seed_schema.sql").read_text()
+WEBHOOK_URL = (
+    "http://testserver/webhooks/whatsapp"  # settings.webhook_url of the `settings` fixture
+)
 
 
 def columns(url: str, table: str) -> dict[str, dict[str, Any]]:
@@ -97,6 +100,7 @@ async def configure_sandbox_number(
 
     return await numbers.configure(
         conn,
+        webhook_url=WEBHOOK_URL,
         user_id=user_id,
         **{
             "whatsapp_number": number["display_phone_number"],

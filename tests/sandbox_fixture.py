@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from wacrm.config import GraphApi
 from wacrm.sandbox.customer import build_message
 from wacrm.sandbox.payloads import bsuid_for, build_inbound_payload, dumps, sign, verify
 
@@ -77,6 +78,7 @@ class Sandbox:
     def __init__(self, base_url: str, app: Any) -> None:
         self.base_url = base_url
         self.graph_url = f"{base_url}/v23.0"
+        self.graph = GraphApi(base_url)  # what a service's `graph` argument is for the sandbox
         self.app = app
         self.http = httpx.Client(base_url=base_url, timeout=30, trust_env=False)
 

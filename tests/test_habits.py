@@ -96,3 +96,29 @@ def test_jobs_imports_no_feature() -> None:
                 if name.startswith("wacrm") and not name.startswith(allowed)
             ]
     assert not imported, "jobs/ imports features:\n" + "\n".join(imported)
+
+
+SETTINGS_READERS = {
+    "config.py",
+    "app.py",  # create_app(settings): app.state.settings
+    "worker.py",  # run_worker / run_all: jobs.context.current().settings
+    "jobs/worker.py",
+    "cli/main.py",
+    "cli/common.py",  # cli_settings() for every command
+    "demo.py",  # `wacrm serve --demo` points the app factory at its sandbox
+}
+
+
+def test_only_entry_points_read_the_settings() -> None:
+    """Services get settings as arguments from an entry point, never `get_settings()` themselves."""
+    readers = []
+    for p in _modules():
+        for node in ast.walk(ast.parse(p.read_text())):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "wacrm.config"
+                and any(a.name == "get_settings" for a in node.names)
+                and str(p.relative_to(SRC)) not in SETTINGS_READERS
+            ):
+                readers.append(f"{p.relative_to(SRC)}:{node.lineno}")
+    assert not readers, "pass the settings (or the value) in instead:\n" + "\n".join(readers)

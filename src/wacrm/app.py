@@ -22,6 +22,7 @@ from wacrm.ops.limits import BodySizeLimitMiddleware
 from wacrm.ops.metrics import MetricsMiddleware
 from wacrm.ops.openapi import install as install_openapi
 from wacrm.ops.responses import OrjsonResponse
+from wacrm.security import crypto
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,7 @@ def _startup_hooks(settings: Settings) -> list[StartupHook]:
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
     """Build the app. The database URL comes from the argument, DATABASE_URL, or the embedded server."""
     settings = settings or get_settings()
+    crypto.use_key(settings.effective_secret_key)
     url = database_url or settings.database_url or os.environ.get("DATABASE_URL")
     if not url:
         raise RuntimeError(

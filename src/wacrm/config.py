@@ -5,12 +5,20 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "changethis", "secret"}
+DEFAULT_CURRENCY = "USD"
+
+
+class GraphApi(NamedTuple):
+    """Where the WhatsApp Cloud API answers: Meta's Graph API, or the sandbox on loopback."""
+
+    base_url: str = "https://graph.facebook.com"
+    version: str = "23.0"
 
 
 class Settings(BaseSettings):
@@ -52,7 +60,7 @@ class Settings(BaseSettings):
         100 * 1024 * 1024, ge=1024, validation_alias="WACRM_MAX_UPLOAD_BYTES"
     )
     default_currency: str = Field(
-        "USD", pattern=r"^[A-Z]{3}$", validation_alias="WACRM_DEFAULT_CURRENCY"
+        DEFAULT_CURRENCY, pattern=r"^[A-Z]{3}$", validation_alias="WACRM_DEFAULT_CURRENCY"
     )
     run_worker: bool = Field(True, validation_alias="WACRM_RUN_WORKER")
     send_lease_seconds: int = Field(
@@ -74,9 +82,9 @@ class Settings(BaseSettings):
     admin_password: str | None = Field(None, validation_alias="WACRM_ADMIN_PASSWORD")
 
     whatsapp_api_base_url: str = Field(
-        "https://graph.facebook.com", validation_alias="WHATSAPP_API_BASE_URL"
+        GraphApi().base_url, validation_alias="WHATSAPP_API_BASE_URL"
     )
-    whatsapp_api_version: str = Field("23.0", validation_alias="WHATSAPP_API_VERSION")
+    whatsapp_api_version: str = Field(GraphApi().version, validation_alias="WHATSAPP_API_VERSION")
     whatsapp_verify_token: str | None = Field(None, validation_alias="WHATSAPP_VERIFY_TOKEN")
     whatsapp_app_secret: str | None = Field(None, validation_alias="WHATSAPP_APP_SECRET")
 
@@ -109,6 +117,15 @@ class Settings(BaseSettings):
     @property
     def webhook_url(self) -> str:
         return f"{self.public_url}/webhooks/whatsapp"
+
+    @property
+    def graph_api(self) -> GraphApi:
+        return GraphApi(self.whatsapp_api_base_url, self.whatsapp_api_version)
+
+    @property
+    def private_addresses_allowed(self) -> bool:
+        """Outgoing webhooks may go to this machine or a private network (not in production)."""
+        return self.env != "production"
 
     @property
     def cookie_secure(self) -> bool:

@@ -59,7 +59,9 @@ def demo_credentials(settings: Settings) -> dict[str, str]:
     return creds
 
 
-async def provision_demo(conn: psycopg.AsyncConnection[Any], creds: dict[str, str]) -> bool:
+async def provision_demo(
+    conn: psycopg.AsyncConnection[Any], creds: dict[str, str], settings: Settings
+) -> bool:
     """Create the demo agent user, its agent and WhatsApp number if missing; True if created now."""
     from wacrm.accounts import service as accounts
     from wacrm.agents import service as agents
@@ -81,11 +83,15 @@ async def provision_demo(conn: psycopg.AsyncConnection[Any], creds: dict[str, st
             password=creds["agent_password"],
         )
         await agents.create_agent(
-            conn, created_by=admin["id"] if admin else user["id"], user_id=user["id"]
+            conn,
+            created_by=admin["id"] if admin else user["id"],
+            user_id=user["id"],
+            fallback_currency=settings.default_currency,
         )
         await numbers.configure(
             conn,
             user_id=user["id"],
+            webhook_url=settings.webhook_url,
             whatsapp_number="+" + creds["display_phone_number"],
             phone_number_id=creds["phone_number_id"],
             business_account_id=creds["waba_id"],
@@ -139,7 +145,7 @@ def start_demo(url: str, settings: Settings, *, crm_url: str, sandbox_port: int 
         async with await psycopg.AsyncConnection.connect(
             url, row_factory=dict_row, autocommit=True
         ) as conn:
-            return await provision_demo(conn, creds)
+            return await provision_demo(conn, creds, settings)
 
     created = asyncio.run(provision())
     if created:

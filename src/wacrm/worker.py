@@ -21,6 +21,7 @@ import wacrm
 from wacrm.config import Settings, get_settings
 from wacrm.inbound.consumer import run_processor
 from wacrm.jobs import worker as jobs_worker
+from wacrm.security import crypto
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ async def run_worker(
     settings: Settings | None = None,
 ) -> None:
     """The job worker with every feature's tasks, until `stop` is set."""
+    settings = settings or get_settings()
+    crypto.use_key(settings.effective_secret_key)
     load_tasks()
     await jobs_worker.run_worker(
         database_url,
@@ -67,6 +70,7 @@ async def run_all(
 ) -> None:
     """The job worker and a journal processor, until `stop` is set (both survive outages)."""
     settings = settings or get_settings()
+    crypto.use_key(settings.effective_secret_key)
     await asyncio.gather(
         run_worker(
             database_url,
@@ -75,7 +79,12 @@ async def run_all(
             heartbeat_timeout=heartbeat_timeout,
             settings=settings,
         ),
-        run_processor(database_url, stop, listen_url=settings.session_url(database_url)),
+        run_processor(
+            database_url,
+            stop,
+            listen_url=settings.session_url(database_url),
+            pooled=settings.pooled,
+        ),
     )
 
 

@@ -139,12 +139,12 @@ def test_secrets_rotate(env, db_url, monkeypatch):
 def test_bootstrap_creates_first_admin_once(env, db_url):
     from wacrm.accounts.bootstrap import bootstrap_admin
 
-    bootstrap_admin(db_url)
+    bootstrap_admin(db_url, get_settings())
     path = env / "data" / "initial-admin.txt"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     text = path.read_text()
     assert "admin@localhost" in text
-    bootstrap_admin(db_url)
+    bootstrap_admin(db_url, get_settings())
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM users WHERE role = 'admin'").fetchone()[0] == 1
         assert conn.execute("SELECT count(*) FROM user_credentials").fetchone()[0] == 1

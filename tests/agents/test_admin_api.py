@@ -77,3 +77,13 @@ async def test_deactivate_keeps_data_and_drop_needs_confirmation(client, conn):
     assert "agt_77_customers" in r.json()["dropped_tables"]
     assert await _tables(conn, "agt_77") == 0
     assert (await client.get(f"/api/v1/agents/{a['agent']['id']}", headers=h)).status_code == 404
+
+
+async def test_a_new_agent_takes_wacrm_default_currency(app, client, conn):
+    """The app's settings (WACRM_DEFAULT_CURRENCY) reach provisioning through the route."""
+    admin = await make_admin(conn)
+    app.state.settings = app.state.settings.model_copy(update={"default_currency": "EUR"})
+    r = await client.post("/api/v1/agents", json={}, headers=bearer(admin["token"]))
+    assert r.status_code == 201, r.text
+    cur = await conn.execute("SELECT default_currency FROM agents WHERE id = %s", (r.json()["id"],))
+    assert (await cur.fetchone())["default_currency"] == "EUR"

@@ -158,19 +158,15 @@ async def test_a_step_numbered_below_applied_ones_still_reaches_every_agent(
     assert 11 in {r["version"] for r in await cur.fetchall()}
 
 
-async def test_new_agents_take_the_configured_default_currency(conn, monkeypatch) -> None:
-    from wacrm.config import get_settings
-
-    monkeypatch.setenv("WACRM_DEFAULT_CURRENCY", "EUR")
-    get_settings.cache_clear()
-    try:
-        admin = await make_user(conn)
-        assert (await create_agent(conn, created_by=admin))["default_currency"] == "EUR"
-        assert (await create_agent(conn, created_by=admin, default_currency="JPY"))[
-            "default_currency"
-        ] == "JPY"
-    finally:
-        get_settings.cache_clear()
+async def test_new_agents_take_the_configured_default_currency(conn) -> None:
+    admin = await make_user(conn)
+    assert (await create_agent(conn, created_by=admin))["default_currency"] == "USD"
+    assert (await create_agent(conn, created_by=admin, fallback_currency="EUR"))[
+        "default_currency"
+    ] == "EUR"
+    assert (
+        await create_agent(conn, created_by=admin, default_currency="JPY", fallback_currency="EUR")
+    )["default_currency"] == "JPY"
 
 
 async def test_concurrent_creations_do_not_deadlock(db_url: str, conn) -> None:

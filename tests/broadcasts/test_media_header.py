@@ -23,13 +23,15 @@ async def test_broadcast_asks_for_and_sends_the_header_image(
     config = await numbers.get_by_agent_id(conn, agent_id=ann["agent"]["id"])
     assert config is not None
     draft = _draft(category="MARKETING")
-    await service.attach_sample(config, draft, PNG, "image/png", "photo.png")
-    await service.submit(conn, config=config, draft=draft)
+    await service.attach_sample(
+        config, draft, PNG, "image/png", "photo.png", graph=graph_base.graph
+    )
+    await service.submit(conn, config=config, draft=draft, graph=graph_base.graph)
     deadline = time.monotonic() + 10
     while await _sandbox_status(graph_base, "order_photo") != "APPROVED":
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    await cache.refresh(conn, config=config)
+    await cache.refresh(conn, config=config, graph=graph_base.graph)
     csrf = await sign_in(client, "ann@example.com")
     fields = await client.get("/broadcasts/params", params={"template": "order_photo|en_US"})
     assert 'name="header_media"' in fields.text and "The header's image" in fields.text

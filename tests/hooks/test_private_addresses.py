@@ -60,9 +60,19 @@ async def test_public_address_and_local_receivers_outside_production(conn: Any) 
             conn, endpoint_id=public["id"], url="https://10.1.1.1/x", private_ok=False
         )
     local = await hooks.create_endpoint(  # development and tests: local receivers work
-        conn, agent_id=agent_id, url="http://127.0.0.1:9000/hook", events=["order.created"]
+        conn,
+        agent_id=agent_id,
+        url="http://127.0.0.1:9000/hook",
+        events=["order.created"],
+        private_ok=True,
     )
     assert local["url"] == "http://127.0.0.1:9000/hook"
+
+
+def test_private_addresses_are_allowed_outside_production_only(settings: Settings) -> None:
+    assert settings.private_addresses_allowed  # test (and development)
+    production = settings.model_copy(update={"env": "production"})
+    assert not production.private_addresses_allowed
 
 
 async def test_admin_page_in_production_shows_the_refusal_next_to_the_url(
@@ -93,7 +103,7 @@ async def test_delivery_to_a_private_address_refused_in_production(
     user = await make_agent_user(conn, "shop@example.com")
     agent_id = user["agent"]["id"]
     endpoint = await hooks.create_endpoint(  # saved before production (or a name resolving there)
-        conn, agent_id=agent_id, url=receiver.url, events=["order.created"]
+        conn, agent_id=agent_id, url=receiver.url, events=["order.created"], private_ok=True
     )
     await hooks.emit(conn, agent_id=agent_id, event="order.created", data={"order": 1})
     production = settings.model_copy(update={"env": "production"})

@@ -83,11 +83,16 @@ async def test_doc_receiver_verifies_refuses_and_dedupes(
         agent_id=user["agent"]["id"],
         url=f"http://127.0.0.1:{port_probe}/hook",
         events=["order.created"],
+        private_ok=True,
     )
     receiver = DocReceiver(tmp_path, endpoint["secret"])
     try:
         await hooks.update_endpoint(
-            conn, endpoint_id=endpoint["id"], url=receiver.url, events=["order.created"]
+            conn,
+            endpoint_id=endpoint["id"],
+            url=receiver.url,
+            events=["order.created"],
+            private_ok=True,
         )
         customer = await add_customer(conn, user["tables"], "+4915123456790")
         order = await orders.create_order(

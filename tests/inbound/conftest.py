@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import make_agent_user
+from tests.helpers import WEBHOOK_URL, make_agent_user
 from wacrm.numbers import service as numbers
 
 WEBHOOKS = Path(__file__).parent.parent / "data" / "webhooks"
@@ -43,6 +43,7 @@ async def agent(conn: Any) -> dict[str, Any]:
     a = await make_agent_user(conn, "seller@example.com")
     await numbers.configure(
         conn,
+        webhook_url=WEBHOOK_URL,
         user_id=a["user_id"],
         whatsapp_number="+15550001111",
         phone_number_id=PNID,

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from tests.helpers import make_agent_user
+from tests.helpers import WEBHOOK_URL, make_agent_user
 from tests.inbound.conftest import APP_SECRET, PNID, rows
 from wacrm.inbound.ingest import ingest, ingest_webhooks
 from wacrm.inbound.journal import Webhook
@@ -177,6 +177,7 @@ async def test_batch_stores_what_one_by_one_stores(conn, agent):
     other = await make_agent_user(conn, "other@example.com")
     await numbers.configure(
         conn,
+        webhook_url=WEBHOOK_URL,
         user_id=other["user_id"],
         whatsapp_number="+15550002222",
         phone_number_id=OTHER_PNID,

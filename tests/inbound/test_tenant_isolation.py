@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from tests.helpers import make_agent_user
+from tests.helpers import WEBHOOK_URL, make_agent_user
 from tests.inbound.conftest import APP_SECRET, PNID, deliver, load, rows
 from wacrm.numbers import service as numbers
 
@@ -18,6 +18,7 @@ async def test_a_change_for_another_tenants_number_is_refused_whole(
     victim = await make_agent_user(conn, "victim@example.com")
     await numbers.configure(
         conn,
+        webhook_url=WEBHOOK_URL,
         user_id=victim["user_id"],
         whatsapp_number="+15550002222",
         phone_number_id=OTHER_PNID,

@@ -161,12 +161,13 @@ async def test_inactive_number_is_kept_failed(client, conn, agent):
 
 
 async def test_routes_to_the_right_agent(client, conn, agent):
-    from tests.helpers import make_agent_user
+    from tests.helpers import WEBHOOK_URL, make_agent_user
     from wacrm.numbers import service as numbers
 
     other = await make_agent_user(conn, "other@example.com")
     await numbers.configure(
         conn,
+        webhook_url=WEBHOOK_URL,
         user_id=other["user_id"],
         whatsapp_number="+15550002222",
         phone_number_id="200200200",

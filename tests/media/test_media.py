@@ -7,7 +7,7 @@ import hashlib
 import httpx
 import pytest
 
-from tests.helpers import bearer, make_agent_user
+from tests.helpers import WEBHOOK_URL, bearer, make_agent_user
 from tests.inbound.conftest import deliver, load, rows
 from wacrm.media import service as media
 from wacrm.media.router import safe_headers
@@ -23,6 +23,7 @@ async def media_agent(conn, sandbox):
     a = await make_agent_user(conn, "seller@example.com")
     await numbers.configure(
         conn,
+        webhook_url=WEBHOOK_URL,
         user_id=a["user_id"],
         whatsapp_number="+15550001111",
         phone_number_id=number["phone_number_id"],

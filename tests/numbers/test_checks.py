@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,13 +15,9 @@ PUBLIC = "https://9.9.9.9"  # a global address: the callback check passes withou
 
 
 @pytest.fixture
-def graph(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    from wacrm.config import get_settings
-
-    monkeypatch.setenv("WHATSAPP_API_BASE_URL", sandbox.base_url)
-    get_settings.cache_clear()
-    yield sandbox
-    get_settings.cache_clear()
+def graph(sandbox: Sandbox) -> Sandbox:
+    """The sandbox as Meta's Graph API (`graph.graph` is what the checks are given)."""
+    return sandbox
 
 
 def config_of(number: dict[str, Any], **changes: Any) -> dict[str, Any]:
@@ -45,7 +40,11 @@ def by_key(results: list[checks.Check]) -> dict[str, checks.Check]:
 async def test_a_good_number_passes_and_the_app_is_subscribed_for_the_user(graph: Sandbox):
     number = graph.register_number()
     assert graph.state.subscribed_apps == {}
-    results = by_key(await checks.run_checks(config_of(number), public_url=PUBLIC, subscribe=True))
+    results = by_key(
+        await checks.run_checks(
+            config_of(number), public_url=PUBLIC, subscribe=True, graph=graph.graph
+        )
+    )
     assert {k: r.status for k, r in results.items()} == {
         "token": "ok",
         "registration": "ok",
@@ -57,18 +56,30 @@ async def test_a_good_number_passes_and_the_app_is_subscribed_for_the_user(graph
     assert "just now" in results["subscription"].detail
     assert "TIER_1K" in results["quality"].detail and "STANDARD" in results["quality"].detail
     assert graph.state.subscribed_apps == {number["waba_id"]: {"1185423096147051": "iDesign CRM"}}
-    again = by_key(await checks.run_checks(config_of(number), public_url=PUBLIC, subscribe=True))
+    again = by_key(
+        await checks.run_checks(
+            config_of(number), public_url=PUBLIC, subscribe=True, graph=graph.graph
+        )
+    )
     assert "receives this account's webhooks" in again["subscription"].detail
 
 
 async def test_unsubscribed_without_permission_to_subscribe_is_a_problem(graph: Sandbox):
     number = graph.register_number(token_scopes=["whatsapp_business_messaging"])
-    results = by_key(await checks.run_checks(config_of(number), public_url=PUBLIC, subscribe=True))
+    results = by_key(
+        await checks.run_checks(
+            config_of(number), public_url=PUBLIC, subscribe=True, graph=graph.graph
+        )
+    )
     assert results["token"].status == "problem"
     assert "lacks whatsapp_business_management" in results["token"].detail
     assert results["subscription"].status == "problem"
     assert "Meta error 200" in results["subscription"].detail
-    doctor = by_key(await checks.run_checks(config_of(number), public_url=PUBLIC, subscribe=False))
+    doctor = by_key(
+        await checks.run_checks(
+            config_of(number), public_url=PUBLIC, subscribe=False, graph=graph.graph
+        )
+    )
     assert doctor["subscription"].status == "problem"
     assert graph.state.subscribed_apps == {}
 
@@ -93,7 +104,11 @@ async def test_each_meta_outcome_is_explained(
     graph: Sandbox, fields: dict[str, Any], key: str, status: str, words: str
 ):
     number = graph.register_number(**fields)
-    result = by_key(await checks.run_checks(config_of(number), public_url=PUBLIC, subscribe=False))
+    result = by_key(
+        await checks.run_checks(
+            config_of(number), public_url=PUBLIC, subscribe=False, graph=graph.graph
+        )
+    )
     assert result[key].status == status, result[key]
     assert words in result[key].detail, result[key]
     if status != "ok":
@@ -103,18 +118,26 @@ async def test_each_meta_outcome_is_explained(
 async def test_wrong_app_secret_wrong_waba_and_wrong_id(graph: Sandbox):
     number = graph.register_number()
     wrong_secret = config_of(number, app_secret="not-the-app-secret")
-    result = by_key(await checks.run_checks(wrong_secret, public_url=PUBLIC, subscribe=False))
+    result = by_key(
+        await checks.run_checks(wrong_secret, public_url=PUBLIC, subscribe=False, graph=graph.graph)
+    )
     assert result["token"].status == "problem" and "app secret" in result["token"].detail
     wrong_waba = config_of(number, business_account_id="999999999")
-    result = by_key(await checks.run_checks(wrong_waba, public_url=PUBLIC, subscribe=False))
+    result = by_key(
+        await checks.run_checks(wrong_waba, public_url=PUBLIC, subscribe=False, graph=graph.graph)
+    )
     assert result["token"].status == "problem" and "999999999" in result["token"].detail
     assert result["subscription"].status == "problem"
     wrong_id = config_of(number, phone_number_id="123456789")
-    result = by_key(await checks.run_checks(wrong_id, public_url=PUBLIC, subscribe=False))
+    result = by_key(
+        await checks.run_checks(wrong_id, public_url=PUBLIC, subscribe=False, graph=graph.graph)
+    )
     assert result["registration"].status == "problem"
     assert "Meta does not know this id" in result["registration"].detail
     fast = config_of(number, messages_per_second=200)
-    result = by_key(await checks.run_checks(fast, public_url=PUBLIC, subscribe=False))
+    result = by_key(
+        await checks.run_checks(fast, public_url=PUBLIC, subscribe=False, graph=graph.graph)
+    )
     assert result["quality"].status == "warning" and "200 per second" in result["quality"].detail
 
 
@@ -141,7 +164,9 @@ async def test_callback_without_verify_token():
 
 async def test_test_message_is_meta_hello_world_template(graph: Sandbox):
     number = graph.register_number(enforce_window=True)
-    client = WhatsAppClient(phone_id=number["phone_number_id"], token=number["access_token"])
+    client = WhatsAppClient(
+        phone_id=number["phone_number_id"], token=number["access_token"], graph=graph.graph
+    )
     try:
         ok = await checks.send_test_message(client, "+49 151 2345 6789")
     finally:
@@ -154,7 +179,9 @@ async def test_test_message_is_meta_hello_world_template(graph: Sandbox):
 
 async def test_test_message_from_an_unregistered_number(graph: Sandbox):
     number = graph.register_number(registered=False)
-    client = WhatsAppClient(phone_id=number["phone_number_id"], token=number["access_token"])
+    client = WhatsAppClient(
+        phone_id=number["phone_number_id"], token=number["access_token"], graph=graph.graph
+    )
     try:
         result = await checks.send_test_message(client, "4915123456789")
     finally:

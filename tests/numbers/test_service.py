@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import make_agent_user
+from tests.helpers import WEBHOOK_URL, make_agent_user
 from wacrm.accounts.service import create_user
 from wacrm.numbers import service as numbers
 
@@ -13,6 +13,7 @@ async def test_configure_encrypts_and_routes(conn):
     a = await make_agent_user(conn, "a@example.com")
     shown = await numbers.configure(
         conn,
+        webhook_url=WEBHOOK_URL,
         user_id=a["user_id"],
         whatsapp_number="+15550001111",
         phone_number_id="1000001",
@@ -40,7 +41,9 @@ async def test_configure_encrypts_and_routes(conn):
     assert "verify-me-1234" in await numbers.list_verify_tokens(conn)
 
     # updating keeps what is not given
-    await numbers.configure(conn, user_id=a["user_id"], access_token="EAAB-new-token-abcd")
+    await numbers.configure(
+        conn, webhook_url=WEBHOOK_URL, user_id=a["user_id"], access_token="EAAB-new-token-abcd"
+    )
     routed = await numbers.get_by_phone_number_id(conn, "1000001")
     assert (
         routed["access_token"] == "EAAB-new-token-abcd"
@@ -52,11 +55,19 @@ async def test_phone_number_id_of_another_user_is_409_and_changes_nothing(conn):
     a = await make_agent_user(conn, "a@example.com")
     b = await create_user(conn, email="b@example.com", name="B", role="agent")
     await numbers.configure(
-        conn, user_id=a["user_id"], whatsapp_number="+1555", phone_number_id="42"
+        conn,
+        webhook_url=WEBHOOK_URL,
+        user_id=a["user_id"],
+        whatsapp_number="+1555",
+        phone_number_id="42",
     )
     with pytest.raises(numbers.NumberError, match="already configured for another user") as info:
         await numbers.configure(
-            conn, user_id=b["id"], whatsapp_number="+1666", phone_number_id="42"
+            conn,
+            webhook_url=WEBHOOK_URL,
+            user_id=b["id"],
+            whatsapp_number="+1666",
+            phone_number_id="42",
         )
     assert info.value.status == 409
     cur = await conn.execute("SELECT count(*) AS n FROM whatsapp_configuration")
@@ -75,6 +86,6 @@ async def test_bad_configuration_changes_nothing(conn, kwargs, message):
     a = await make_agent_user(conn, "a@example.com")
     args = {"whatsapp_number": "+1555", "phone_number_id": "42"} | kwargs
     with pytest.raises(numbers.NumberError, match=message):
-        await numbers.configure(conn, user_id=a["user_id"], **args)
+        await numbers.configure(conn, webhook_url=WEBHOOK_URL, user_id=a["user_id"], **args)
     cur = await conn.execute("SELECT count(*) AS n FROM whatsapp_configuration")
     assert (await cur.fetchone())["n"] == 0

@@ -12,6 +12,7 @@ import pytest
 from psycopg.rows import dict_row
 from typer.testing import CliRunner
 
+from tests.helpers import WEBHOOK_URL
 from tests.sandbox_fixture import Sandbox
 from wacrm.cli.main import app as cli
 from wacrm.config import get_settings
@@ -102,6 +103,7 @@ def test_each_number_at_meta(env, db_url, sandbox: Sandbox):
             ann = await user_with_password(conn, "ann@example.com")
             await numbers.configure(
                 conn,
+                webhook_url=WEBHOOK_URL,
                 user_id=ann["user"]["id"],
                 whatsapp_number="+" + number["display_phone_number"],
                 phone_number_id=number["phone_number_id"],

@@ -19,8 +19,10 @@ CUSTOMER_PHONE = "4915123456789"
 
 
 @pytest.fixture
-def graph_base(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Point WHATSAPP_API_BASE_URL at the sandbox for this test."""
+def graph_base(sandbox: Any, settings: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Point the Graph API at the sandbox for this test: the app's settings and the environment
+    (read by the workers and commands a test starts)."""
+    monkeypatch.setattr(settings, "whatsapp_api_base_url", sandbox.base_url)
     monkeypatch.setenv("WHATSAPP_API_BASE_URL", sandbox.base_url)
     get_settings.cache_clear()
     yield sandbox

@@ -21,9 +21,9 @@ CONFIG = {
 async def test_sends_reuse_one_client_and_one_connection(graph_base: Any) -> None:
     graph_base.register_number(enforce_window=False)
     await close_shared()
-    async with client_for(CONFIG) as first:
+    async with client_for(CONFIG, graph_base.graph) as first:
         wamid1 = await first.send_text("4915100000001", "one")
-    async with client_for(CONFIG) as second:
+    async with client_for(CONFIG, graph_base.graph) as second:
         wamid2 = await second.send_text("4915100000002", "two")
     assert second is first
     assert wamid1 != wamid2
@@ -42,14 +42,14 @@ async def test_another_token_gets_its_own_client_with_its_own_authorization(
 ) -> None:
     graph_base.register_number(enforce_window=False)
     await close_shared()
-    async with client_for(CONFIG) as good:
+    async with client_for(CONFIG, graph_base.graph) as good:
         await good.send_text("4915100000003", "ok")
     wrong = {**CONFIG, "access_token": "not-the-right-token-123"}
-    async with client_for(wrong) as bad:
+    async with client_for(wrong, graph_base.graph) as bad:
         assert bad is not good
         with pytest.raises(AuthError):  # the sandbox refuses the token: the good one was not reused
             await bad.send_text("4915100000004", "refused")
-    async with client_for(CONFIG) as again:
+    async with client_for(CONFIG, graph_base.graph) as again:
         assert again is good
         await again.send_text("4915100000005", "still ok")
     await close_shared()

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import make_agent_user
+from tests.helpers import WEBHOOK_URL, make_agent_user
 from tests.inbound.conftest import APP_SECRET, PNID
 from wacrm.numbers import service as numbers
 
@@ -25,6 +25,7 @@ async def agent(conn: Any) -> dict[str, Any]:
     a = await make_agent_user(conn, "seller@example.com")
     await numbers.configure(
         conn,
+        webhook_url=WEBHOOK_URL,
         user_id=a["user_id"],
         whatsapp_number="+15550001111",
         phone_number_id=PNID,

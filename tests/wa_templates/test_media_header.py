@@ -121,11 +121,15 @@ async def test_image_header_template_end_to_end(conn: Any, graph_base: Any) -> N
     assert config is not None
     draft = _draft()
     with pytest.raises(service.TemplateError) as wrong:
-        await service.attach_sample(config, draft, PNG, "image/gif", "a.gif")
+        await service.attach_sample(
+            config, draft, PNG, "image/gif", "a.gif", graph=graph_base.graph
+        )
     assert "image/jpeg or image/png" in wrong.value.errors["header_file"]
-    await service.attach_sample(config, draft, PNG, "image/png", "photo.png")
+    await service.attach_sample(
+        config, draft, PNG, "image/png", "photo.png", graph=graph_base.graph
+    )
     assert draft.header_handle.startswith("4::")
-    await service.submit(conn, config=config, draft=draft)
+    await service.submit(conn, config=config, draft=draft, graph=graph_base.graph)
     row = await service.get(conn, config_id=config["id"], name="order_photo", language="en_US")
     assert row is not None and row["components"][0]["format"] == "IMAGE"
     deadline = time.monotonic() + 10
@@ -135,11 +139,14 @@ async def test_image_header_template_end_to_end(conn: Any, graph_base: Any) -> N
     # a handle the upload API never issued, or of another type, is refused by the review
     with pytest.raises(service.TemplateError, match="handle is invalid"):
         await service.submit(
-            conn, config=config, draft=_draft(name="forged", header_handle="4::forged")
+            conn,
+            config=config,
+            draft=_draft(name="forged", header_handle="4::forged"),
+            graph=graph_base.graph,
         )
     video = _draft(name="order_video", header_format="VIDEO", header_handle=draft.header_handle)
     with pytest.raises(service.TemplateError, match="VIDEO header cannot have a sample"):
-        await service.submit(conn, config=config, draft=video)
+        await service.submit(conn, config=config, draft=video, graph=graph_base.graph)
     assert await service.get(conn, config_id=config["id"], name="forged", language="en_US") is None
 
 
@@ -200,8 +207,10 @@ async def test_sending_a_media_header_template(conn: Any, db_url: str, graph_bas
     config = await numbers.get_by_agent_id(conn, agent_id=user["agent"]["id"])
     assert config is not None
     draft = _draft()
-    await service.attach_sample(config, draft, PNG, "image/png", "photo.png")
-    await service.submit(conn, config=config, draft=draft)
+    await service.attach_sample(
+        config, draft, PNG, "image/png", "photo.png", graph=graph_base.graph
+    )
+    await service.submit(conn, config=config, draft=draft, graph=graph_base.graph)
     deadline = time.monotonic() + 10
     while await _sandbox_status(graph_base, "order_photo") != "APPROVED":
         assert time.monotonic() < deadline
@@ -270,13 +279,15 @@ async def test_chat_composer_asks_for_the_header_media(
     config = await numbers.get_by_agent_id(conn, agent_id=user["agent"]["id"])
     assert config is not None
     draft = _draft()
-    await service.attach_sample(config, draft, PNG, "image/png", "photo.png")
-    await service.submit(conn, config=config, draft=draft)
+    await service.attach_sample(
+        config, draft, PNG, "image/png", "photo.png", graph=graph_base.graph
+    )
+    await service.submit(conn, config=config, draft=draft, graph=graph_base.graph)
     deadline = time.monotonic() + 10
     while await _sandbox_status(graph_base, "order_photo") != "APPROVED":
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    await cache.refresh(conn, config=config)
+    await cache.refresh(conn, config=config, graph=graph_base.graph)
     customer = await add_customer(conn, user["tables"], "+4915123456792", written_ago=None)
     await set_password(conn, user_id=user["user_id"], password=PASSWORD)
     csrf = await sign_in(client, "shop@example.com")
@@ -318,8 +329,10 @@ async def test_document_and_video_headers_are_approved(
     assert config is not None
     name = f"order_{kind.lower()}"
     draft = _draft(name=name, header_format=kind)
-    await service.attach_sample(config, draft, data, content_type, f"sample of {name}")
-    await service.submit(conn, config=config, draft=draft)
+    await service.attach_sample(
+        config, draft, data, content_type, f"sample of {name}", graph=graph_base.graph
+    )
+    await service.submit(conn, config=config, draft=draft, graph=graph_base.graph)
     deadline = time.monotonic() + 10
     while await _sandbox_status(graph_base, name) != "APPROVED":
         assert time.monotonic() < deadline

@@ -114,9 +114,11 @@ async def test_create_review_webhooks_edit_delete(client: Any, conn: Any, graph_
     config = await numbers.get_by_agent_id(conn, agent_id=user["agent"]["id"])
     assert config is not None
     with pytest.raises(service.TemplateError) as bad:
-        await service.submit(conn, config=config, draft=_draft(body="{{1}} hi {{2}}"))
+        await service.submit(
+            conn, config=config, draft=_draft(body="{{1}} hi {{2}}"), graph=sandbox.graph
+        )
     assert "body" in bad.value.errors
-    await service.submit(conn, config=config, draft=_draft())
+    await service.submit(conn, config=config, draft=_draft(), graph=sandbox.graph)
     row = await service.get(conn, config_id=config["id"], name="order_ready", language="en_US")
     assert row is not None and row["status"] == "PENDING" and row["template_id"]
     at_meta = await _sandbox_template(sandbox, "order_ready")
@@ -169,6 +171,7 @@ async def test_create_review_webhooks_edit_delete(client: Any, conn: Any, graph_
         conn,
         config=config,
         draft=_draft(category="MARKETING", body="Hi {{1}}, order {{2}} is ready!"),
+        graph=sandbox.graph,
     )
     row = await service.get(conn, config_id=config["id"], name="order_ready", language="en_US")
     assert row is not None and row["status"] == "PENDING"
@@ -185,14 +188,14 @@ async def test_create_review_webhooks_edit_delete(client: Any, conn: Any, graph_
     assert service.explain_reason(rows["order_ready"]["rejected_reason"]).startswith(
         "the format is not valid"
     )
-    await service.delete(conn, config=config, name="order_ready")
+    await service.delete(conn, config=config, name="order_ready", graph=sandbox.graph)
     assert (
         await service.get(conn, config_id=config["id"], name="order_ready", language="en_US")
         is None
     )
     assert await _sandbox_template(sandbox, "order_ready") is None
     with pytest.raises(service.TemplateError, match="WhatsApp did not delete the template"):
-        await service.delete(conn, config=config, name="order_ready")
+        await service.delete(conn, config=config, name="order_ready", graph=sandbox.graph)
 
 
 async def test_sandbox_rejects_names_on_request_and_refresh_keeps_reasons(
@@ -208,12 +211,12 @@ async def test_sandbox_rejects_names_on_request_and_refresh_keeps_reasons(
         await http.post(
             "/sandbox/templates/reject", json={"name": "too_pushy", "reason": "PROMOTIONAL"}
         )
-    await service.submit(conn, config=config, draft=_draft(name="too_pushy"))
+    await service.submit(conn, config=config, draft=_draft(name="too_pushy"), graph=sandbox.graph)
     deadline = time.monotonic() + 10
     while (await _sandbox_template(sandbox, "too_pushy") or {}).get("status") != "REJECTED":
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    found = {t["name"]: t for t in await cache.refresh(conn, config=config)}
+    found = {t["name"]: t for t in await cache.refresh(conn, config=config, graph=sandbox.graph)}
     assert (
         found["too_pushy"]["status"] == "REJECTED"
         and found["too_pushy"]["rejected_reason"] == "PROMOTIONAL"

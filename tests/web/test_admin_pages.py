@@ -7,6 +7,7 @@ import re
 import orjson
 
 from tests.conversations.factory import add_customer, add_message
+from tests.helpers import WEBHOOK_URL
 from tests.web.conftest import PASSWORD, csrf_of, post_login, sign_in, user_with_password
 from wacrm.accounts import service as accounts
 from wacrm.agents import service as agents
@@ -215,34 +216,36 @@ async def test_numbers_show_webhook_url_token_masked_secrets_and_warnings(client
     )
 
 
-async def test_test_connection_calls_the_phone_number_endpoint(client, conn, sandbox, monkeypatch):
-    from wacrm.config import get_settings
-
-    monkeypatch.setenv("WHATSAPP_API_BASE_URL", sandbox.base_url)
-    get_settings.cache_clear()
-    try:
-        await _admin(client, conn)
-        ann = await user_with_password(conn, "ann@example.com")
-        number = sandbox.register_number(webhook_url="http://127.0.0.1:9/webhooks/whatsapp")
-        config = await numbers.configure(
-            conn,
-            user_id=ann["user"]["id"],
-            whatsapp_number=number["display_phone_number"],
-            phone_number_id=number["phone_number_id"],
-            access_token=number["access_token"],
-        )
-        csrf = await admin_sign_in(client)
-        ok = await client.post(f"/admin/numbers/{config['id']}/test", data={"csrf_token": csrf})
-        assert ok.status_code == 200 and "Meta answered" in ok.text
-        assert number["phone_number_id"] in ok.text
-        await numbers.configure(conn, user_id=ann["user"]["id"], access_token="wrong-token-123456")
-        bad = await client.post(f"/admin/numbers/{config['id']}/test", data={"csrf_token": csrf})
-        assert bad.status_code == 502 and "The test failed" in bad.text
-        assert (
-            await client.post("/admin/numbers/99999/test", data={"csrf_token": csrf})
-        ).status_code == 404
-    finally:
-        get_settings.cache_clear()
+async def test_test_connection_calls_the_phone_number_endpoint(
+    client, conn, sandbox, settings, monkeypatch
+):
+    monkeypatch.setattr(settings, "whatsapp_api_base_url", sandbox.base_url)
+    await _admin(client, conn)
+    ann = await user_with_password(conn, "ann@example.com")
+    number = sandbox.register_number(webhook_url="http://127.0.0.1:9/webhooks/whatsapp")
+    config = await numbers.configure(
+        conn,
+        webhook_url=WEBHOOK_URL,
+        user_id=ann["user"]["id"],
+        whatsapp_number=number["display_phone_number"],
+        phone_number_id=number["phone_number_id"],
+        access_token=number["access_token"],
+    )
+    csrf = await admin_sign_in(client)
+    ok = await client.post(f"/admin/numbers/{config['id']}/test", data={"csrf_token": csrf})
+    assert ok.status_code == 200 and "Meta answered" in ok.text
+    assert number["phone_number_id"] in ok.text
+    await numbers.configure(
+        conn,
+        webhook_url=WEBHOOK_URL,
+        user_id=ann["user"]["id"],
+        access_token="wrong-token-123456",
+    )
+    bad = await client.post(f"/admin/numbers/{config['id']}/test", data={"csrf_token": csrf})
+    assert bad.status_code == 502 and "The test failed" in bad.text
+    assert (
+        await client.post("/admin/numbers/99999/test", data={"csrf_token": csrf})
+    ).status_code == 404
 
 
 async def test_failed_webhook_is_listed_and_replayed(client, conn):
@@ -293,6 +296,7 @@ async def test_failed_webhook_is_listed_and_replayed(client, conn):
     ann = await user_with_password(conn, "ann@example.com")
     await numbers.configure(
         conn,
+        webhook_url=WEBHOOK_URL,
         user_id=ann["user"]["id"],
         whatsapp_number="+1 555",
         phone_number_id="555000111",

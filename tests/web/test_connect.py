@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -14,13 +15,10 @@ from wacrm.numbers import service as numbers
 
 
 @pytest.fixture
-def graph(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    from wacrm.config import get_settings
-
-    monkeypatch.setenv("WHATSAPP_API_BASE_URL", sandbox.base_url)
-    get_settings.cache_clear()
+def graph(sandbox: Sandbox, settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    """The app's Graph API is the sandbox."""
+    monkeypatch.setattr(settings, "whatsapp_api_base_url", sandbox.base_url)
     yield sandbox
-    get_settings.cache_clear()
 
 
 def statuses(html: str) -> dict[str, str]:
@@ -102,7 +100,7 @@ async def test_connect_a_number_from_the_guide_to_a_test_message(client, conn, g
 
 
 async def test_api_checks_and_a_broken_number(client, conn, graph):
-    from tests.helpers import bearer
+    from tests.helpers import WEBHOOK_URL, bearer
     from wacrm.accounts.tokens import create_token
 
     root, _ = await _admin(client, conn)
@@ -111,6 +109,7 @@ async def test_api_checks_and_a_broken_number(client, conn, graph):
     number = graph.register_number(registered=False, quality_rating="YELLOW")
     config = await numbers.configure(
         conn,
+        webhook_url=WEBHOOK_URL,
         user_id=ann["user"]["id"],
         whatsapp_number="+" + number["display_phone_number"],
         phone_number_id=number["phone_number_id"],

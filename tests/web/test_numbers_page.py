@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import httpx
 
+from tests.helpers import WEBHOOK_URL
 from tests.web.conftest import user_with_password
 from tests.web.test_admin_pages import _admin, admin_sign_in
 from wacrm.numbers import service as numbers
@@ -79,48 +80,45 @@ async def test_a_number_saved_without_verify_token_gets_one(client, conn):
         "mine-123"
     )
     other = await user_with_password(conn, "bob@example.com")
-    made = await numbers.configure(conn, user_id=other["user"]["id"], whatsapp_number="+1555")
+    made = await numbers.configure(
+        conn, webhook_url=WEBHOOK_URL, user_id=other["user"]["id"], whatsapp_number="+1555"
+    )
     assert made["id"]
     assert (await numbers.get_by_user_id(conn, user_id=other["user"]["id"]))["verify_token"]
 
 
 async def test_successful_connection_test_clears_needs_attention(
-    client, conn, sandbox, monkeypatch
+    client, conn, sandbox, settings, monkeypatch
 ):
-    from wacrm.config import get_settings
-
-    monkeypatch.setenv("WHATSAPP_API_BASE_URL", sandbox.base_url)
-    get_settings.cache_clear()
-    try:
-        await _admin(client, conn)
-        ann = await user_with_password(conn, "ann@example.com")
-        number = sandbox.register_number(webhook_url="http://127.0.0.1:9/webhooks/whatsapp")
-        config = await numbers.configure(
-            conn,
-            user_id=ann["user"]["id"],
-            whatsapp_number=number["display_phone_number"],
-            phone_number_id=number["phone_number_id"],
-            access_token=number["access_token"],
-        )
-        await conn.execute(
-            "UPDATE whatsapp_configuration SET needs_attention = 'the access token expired'"
-            " WHERE id = %s",
-            (config["id"],),
-        )
-        csrf = await admin_sign_in(client)
-        before = (await client.get("/admin/numbers")).text
-        assert "Needs attention: the access token expired" in before
-        ok = await client.post(f"/admin/numbers/{config['id']}/test", data={"csrf_token": csrf})
-        assert ok.status_code == 200 and "“Needs attention” is cleared" in ok.text
-        assert "Needs attention:" not in ok.text
-        after = (await client.get("/admin/numbers")).text
-        assert "Needs attention:" not in after
-        cur = await conn.execute(
-            "SELECT needs_attention FROM whatsapp_configuration WHERE id = %s", (config["id"],)
-        )
-        assert (await cur.fetchone())["needs_attention"] is None
-    finally:
-        get_settings.cache_clear()
+    monkeypatch.setattr(settings, "whatsapp_api_base_url", sandbox.base_url)
+    await _admin(client, conn)
+    ann = await user_with_password(conn, "ann@example.com")
+    number = sandbox.register_number(webhook_url="http://127.0.0.1:9/webhooks/whatsapp")
+    config = await numbers.configure(
+        conn,
+        webhook_url=WEBHOOK_URL,
+        user_id=ann["user"]["id"],
+        whatsapp_number=number["display_phone_number"],
+        phone_number_id=number["phone_number_id"],
+        access_token=number["access_token"],
+    )
+    await conn.execute(
+        "UPDATE whatsapp_configuration SET needs_attention = 'the access token expired'"
+        " WHERE id = %s",
+        (config["id"],),
+    )
+    csrf = await admin_sign_in(client)
+    before = (await client.get("/admin/numbers")).text
+    assert "Needs attention: the access token expired" in before
+    ok = await client.post(f"/admin/numbers/{config['id']}/test", data={"csrf_token": csrf})
+    assert ok.status_code == 200 and "“Needs attention” is cleared" in ok.text
+    assert "Needs attention:" not in ok.text
+    after = (await client.get("/admin/numbers")).text
+    assert "Needs attention:" not in after
+    cur = await conn.execute(
+        "SELECT needs_attention FROM whatsapp_configuration WHERE id = %s", (config["id"],)
+    )
+    assert (await cur.fetchone())["needs_attention"] is None
 
 
 async def test_number_form_errors_are_shown_in_the_form_with_what_was_typed(client, conn):

@@ -11,7 +11,7 @@ from psycopg.rows import dict_row
 
 from wacrm.accounts import service
 from wacrm.accounts.passwords import generate_password
-from wacrm.config import Settings, get_settings
+from wacrm.config import Settings
 from wacrm.db.pool import connect_kwargs
 
 
@@ -35,10 +35,9 @@ async def ensure_admin(
     return email, ("" if settings.admin_password else password)
 
 
-def bootstrap_admin(url: str) -> dict[str, str]:
+def bootstrap_admin(url: str, settings: Settings) -> dict[str, str]:
     """BOOTSTRAP_HOOKS entry: the first admin, with a generated password kept once in
     initial-admin.txt (0600); returns the lines for the start-up summary ({label: text})."""
-    settings = get_settings()
     path = settings.data_dir / "initial-admin.txt"
 
     async def run() -> tuple[tuple[str, str] | None, str | None]:

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from wacrm.cli.common import (
+    cli_settings,
     console,
     database_url,
     emit,
@@ -118,7 +119,13 @@ def agent_create(
         creator = admin["id"] if admin else user_id
         if creator is None:
             raise ValueError("create an admin or give --user first")
-        return await create_agent(conn, created_by=creator, user_id=user_id, prefix=prefix)
+        return await create_agent(
+            conn,
+            created_by=creator,
+            user_id=user_id,
+            prefix=prefix,
+            fallback_currency=cli_settings().default_currency,
+        )
 
     agent = _run(go)
     data = {
@@ -176,6 +183,7 @@ def agent_import(
             on_batch=created.extend,
             sessions=sessions,
             connect=lambda: open_connection(database_url(migrate_first=False)),
+            fallback_currency=cli_settings().default_currency,
         )
         return time.perf_counter() - started
 
@@ -268,6 +276,7 @@ def whatsapp_configure(
         return await configure(
             conn,
             user_id=await _user_id(conn, user),
+            webhook_url=cli_settings().webhook_url,
             whatsapp_number=whatsapp_number,
             phone_number_id=phone_number_id,
             business_account_id=business_account_id,

@@ -19,6 +19,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.pq import TransactionStatus
 
 from wacrm.agents.tables import AgentTables, validate_prefix
+from wacrm.config import DEFAULT_CURRENCY
 from wacrm.db.locks import CAPACITY_SQL, HELD_SQL, next_batch_size
 
 PROVISIONING_LOCK = 0x7761_6372_6D00_0001  # pg_advisory_xact_lock key serialising provisioning
@@ -218,12 +219,6 @@ async def _one(conn: AsyncConnection[Any], query: str) -> int:
     return int(next(iter(row.values())))
 
 
-def _default_currency() -> str:
-    from wacrm.config import get_settings
-
-    return get_settings().default_currency
-
-
 async def create_agent(
     conn: AsyncConnection[Any],
     *,
@@ -231,16 +226,18 @@ async def create_agent(
     user_id: UUID | None = None,
     prefix: str | None = None,
     default_currency: str | None = None,
+    fallback_currency: str = DEFAULT_CURRENCY,
 ) -> dict[str, Any]:
     """Insert an agent (the connection must use dict rows) and provision its tables (or take over existing tables for `prefix`).
 
     Runs inside the caller's transaction if there is one, else in its own: a failure leaves
-    neither the row nor any table behind. The agent's currency defaults to WACRM_DEFAULT_CURRENCY.
+    neither the row nor any table behind. The agent's currency is `default_currency`, else
+    `fallback_currency` (entry points pass WACRM_DEFAULT_CURRENCY, `settings.default_currency`).
     """
     spec = AgentSpec(user_id=user_id, prefix=prefix, default_currency=default_currency)
     _check_list([spec])
     async with conn.transaction():
-        (agent,) = await _provision(conn, created_by, [spec], _default_currency())
+        (agent,) = await _provision(conn, created_by, [spec], fallback_currency)
     return agent
 
 
@@ -256,8 +253,10 @@ async def create_agents(
     on_batch: Callable[[list[dict[str, Any]]], None] | None = None,
     sessions: int = 1,
     connect: Connect | None = None,
+    fallback_currency: str = DEFAULT_CURRENCY,
 ) -> list[dict[str, Any]]:
-    """Create many agents (dict-row connection): checked first, then provisioned in batches.
+    """Create many agents (dict-row connection): checked first, then provisioned in batches
+    (a spec without a currency gets `fallback_currency`, as in `create_agent`).
 
     Each batch is one transaction that takes the provisioning lock once and commits once. Without
     `batch_size`, a batch holds at most a quarter of the server's lock table (sized from the locks
@@ -270,7 +269,7 @@ async def create_agents(
     _check_list(specs)
     if not specs:
         return []
-    currency = _default_currency()
+    currency = fallback_currency
     in_callers_transaction = conn.info.transaction_status != TransactionStatus.IDLE
     async with conn.transaction():  # fail before creating anything (checked again per batch)
         await _check_database(conn, specs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from psycopg import AsyncConnection
 
 from wacrm.accounts.deps import CurrentUser, db_conn, require_admin
@@ -44,12 +44,19 @@ async def list_agents(
 
 @router.post("", response_model=AgentOut, status_code=201)
 async def create_agent(
-    body: AgentCreate, admin: CurrentUser = Depends(require_admin), conn: Conn = Depends(db_conn)
+    body: AgentCreate,
+    request: Request,
+    admin: CurrentUser = Depends(require_admin),
+    conn: Conn = Depends(db_conn),
 ):
     """Create an agent and provision its tables (or adopt existing tables of `prefix`)."""
     with http_errors():
         agent = await service.create_agent(
-            conn, created_by=admin.id, user_id=body.user_id, prefix=body.prefix
+            conn,
+            created_by=admin.id,
+            user_id=body.user_id,
+            prefix=body.prefix,
+            fallback_currency=request.app.state.settings.default_currency,
         )
         return await _out(conn, agent["id"])
 

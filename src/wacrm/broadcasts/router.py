@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 from psycopg import AsyncConnection
 from pydantic import BaseModel, Field
 
@@ -43,6 +43,7 @@ def _http(exc: service.BroadcastError) -> HTTPException:
 @router.post("", status_code=201)
 async def create_broadcast(
     body: BroadcastIn,
+    request: Request,
     scope: AgentScope = Depends(agent_scope),
     conn: AsyncConnection[Any] = Depends(db_conn),
 ) -> dict[str, Any]:
@@ -63,6 +64,7 @@ async def create_broadcast(
             audience=body.audience,
             scheduled_at=body.scheduled_at,
             created_by=scope.user.id,
+            graph=request.app.state.settings.graph_api,
         )
     except service.BroadcastError as exc:
         raise _http(exc) from None

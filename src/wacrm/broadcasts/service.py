@@ -13,6 +13,7 @@ from psycopg import AsyncConnection
 from wacrm.agents.tables import AgentTables
 from wacrm.broadcasts.audience import Audience
 from wacrm.broadcasts.audience import count as audience_count
+from wacrm.config import GraphApi
 from wacrm.numbers import service as numbers
 from wacrm.outbound import errors as send_errors
 from wacrm.outbound import templates
@@ -80,7 +81,9 @@ def header_media_of(template: dict[str, Any], given: str) -> dict[str, Any] | No
     )
 
 
-async def approved_templates(conn: AsyncConnection[Any], *, agent_id: int) -> list[dict[str, Any]]:
+async def approved_templates(
+    conn: AsyncConnection[Any], *, agent_id: int, graph: GraphApi
+) -> list[dict[str, Any]]:
     """The number's approved templates a broadcast can send (fetched from WhatsApp if none cached)."""
     config = await numbers.get_by_agent_id(conn, agent_id=agent_id)
     if config is None:
@@ -88,7 +91,7 @@ async def approved_templates(conn: AsyncConnection[Any], *, agent_id: int) -> li
     found = await templates.cached(conn, config_id=config["id"])
     if not found:
         try:
-            found = await templates.refresh(conn, config=config)
+            found = await templates.refresh(conn, config=config, graph=graph)
         except send_errors.SendError as exc:
             raise BroadcastError(
                 f"WhatsApp did not list the templates: {exc.explanation}", 502
@@ -101,7 +104,7 @@ async def approved_templates(conn: AsyncConnection[Any], *, agent_id: int) -> li
     return out
 
 
-async def create(
+async def create(  # noqa: PLR0913 - the broadcast's fields
     conn: AsyncConnection[Any],
     *,
     tables: AgentTables,
@@ -112,12 +115,14 @@ async def create(
     audience: Audience,
     scheduled_at: datetime | None,
     created_by: UUID | None,
+    graph: GraphApi,
     header_media: str = "",
 ) -> dict[str, Any]:
-    """Check the template and its parameters, then schedule the broadcast (now or later)."""
+    """Check the template and its parameters, then schedule the broadcast (now or later);
+    `graph` (`settings.graph_api`) lists the number's templates when none are cached."""
     if not name.strip():
         raise BroadcastError("give the broadcast a name", field="name")
-    usable = await approved_templates(conn, agent_id=tables.agent_id)
+    usable = await approved_templates(conn, agent_id=tables.agent_id, graph=graph)
     template = next(
         (t for t in usable if t["name"] == template_name and t["language"] == language), None
     )

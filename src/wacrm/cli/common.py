@@ -30,9 +30,14 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def cli_settings() -> Settings:
+    """The settings of this command run (the environment's): commands pass them to services."""
+    return get_settings()
+
+
 def database_url(settings: Settings | None = None, *, migrate_first: bool = True) -> str:
     """Resolve (and start, if embedded) the database, check it, and migrate it; exit cleanly on failure."""
-    settings = settings or get_settings()
+    settings = settings or cli_settings()
     try:
         url, handle = resolve_database_url(settings)
         if handle is not None:
@@ -74,7 +79,7 @@ def run_with_connection(fn: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T
 async def open_connection(url: str) -> psycopg.AsyncConnection[Any]:
     """An autocommit async connection (dict rows), as the CLI's commands use."""
     return await psycopg.AsyncConnection.connect(
-        url, row_factory=dict_row, autocommit=True, **connect_kwargs()
+        url, row_factory=dict_row, autocommit=True, **connect_kwargs(cli_settings().pooled)
     )
 
 

@@ -7,8 +7,9 @@ import logging
 import typer
 
 from wacrm.cli.common import console, database_url, fail
-from wacrm.config import get_settings
+from wacrm.config import Settings, get_settings
 from wacrm.logs import configure_logging
+from wacrm.security import crypto
 
 app = typer.Typer(help="iDesign WhatsApp CRM", no_args_is_help=True, add_completion=False)
 log = logging.getLogger("wacrm")
@@ -18,6 +19,7 @@ log = logging.getLogger("wacrm")
 def _setup() -> None:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    crypto.use_key(settings.effective_secret_key)
 
 
 @app.command()
@@ -77,7 +79,7 @@ def serve(
     try:
         url = database_url(settings)
         os.environ["DATABASE_URL"] = url  # web processes started by uvicorn read it
-        lines = _bootstrap(url)
+        lines = _bootstrap(url, settings)
         host = host or settings.host
         port = port or settings.port
         if demo:
@@ -153,12 +155,12 @@ def check(
         raise typer.Exit(1)
 
 
-def _bootstrap(url: str) -> dict[str, str]:
+def _bootstrap(url: str, settings: Settings) -> dict[str, str]:
     """First-start work that needs the database (e.g. the first admin); features register it here.
     Each hook may return lines for the start-up summary ({label: text})."""
     lines: dict[str, str] = {}
     for hook in BOOTSTRAP_HOOKS:
-        lines.update(hook(url) or {})
+        lines.update(hook(url, settings) or {})
     return lines
 
 

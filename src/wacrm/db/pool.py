@@ -32,14 +32,10 @@ async def check_if_signalled(conn: AsyncConnection[Any]) -> None:
         await AsyncConnectionPool.check_connection(conn)
 
 
-def connect_kwargs(pooled: bool | None = None) -> dict[str, Any]:
-    """Connection options for DATABASE_URL: behind a transaction-mode pooler (PgBouncer) no
-    server-side prepared statements, since the next transaction may run on another server session
-    (`prepared statement "_pg3_0" does not exist`)."""
-    if pooled is None:
-        from wacrm.config import get_settings
-
-        pooled = get_settings().pooled
+def connect_kwargs(pooled: bool) -> dict[str, Any]:
+    """Connection options for DATABASE_URL: behind a transaction-mode pooler (PgBouncer,
+    `settings.pooled`) no server-side prepared statements, since the next transaction may run on
+    another server session (`prepared statement "_pg3_0" does not exist`)."""
     return {"prepare_threshold": None} if pooled else {}
 
 
@@ -50,14 +46,14 @@ def create_pool(
     min_size: int = 2,
     name: str = "wacrm",
     check: Check = AsyncConnectionPool.check_connection,
-    pooled: bool | None = None,
+    pooled: bool = False,
 ) -> AsyncConnectionPool:
     """A pool of autocommit connections (dict rows) checked on checkout, so it survives a database restart.
 
     Autocommit is the rule: a unit of work opens `async with conn.transaction():` explicitly, which
     also lets pgqueuer enqueue a job in the same transaction as the row it serves. `check` runs
     on every checkout (default: an empty query; `check_if_signalled` skips it while the socket
-    is quiet). `pooled` (default: the settings') turns prepared statements off (`connect_kwargs`).
+    is quiet). `pooled` (`settings.pooled`) turns prepared statements off (`connect_kwargs`).
     """
     return AsyncConnectionPool(
         url,

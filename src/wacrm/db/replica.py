@@ -71,7 +71,7 @@ class ReadRouter:
         *,
         max_lag: float = 5.0,
         interval: float = 1.0,
-        pooled: bool | None = None,
+        pooled: bool = False,
     ) -> None:
         self.primary = primary
         self.read_url = read_url

@@ -17,7 +17,6 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 
-from wacrm.config import get_settings
 from wacrm.security.crypto import decrypt_secret, encrypt_secret
 
 EVENTS = (
@@ -70,16 +69,11 @@ def private_address(host: str) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
-def private_allowed() -> bool:
-    """Endpoints on this machine or a private network are allowed outside production only."""
-    return get_settings().env != "production"
-
-
-def check_url(url: str, *, private_ok: bool | None = None) -> str:
+def check_url(url: str, *, private_ok: bool = False) -> str:
     """An HTTPS URL (plain HTTP only to this machine, for local receivers); raise HookError.
 
-    In production (`private_ok` False) an address of this machine or of a private network is
-    refused: the CRM must not be turned into a way into them."""
+    Unless `private_ok` (`settings.private_addresses_allowed`: outside production) an address of
+    this machine or of a private network is refused: the CRM must not be a way into them."""
     url = url.strip()
     try:
         parts = urlsplit(url)
@@ -89,7 +83,7 @@ def check_url(url: str, *, private_ok: bool | None = None) -> str:
         raise HookError("the URL is not valid", field="url") from None
     if parts.scheme not in ("https", "http") or not host:
         raise HookError("give a full URL starting with https://", field="url")
-    if not (private_allowed() if private_ok is None else private_ok) and private_address(host):
+    if not private_ok and private_address(host):
         raise HookError(
             "endpoints must be on the internet: addresses of this machine or of a private "
             "network are refused",
@@ -124,7 +118,7 @@ async def create_endpoint(
     events: list[str],
     description: str | None = None,
     created_by: UUID | None = None,
-    private_ok: bool | None = None,
+    private_ok: bool = False,
 ) -> dict[str, Any]:
     """A new endpoint with a fresh signing secret (returned once in `secret`)."""
     url = check_url(url, private_ok=private_ok)
@@ -196,7 +190,7 @@ async def update_endpoint(
     url: str | None = None,
     events: list[str] | None = None,
     enabled: bool | None = None,
-    private_ok: bool | None = None,
+    private_ok: bool = False,
 ) -> dict[str, Any]:
     """Change an endpoint; enabling it again clears the failure streak and the reason."""
     endpoint = await get_endpoint(conn, endpoint_id)

@@ -6,8 +6,7 @@ from typing import Any
 
 import typer
 
-from wacrm.cli.common import console, emit, fail, run_with_connection
-from wacrm.config import get_settings
+from wacrm.cli.common import cli_settings, console, emit, fail, run_with_connection
 
 webhooks = typer.Typer(help="The raw webhook journal: list, process, replay.", no_args_is_help=True)
 
@@ -29,13 +28,14 @@ def process(
     from wacrm.cli.common import database_url
     from wacrm.inbound.consumer import drain, run_processor
 
-    url = database_url()
+    settings = cli_settings()
+    url = database_url(settings)
 
     async def main() -> int:
         if once:
             from wacrm.db.pool import create_pool
 
-            pool = create_pool(url, max_size=2, min_size=1)
+            pool = create_pool(url, max_size=2, min_size=1, pooled=settings.pooled)
             await pool.open()
             try:
                 return await drain(pool)
@@ -46,7 +46,7 @@ def process(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         console.print("[bold green]journal processor[/] running; Ctrl-C stops it")
-        await run_processor(url, stop, listen_url=get_settings().session_url(url))
+        await run_processor(url, stop, listen_url=settings.session_url(url), pooled=settings.pooled)
         return 0
 
     n = asyncio.run(main())

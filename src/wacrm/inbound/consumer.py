@@ -115,11 +115,12 @@ async def run_processor(
     poll: float = POLL_SECONDS,
     linger: float = LINGER_SECONDS,
     listen_url: str | None = None,
+    pooled: bool = False,
 ) -> None:
     """Process the journal until `stop` is set; survives database restarts (reconnects with back-off).
 
     `listen_url` (default `database_url`) is where LISTEN goes: a direct session when
-    `database_url` is a transaction-mode pooler.
+    `database_url` is a transaction-mode pooler (`pooled`: no prepared statements on it).
     """
     from wacrm.db.pool import create_pool
 
@@ -127,7 +128,7 @@ async def run_processor(
     gc.freeze()  # what the process holds so far stays out of later full collections (their pauses)
     routes = RouteCache()
     window = ClaimWindow()
-    pool = create_pool(database_url, max_size=2, min_size=1, name="wacrm-journal")
+    pool = create_pool(database_url, max_size=2, min_size=1, name="wacrm-journal", pooled=pooled)
     await pool.open(wait=False)
     delay = 0.5
     try:

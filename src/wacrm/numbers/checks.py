@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from wacrm.config import GraphApi
 from wacrm.outbound import errors as send_errors
 from wacrm.outbound.client import WhatsAppClient
 
@@ -330,8 +331,11 @@ async def send_test_message(client: WhatsAppClient, to: str) -> Check:
     )
 
 
-async def run_checks(config: dict[str, Any], *, public_url: str, subscribe: bool) -> list[Check]:
-    """Every check of one decrypted configuration (numbers.service.get_by_user_id)."""
+async def run_checks(
+    config: dict[str, Any], *, public_url: str, subscribe: bool, graph: GraphApi
+) -> list[Check]:
+    """Every check of one decrypted configuration (numbers.service.get_by_user_id), asking Meta
+    at `graph` (`settings.graph_api`)."""
     callback = await check_callback(public_url, has_verify_token=bool(config.get("verify_token")))
     if not config.get("phone_number_id") or not config.get("access_token"):
         missing = Check(
@@ -345,6 +349,7 @@ async def run_checks(config: dict[str, Any], *, public_url: str, subscribe: bool
     client = WhatsAppClient(
         phone_id=config["phone_number_id"],
         token=config["access_token"],
+        graph=graph,
         waba_id=config.get("business_account_id"),
         timeout=15.0,
     )

@@ -35,7 +35,7 @@ async def list_numbers(conn: Conn = Depends(db_conn)):
 
 
 @router.post("", response_model=NumberOut, status_code=201)
-async def create_number(body: NumberCreate, conn: Conn = Depends(db_conn)):
+async def create_number(body: NumberCreate, request: Request, conn: Conn = Depends(db_conn)):
     """Configure a user's WhatsApp number (one per user); webhook_url comes from WACRM_PUBLIC_URL."""
     existing = await service.get_for_user(conn, user_id=body.user_id)
     if existing is not None:
@@ -45,7 +45,9 @@ async def create_number(body: NumberCreate, conn: Conn = Depends(db_conn)):
             "change it with PATCH",
         )
     with http_errors():
-        row = await service.configure(conn, **body.model_dump())
+        row = await service.configure(
+            conn, webhook_url=request.app.state.settings.webhook_url, **body.model_dump()
+        )
     return await _by_id(conn, row["id"])
 
 
@@ -55,11 +57,18 @@ async def get_number(config_id: int, conn: Conn = Depends(db_conn)):
 
 
 @router.patch("/{config_id}", response_model=NumberOut)
-async def update_number(config_id: int, body: NumberFields, conn: Conn = Depends(db_conn)):
+async def update_number(
+    config_id: int, body: NumberFields, request: Request, conn: Conn = Depends(db_conn)
+):
     """Change fields of a configuration; omitted fields (and secrets) keep their value."""
     current = await _by_id(conn, config_id)
     with http_errors():
-        await service.configure(conn, user_id=current["user_id"], **body.model_dump())
+        await service.configure(
+            conn,
+            user_id=current["user_id"],
+            webhook_url=request.app.state.settings.webhook_url,
+            **body.model_dump(),
+        )
     return await _by_id(conn, config_id)
 
 
@@ -80,7 +89,10 @@ async def run_checks(
     config = await service.get_by_user_id(conn, user_id=current["user_id"])
     assert config is not None
     results = await checks.run_checks(
-        config, public_url=request.app.state.settings.public_url, subscribe=subscribe
+        config,
+        public_url=request.app.state.settings.public_url,
+        subscribe=subscribe,
+        graph=request.app.state.settings.graph_api,
     )
     return {
         "config_id": config_id,

@@ -9,7 +9,6 @@ from uuid import UUID
 import psycopg
 from psycopg import AsyncConnection
 
-from wacrm.config import get_settings
 from wacrm.security.crypto import decrypt_secret, encrypt_secret, mask
 
 
@@ -85,10 +84,11 @@ async def _check_owner(
             )
 
 
-async def configure(
+async def configure(  # noqa: PLR0913 - its keyword arguments are the configuration's columns
     conn: AsyncConnection[Any],
     *,
     user_id: UUID,
+    webhook_url: str,
     whatsapp_number: str | None = None,
     phone_number_id: str | None = None,
     business_account_id: str | None = None,
@@ -98,7 +98,9 @@ async def configure(
     is_active: bool | None = None,
     messages_per_second: int | None = None,
 ) -> dict[str, Any]:
-    """Create or update the user's configuration (one per user); fields left None keep their value."""
+    """Create or update the user's configuration (one per user); fields left None keep their value.
+
+    `webhook_url` is where Meta posts this number's webhooks (`settings.webhook_url`)."""
     for name, value in (
         ("whatsapp_number", whatsapp_number),
         ("phone_number_id", phone_number_id),
@@ -123,7 +125,7 @@ async def configure(
         "is_active": is_active,
         "messages_per_second": messages_per_second,
         "user_id": user_id,
-        "webhook_url": get_settings().webhook_url,
+        "webhook_url": webhook_url,
     }
     async with conn.transaction():
         await _check_owner(conn, user_id, values["phone_number_id"])
@@ -228,11 +230,7 @@ async def list_verify_tokens(conn: AsyncConnection[Any]) -> set[str]:
     cur = await conn.execute(
         "SELECT verify_token FROM whatsapp_configuration WHERE verify_token IS NOT NULL AND is_active"
     )
-    tokens = {r["verify_token"] for r in await cur.fetchall()}
-    extra = get_settings().whatsapp_verify_token
-    if extra:
-        tokens.add(extra)
-    return tokens
+    return {r["verify_token"] for r in await cur.fetchall()}
 
 
 async def delete_configuration(conn: AsyncConnection[Any], *, user_id: UUID) -> bool:

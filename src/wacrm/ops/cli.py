@@ -7,14 +7,13 @@ from typing import Any
 
 import typer
 
-from wacrm.cli.common import emit, fail, run_with_connection
-from wacrm.config import get_settings
+from wacrm.cli.common import cli_settings, emit, fail, run_with_connection
 
 customer_app = typer.Typer(help="Customers of an agent: import, erase.", no_args_is_help=True)
 
 
 def _media_root() -> Path:
-    return Path(get_settings().data_dir) / "media"
+    return Path(cli_settings().data_dir) / "media"
 
 
 def agent_backup(
@@ -92,7 +91,7 @@ def customer_erase(
         if not confirm:
             return await erasure_plan(conn, tables=tables, customer_id=customer_id)
         return await erase_customer(
-            conn, tables=tables, customer_id=customer_id, store=media_store(get_settings())
+            conn, tables=tables, customer_id=customer_id, store=media_store(cli_settings())
         )
 
     try:

@@ -223,6 +223,7 @@ async def numbers_at_meta(url: str, settings: Settings) -> list[Check]:
         client = WhatsAppClient(
             phone_id=config["phone_number_id"],
             token=config["access_token"],
+            graph=settings.graph_api,
             waba_id=config.get("business_account_id"),
             timeout=15.0,
         )

@@ -39,13 +39,11 @@ async def _one(conn: Conn, query: Any, params: Any = None) -> dict[str, Any] | N
 
 
 async def default_currency(conn: Conn, *, agent_id: int) -> str:
-    """The agent's default currency, else the configured one (WACRM_DEFAULT_CURRENCY)."""
+    """The agent's default currency (set when the agent was created; never empty)."""
     row = await _one(conn, "SELECT default_currency FROM agents WHERE id = %s", (agent_id,))
-    if row and row["default_currency"]:
-        return str(row["default_currency"]).strip()
-    from wacrm.config import get_settings
-
-    return get_settings().default_currency
+    if row is None:
+        raise not_found("agent", agent_id)
+    return str(row["default_currency"]).strip()
 
 
 async def lock_order(conn: Conn, *, tables: AgentTables, order_id: int) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The one place that talks to Meta's Graph API for sending: pywa_async's client, pointed at our base URL.
 
 pywa fixes its base URL to https://graph.facebook.com; `RebaseTransport` (an httpx transport we own)
-sends those requests to WHATSAPP_API_BASE_URL instead (the sandbox in tests and demos). Every
+sends those requests to the caller's `GraphApi` instead (`settings.graph_api`:
+WHATSAPP_API_BASE_URL, the sandbox in tests and demos). Every
 failure comes out as a `wacrm.outbound.errors.SendError`.
 
 All clients of one event loop share one connection pool (keep-alive, one TLS context), and one
@@ -24,7 +25,7 @@ from pywa.errors import WhatsAppError
 from pywa.types.templates import TemplateLanguage
 from pywa_async import WhatsApp
 
-from wacrm.config import get_settings
+from wacrm.config import GraphApi
 from wacrm.outbound import errors
 
 META_HOST = "graph.facebook.com"
@@ -106,26 +107,25 @@ class WhatsAppClient:
         *,
         phone_id: str,
         token: str,
+        graph: GraphApi,
         waba_id: str | None = None,
-        base_url: str | None = None,
-        api_version: str | None = None,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        """`transport`: a shared connection pool (not closed by `aclose`); else the client owns one."""
-        settings = get_settings()
+        """`graph`: where the API answers (`settings.graph_api`); `transport`: a shared connection
+        pool (not closed by `aclose`), else the client owns one."""
         self.phone_id = str(phone_id)
         self.waba_id = waba_id
         self._owns_transport = transport is None
         self._http = httpx.AsyncClient(
-            transport=RebaseTransport(base_url or settings.whatsapp_api_base_url, transport),
+            transport=RebaseTransport(graph.base_url, transport),
             timeout=timeout,
         )
         self.wa = WhatsApp(
             phone_id=self.phone_id,
             token=token,
             session=self._http,
-            api_version=float(api_version or settings.whatsapp_api_version),
+            api_version=float(graph.version),
             waba_id=waba_id,
             filter_updates=False,
         )
@@ -342,24 +342,23 @@ class WhatsAppClient:
 
 
 @asynccontextmanager
-async def client_for(config: dict[str, Any]) -> AsyncIterator[WhatsAppClient]:
-    """A client for a decrypted configuration row (from wacrm.numbers.service.get_by_agent_id).
+async def client_for(config: dict[str, Any], graph: GraphApi) -> AsyncIterator[WhatsAppClient]:
+    """A client for a decrypted configuration row (from wacrm.numbers.service.get_by_agent_id)
+    on `graph` (`settings.graph_api`).
 
     Kept for the next send of the same number and token, over this event loop's shared pool.
     """
-    settings = get_settings()
     key = (
         str(config["phone_number_id"]),
         config["access_token"],
         config.get("business_account_id"),
-        settings.whatsapp_api_base_url,
-        settings.whatsapp_api_version,
+        graph,
     )
     shared = _shared_for_loop()
     client = shared.clients.get(key)
     if client is None:
         client = WhatsAppClient(
-            phone_id=key[0], token=key[1], waba_id=key[2], transport=shared.transport
+            phone_id=key[0], token=key[1], graph=graph, waba_id=key[2], transport=shared.transport
         )
         shared.clients[key] = client
         if len(shared.clients) > CACHED_CLIENTS:

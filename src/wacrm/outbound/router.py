@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from psycopg import AsyncConnection
 
 from wacrm.accounts.deps import AgentScope, agent_scope, db_conn
@@ -76,6 +76,7 @@ async def retry(
 
 @router.get("/templates")
 async def list_templates(
+    request: Request,
     refresh: bool = Query(
         False, description="Fetch the list from WhatsApp again instead of the cache."
     ),
@@ -93,7 +94,9 @@ async def list_templates(
     found = await templates.cached(conn, config_id=config["id"])
     if refresh or not found:
         try:
-            found = await templates.refresh(conn, config=config)
+            found = await templates.refresh(
+                conn, config=config, graph=request.app.state.settings.graph_api
+            )
         except errors.SendError as exc:
             raise HTTPException(
                 502, detail=f"WhatsApp did not list the templates: {exc.explanation}"

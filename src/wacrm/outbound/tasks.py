@@ -59,7 +59,7 @@ async def send_message(payload: dict[str, Any]) -> None:
         return
     await _wait_for_slots(pool, send)
     try:
-        async with client_for(send.config) as client:
+        async with client_for(send.config, context.current().settings.graph_api) as client:
             wamid = await send_stored(client, send.to, send.message, send.media)
     except errors.SendError as exc:
         async with pool.connection() as conn:
@@ -287,7 +287,7 @@ async def send_read_receipt(payload: dict[str, Any]) -> None:
         config = await numbers.get_by_agent_id(conn, agent_id=int(payload["agent_id"]))
     if config is None or not config.get("access_token") or not config.get("phone_number_id"):
         return
-    async with client_for(config) as client:
+    async with client_for(config, context.current().settings.graph_api) as client:
         try:
             await client.mark_as_read(payload["wamid"])
         except errors.SendError as exc:

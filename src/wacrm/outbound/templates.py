@@ -7,6 +7,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
+from wacrm.config import GraphApi
 from wacrm.outbound.client import client_for
 
 
@@ -20,9 +21,11 @@ async def cached(conn: AsyncConnection[Any], *, config_id: int) -> list[dict[str
     return [dict(r) for r in await cur.fetchall()]
 
 
-async def refresh(conn: AsyncConnection[Any], *, config: dict[str, Any]) -> list[dict[str, Any]]:
+async def refresh(
+    conn: AsyncConnection[Any], *, config: dict[str, Any], graph: GraphApi
+) -> list[dict[str, Any]]:
     """Fetch every template from Meta and replace the cache (raises SendError when Meta refuses)."""
-    async with client_for(config) as client:
+    async with client_for(config, graph) as client:
         found = await client.list_templates()
     async with conn.transaction():
         await conn.execute("DELETE FROM whatsapp_templates WHERE config_id = %s", (config["id"],))

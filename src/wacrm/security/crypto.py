@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-from wacrm.config import get_settings
 
 _HKDF_INFO = b"wacrm secrets at rest v1"
 _HKDF_SALT = b"wacrm-fernet"
@@ -28,8 +27,22 @@ def fernet_for(secret_key: str) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(derived))
 
 
+_key_source: Callable[[], str] | None = None
+
+
+def use_key(source: Callable[[], str]) -> None:
+    """Where the current key comes from (`settings.effective_secret_key`, read when needed): set
+    by the entry points (create_app, the worker, the CLI) from their settings."""
+    global _key_source
+    _key_source = source
+
+
 def _current() -> Fernet:
-    return fernet_for(get_settings().effective_secret_key())
+    if _key_source is None:
+        raise RuntimeError(
+            "no secret key: the entry point calls crypto.use_key(settings.effective_secret_key)"
+        )
+    return fernet_for(_key_source())
 
 
 def encrypt_secret(plain: str, *, secret_key: str | None = None) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
+from wacrm.config import GraphApi
 from wacrm.outbound import errors as send_errors
 from wacrm.outbound.client import client_for
 from wacrm.wa_templates import rules
@@ -67,7 +68,9 @@ async def _store(
     )
 
 
-async def submit(conn: AsyncConnection[Any], *, config: dict[str, Any], draft: rules.Draft) -> None:
+async def submit(
+    conn: AsyncConnection[Any], *, config: dict[str, Any], draft: rules.Draft, graph: GraphApi
+) -> None:
     """Check the draft by Meta's rules and create it at Meta (it starts PENDING)."""
     problems = rules.check(draft)
     if problems:
@@ -79,7 +82,7 @@ async def submit(conn: AsyncConnection[Any], *, config: dict[str, Any], draft: r
         "components": rules.components(draft),
     }
     try:
-        async with client_for(config) as client:
+        async with client_for(config, graph) as client:
             answer = await client.create_template(body)
     except send_errors.SendError as exc:
         raise TemplateError(f"WhatsApp refused the template: {_meta(exc)}", 502) from None
@@ -87,7 +90,13 @@ async def submit(conn: AsyncConnection[Any], *, config: dict[str, Any], draft: r
 
 
 async def attach_sample(
-    config: dict[str, Any], draft: rules.Draft, data: bytes, content_type: str, file_name: str
+    config: dict[str, Any],
+    draft: rules.Draft,
+    data: bytes,
+    content_type: str,
+    file_name: str,
+    *,
+    graph: GraphApi,
 ) -> None:
     """Upload a media header's sample (checked by Meta's type and size limits) into the draft."""
     if draft.header_format not in rules.MEDIA_SAMPLES:
@@ -96,7 +105,7 @@ async def attach_sample(
     if problem:
         raise TemplateError("fix the fields marked", errors={"header_file": problem})
     try:
-        async with client_for(config) as client:
+        async with client_for(config, graph) as client:
             draft.header_handle = await client.upload_sample(data, content_type, file_name)
     except send_errors.SendError as exc:
         raise TemplateError(
@@ -117,7 +126,9 @@ async def get(
     return dict(row) if row else None
 
 
-async def edit(conn: AsyncConnection[Any], *, config: dict[str, Any], draft: rules.Draft) -> None:
+async def edit(
+    conn: AsyncConnection[Any], *, config: dict[str, Any], draft: rules.Draft, graph: GraphApi
+) -> None:
     """Submit new content for an existing template (reviewed again: PENDING)."""
     current = await get(conn, config_id=config["id"], name=draft.name, language=draft.language)
     if current is None:
@@ -130,7 +141,7 @@ async def edit(conn: AsyncConnection[Any], *, config: dict[str, Any], draft: rul
     if problems:
         raise TemplateError("fix the fields marked", errors=problems)
     try:
-        async with client_for(config) as client:
+        async with client_for(config, graph) as client:
             await client.update_template(
                 current["template_id"],
                 {"category": draft.category, "components": rules.components(draft)},
@@ -140,10 +151,12 @@ async def edit(conn: AsyncConnection[Any], *, config: dict[str, Any], draft: rul
     await _store(conn, config["id"], draft, {"status": "PENDING", "id": current["template_id"]})
 
 
-async def delete(conn: AsyncConnection[Any], *, config: dict[str, Any], name: str) -> None:
+async def delete(
+    conn: AsyncConnection[Any], *, config: dict[str, Any], name: str, graph: GraphApi
+) -> None:
     """Delete a template (every language of that name, as Meta does) at Meta and here."""
     try:
-        async with client_for(config) as client:
+        async with client_for(config, graph) as client:
             await client.delete_template(name)
     except send_errors.SendError as exc:
         raise TemplateError(

@@ -133,7 +133,12 @@ async def create_user(
                 conn, email=email, name=name, role=role, password=password
             )
             if with_agent:
-                await agents.create_agent(conn, created_by=user.id, user_id=created["id"])
+                await agents.create_agent(
+                    conn,
+                    created_by=user.id,
+                    user_id=created["id"],
+                    fallback_currency=request.app.state.settings.default_currency,
+                )
 
     return await _act(request, user, "users", "user-created", call)
 
@@ -206,7 +211,12 @@ async def create_agent(
     linked = _uuid(user_id) if user_id.strip() else None
 
     async def call(conn: Conn) -> None:
-        await agents.create_agent(conn, created_by=user.id, user_id=linked)
+        await agents.create_agent(
+            conn,
+            created_by=user.id,
+            user_id=linked,
+            fallback_currency=request.app.state.settings.default_currency,
+        )
 
     return await _act(request, user, "agents", "agent-created", call)
 
@@ -293,6 +303,7 @@ async def save_number(
         await numbers.configure(
             conn,
             user_id=owner,
+            webhook_url=request.app.state.settings.webhook_url,
             whatsapp_number=whatsapp_number.strip() or None,
             phone_number_id=phone_number_id.strip() or None,
             business_account_id=business_account_id.strip() or None,
@@ -322,7 +333,7 @@ async def test_number(
         result["error"] = "set the phone number id and the access token first"
     else:
         try:
-            async with client_for(config) as client:
+            async with client_for(config, request.app.state.settings.graph_api) as client:
                 details = await client.phone_number_details()
             result["details"] = {
                 k: v for k, v in details.items() if isinstance(v, str | int | float | bool)

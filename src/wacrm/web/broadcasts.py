@@ -101,7 +101,9 @@ async def _compose(
     async with request.app.state.pool.connection() as conn:
         listed = await service.list_broadcasts(conn, agent_id=scope.agent_id)
         try:
-            usable = await service.approved_templates(conn, agent_id=scope.agent_id)
+            usable = await service.approved_templates(
+                conn, agent_id=scope.agent_id, graph=request.app.state.settings.graph_api
+            )
             problem = None
         except service.BroadcastError as exc:
             usable, problem = [], str(exc)
@@ -160,7 +162,9 @@ async def params_fields(
     """The parameter inputs of the chosen template (htmx, when the template changes)."""
     async with request.app.state.pool.connection() as conn:
         try:
-            usable = await service.approved_templates(conn, agent_id=scope.agent_id)
+            usable = await service.approved_templates(
+                conn, agent_id=scope.agent_id, graph=request.app.state.settings.graph_api
+            )
         except service.BroadcastError:
             usable = []
     chosen = next((t for t in usable if f"{t['name']}|{t['language']}" == template), None)
@@ -187,7 +191,9 @@ async def preview(
         count = await audiences.count(conn, tables=scope.tables, audience=audience)
         sample = await audiences.sample(conn, tables=scope.tables, audience=audience)
         try:
-            usable = await service.approved_templates(conn, agent_id=scope.agent_id)
+            usable = await service.approved_templates(
+                conn, agent_id=scope.agent_id, graph=request.app.state.settings.graph_api
+            )
         except service.BroadcastError:
             usable = []
     chosen = next(
@@ -226,6 +232,7 @@ async def create(
                     audience=audience,
                     scheduled_at=scheduled,
                     created_by=scope.user.id,
+                    graph=request.app.state.settings.graph_api,
                 )
                 return RedirectResponse(f"/broadcasts/{made['id']}", status_code=303)
             except service.BroadcastError as exc:

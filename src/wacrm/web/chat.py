@@ -50,7 +50,7 @@ async def chat_page(
     conn = scope.db
     conv = await _conversation(conn, scope, customer_id)
     page = await conversations.chat(conn, tables=scope.tables, customer_id=customer_id, limit=PAGE)
-    composer = await composer_context(conn, scope, conv)
+    composer = await composer_context(conn, scope, conv, request.app.state.settings.graph_api)
     panel = await panel_context(conn, scope, customer_id)
     bar = await team.bar_context(conn, scope, customer_id)
     items = chronological(page["items"])
@@ -170,7 +170,7 @@ async def composer(
     want = "text" if conv["window"]["state"] == "open" else "template"
     if mode == want:
         return Response(status_code=204)
-    context = await composer_context(conn, scope, conv)
+    context = await composer_context(conn, scope, conv, request.app.state.settings.graph_api)
     return await render(request, "partials/composer.html", scope=scope, **context)
 
 
@@ -234,7 +234,9 @@ async def send(
     except ValueError as exc:  # pydantic's ValidationError is one too
         error, status = first_error(exc), 400
     conv = await conversations.conversation(conn, tables=scope.tables, customer_id=customer_id)
-    context = await composer_context(conn, scope, conv, error=error, error_field=field)
+    context = await composer_context(
+        conn, scope, conv, request.app.state.settings.graph_api, error=error, error_field=field
+    )
     context.update(text="" if error is None else text)
     if error is not None and template:  # the chosen template and what was typed stay
         form = await request.form()

@@ -8,6 +8,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from wacrm.accounts.deps import AgentScope
+from wacrm.config import GraphApi
 from wacrm.i18n import gettext as _
 from wacrm.numbers import service as numbers
 from wacrm.outbound import errors as send_errors
@@ -70,7 +71,7 @@ def template_header(form: Any, template: str) -> TemplateHeaderMedia | None:
 
 
 async def _templates(
-    conn: AsyncConnection[Any], scope: AgentScope
+    conn: AsyncConnection[Any], scope: AgentScope, graph: GraphApi
 ) -> tuple[list[dict], str | None]:
     config = await numbers.get_by_agent_id(conn, agent_id=scope.agent_id)
     if config is None:
@@ -78,7 +79,7 @@ async def _templates(
     found = await templates.cached(conn, config_id=config["id"])
     if not found:
         try:
-            found = await templates.refresh(conn, config=config)
+            found = await templates.refresh(conn, config=config, graph=graph)
         except send_errors.SendError as exc:
             why = exc.explanation_for(is_admin=scope.user.is_admin)
             return [], _("WhatsApp did not list the templates: %(why)s") % {"why": why}
@@ -86,7 +87,11 @@ async def _templates(
 
 
 async def composer_context(
-    conn: AsyncConnection[Any], scope: AgentScope, conv: dict[str, Any], **extra: Any
+    conn: AsyncConnection[Any],
+    scope: AgentScope,
+    conv: dict[str, Any],
+    graph: GraphApi,
+    **extra: Any,
 ) -> dict[str, Any]:
     mode = "text" if conv["window"]["state"] == "open" else "template"
     context: dict[str, Any] = {
@@ -99,7 +104,7 @@ async def composer_context(
         "max_params": 0,
     }
     if mode == "template":
-        context["templates"], context["templates_error"] = await _templates(conn, scope)
+        context["templates"], context["templates_error"] = await _templates(conn, scope, graph)
         context["max_params"] = max([t["params"] for t in context["templates"]] or [0])
     context.update(extra)
     return context

@@ -137,6 +137,7 @@ async def save(
             row = await numbers.configure(
                 conn,
                 user_id=owner,
+                webhook_url=request.app.state.settings.webhook_url,
                 is_active=True,
                 whatsapp_number=values["whatsapp_number"],
                 phone_number_id=values["phone_number_id"],
@@ -175,7 +176,10 @@ async def run_checks(
     """Every check; subscribing the app on the business account when it is not yet."""
     config = await _decrypted(request, config_id)
     results = await checks.run_checks(
-        config, public_url=public_base(request.app.state.settings, request)[0], subscribe=True
+        config,
+        public_url=public_base(request.app.state.settings, request)[0],
+        subscribe=True,
+        graph=request.app.state.settings.graph_api,
     )
     return await _show(request, user, config_id=config_id, results=results)
 
@@ -202,7 +206,10 @@ async def test_message(
             request, user, config_id=config_id, status_code=400, errors=problem, test_to=to
         )
     client = WhatsAppClient(
-        phone_id=config["phone_number_id"], token=config["access_token"], timeout=15.0
+        phone_id=config["phone_number_id"],
+        token=config["access_token"],
+        graph=request.app.state.settings.graph_api,
+        timeout=15.0,
     )
     try:
         result = await checks.send_test_message(client, digits)

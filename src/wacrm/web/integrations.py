@@ -83,7 +83,7 @@ async def create_endpoint(
                 events=events,
                 description=description,
                 created_by=user.id,
-                private_ok=request.app.state.settings.env != "production",
+                private_ok=request.app.state.settings.private_addresses_allowed,
             )
         except hooks.HookError as exc:
             errors = {exc.field or "form": str(exc)}
@@ -108,7 +108,7 @@ async def update_endpoint(
                 url=url,
                 events=events,
                 enabled=enabled,
-                private_ok=request.app.state.settings.env != "production",
+                private_ok=request.app.state.settings.private_addresses_allowed,
             )
         except hooks.HookError as exc:
             errors = {f"{endpoint_id}.{exc.field or 'form'}": str(exc)}

@@ -58,7 +58,7 @@ def draft_form(
 
 
 async def _with_sample(
-    config: dict[str, Any], draft: rules.Draft, header_file: UploadFile | None
+    request: Request, config: dict[str, Any], draft: rules.Draft, header_file: UploadFile | None
 ) -> None:
     """A chosen sample file of a media header uploaded to Meta (its handle replaces any kept one)."""
     if draft.header_format not in rules.MEDIA_SAMPLES or header_file is None:
@@ -68,7 +68,12 @@ async def _with_sample(
     largest = rules.MEDIA_SAMPLES[draft.header_format][1]
     data = await header_file.read(largest + 1)
     await service.attach_sample(
-        config, draft, data, header_file.content_type or "", header_file.filename
+        config,
+        draft,
+        data,
+        header_file.content_type or "",
+        header_file.filename,
+        graph=request.app.state.settings.graph_api,
     )
 
 
@@ -158,8 +163,10 @@ async def create(
     config = await _config(request, scope)
     async with request.app.state.pool.connection() as conn:
         try:
-            await _with_sample(config, draft, header_file)
-            await service.submit(conn, config=config, draft=draft)
+            await _with_sample(request, config, draft, header_file)
+            await service.submit(
+                conn, config=config, draft=draft, graph=request.app.state.settings.graph_api
+            )
         except service.TemplateError as exc:
             return await _page(
                 request, scope, draft=draft, errors=exc.errors, status_code=exc.status
@@ -192,8 +199,10 @@ async def edit(
     config = await _config(request, scope)
     async with request.app.state.pool.connection() as conn:
         try:
-            await _with_sample(config, draft, header_file)
-            await service.edit(conn, config=config, draft=draft)
+            await _with_sample(request, config, draft, header_file)
+            await service.edit(
+                conn, config=config, draft=draft, graph=request.app.state.settings.graph_api
+            )
         except service.TemplateError as exc:
             if exc.status == 404:
                 raise HTTPException(404, detail=str(exc)) from None
@@ -210,7 +219,9 @@ async def delete(
     config = await _config(request, scope)
     async with request.app.state.pool.connection() as conn:
         try:
-            await service.delete(conn, config=config, name=name)
+            await service.delete(
+                conn, config=config, name=name, graph=request.app.state.settings.graph_api
+            )
         except service.TemplateError as exc:
             return await _page(request, scope, errors={"list": str(exc)}, status_code=exc.status)
     return RedirectResponse("/templates?done=deleted", status_code=303)
@@ -222,7 +233,7 @@ async def refresh(request: Request, scope: AgentScope = Depends(web_scope)) -> R
     config = await _config(request, scope)
     async with request.app.state.pool.connection() as conn:
         try:
-            await cache.refresh(conn, config=config)
+            await cache.refresh(conn, config=config, graph=request.app.state.settings.graph_api)
         except send_errors.SendError as exc:
             return await _page(
                 request,
