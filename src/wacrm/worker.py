@@ -39,6 +39,13 @@ def load_tasks() -> list[str]:
     return loaded
 
 
+def _in_use(settings: Settings | None) -> Settings:
+    """The worker's settings (the environment's when none are given), its secret key in use."""
+    settings = settings or get_settings()
+    crypto.use_key(settings.effective_secret_key)
+    return settings
+
+
 async def run_worker(
     database_url: str,
     *,
@@ -48,8 +55,7 @@ async def run_worker(
     settings: Settings | None = None,
 ) -> None:
     """The job worker with every feature's tasks, until `stop` is set."""
-    settings = settings or get_settings()
-    crypto.use_key(settings.effective_secret_key)
+    settings = _in_use(settings)
     load_tasks()
     await jobs_worker.run_worker(
         database_url,
@@ -69,8 +75,7 @@ async def run_all(
     settings: Settings | None = None,
 ) -> None:
     """The job worker and a journal processor, until `stop` is set (both survive outages)."""
-    settings = settings or get_settings()
-    crypto.use_key(settings.effective_secret_key)
+    settings = _in_use(settings)
     await asyncio.gather(
         run_worker(
             database_url,

@@ -144,10 +144,17 @@ async def create_order(
                 tables.query("UPDATE {messages} SET order_id = %s WHERE id = %s"),
                 (order_id, message_id),
             )
-        await events.notify(
-            conn, kind="order", agent_id=tables.agent_id, customer_id=customer_id, order_id=order_id
-        )
-        return await get_order(conn, tables=tables, order_id=order_id)
+        return await _changed(conn, tables, order_id, customer_id)
+
+
+async def _changed(
+    conn: Conn, tables: AgentTables, order_id: int, customer_id: int
+) -> dict[str, Any]:
+    """After a change to the order (in its transaction): the live event, and the order as it is."""
+    await events.notify(
+        conn, kind="order", agent_id=tables.agent_id, customer_id=customer_id, order_id=order_id
+    )
+    return await get_order(conn, tables=tables, order_id=order_id)
 
 
 async def get_order(conn: Conn, *, tables: AgentTables, order_id: int) -> dict[str, Any]:
@@ -220,14 +227,7 @@ async def add_item(
             order["currency"].strip(),
         )
         await _insert_items(conn, tables, order_id, [item])
-        await events.notify(
-            conn,
-            kind="order",
-            agent_id=tables.agent_id,
-            customer_id=order["customer_id"],
-            order_id=order_id,
-        )
-        return await get_order(conn, tables=tables, order_id=order_id)
+        return await _changed(conn, tables, order_id, order["customer_id"])
 
 
 async def update_item(
@@ -270,14 +270,7 @@ async def update_item(
             ),
             (new["name"], new["quantity"], new["price"], item_id),
         )
-        await events.notify(
-            conn,
-            kind="order",
-            agent_id=tables.agent_id,
-            customer_id=order["customer_id"],
-            order_id=order_id,
-        )
-        return await get_order(conn, tables=tables, order_id=order_id)
+        return await _changed(conn, tables, order_id, order["customer_id"])
 
 
 async def remove_item(
@@ -296,14 +289,7 @@ async def remove_item(
                 Text("order {order} has no item with id {id}", order=order_id, id=item_id),
                 status=404,
             )
-        await events.notify(
-            conn,
-            kind="order",
-            agent_id=tables.agent_id,
-            customer_id=order["customer_id"],
-            order_id=order_id,
-        )
-        return await get_order(conn, tables=tables, order_id=order_id)
+        return await _changed(conn, tables, order_id, order["customer_id"])
 
 
 async def update_order(
@@ -322,29 +308,23 @@ async def update_order(
         changes["shipping_address"] = check_text(shipping_address, "shipping_address")
     async with conn.transaction():
         order = await lock_order(conn, tables=tables, order_id=order_id)
-        if changes:
-            await conn.execute(
-                tables.query(
-                    "UPDATE {orders} SET notes = CASE WHEN %(set_notes)s THEN %(notes)s ELSE notes END,"
-                    " shipping_address = CASE WHEN %(set_addr)s THEN %(addr)s ELSE shipping_address END,"
-                    " updated_at = now() WHERE id = %(id)s"
-                ),
-                {
-                    "set_notes": "notes" in changes,
-                    "notes": changes.get("notes"),
-                    "set_addr": "shipping_address" in changes,
-                    "addr": changes.get("shipping_address"),
-                    "id": order_id,
-                },
-            )
-            await events.notify(
-                conn,
-                kind="order",
-                agent_id=tables.agent_id,
-                customer_id=order["customer_id"],
-                order_id=order_id,
-            )
-        return await get_order(conn, tables=tables, order_id=order_id)
+        if not changes:
+            return await get_order(conn, tables=tables, order_id=order_id)
+        await conn.execute(
+            tables.query(
+                "UPDATE {orders} SET notes = CASE WHEN %(set_notes)s THEN %(notes)s ELSE notes END,"
+                " shipping_address = CASE WHEN %(set_addr)s THEN %(addr)s ELSE shipping_address END,"
+                " updated_at = now() WHERE id = %(id)s"
+            ),
+            {
+                "set_notes": "notes" in changes,
+                "notes": changes.get("notes"),
+                "set_addr": "shipping_address" in changes,
+                "addr": changes.get("shipping_address"),
+                "id": order_id,
+            },
+        )
+        return await _changed(conn, tables, order_id, order["customer_id"])
 
 
 async def change_status(
@@ -377,11 +357,4 @@ async def change_status(
             await notify_customer(
                 conn, tables=tables, order_id=order_id, status=status, actor_id=actor_id
             )
-        await events.notify(
-            conn,
-            kind="order",
-            agent_id=tables.agent_id,
-            customer_id=order["customer_id"],
-            order_id=order_id,
-        )
-        return await get_order(conn, tables=tables, order_id=order_id)
+        return await _changed(conn, tables, order_id, order["customer_id"])

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from wacrm.sandbox import errors
-from wacrm.sandbox.state import Number, SandboxState
+from wacrm.sandbox.state import Number, bearer_token, state_of
 
 router = APIRouter()
 MANAGEMENT = "whatsapp_business_management"
@@ -57,21 +57,9 @@ def phone_number_fields(number: Number, fields: str) -> dict[str, Any]:
     return {k: everything[k] for k in [*wanted, "id"]}
 
 
-def _state(request: Request) -> SandboxState:
-    return request.app.state.sandbox
-
-
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return request.query_params.get("access_token")
-
-
 def _caller(request: Request) -> Number:
     """The number whose token calls (190 for an unknown or expired token)."""
-    number = _state(request).number_for_token(_bearer(request))
+    number = state_of(request).number_for_token(bearer_token(request))
     if number is None:
         raise errors.invalid_token()
     if number.token_expires_at and number.token_expires_at < time.time():
@@ -97,7 +85,7 @@ async def debug_token(request: Request) -> Response:
     input_token = request.query_params.get("input_token")
     if not input_token:
         raise errors.invalid_parameter("(#100) The parameter input_token is required")
-    subject = _state(request).number_for_token(input_token)
+    subject = state_of(request).number_for_token(input_token)
     if subject is None:
         return JSONResponse(
             {
@@ -140,7 +128,7 @@ async def debug_token(request: Request) -> Response:
 def _waba_caller(request: Request, waba_id: str) -> Number:
     """The caller, allowed on this WABA (managing its apps needs whatsapp_business_management)."""
     caller = _caller(request)
-    if not any(n.waba_id == waba_id for n in _state(request).numbers.values()):
+    if not any(n.waba_id == waba_id for n in state_of(request).numbers.values()):
         raise errors.unknown_object(waba_id, request.method.lower())
     if caller.waba_id != waba_id:
         raise errors.unknown_object(waba_id, request.method.lower())
@@ -152,7 +140,7 @@ def _waba_caller(request: Request, waba_id: str) -> Number:
 @router.get("/{waba_id}/subscribed_apps")
 async def subscribed_apps(waba_id: str, request: Request) -> Response:
     _waba_caller(request, waba_id)
-    apps = _state(request).subscribed_apps.get(waba_id, {})
+    apps = state_of(request).subscribed_apps.get(waba_id, {})
     return JSONResponse(
         {
             "data": [
@@ -173,12 +161,12 @@ async def subscribed_apps(waba_id: str, request: Request) -> Response:
 async def subscribe(waba_id: str, request: Request) -> Response:
     """Subscribe the token's app to the WABA's webhooks (idempotent, as Meta's)."""
     caller = _waba_caller(request, waba_id)
-    _state(request).subscribed_apps.setdefault(waba_id, {})[caller.app_id] = caller.app_name
+    state_of(request).subscribed_apps.setdefault(waba_id, {})[caller.app_id] = caller.app_name
     return JSONResponse({"success": True})
 
 
 @router.delete("/{waba_id}/subscribed_apps")
 async def unsubscribe(waba_id: str, request: Request) -> Response:
     caller = _waba_caller(request, waba_id)
-    _state(request).subscribed_apps.get(waba_id, {}).pop(caller.app_id, None)
+    state_of(request).subscribed_apps.get(waba_id, {}).pop(caller.app_id, None)
     return JSONResponse({"success": True})

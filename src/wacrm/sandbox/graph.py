@@ -14,7 +14,7 @@ from wacrm.sandbox import errors, templates, validate
 from wacrm.sandbox.account import phone_number_fields
 from wacrm.sandbox.media import MediaObject
 from wacrm.sandbox.payloads import bsuid_for, new_wamid
-from wacrm.sandbox.state import Number, SandboxState, SentMessage
+from wacrm.sandbox.state import Number, SandboxState, SentMessage, bearer_token, state_of
 from wacrm.sandbox.webhooks import status_flow
 
 router = APIRouter()
@@ -42,18 +42,6 @@ class DroppedResponse(Response):
         raise DropConnection("sandbox fault: connection dropped")
 
 
-def state_of(request: Request) -> SandboxState:
-    return request.app.state.sandbox
-
-
-def _token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return request.query_params.get("access_token")
-
-
 async def apply_fault(request: Request) -> str:
     """Apply the configured fault; returns "drop" when the answer must be cut off."""
     state = state_of(request)
@@ -70,7 +58,7 @@ async def apply_fault(request: Request) -> str:
 def authorize(request: Request, numbers: list[Number], node_id: str) -> Number:
     """The number whose token the request carries; 190 when it is not theirs, 100/33 if unknown."""
     state = state_of(request)
-    token = _token(request)
+    token = bearer_token(request)
     if numbers:
         request.state.number_id = numbers[0].phone_number_id
     if state.number_for_token(token) is None:

@@ -11,10 +11,9 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from wacrm.sandbox.graph import state_of
 from wacrm.sandbox.payloads import bsuid_for, dumps, is_bsuid, new_wamid, now_ts, sign
 from wacrm.sandbox.router import pick_number
-from wacrm.sandbox.state import Number
+from wacrm.sandbox.state import Number, state_of
 from wacrm.sandbox.webhooks import post_signed
 
 router = APIRouter(prefix="/sandbox")

@@ -10,12 +10,11 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from wacrm.sandbox.customer import MEDIA_KINDS, build_message
-from wacrm.sandbox.graph import state_of
 from wacrm.sandbox.media import SAMPLES, MediaObject
 from wacrm.sandbox.page import PAGE
 from wacrm.sandbox.payloads import bsuid_for, build_inbound_payload, dumps, is_bsuid, sign
 from wacrm.sandbox.schemas import CustomerSendIn, FailIn, FaultsIn, NumberIn, ResetIn, WindowIn
-from wacrm.sandbox.state import Faults, Number, SandboxState
+from wacrm.sandbox.state import Faults, Number, SandboxState, state_of
 from wacrm.sandbox.webhooks import post_signed
 
 router = APIRouter(prefix="/sandbox")

@@ -8,10 +8,13 @@ import secrets
 import time
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wacrm.sandbox import templates as sandbox_templates
 from wacrm.sandbox.media import MediaObject
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
 WINDOW_SECONDS = 24 * 3600
 
@@ -216,3 +219,17 @@ class SandboxState:
             return False
         window.append(now)
         return True
+
+
+def state_of(request: Request) -> SandboxState:
+    """The state of the sandbox app serving `request`."""
+    return request.app.state.sandbox
+
+
+def bearer_token(request: Request) -> str | None:
+    """A Graph API call's access token: `Authorization: Bearer ...`, else `?access_token=`."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.query_params.get("access_token")

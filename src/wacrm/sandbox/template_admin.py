@@ -15,8 +15,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from wacrm.sandbox import errors, templates
-from wacrm.sandbox.graph import apply_fault, authorize, json_body, state_of
-from wacrm.sandbox.state import SandboxState
+from wacrm.sandbox.graph import apply_fault, authorize, json_body
+from wacrm.sandbox.state import SandboxState, state_of
 from wacrm.sandbox.uploads import check_media_header
 from wacrm.sandbox.webhooks import post_signed
 

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from wacrm.sandbox import errors
-from wacrm.sandbox.graph import apply_fault, state_of
-from wacrm.sandbox.state import Number, SandboxState
+from wacrm.sandbox.graph import apply_fault
+from wacrm.sandbox.state import Number, SandboxState, state_of
 
 router = APIRouter()
 FILE_TYPES = {"application/pdf", "image/jpeg", "image/jpg", "image/png", "video/mp4"}
