@@ -227,3 +227,37 @@ async def test_batch_events_one_per_stored_message_and_status(conn, agent):
     # twice, wamid.2 once (identical events in one transaction are delivered once by PostgreSQL)
     assert kinds.count("message") == 9
     assert kinds.count("status") == 2
+
+
+async def test_message_words_reach_the_search_document_in_one_update(conn, agent):
+    """The batch's one update of a customer also writes its new words into the search document:
+    the messages' trigger then finds them there and writes nothing (one row version, not two)."""
+    tables = agent["tables"]
+    p1 = "4915100000001"
+    routes = RouteCache()
+    first = _hook(
+        PNID, [_text("wamid.W1", 1732890001, phone=p1, body="hello")], [_contact(phone=p1)]
+    )
+    await ingest_webhooks(conn, [Webhook(orjson.dumps(first), first, PNID)], routes)
+    later = _hook(
+        PNID,
+        [
+            _text("wamid.W2", 1732890002, phone=p1, body="Blue shoes"),
+            _text("wamid.W3", 1732890003, phone=p1, body="size"),
+        ],
+        [_contact(phone=p1)],
+    )
+    updates = (
+        "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = %s",
+        f"{tables.prefix}_customers",
+    )
+    async with conn.transaction():  # counts of this transaction (or of the test's, around it)
+        [before] = await rows(conn, *updates)
+        await ingest(conn, [later], routes)
+        [after] = await rows(conn, *updates)
+    assert after["n_tup_upd"] - before["n_tup_upd"] == 1
+    [customer] = await rows(
+        conn, tables.query("SELECT search_doc::text AS doc, unread_count FROM {customers}")
+    )
+    assert customer["unread_count"] == 3
+    assert all(f"'{w}'" in customer["doc"] for w in ("hello", "blue", "shoes", "size"))
