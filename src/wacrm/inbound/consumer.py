@@ -30,7 +30,7 @@ from wacrm.inbound.routing import RouteCache
 
 log = logging.getLogger(__name__)
 
-BATCH = 200  # journal rows per processing transaction
+BATCH = 1000  # journal rows per processing transaction
 POLL_SECONDS = 1.0  # longest wait without a notification
 LINGER_SECONDS = 0.02  # pause after a partial batch, so that the next one is larger
 CLAIM_SLACK = 1000  # ids below the last claim's first one that the next claim still looks at
