@@ -81,9 +81,10 @@ class Server:
     created: list[str] = field(default_factory=list)
 
     @contextlib.contextmanager
-    def database(self, label: str) -> Iterator[str]:
-        """A fresh migrated database `wacrm_bench_<ts>_<label>`, dropped afterwards."""
-        from wacrm.db.migrate import migrate
+    def database(self, label: str, migrations_dir: Path | None = None) -> Iterator[str]:
+        """A fresh migrated database `wacrm_bench_<ts>_<label>`, dropped afterwards
+        (`migrations_dir`: another tree's migrations, for A/B runs of source trees)."""
+        from wacrm.db.migrate import discover, migrate
 
         name = f"wacrm_bench_{time.strftime('%Y%m%d%H%M%S')}_{label}_{uuid.uuid4().hex[:4]}"
         with psycopg.connect(self.url, autocommit=True) as admin:
@@ -93,7 +94,7 @@ class Server:
         self.created.append(name)
         url = make_conninfo(self.url, dbname=name)
         try:
-            migrate(url)
+            migrate(url, discover(migrations_dir) if migrations_dir else None)
             yield url
         finally:
             self.drop(name)
@@ -154,7 +155,8 @@ def crm_env(db_url: str, **extra: str) -> dict[str, str]:
         WACRM_SECRET_KEY=SECRET_KEY,
         WACRM_DATA_DIR=tempfile.mkdtemp(prefix="wacrm-bench-data-"),
         WACRM_ENV="development",
-        PYTHONPATH=str(ROOT),
+        # the tree being measured first (before an editable install of another checkout)
+        PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
     )
     env.update(extra)
     return env
