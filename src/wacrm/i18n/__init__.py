@@ -177,7 +177,7 @@ def format_day(value: datetime | date | None) -> str:
     if value is None:
         return ""
     day = local(value).date() if isinstance(value, datetime) else value
-    return dates.format_skeleton("yMMMEd", day, locale=viewer().locale)
+    return _format_skeleton("yMMMEd", day)
 
 
 def format_date(value: datetime | date | None, format: str = "medium") -> str:
@@ -199,7 +199,20 @@ def format_short_when(value: datetime | None) -> str:
     if moment.date() == today:
         return format_time(value)
     skeleton = "MMMd" if moment.year == today.year else "yMMMd"
-    return dates.format_skeleton(skeleton, moment.date(), locale=viewer().locale)
+    return _format_skeleton(skeleton, moment.date())
+
+
+@lru_cache(maxsize=256)
+def _skeleton_pattern(language: str, skeleton: str) -> dates.DateTimePattern:
+    """The locale's pattern for a skeleton, matched once (the inbox formats one a row)."""
+    skeletons = _locale(language).datetime_skeletons
+    return skeletons[dates.match_skeleton(skeleton, skeletons) or skeleton]
+
+
+def _format_skeleton(skeleton: str, day: date) -> str:
+    """A day in the viewer's language by a date-only skeleton, as Babel's format_skeleton."""
+    language = viewer().language
+    return str(_skeleton_pattern(language, skeleton).apply(day, _locale(language)))
 
 
 def format_number(value: int | float | Decimal | None) -> str:
