@@ -1,7 +1,8 @@
 """Every page an admin opens, with few agents and with many (`python -m bench.run --only admin`).
 
 One database: `few` agents (users, numbers, a little traffic each), the admin pages timed; then
-agents added up to `many` (the same way), the rollup job's cycle timed, the pages timed again.
+agents added up to `many` (users, numbers and traffic the same way, the agents made in batches by
+`create_agents` as `wacrm agent import` does), the rollup job's cycle timed, the pages timed again.
 Pages are full GETs through the ASGI app in-process (session, queries on the pool, Jinja2), signed
 in as an admin, after a warm-up: the all-agents dashboard (7 and 30 days), the agents page, users,
 numbers, the webhook journal, and the all-orders CSV export read to its end.
@@ -20,7 +21,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from bench.env import Server
-from bench.fixtures import make_agents
+from bench.fixtures import make_agents, make_agents_bulk
 from bench.report import row
 
 SIZES = {
@@ -143,7 +144,7 @@ def run(server: Server, size_name: str = "full") -> dict[str, Any]:
         out["few_cycle_s"] = round(asyncio.run(_cycle(url)), 2)
         out["few"] = asyncio.run(_pages(url, size["runs"]))
         started = time.perf_counter()
-        made = make_agents(url, size["many"] - size["few"], first=size["few"], token=False)
+        made = make_agents_bulk(url, size["many"] - size["few"], first=size["few"])
         out["provision_s"] = round(time.perf_counter() - started, 1)
         asyncio.run(_traffic(url, made[0].agent_id))
         out["many_cycle_s"] = round(asyncio.run(_cycle(url)), 2)

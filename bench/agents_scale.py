@@ -10,7 +10,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from bench import env
-from bench.fixtures import Agent, build_payloads, make_agents
+from bench.agents_spread import run_spread, spread_rows
+from bench.fixtures import Agent, bench_numbers, bench_users, build_payloads, make_agents
 from bench.inbox_scale import http_times
 from bench.load import open_loop
 from bench.report import row
@@ -28,6 +29,9 @@ SIZES: dict[str, dict[str, Any]] = {
         "seconds": 5,
         "http_runs": 100,
         "latency_rounds": 2,
+        "spread_webhooks": 6000,
+        "spread_rate": 300,
+        "spread_reads": 20,
     },
     "quick": {
         "few": 10,
@@ -40,6 +44,9 @@ SIZES: dict[str, dict[str, Any]] = {
         "seconds": 3,
         "http_runs": 30,
         "latency_rounds": 2,
+        "spread_webhooks": 1500,
+        "spread_rate": 150,
+        "spread_reads": 5,
     },
     "tiny": {
         "few": 2,
@@ -52,6 +59,9 @@ SIZES: dict[str, dict[str, Any]] = {
         "seconds": 1,
         "http_runs": 5,
         "latency_rounds": 1,
+        "spread_webhooks": 60,
+        "spread_rate": 30,
+        "spread_reads": 2,
     },
 }
 
@@ -119,8 +129,8 @@ async def _creator(conn: psycopg.AsyncConnection[Any]) -> Any:
     return creator["id"]
 
 
-async def _one_by_one(url: str, count: int) -> tuple[int, float]:
-    """Create `count` agents with `create_agent`, one transaction each; (made, seconds)."""
+async def _one_by_one(url: str, users: list[Any]) -> tuple[int, float]:
+    """An agent for each user with `create_agent`, one transaction each; (made, seconds)."""
     from wacrm.agents.service import create_agent
 
     async with await psycopg.AsyncConnection.connect(
@@ -128,13 +138,18 @@ async def _one_by_one(url: str, count: int) -> tuple[int, float]:
     ) as conn:
         creator = await _creator(conn)
         started = time.perf_counter()
-        for _ in range(count):
-            await create_agent(conn, created_by=creator)
-        return count, time.perf_counter() - started
+        for user in users:
+            await create_agent(conn, created_by=creator, user_id=user)
+        return len(users), time.perf_counter() - started
 
 
 async def _provision(
-    url: str, count: int, *, deadline: float | None = None, calls: list[tuple[int, float]]
+    url: str,
+    count: int,
+    *,
+    deadline: float | None = None,
+    calls: list[tuple[int, float]],
+    users: list[Any] | None = None,
 ) -> tuple[int, float, list[int]]:
     """Create up to `count` agents with `create_agents` (batches sized by the locks they hold,
     SESSIONS sessions as `wacrm agent import` uses by default).
@@ -157,7 +172,7 @@ async def _provision(
             rows = await create_agents(
                 conn,
                 created_by=creator,
-                specs=[AgentSpec() for _ in range(n)],
+                specs=[AgentSpec(user_id=users[made + k] if users else None) for k in range(n)],
                 on_batch=lambda rows: batches.append(len(rows)),
                 sessions=SESSIONS,
                 connect=lambda: psycopg.AsyncConnection.connect(
@@ -170,6 +185,26 @@ async def _provision(
 
 
 SESSIONS = 3  # `wacrm agent import --sessions` default
+
+
+async def _users(url: str, first: int, count: int) -> list[Any]:
+    async with await psycopg.AsyncConnection.connect(
+        url, row_factory=dict_row, autocommit=True
+    ) as conn:
+        return await bench_users(conn, first, count)
+
+
+async def _numbers(url: str, first: int, users: list[Any]) -> list[Agent]:
+    """A number and a token for the agent of each user (the k-th gets number_fields(first + k))."""
+    async with await psycopg.AsyncConnection.connect(
+        url, row_factory=dict_row, autocommit=True
+    ) as conn:
+        cur = await conn.execute(
+            "SELECT id, agent_prefix, user_id FROM agents WHERE user_id = ANY(%s)", (users,)
+        )
+        by_user = {r["user_id"]: r for r in await cur.fetchall()}
+        return await bench_numbers(conn, first, [by_user[u] for u in users], token=True)
+
 
 FILL_NOTE = (
     "provisioned with `create_agents` after the growth budget (same path, not timed against it)"
@@ -344,9 +379,11 @@ def run(server: env.Server, size_name: str = "full") -> dict[str, Any]:
         env.use_crm_settings(url)
         agents = make_agents(url, size["few"], token=True)
         few_sizes = sizes(url)
-        sample, sample_s = asyncio.run(_one_by_one(url, size["one_by_one"]))
+        # each agent gets a user (made before the timing) and, after it, a number
+        users = asyncio.run(_users(url, size["few"], size["provision"] - size["few"]))
+        sample, sample_s = asyncio.run(_one_by_one(url, users[: size["one_by_one"]]))
         made, seconds, batches = asyncio.run(
-            _provision(url, size["provision"] - size["few"] - sample, calls=[])
+            _provision(url, len(users) - sample, calls=[], users=users[sample:])
         )
         made += sample
         seconds += sample_s
@@ -362,6 +399,8 @@ def run(server: env.Server, size_name: str = "full") -> dict[str, Any]:
             "batched_per_agent_ms": round(1000 * (seconds - sample_s) / max(1, made - sample), 1),
             "agents_per_transaction": sorted(set(batches)),
         }
+        numbered = agents + asyncio.run(_numbers(url, size["few"], users))
+        out["spread"] = run_spread(url, numbered, size)
         out["migration_first"] = [
             migrate_all(url, 9000, "bench_note", "text", forget=True),
             migrate_all(url, 9001, "bench_points", "integer NOT NULL DEFAULT 0", forget=True),
@@ -446,7 +485,7 @@ def rows(out: dict[str, Any]) -> list[dict[str, Any]]:
     )
     c, mem_few, mem_many = out["cache"], few["backend_memory"], many["backend_memory"]
     per_txn = p["agents_per_transaction"]
-    return [
+    return spread_rows(out["spread"]) + [
         row(
             f"Provision {p['agents']} agents (`create_agents`, {SESSIONS} sessions, "
             f"{min(per_txn)}-{max(per_txn)} per transaction)",

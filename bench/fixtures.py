@@ -124,6 +124,75 @@ def make_agents(
     return asyncio.run(_make_agents(url, first, count, concurrency=concurrency, token=token))
 
 
+async def bench_users(conn: psycopg.AsyncConnection[Any], first: int, count: int) -> list[Any]:
+    """Users agent<first>… agent<first+count-1>@bench.example (role agent); their ids."""
+    from wacrm.accounts.service import create_user
+
+    return [
+        (await create_user(conn, email=f"agent{i}@bench.example", name=f"Agent {i}", role="agent"))[
+            "id"
+        ]
+        for i in range(first, first + count)
+    ]
+
+
+async def bench_numbers(
+    conn: psycopg.AsyncConnection[Any],
+    first: int,
+    agents: list[dict[str, Any]],
+    *,
+    token: bool,
+) -> list[Agent]:
+    """A WhatsApp number (number_fields(first + k)) for the k-th agent's user, and a token."""
+    from wacrm.accounts.tokens import create_token
+    from wacrm.numbers.service import configure
+
+    out = []
+    for i, agent in enumerate(agents, start=first):
+        f = number_fields(i)
+        await configure(
+            conn,
+            user_id=agent["user_id"],
+            whatsapp_number=f["display_phone_number"],
+            phone_number_id=f["phone_number_id"],
+            business_account_id=f["waba_id"],
+            access_token=f["access_token"],
+            app_secret=f["app_secret"],
+            verify_token=f"verify-{i}",
+        )
+        plain = await create_token(conn, user_id=agent["user_id"], name="bench") if token else ""
+        out.append(Agent(agent["id"], agent["agent_prefix"], agent["user_id"], plain, **f))
+    return out
+
+
+async def _make_agents_bulk(
+    url: str, first: int, count: int, *, token: bool, sessions: int
+) -> list[Agent]:
+    from wacrm.agents.service import AgentSpec, create_agents
+
+    async def connect() -> psycopg.AsyncConnection[Any]:
+        return await psycopg.AsyncConnection.connect(url, row_factory=dict_row, autocommit=True)
+
+    async with await connect() as conn:
+        users = await bench_users(conn, first, count)
+        made = await create_agents(
+            conn,
+            created_by=users[0],
+            specs=[AgentSpec(user_id=u) for u in users],
+            sessions=sessions,
+            connect=connect,
+        )
+        by_user = {a["user_id"]: a for a in made}
+        return await bench_numbers(conn, first, [by_user[u] for u in users], token=token)
+
+
+def make_agents_bulk(
+    url: str, count: int, *, first: int = 0, token: bool = False, sessions: int = 3
+) -> list[Agent]:
+    """As `make_agents`, the agents provisioned with `create_agents` (batches, `sessions` at once)."""
+    return asyncio.run(_make_agents_bulk(url, first, count, token=token, sessions=sessions))
+
+
 def build_payloads(
     agents: list[Agent], count: int, *, customers: int = 5000, seed: int = 7
 ) -> list[Payload]:
@@ -194,7 +263,9 @@ def stored(url: str, agents: list[Agent], payloads: list[Payload]) -> tuple[set[
     for p in payloads:
         if p.kind == "message":
             by_agent.setdefault(p.agent_id, []).append(p.wamid)
-    with psycopg.connect(url) as conn:
+    # autocommit: a statement per agent, its locks released at once (one transaction over 1,000
+    # agents' tables would fill the server's lock table)
+    with psycopg.connect(url, autocommit=True) as conn:
         for agent in agents:
             wamids = by_agent.get(agent.agent_id)
             if not wamids:

@@ -135,7 +135,12 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = create_pool(url, max_size=settings.db_pool_size, pooled=settings.pooled)
+        pool = create_pool(
+            url,
+            max_size=settings.db_pool_size,
+            pooled=settings.pooled,
+            memory_mib=settings.db_backend_memory_mib,
+        )
         await pool.open(wait=False)
         app.state.pool = pool
         reads = ReadRouter(

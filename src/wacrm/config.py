@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", validation_alias="WACRM_LOG_LEVEL")
     log_format: Literal["json", "text"] = Field("text", validation_alias="WACRM_LOG_FORMAT")
     db_pool_size: int = Field(16, ge=1, le=200, validation_alias="WACRM_DB_POOL_SIZE")
+    # a pooled connection whose server process holds more (caches of the agents' tables it has
+    # touched) is replaced; 0: never (docs/performance.md, "PostgreSQL memory with 1,000 agents")
+    db_backend_memory_mib: int = Field(48, ge=0, validation_alias="WACRM_DB_BACKEND_MEMORY_MIB")
     max_body_bytes: int = Field(
         3 * 1024 * 1024, ge=1024, validation_alias=AliasChoices("WACRM_MAX_BODY_BYTES")
     )

@@ -89,6 +89,7 @@ async def run_all(
             stop,
             listen_url=settings.session_url(database_url),
             pooled=settings.pooled,
+            memory_mib=settings.db_backend_memory_mib,
         ),
     )
 

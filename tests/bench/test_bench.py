@@ -75,6 +75,10 @@ def test_every_benchmark_runs_and_counts_correctly(
     assert agents["migration"]["agents_upgraded"] == agents["migration"]["agents"]
     assert agents["migration"]["columns_added"] == agents["migration"]["agents"]
     assert agents["many"]["sizes"]["agents"] == agents["size"]["many"]
+    for case in ("few", "many"):  # webhooks spread over every agent: each stored exactly once
+        spread = agents["spread"][case]
+        assert spread["exact"] and spread["journal"] == {"processed": spread["webhooks"]}, spread
+    assert agents["spread"]["many"]["agents"] == agents["size"]["provision"]
 
     for scenario in ("one_number", "ten_numbers", "ten_numbers_in_turn"):
         s = benches["outbound"][scenario]

@@ -46,7 +46,13 @@ def process(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         console.print("[bold green]journal processor[/] running; Ctrl-C stops it")
-        await run_processor(url, stop, listen_url=settings.session_url(url), pooled=settings.pooled)
+        await run_processor(
+            url,
+            stop,
+            listen_url=settings.session_url(url),
+            pooled=settings.pooled,
+            memory_mib=settings.db_backend_memory_mib,
+        )
         return 0
 
     n = asyncio.run(main())

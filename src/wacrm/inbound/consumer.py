@@ -2,8 +2,9 @@
 
 With WACRM_WEBHOOK_PROCESSING=deferred the web process only journals a webhook before its 200; this
 loop, run by every job worker (`wacrm worker`, and `wacrm serve`'s in-process worker), claims the
-oldest waiting rows with `FOR UPDATE SKIP LOCKED` (so any number of processors share the work, each
-row processed once), processes them set-based in ONE transaction together with marking them
+oldest waiting rows of a bounded number of numbers (agents; `journal.CLAIM_NUMBERS`) with `FOR
+UPDATE SKIP LOCKED` (so any number of processors share the work, each row processed once),
+processes them set-based in ONE transaction together with marking them
 'processed', and is woken by the NOTIFY of the journal insert (a poll catches what a lost
 notification would miss). A row that cannot be processed is marked 'failed' with the reason, on
 its own, and the others of its batch go on. A crash or a database restart rolls the transaction
@@ -56,6 +57,7 @@ class ClaimWindow:
 
     floor: int = 0
     full_due: float = 0.0  # time.monotonic() of the next claim from the start
+    numbers_full: bool = False  # the last claim stopped at its bound of numbers: more are waiting
 
     def start(self) -> int:
         """The lowest id the next claim looks at."""
@@ -94,6 +96,7 @@ async def process_waiting(
             return 0
         if window is not None:
             window.claimed(rows[0].id)
+            window.numbers_full = len({r.phone_number_id for r in rows}) >= journal.CLAIM_NUMBERS
         await ingest_journal_rows(conn, rows, routes)
         return len(rows)
 
@@ -116,11 +119,13 @@ async def run_processor(
     linger: float = LINGER_SECONDS,
     listen_url: str | None = None,
     pooled: bool = False,
+    memory_mib: int = 0,
 ) -> None:
     """Process the journal until `stop` is set; survives database restarts (reconnects with back-off).
 
     `listen_url` (default `database_url`) is where LISTEN goes: a direct session when
     `database_url` is a transaction-mode pooler (`pooled`: no prepared statements on it).
+    `memory_mib`: its connection is replaced when its server process holds more (0: never).
     """
     from wacrm.db.pool import create_pool
 
@@ -128,7 +133,17 @@ async def run_processor(
     gc.freeze()  # what the process holds so far stays out of later full collections (their pauses)
     routes = RouteCache()
     window = ClaimWindow()
-    pool = create_pool(database_url, max_size=2, min_size=1, name="wacrm-journal", pooled=pooled)
+    # every batch touches up to journal.CLAIM_NUMBERS agents: the backend's memory is looked at
+    # after each one
+    pool = create_pool(
+        database_url,
+        max_size=2,
+        min_size=1,
+        name="wacrm-journal",
+        pooled=pooled,
+        memory_mib=memory_mib,
+        memory_check_every=1,
+    )
     await pool.open(wait=False)
     delay = 0.5
     try:
@@ -141,7 +156,7 @@ async def run_processor(
                     delay = 0.5
                     while not stop.is_set():
                         n = await process_waiting(pool, routes, batch=batch, window=window)
-                        if n >= batch:
+                        if n >= batch or window.numbers_full:
                             await asyncio.sleep(0)  # a backlog: on at once
                         elif n:
                             # caught up: let the next batch gather (each batch has a fixed cost:

@@ -35,7 +35,9 @@ _FAILED_ON_RECEIPT = (
     "INSERT INTO webhook_journal (phone_number_id, body, status, error, attempts)"
     " VALUES (%s, %s, 'failed', %s, 1) RETURNING id"
 )
-_CLAIM = "SELECT id, body FROM wacrm_claim_journal(%s, %s)"  # migration 0042
+_CLAIM = "SELECT id, body, phone_number_id FROM wacrm_claim_journal_by_number(%s, %s, %s, %s)"  # migration 0106
+CLAIM_NUMBERS = 20  # numbers (agents) per claim: each costs its own statements and ~20 locks
+CLAIM_SCAN = 5000  # waiting rows a claim looks through for those numbers' webhooks
 _DONE = (
     "UPDATE webhook_journal SET status = 'processed', error = NULL, attempts = attempts + 1,"
     " processed_at = clock_timestamp() WHERE id = ANY(%s)"
@@ -98,6 +100,7 @@ class JournalRow:
 
     id: int
     data: Any
+    phone_number_id: str | None = None
 
 
 def customer_key(data: Any) -> str:
@@ -120,7 +123,7 @@ def _decoded(rows: Sequence[Any]) -> list[JournalRow]:
             data = orjson.loads(bytes(r["body"]))
         except orjson.JSONDecodeError:
             data = None
-        out.append(JournalRow(int(r["id"]), data))
+        out.append(JournalRow(int(r["id"]), data, r.get("phone_number_id")))
     return out
 
 
@@ -161,9 +164,12 @@ async def journal_failed(conn: AsyncConnection[Any], hook: Webhook, error: str) 
     return int(row["id"])
 
 
-async def claim(conn: AsyncConnection[Any], *, start: int, batch: int) -> list[JournalRow]:
-    """Lock up to `batch` waiting rows from id `start` on (in the caller's transaction)."""
-    cur = await conn.execute(_CLAIM, (start, batch), prepare=True)
+async def claim(
+    conn: AsyncConnection[Any], *, start: int, batch: int, numbers: int = CLAIM_NUMBERS
+) -> list[JournalRow]:
+    """Lock up to `batch` waiting rows of at most `numbers` numbers from id `start` on (in the
+    caller's transaction): the numbers of the oldest waiting rows, their rows oldest first."""
+    cur = await conn.execute(_CLAIM, (start, batch, numbers, CLAIM_SCAN), prepare=True)
     return _decoded(await cur.fetchall())
 
 

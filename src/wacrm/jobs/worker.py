@@ -172,10 +172,12 @@ async def _run_once(
     settings = settings or get_settings()
     concurrency = max(2, concurrency)
     async with AsyncExitStack() as stack:
-        pooled = settings.pooled
-        pool = await _open_pool(stack, database_url, "wacrm-worker", POOL_MAX, concurrency, pooled)
+        pooled, mib = settings.pooled, settings.db_backend_memory_mib
+        pool = await _open_pool(
+            stack, database_url, "wacrm-worker", POOL_MAX, concurrency, pooled, mib
+        )
         short_pool = await _open_pool(
-            stack, database_url, "wacrm-worker-short", SHORT_POOL_MAX, concurrency, pooled
+            stack, database_url, "wacrm-worker-short", SHORT_POOL_MAX, concurrency, pooled, mib
         )
         # LISTEN needs a session of its own: the direct URL when DATABASE_URL is a pooler
         listen = await psycopg.AsyncConnection.connect(
@@ -201,7 +203,13 @@ async def _run_once(
 
 
 async def _open_pool(
-    stack: AsyncExitStack, database_url: str, name: str, most: int, concurrency: int, pooled: bool
+    stack: AsyncExitStack,
+    database_url: str,
+    name: str,
+    most: int,
+    concurrency: int,
+    pooled: bool,
+    memory_mib: int,
 ) -> AsyncConnectionPool[Any]:
     pool = create_pool(
         database_url,
@@ -210,6 +218,7 @@ async def _open_pool(
         name=name,
         check=check_if_signalled,
         pooled=pooled,
+        memory_mib=memory_mib,
     )
     await pool.open(wait=True)
     stack.push_async_callback(pool.close)
