@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from wacrm.accounts.deps import AgentScope, agent_scope
@@ -49,10 +49,6 @@ class Rendered(BaseModel):
     text: str
 
 
-def _http(exc: canned.CannedError) -> HTTPException:
-    return HTTPException(exc.status, detail=str(exc))
-
-
 @router.get("", response_model=list[CannedOut])
 async def list_canned(
     scope: AgentScope = Depends(agent_scope),
@@ -63,49 +59,37 @@ async def list_canned(
 
 @router.post("", response_model=CannedOut, status_code=201)
 async def create_canned(body: CannedIn, scope: AgentScope = Depends(agent_scope)) -> Any:
-    try:
-        return await canned.create_canned(
-            scope.db,
-            agent_id=scope.agent_id,
-            shortcut=body.shortcut,
-            body=body.body,
-            created_by=scope.user.id,
-        )
-    except canned.CannedError as exc:
-        raise _http(exc) from exc
+    return await canned.create_canned(
+        scope.db,
+        agent_id=scope.agent_id,
+        shortcut=body.shortcut,
+        body=body.body,
+        created_by=scope.user.id,
+    )
 
 
 @router.get("/{canned_id}", response_model=CannedOut)
 async def get_canned(canned_id: int = CannedId, scope: AgentScope = Depends(agent_scope)) -> Any:
-    try:
-        return await canned.get_canned(scope.db, agent_id=scope.agent_id, canned_id=canned_id)
-    except canned.CannedError as exc:
-        raise _http(exc) from exc
+    return await canned.get_canned(scope.db, agent_id=scope.agent_id, canned_id=canned_id)
 
 
 @router.patch("/{canned_id}", response_model=CannedOut)
 async def update_canned(
     body: CannedPatch, canned_id: int = CannedId, scope: AgentScope = Depends(agent_scope)
 ) -> Any:
-    try:
-        return await canned.update_canned(
-            scope.db,
-            agent_id=scope.agent_id,
-            canned_id=canned_id,
-            **body.model_dump(exclude_unset=True),
-        )
-    except canned.CannedError as exc:
-        raise _http(exc) from exc
+    return await canned.update_canned(
+        scope.db,
+        agent_id=scope.agent_id,
+        canned_id=canned_id,
+        **body.model_dump(exclude_unset=True),
+    )
 
 
 @router.delete("/{canned_id}", status_code=204)
 async def delete_canned(
     canned_id: int = CannedId, scope: AgentScope = Depends(agent_scope)
 ) -> Response:
-    try:
-        await canned.delete_canned(scope.db, agent_id=scope.agent_id, canned_id=canned_id)
-    except canned.CannedError as exc:
-        raise _http(exc) from exc
+    await canned.delete_canned(scope.db, agent_id=scope.agent_id, canned_id=canned_id)
     return Response(status_code=204)
 
 
@@ -116,15 +100,12 @@ async def render_canned(
     scope: AgentScope = Depends(agent_scope),
 ) -> Any:
     """The response's text with the conversation's values filled in (nothing is sent)."""
-    try:
-        found = await canned.get_canned(scope.db, agent_id=scope.agent_id, canned_id=canned_id)
-        if customer_id is None:
-            raise canned.CannedError("customer_id: the conversation to fill the variables from")
-        values = await canned.variables(
-            scope.db, tables=scope.tables, customer_id=customer_id, agent_name=scope.user.name
-        )
-    except canned.CannedError as exc:
-        raise _http(exc) from exc
+    found = await canned.get_canned(scope.db, agent_id=scope.agent_id, canned_id=canned_id)
+    if customer_id is None:
+        raise canned.CannedError("customer_id: the conversation to fill the variables from")
+    values = await canned.variables(
+        scope.db, tables=scope.tables, customer_id=customer_id, agent_name=scope.user.name
+    )
     return {
         "id": found["id"],
         "shortcut": found["shortcut"],

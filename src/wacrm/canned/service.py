@@ -9,6 +9,7 @@ from uuid import UUID
 from psycopg import AsyncConnection, errors
 
 from wacrm.agents.tables import AgentTables
+from wacrm.errors import AppError
 from wacrm.orders.money import format_amount
 
 Conn = AsyncConnection[Any]
@@ -26,31 +27,36 @@ MAX_BODY = 4096
 COLUMNS = "id, shortcut, body, created_by, created_at, updated_at"
 
 
-class CannedError(ValueError):
-    def __init__(self, message: str, *, status: int = 422) -> None:
-        super().__init__(message)
-        self.status = status
+class CannedError(AppError, ValueError):
+    """A canned response that cannot be made, changed or filled in (422 unless said otherwise);
+    the message starts with the field at fault, which `field` names."""
+
+    status = 422
 
 
 def _shortcut(value: str) -> str:
     text = value.strip().lstrip("/").lower()
     if not SHORTCUT.fullmatch(text):
         raise CannedError(
-            "shortcut: 1-40 letters, digits, '-' or '_' (starting with a letter or digit)"
+            "shortcut: 1-40 letters, digits, '-' or '_' (starting with a letter or digit)",
+            field="shortcut",
         )
     return text
 
 
 def _body(value: str) -> str:
     if not value.strip():
-        raise CannedError("body: a canned response needs some text")
+        raise CannedError("body: a canned response needs some text", field="body")
     if len(value) > MAX_BODY:
-        raise CannedError(f"body: at most {MAX_BODY} characters (this one {len(value)})")
+        raise CannedError(
+            f"body: at most {MAX_BODY} characters (this one {len(value)})", field="body"
+        )
     unknown = sorted({v for v in VARIABLE.findall(value) if v not in VARIABLES})
     if unknown:
         raise CannedError(
             f"body: unknown variable(s) {', '.join(unknown)}; known: "
-            + ", ".join("{{" + v + "}}" for v in VARIABLES)
+            + ", ".join("{{" + v + "}}" for v in VARIABLES),
+            field="body",
         )
     return value
 
@@ -87,7 +93,9 @@ async def create_canned(
             (agent_id, _shortcut(shortcut), _body(body), created_by),
         )
     except errors.UniqueViolation as exc:
-        raise CannedError(f"shortcut: /{_shortcut(shortcut)} exists already", status=409) from exc
+        raise CannedError(
+            f"shortcut: /{_shortcut(shortcut)} exists already", status=409, field="shortcut"
+        ) from exc
     row = await cur.fetchone()
     assert row is not None
     return dict(row)
@@ -125,7 +133,9 @@ async def update_canned(
             ),
         )
     except errors.UniqueViolation as exc:
-        raise CannedError("shortcut: another canned response has it", status=409) from exc
+        raise CannedError(
+            "shortcut: another canned response has it", status=409, field="shortcut"
+        ) from exc
     row = await cur.fetchone()
     if row is None:
         raise CannedError(f"no canned response with id {canned_id} in this workspace", status=404)

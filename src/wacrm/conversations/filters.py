@@ -9,6 +9,7 @@ from uuid import UUID
 from psycopg import AsyncConnection, sql
 
 from wacrm.agents.tables import AgentTables
+from wacrm.errors import AppError
 
 STATUS_FILTERS = ("open", "pending", "snoozed", "resolved", "all")
 STATUS_EXPR = "coalesce(c.conversation_status, 'open')"
@@ -28,8 +29,10 @@ class TeamFilter:
     nothing: bool = False  # the kept counts say no conversation has the label, status and assignee
 
 
-class FilterError(ValueError):
+class FilterError(AppError, ValueError):
     """A filter value the inbox does not know (answered 400 with this sentence)."""
+
+    status = 400
 
 
 def parse_assignee(value: str | None) -> str | None:

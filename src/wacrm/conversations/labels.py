@@ -7,17 +7,16 @@ from typing import Any
 
 from psycopg import AsyncConnection, errors
 
+from wacrm.errors import FieldError
+
 Conn = AsyncConnection[Any]
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 COLOR = re.compile(r"^#[0-9a-f]{6}$")
 COLUMNS = "id, name, color, description, created_at"
 
 
-class LabelError(ValueError):
-    def __init__(self, message: str, *, field: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.field = field
-        self.status = status
+class LabelError(FieldError, ValueError):
+    """A label that cannot be made or changed as asked; `field` is the input at fault."""
 
 
 def clean_name(name: str) -> str:

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from psycopg import AsyncConnection
 
 from wacrm.accounts.deps import AgentScope, agent_scope, db_conn
 from wacrm.conversations import schemas
 from wacrm.conversations import service as conversations
-from wacrm.conversations.cursors import InvalidCursorError
 from wacrm.conversations.filters import TeamFilter
 from wacrm.conversations.team_router import team_filter
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
 CustomerId = Path(..., ge=1, le=2**31 - 1, description="The customer's id in the agent's tables")
-
-
-def _not_found(customer_id: int) -> HTTPException:
-    return HTTPException(404, detail=f"no conversation with customer {customer_id} for this agent")
 
 
 @router.get("", response_model=schemas.ConversationPage)
@@ -41,19 +36,16 @@ async def list_conversations(
     team: TeamFilter = Depends(team_filter),
 ) -> dict[str, Any]:
     """Conversations by last activity, newest first (keyset pages); by default the open ones."""
-    try:
-        return await conversations.inbox(
-            conn,
-            tables=scope.tables,
-            limit=limit,
-            cursor=cursor,
-            unread=unread,
-            has_open_order=has_open_order,
-            q=q,
-            team=team,
-        )
-    except InvalidCursorError as exc:
-        raise HTTPException(400, detail=str(exc)) from exc
+    return await conversations.inbox(
+        conn,
+        tables=scope.tables,
+        limit=limit,
+        cursor=cursor,
+        unread=unread,
+        has_open_order=has_open_order,
+        q=q,
+        team=team,
+    )
 
 
 @router.get("/{customer_id:int}", response_model=schemas.Conversation)
@@ -62,10 +54,7 @@ async def get_conversation(
     scope: AgentScope = Depends(agent_scope),
     conn: AsyncConnection[Any] = Depends(db_conn),
 ) -> dict[str, Any]:
-    try:
-        return await conversations.conversation(conn, tables=scope.tables, customer_id=customer_id)
-    except conversations.ConversationNotFoundError as exc:
-        raise _not_found(customer_id) from exc
+    return await conversations.conversation(conn, tables=scope.tables, customer_id=customer_id)
 
 
 @router.get("/{customer_id}/messages", response_model=schemas.ChatPage)
@@ -79,14 +68,9 @@ async def chat_messages(
     limit: int = Query(50, ge=1, le=conversations.MAX_PAGE),
 ) -> dict[str, Any]:
     """A customer's messages, newest first; next_cursor gives the older page."""
-    try:
-        return await conversations.chat(
-            conn, tables=scope.tables, customer_id=customer_id, limit=limit, cursor=cursor
-        )
-    except conversations.ConversationNotFoundError as exc:
-        raise _not_found(customer_id) from exc
-    except InvalidCursorError as exc:
-        raise HTTPException(400, detail=str(exc)) from exc
+    return await conversations.chat(
+        conn, tables=scope.tables, customer_id=customer_id, limit=limit, cursor=cursor
+    )
 
 
 @router.post("/{customer_id}/read", response_model=schemas.MarkedRead)
@@ -96,9 +80,6 @@ async def mark_read(
     conn: AsyncConnection[Any] = Depends(db_conn),
 ) -> dict[str, Any]:
     """Mark every inbound message of the conversation read (and send the read receipt)."""
-    try:
-        return await conversations.mark_read(
-            conn, tables=scope.tables, agent_id=scope.agent_id, customer_id=customer_id
-        )
-    except conversations.ConversationNotFoundError as exc:
-        raise _not_found(customer_id) from exc
+    return await conversations.mark_read(
+        conn, tables=scope.tables, agent_id=scope.agent_id, customer_id=customer_id
+    )

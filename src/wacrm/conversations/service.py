@@ -15,6 +15,7 @@ from wacrm.conversations.previews import chat_message, preview
 from wacrm.conversations.search import Search, search_condition
 from wacrm.conversations.search import match_ids as find_matches
 from wacrm.errors import NotFoundError
+from wacrm.i18n import gettext as _
 from wacrm.realtime import events as realtime
 
 WINDOW = timedelta(hours=24)
@@ -34,6 +35,13 @@ class ConversationNotFoundError(NotFoundError):
 
     def __init__(self, customer_id: int) -> None:
         super().__init__(f"no conversation with customer {customer_id} for this agent")
+        self.customer_id = customer_id
+
+    @property
+    def page_detail(self) -> str:
+        return _("no conversation with customer %(id)s in this workspace") % {
+            "id": self.customer_id
+        }
 
 
 def window_state(last_inbound_at: datetime | None, now: datetime) -> dict[str, Any]:

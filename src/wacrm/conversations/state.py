@@ -9,6 +9,8 @@ from uuid import UUID
 from psycopg import AsyncConnection
 
 from wacrm.agents.tables import AgentTables
+from wacrm.conversations.service import ConversationNotFoundError
+from wacrm.errors import FieldError
 from wacrm.members import service as members
 from wacrm.realtime import events as realtime
 
@@ -17,17 +19,8 @@ STATUSES = ("open", "pending", "snoozed", "resolved")
 UNSET: Any = object()
 
 
-class StateError(ValueError):
-    """A change that cannot be made; `status` is the HTTP status, `field` the input at fault."""
-
-    def __init__(self, message: str, *, field: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.field = field
-        self.status = status
-
-
-class ConversationMissingError(LookupError):
-    """No customer with this id in the workspace."""
+class StateError(FieldError, ValueError):
+    """A change that cannot be made (422 unless said otherwise); `field` is the input at fault."""
 
 
 _STATE_SQL = """
@@ -45,7 +38,7 @@ async def state(conn: Conn, *, tables: AgentTables, customer_id: int) -> dict[st
     cur = await conn.execute(tables.query(_STATE_SQL), (customer_id,))
     row = await cur.fetchone()
     if row is None:
-        raise ConversationMissingError(f"no customer with id {customer_id}")
+        raise ConversationNotFoundError(customer_id)
     return _state_out(row)
 
 
@@ -137,7 +130,7 @@ async def update(
         )
         row = await cur.fetchone()
         if row is None:
-            raise ConversationMissingError(f"no customer with id {customer_id}")
+            raise ConversationNotFoundError(customer_id)
         before = _state_out(row)
         events: list[tuple[str, str | None, str | None]] = []
         if status is not UNSET:

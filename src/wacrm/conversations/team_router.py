@@ -16,10 +16,6 @@ CustomerId = Path(..., ge=1, le=2**31 - 1, description="The customer's id in the
 LabelId = Path(..., ge=1, le=2**63 - 1)
 
 
-def _not_found(customer_id: int) -> HTTPException:
-    return HTTPException(404, detail=f"no conversation with customer {customer_id} for this agent")
-
-
 async def team_filter(
     scope: AgentScope = Depends(agent_scope),
     status: str | None = Query(
@@ -30,18 +26,15 @@ async def team_filter(
     mentions: bool = Query(False, description="only conversations whose notes mention you"),
 ) -> filters.TeamFilter:
     """The inbox's team filters, checked (400 names the bad one)."""
-    try:
-        return await filters.team_filter_of(
-            scope.db,
-            tables=scope.tables,
-            me=scope.user.id,
-            status=status,
-            assignee=assignee,
-            label=label,
-            mentions=mentions,
-        )
-    except filters.FilterError as exc:
-        raise HTTPException(400, detail=str(exc)) from exc
+    return await filters.team_filter_of(
+        scope.db,
+        tables=scope.tables,
+        me=scope.user.id,
+        status=status,
+        assignee=assignee,
+        label=label,
+        mentions=mentions,
+    )
 
 
 @router.get("/conversations/counts", response_model=schemas.StatusCounts)
@@ -66,19 +59,14 @@ async def update_conversation(
         )
     if given.get("labels", "") is None:
         raise HTTPException(422, detail="labels cannot be null: give [] to remove every label")
-    try:
-        return await conv_state.update(
-            scope.db,
-            tables=scope.tables,
-            agent_id=scope.agent_id,
-            customer_id=customer_id,
-            actor_id=scope.user.id,
-            **given,
-        )
-    except conv_state.ConversationMissingError as exc:
-        raise _not_found(customer_id) from exc
-    except conv_state.StateError as exc:
-        raise HTTPException(exc.status, detail=f"{exc.field}: {exc}") from exc
+    return await conv_state.update(
+        scope.db,
+        tables=scope.tables,
+        agent_id=scope.agent_id,
+        customer_id=customer_id,
+        actor_id=scope.user.id,
+        **given,
+    )
 
 
 @router.get("/conversations/{customer_id}/events", response_model=list[schemas.ConversationEvent])
@@ -86,15 +74,8 @@ async def conversation_events(
     customer_id: int = CustomerId, scope: AgentScope = Depends(agent_scope)
 ) -> list[dict[str, Any]]:
     """Every change of status, assignee and labels, oldest first."""
-    try:
-        await conv_state.state(scope.db, tables=scope.tables, customer_id=customer_id)
-    except conv_state.ConversationMissingError as exc:
-        raise _not_found(customer_id) from exc
+    await conv_state.state(scope.db, tables=scope.tables, customer_id=customer_id)
     return await conv_state.events(scope.db, tables=scope.tables, customer_id=customer_id)
-
-
-def _label_http(exc: labels.LabelError) -> HTTPException:
-    return HTTPException(exc.status, detail=f"{exc.field}: {exc}")
 
 
 @router.get("/labels", response_model=list[schemas.LabelOut], tags=["labels"])
@@ -106,31 +87,25 @@ async def list_labels(scope: AgentScope = Depends(agent_scope)) -> list[dict[str
 async def create_label(
     body: schemas.LabelIn, scope: AgentScope = Depends(agent_scope)
 ) -> dict[str, Any]:
-    try:
-        return await labels.create_label(
-            scope.db,
-            agent_id=scope.agent_id,
-            name=body.name,
-            color=body.color,
-            description=body.description,
-        )
-    except labels.LabelError as exc:
-        raise _label_http(exc) from exc
+    return await labels.create_label(
+        scope.db,
+        agent_id=scope.agent_id,
+        name=body.name,
+        color=body.color,
+        description=body.description,
+    )
 
 
 @router.patch("/labels/{label_id}", response_model=schemas.LabelOut, tags=["labels"])
 async def update_label(
     body: schemas.LabelPatch, label_id: int = LabelId, scope: AgentScope = Depends(agent_scope)
 ) -> dict[str, Any]:
-    try:
-        return await labels.update_label(
-            scope.db,
-            agent_id=scope.agent_id,
-            label_id=label_id,
-            **body.model_dump(exclude_unset=True),
-        )
-    except labels.LabelError as exc:
-        raise _label_http(exc) from exc
+    return await labels.update_label(
+        scope.db,
+        agent_id=scope.agent_id,
+        label_id=label_id,
+        **body.model_dump(exclude_unset=True),
+    )
 
 
 @router.delete("/labels/{label_id}", status_code=204, tags=["labels"])
@@ -138,8 +113,5 @@ async def delete_label(
     label_id: int = LabelId, scope: AgentScope = Depends(agent_scope)
 ) -> Response:
     """Delete a label; it leaves every conversation."""
-    try:
-        await labels.delete_label(scope.db, agent_id=scope.agent_id, label_id=label_id)
-    except labels.LabelError as exc:
-        raise _label_http(exc) from exc
+    await labels.delete_label(scope.db, agent_id=scope.agent_id, label_id=label_id)
     return Response(status_code=204)

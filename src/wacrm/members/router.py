@@ -41,10 +41,6 @@ def _manager(scope: AgentScope) -> None:
         )
 
 
-def _http(exc: members.MemberError) -> HTTPException:
-    return HTTPException(exc.status, detail=str(exc))
-
-
 @router.get("", response_model=list[MemberOut])
 async def list_members(scope: AgentScope = Depends(member_scope)) -> list[dict[str, Any]]:
     """The owner and the members of the workspace."""
@@ -55,26 +51,20 @@ async def list_members(scope: AgentScope = Depends(member_scope)) -> list[dict[s
 async def add_member(body: MemberIn, scope: AgentScope = Depends(member_scope)) -> dict[str, Any]:
     """Add a user (by email) to the workspace; 409 if already in it."""
     _manager(scope)
-    try:
-        return await members.add_member(
-            scope.db,
-            agent_id=scope.agent_id,
-            email=body.email,
-            role=body.role,
-            added_by=scope.user.id,
-        )
-    except members.MemberError as exc:
-        raise _http(exc) from exc
+    return await members.add_member(
+        scope.db,
+        agent_id=scope.agent_id,
+        email=body.email,
+        role=body.role,
+        added_by=scope.user.id,
+    )
 
 
 @router.delete("/{user_id}", status_code=204)
 async def remove_member(user_id: UUID, scope: AgentScope = Depends(member_scope)) -> Response:
     """Remove a member (not the owner); their conversations become unassigned."""
     _manager(scope)
-    try:
-        await members.remove_member(scope.db, agent_id=scope.agent_id, user_id=user_id)
-    except members.MemberError as exc:
-        raise _http(exc) from exc
+    await members.remove_member(scope.db, agent_id=scope.agent_id, user_id=user_id)
     return Response(status_code=204)
 
 

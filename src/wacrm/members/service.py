@@ -7,6 +7,8 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 
+from wacrm.errors import AppError
+
 Conn = AsyncConnection[Any]
 LABEL = "coalesce(u.name, 'Agent ' || a.id) || ' (' || a.agent_prefix || ')'"
 # every workspace (active agent) a user works in, with the user's role in it
@@ -22,12 +24,8 @@ WHERE a.is_active
 AGENT_SQL = f"SELECT a.*, {LABEL} AS label FROM agents a LEFT JOIN users u ON u.id = a.user_id"
 
 
-class MemberError(ValueError):
+class MemberError(AppError, ValueError):
     """A membership change that cannot be made; `status` is the HTTP status to answer."""
-
-    def __init__(self, message: str, *, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 async def workspaces(conn: Conn, *, user_id: UUID) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Response
+from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from wacrm.accounts.deps import AgentScope, agent_scope
@@ -44,21 +44,12 @@ class NoteOut(BaseModel):
     updated_at: datetime
 
 
-def _http(exc: Exception, customer_id: int) -> HTTPException:
-    if isinstance(exc, notes.NoteError):
-        return HTTPException(exc.status, detail=str(exc))
-    return HTTPException(404, detail=f"no conversation with customer {customer_id} for this agent")
-
-
 @router.get("", response_model=list[NoteOut])
 async def list_notes(
     customer_id: int = CustomerId, scope: AgentScope = Depends(agent_scope)
 ) -> Any:
     """The conversation's private notes, oldest first."""
-    try:
-        return await notes.list_notes(scope.db, tables=scope.tables, customer_id=customer_id)
-    except LookupError as exc:
-        raise _http(exc, customer_id) from exc
+    return await notes.list_notes(scope.db, tables=scope.tables, customer_id=customer_id)
 
 
 @router.post("", response_model=NoteOut, status_code=201)
@@ -66,18 +57,15 @@ async def add_note(
     body: NoteIn, customer_id: int = CustomerId, scope: AgentScope = Depends(agent_scope)
 ) -> Any:
     """A note for the team (never sent to the customer)."""
-    try:
-        return await notes.add_note(
-            scope.db,
-            tables=scope.tables,
-            agent_id=scope.agent_id,
-            customer_id=customer_id,
-            author_id=scope.user.id,
-            body=body.body,
-            mentions=body.mentions,
-        )
-    except (LookupError, notes.NoteError) as exc:
-        raise _http(exc, customer_id) from exc
+    return await notes.add_note(
+        scope.db,
+        tables=scope.tables,
+        agent_id=scope.agent_id,
+        customer_id=customer_id,
+        author_id=scope.user.id,
+        body=body.body,
+        mentions=body.mentions,
+    )
 
 
 @router.patch("/{note_id}", response_model=NoteOut)
@@ -88,18 +76,15 @@ async def edit_note(
     scope: AgentScope = Depends(agent_scope),
 ) -> Any:
     """Change a note's text (its author only)."""
-    try:
-        return await notes.edit_note(
-            scope.db,
-            tables=scope.tables,
-            agent_id=scope.agent_id,
-            customer_id=customer_id,
-            note_id=note_id,
-            user_id=scope.user.id,
-            body=body.body,
-        )
-    except (LookupError, notes.NoteError) as exc:
-        raise _http(exc, customer_id) from exc
+    return await notes.edit_note(
+        scope.db,
+        tables=scope.tables,
+        agent_id=scope.agent_id,
+        customer_id=customer_id,
+        note_id=note_id,
+        user_id=scope.user.id,
+        body=body.body,
+    )
 
 
 @router.delete("/{note_id}", status_code=204)
@@ -107,15 +92,12 @@ async def delete_note(
     customer_id: int = CustomerId, note_id: int = NoteId, scope: AgentScope = Depends(agent_scope)
 ) -> Response:
     """Delete a note (its author only)."""
-    try:
-        await notes.delete_note(
-            scope.db,
-            tables=scope.tables,
-            agent_id=scope.agent_id,
-            customer_id=customer_id,
-            note_id=note_id,
-            user_id=scope.user.id,
-        )
-    except (LookupError, notes.NoteError) as exc:
-        raise _http(exc, customer_id) from exc
+    await notes.delete_note(
+        scope.db,
+        tables=scope.tables,
+        agent_id=scope.agent_id,
+        customer_id=customer_id,
+        note_id=note_id,
+        user_id=scope.user.id,
+    )
     return Response(status_code=204)

@@ -9,6 +9,8 @@ from uuid import UUID
 from psycopg import AsyncConnection
 
 from wacrm.agents.tables import AgentTables
+from wacrm.conversations.service import ConversationNotFoundError
+from wacrm.errors import AppError
 from wacrm.members import service as members
 from wacrm.realtime import events as realtime
 
@@ -21,10 +23,10 @@ _COLUMNS = """n.id, n.customer_id, n.author_id, a.name AS author_name, n.body, n
     AS mentioned_names"""
 
 
-class NoteError(ValueError):
-    def __init__(self, message: str, *, status: int = 422) -> None:
-        super().__init__(message)
-        self.status = status
+class NoteError(AppError, ValueError):
+    """A note that cannot be written or changed as asked (422 unless said otherwise)."""
+
+    status = 422
 
 
 def _clean(body: str) -> str:
@@ -69,7 +71,7 @@ async def _require_customer(conn: Conn, tables: AgentTables, customer_id: int) -
         tables.query("SELECT 1 FROM {customers} WHERE id = %s"), (customer_id,)
     )
     if await cur.fetchone() is None:
-        raise LookupError(f"no customer with id {customer_id}")
+        raise ConversationNotFoundError(customer_id)
 
 
 async def add_note(

@@ -18,12 +18,15 @@ log = logging.getLogger(__name__)
 
 
 async def refused(request: Request, exc: Exception) -> Response:
-    """A service's AppError: its status and its message (`detail` in JSON, in English; a page in
-    the viewer's language for pages)."""
+    """A service's AppError: its status and its detail (`{"detail": ...}` in English, with its
+    headers) in JSON; for pages, its page_detail (the viewer's language) in the layout (htmx:
+    next to the field it names)."""
     assert isinstance(exc, AppError)
     if is_web(request):
-        return await error_page(request, exc.status, str(exc))
-    return JSONResponse({"detail": exc.message}, status_code=exc.status)
+        response = await error_page(request, exc.status, exc.page_detail, field=exc.field)
+        response.headers.update(exc.headers)
+        return response
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
 
 
 async def out_of_range(request: Request, exc: Exception) -> Response:

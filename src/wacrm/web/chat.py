@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from psycopg import AsyncConnection
 
@@ -22,7 +22,6 @@ from wacrm.web.chat_parts import (
     chronological,
     first_error,
     media_content,
-    not_found,
     order_lines,
     panel_context,
 )
@@ -37,10 +36,7 @@ PAGE = 40
 
 
 async def _conversation(conn: AsyncConnection[Any], scope: AgentScope, customer_id: int) -> dict:
-    try:
-        return await conversations.conversation(conn, tables=scope.tables, customer_id=customer_id)
-    except conversations.ConversationNotFoundError as exc:
-        raise not_found(customer_id) from exc
+    return await conversations.conversation(conn, tables=scope.tables, customer_id=customer_id)
 
 
 @router.get("/chat/{customer_id}", response_class=HTMLResponse)
@@ -85,10 +81,7 @@ async def recent(
     scope: AgentScope = Depends(web_workspace),
 ) -> Response:
     """The messages from the anchor (the oldest shown at page load) on: merged into the thread."""
-    try:
-        after = cursors.decode(anchor) if anchor else None
-    except cursors.InvalidCursorError as exc:
-        raise HTTPException(400, detail=str(exc)) from exc
+    after = cursors.decode(anchor) if anchor else None
     conn = scope.db
     await _conversation(conn, scope, customer_id)
     page = await conversations.chat(
@@ -133,14 +126,9 @@ async def older(
     scope: AgentScope = Depends(web_workspace),
 ) -> Response:
     conn = scope.db
-    try:
-        page = await conversations.chat(
-            conn, tables=scope.tables, customer_id=customer_id, limit=PAGE, cursor=cursor
-        )
-    except conversations.ConversationNotFoundError as exc:
-        raise not_found(customer_id) from exc
-    except cursors.InvalidCursorError as exc:
-        raise HTTPException(400, detail=str(exc)) from exc
+    page = await conversations.chat(
+        conn, tables=scope.tables, customer_id=customer_id, limit=PAGE, cursor=cursor
+    )
     items = chronological(page["items"])
     since = items[0]["timestamp"] if items and page["next_cursor"] else None
     until = cursors.decode(cursor)[0]
@@ -265,10 +253,7 @@ async def retry(
 ) -> Response:
     conn = scope.db
     await _conversation(conn, scope, customer_id)
-    try:
-        await outbound.retry_message(conn, tables=scope.tables, message_id=message_id)
-    except outbound.OutboundError as exc:
-        raise HTTPException(exc.status, detail=str(exc)) from exc
+    await outbound.retry_message(conn, tables=scope.tables, message_id=message_id)
     return Response(status_code=204, headers={"HX-Trigger": "live-chat"})
 
 
@@ -297,7 +282,7 @@ async def rename(
             )
             is None
         ):
-            raise not_found(customer_id)
+            raise conversations.ConversationNotFoundError(customer_id)
     except customers.CustomerError as exc:
         error, status = str(exc), 400
     context = await panel_context(

@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import HTTPException, UploadFile
+from fastapi import UploadFile
 from psycopg import AsyncConnection
 
 from wacrm.accounts.deps import AgentScope
 from wacrm.contacts import service as contacts
+from wacrm.conversations.service import ConversationNotFoundError
 from wacrm.customers import service as customers
 from wacrm.i18n import gettext as _
 from wacrm.orders import money
@@ -22,13 +23,6 @@ from wacrm.outbound import service as outbound
 from wacrm.outbound.schemas import MediaContent
 
 MEDIA_KINDS = {"image/": "image", "video/": "video", "audio/": "audio"}
-
-
-def not_found(customer_id: int) -> HTTPException:
-    return HTTPException(
-        404,
-        detail=_("no conversation with customer %(id)s in this workspace") % {"id": customer_id},
-    )
 
 
 def chronological(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -82,7 +76,7 @@ async def panel_context(
 ) -> dict[str, Any]:
     customer = await customers.get_customer(conn, tables=scope.tables, customer_id=customer_id)
     if customer is None:
-        raise not_found(customer_id)
+        raise ConversationNotFoundError(customer_id)
     count = await conn.execute(
         scope.tables.query(
             'SELECT count(*) AS n, min("timestamp") AS first FROM {messages} WHERE customer_id = %s'

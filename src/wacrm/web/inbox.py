@@ -6,14 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from wacrm.accounts.deps import AgentScope
 from wacrm.conversations import filters
 from wacrm.conversations import labels as label_service
 from wacrm.conversations import service as conversations
-from wacrm.conversations.cursors import InvalidCursorError
 from wacrm.members import service as members
 from wacrm.web.deps import web_workspace
 from wacrm.web.templating import render
@@ -53,35 +52,29 @@ def inbox_query(
 
 
 async def _team(scope: AgentScope, f: InboxQuery) -> filters.TeamFilter:
-    try:
-        return await filters.team_filter_of(
-            scope.db,
-            tables=scope.tables,
-            me=scope.user.id,
-            status=f.status,
-            assignee=f.assignee,
-            label=f.label or None,
-            mentions=f.mentions,
-        )
-    except filters.FilterError as exc:
-        raise HTTPException(400, detail=str(exc)) from exc
+    return await filters.team_filter_of(
+        scope.db,
+        tables=scope.tables,
+        me=scope.user.id,
+        status=f.status,
+        assignee=f.assignee,
+        label=f.label or None,
+        mentions=f.mentions,
+    )
 
 
 async def _page(scope: AgentScope, f: InboxQuery, cursor: str | None) -> dict[str, Any]:
     team = await _team(scope, f)
-    try:
-        page = await conversations.inbox(
-            scope.db,
-            tables=scope.tables,
-            limit=PAGE,
-            cursor=cursor,
-            unread=f.unread,
-            has_open_order=f.open_order,
-            q=f.q or None,
-            team=team,
-        )
-    except InvalidCursorError as exc:
-        raise HTTPException(400, detail=str(exc)) from exc
+    page = await conversations.inbox(
+        scope.db,
+        tables=scope.tables,
+        limit=PAGE,
+        cursor=cursor,
+        unread=f.unread,
+        has_open_order=f.open_order,
+        q=f.q or None,
+        team=team,
+    )
     if cursor is None:
         page["counts"] = await filters.status_counts(scope.db, tables=scope.tables, team=team)
     return page

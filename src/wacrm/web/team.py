@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from psycopg import AsyncConnection
 
@@ -61,12 +61,7 @@ async def bar_context(
     conn: Conn, scope: AgentScope, customer_id: int, **extra: Any
 ) -> dict[str, Any]:
     """What the conversation bar shows: its state, the members and the workspace's labels."""
-    try:
-        current = await conv_state.state(conn, tables=scope.tables, customer_id=customer_id)
-    except conv_state.ConversationMissingError as exc:
-        raise HTTPException(
-            404, detail=f"no conversation with customer {customer_id} in this workspace"
-        ) from exc
+    current = await conv_state.state(conn, tables=scope.tables, customer_id=customer_id)
     context = {
         "state": current,
         "team": await members.list_members(conn, agent_id=scope.agent_id),
@@ -138,10 +133,6 @@ async def change_state(
             actor_id=scope.user.id,
             **changes,
         )
-    except conv_state.ConversationMissingError as exc:
-        raise HTTPException(
-            404, detail=f"no conversation with customer {customer_id} in this workspace"
-        ) from exc
     except conv_state.StateError as exc:
         error, field, code = str(exc), exc.field, exc.status
     context = await bar_context(
@@ -191,10 +182,6 @@ async def add_note(
             author_id=scope.user.id,
             body=body,
         )
-    except LookupError as exc:
-        raise HTTPException(
-            404, detail=f"no conversation with customer {customer_id} in this workspace"
-        ) from exc
     except notes.NoteError as exc:
         error, code = str(exc), exc.status
     headers = {"HX-Trigger": "live-chat"} if error is None else None
@@ -214,19 +201,14 @@ async def add_note(
 async def delete_note(
     customer_id: int = CustomerId, note_id: int = NoteId, scope: AgentScope = Depends(web_workspace)
 ) -> Response:
-    try:
-        await notes.delete_note(
-            scope.db,
-            tables=scope.tables,
-            agent_id=scope.agent_id,
-            customer_id=customer_id,
-            note_id=note_id,
-            user_id=scope.user.id,
-        )
-    except notes.NoteError as exc:
-        raise HTTPException(exc.status, detail=str(exc)) from exc
-    except LookupError as exc:
-        raise HTTPException(404, detail=str(exc)) from exc
+    await notes.delete_note(
+        scope.db,
+        tables=scope.tables,
+        agent_id=scope.agent_id,
+        customer_id=customer_id,
+        note_id=note_id,
+        user_id=scope.user.id,
+    )
     return Response(status_code=204, headers={"HX-Trigger": "live-chat"})
 
 
@@ -237,20 +219,15 @@ async def edit_note(
     scope: AgentScope = Depends(web_workspace),
     body: str = Form("", max_length=20000),
 ) -> Response:
-    try:
-        await notes.edit_note(
-            scope.db,
-            tables=scope.tables,
-            agent_id=scope.agent_id,
-            customer_id=customer_id,
-            note_id=note_id,
-            user_id=scope.user.id,
-            body=body,
-        )
-    except notes.NoteError as exc:
-        raise HTTPException(exc.status, detail=str(exc)) from exc
-    except LookupError as exc:
-        raise HTTPException(404, detail=str(exc)) from exc
+    await notes.edit_note(
+        scope.db,
+        tables=scope.tables,
+        agent_id=scope.agent_id,
+        customer_id=customer_id,
+        note_id=note_id,
+        user_id=scope.user.id,
+        body=body,
+    )
     return Response(status_code=204, headers={"HX-Trigger": "live-chat"})
 
 
@@ -261,12 +238,9 @@ async def canned_for_chat(
     q: str = Query("", max_length=100),
 ) -> JSONResponse:
     """The composer's '/' list: canned responses matching q, filled in for this conversation."""
-    try:
-        values = await canned.variables(
-            scope.db, tables=scope.tables, customer_id=customer_id, agent_name=scope.user.name
-        )
-    except canned.CannedError as exc:
-        raise HTTPException(exc.status, detail=str(exc)) from exc
+    values = await canned.variables(
+        scope.db, tables=scope.tables, customer_id=customer_id, agent_name=scope.user.name
+    )
     found = await canned.list_canned(scope.db, agent_id=scope.agent_id, q=q or None)
     return JSONResponse(
         [

@@ -101,10 +101,7 @@ async def add_member(
 @router.post("/team/members/{user_id}/remove")
 async def remove_member(user_id: UUID, scope: AgentScope = Depends(web_workspace)) -> Response:
     _manager(scope)
-    try:
-        await members.remove_member(scope.db, agent_id=scope.agent_id, user_id=user_id)
-    except members.MemberError as exc:
-        raise HTTPException(exc.status, detail=str(exc)) from exc
+    await members.remove_member(scope.db, agent_id=scope.agent_id, user_id=user_id)
     return _done("member-removed", "members")
 
 
@@ -152,10 +149,7 @@ async def add_label(
 async def delete_label(
     label_id: int = ItemId, scope: AgentScope = Depends(web_workspace)
 ) -> Response:
-    try:
-        await label_service.delete_label(scope.db, agent_id=scope.agent_id, label_id=label_id)
-    except label_service.LabelError as exc:
-        raise HTTPException(exc.status, detail=str(exc)) from exc
+    await label_service.delete_label(scope.db, agent_id=scope.agent_id, label_id=label_id)
     return _done("label", "labels")
 
 
@@ -175,7 +169,7 @@ async def add_canned(
             created_by=scope.user.id,
         )
     except canned.CannedError as exc:
-        field = "canned_shortcut" if str(exc).startswith("shortcut") else "canned_body"
+        field = "canned_shortcut" if exc.field == "shortcut" else "canned_body"
         return await _page(
             request,
             scope,
@@ -190,8 +184,5 @@ async def add_canned(
 async def delete_canned(
     canned_id: int = ItemId, scope: AgentScope = Depends(web_workspace)
 ) -> Response:
-    try:
-        await canned.delete_canned(scope.db, agent_id=scope.agent_id, canned_id=canned_id)
-    except canned.CannedError as exc:
-        raise HTTPException(exc.status, detail=str(exc)) from exc
+    await canned.delete_canned(scope.db, agent_id=scope.agent_id, canned_id=canned_id)
     return _done("canned", "canned")
