@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
+from wacrm.errors import AppError
+
 MIN_LENGTH = 10
 MAX_LENGTH = 256
 _COMMON = {
@@ -38,7 +40,7 @@ _COMMON = {
 T = TypeVar("T")
 
 
-class WeakPasswordError(ValueError):
+class WeakPasswordError(AppError, ValueError):
     """A password that does not follow the password rule."""
 
 

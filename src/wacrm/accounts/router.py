@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from psycopg import AsyncConnection
 
-from wacrm.accounts import service, sessions, throttle, tokens
+from wacrm.accounts import service, sessions, tokens
 from wacrm.accounts.deps import CurrentUser, current_user, db_conn, public, require_admin
 from wacrm.accounts.origin import is_cross_site
 from wacrm.accounts.schemas import (
@@ -29,19 +27,6 @@ from wacrm.accounts.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 Conn = AsyncConnection[Any]
-
-
-@contextmanager
-def http_errors() -> Iterator[None]:
-    """Turn service errors (ValueError subclasses with a status) into clear HTTP errors."""
-    try:
-        yield
-    except throttle.LoginThrottledError as exc:
-        raise HTTPException(
-            429, detail=str(exc), headers={"Retry-After": str(exc.retry_after)}
-        ) from exc
-    except ValueError as exc:
-        raise HTTPException(getattr(exc, "status", 400), detail=str(exc)) from exc
 
 
 async def _user_out(conn: Conn, user_id: UUID) -> UserOut:
@@ -65,17 +50,16 @@ async def login(body: LoginIn, request: Request, response: Response, conn: Conn 
         raise HTTPException(
             403, detail="sign-in from another site's page is refused; sign in on the CRM itself"
         )
-    with http_errors():
-        token, csrf = await sessions.login(
-            conn,
-            email=body.email,
-            password=body.password,
-            ip=request.client.host if request.client else None,
-            user_agent=request.headers.get("user-agent"),
-        )
-        srow = await sessions.resolve_session(conn, token)
-        assert srow is not None
-        user = await _user_out(conn, srow["id"])
+    token, csrf = await sessions.login(
+        conn,
+        email=body.email,
+        password=body.password,
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+    srow = await sessions.resolve_session(conn, token)
+    assert srow is not None
+    user = await _user_out(conn, srow["id"])
     set_session_cookie(response, token, request.app.state.settings.cookie_secure)
     return LoginOut(user=user, csrf_token=csrf)
 
@@ -123,15 +107,14 @@ async def change_password(
     """Change your own password (needs the current one); your other sessions are signed out.
 
     Wrong current passwords are throttled like sign-ins (429 with Retry-After)."""
-    with http_errors():
-        await sessions.change_password(
-            conn,
-            user_id=user.id,
-            current_password=body.current_password,
-            new_password=body.new_password,
-            keep_session_id=user.session_id,
-            ip=request.client.host if request.client else None,
-        )
+    await sessions.change_password(
+        conn,
+        user_id=user.id,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        keep_session_id=user.session_id,
+        ip=request.client.host if request.client else None,
+    )
     return Response(status_code=204)
 
 
@@ -145,8 +128,7 @@ async def create_my_token(
     body: TokenCreate, user: CurrentUser = Depends(current_user), conn: Conn = Depends(db_conn)
 ):
     """Create a named API token for yourself; the response is the only time it is shown."""
-    with http_errors():
-        token = await tokens.create_token(conn, user_id=user.id, name=body.name)
+    token = await tokens.create_token(conn, user_id=user.id, name=body.name)
     return TokenCreated(token=token, name=body.name.strip())
 
 
@@ -154,8 +136,7 @@ async def create_my_token(
 async def revoke_my_token(
     token_id: int, user: CurrentUser = Depends(current_user), conn: Conn = Depends(db_conn)
 ):
-    with http_errors():
-        return await tokens.revoke_token(conn, user_id=user.id, token_id=token_id)
+    return await tokens.revoke_token(conn, user_id=user.id, token_id=token_id)
 
 
 # --- administration of users ---------------------------------------------------------------
@@ -174,17 +155,15 @@ async def list_users(conn: Conn = Depends(db_conn)):
     responses={400: {"model": Message}, 409: {"model": Message}},
 )
 async def create_user(body: UserCreate, conn: Conn = Depends(db_conn)):
-    with http_errors():
-        user = await service.create_user(
-            conn, email=body.email, name=body.name, role=body.role, password=body.password
-        )
+    user = await service.create_user(
+        conn, email=body.email, name=body.name, role=body.role, password=body.password
+    )
     return UserOut(**user)
 
 
 @router.get("/users/{user_id}", response_model=UserOut, dependencies=[Depends(require_admin)])
 async def get_user(user_id: UUID, conn: Conn = Depends(db_conn)):
-    with http_errors():
-        return await _user_out(conn, user_id)
+    return await _user_out(conn, user_id)
 
 
 @router.patch("/users/{user_id}", response_model=UserOut, dependencies=[Depends(require_admin)])
@@ -196,9 +175,8 @@ async def update_user(
 ):
     if user_id == admin.id and body.role == "agent":
         raise HTTPException(400, detail="you cannot remove your own admin role")
-    with http_errors():
-        await service.update_user(conn, user_id=user_id, name=body.name, role=body.role)
-        return await _user_out(conn, user_id)
+    await service.update_user(conn, user_id=user_id, name=body.name, role=body.role)
+    return await _user_out(conn, user_id)
 
 
 @router.post("/users/{user_id}/deactivate", response_model=UserOut)
@@ -208,18 +186,16 @@ async def deactivate_user(
     """Deactivate a user: it can no longer log in; its sessions and tokens stop working."""
     if user_id == admin.id:
         raise HTTPException(400, detail="you cannot deactivate yourself")
-    with http_errors():
-        await service.set_active(conn, user_id=user_id, active=False)
-        return await _user_out(conn, user_id)
+    await service.set_active(conn, user_id=user_id, active=False)
+    return await _user_out(conn, user_id)
 
 
 @router.post(
     "/users/{user_id}/activate", response_model=UserOut, dependencies=[Depends(require_admin)]
 )
 async def activate_user(user_id: UUID, conn: Conn = Depends(db_conn)):
-    with http_errors():
-        await service.set_active(conn, user_id=user_id, active=True)
-        return await _user_out(conn, user_id)
+    await service.set_active(conn, user_id=user_id, active=True)
+    return await _user_out(conn, user_id)
 
 
 @router.post("/users/{user_id}/password", status_code=204, dependencies=[Depends(require_admin)])
@@ -227,6 +203,5 @@ async def reset_password(
     user_id: UUID, body: PasswordReset, conn: Conn = Depends(db_conn)
 ) -> Response:
     """Set a user's password (admin); the user's sessions are signed out."""
-    with http_errors():
-        await sessions.reset_password(conn, user_id=user_id, new_password=body.new_password)
+    await sessions.reset_password(conn, user_id=user_id, new_password=body.new_password)
     return Response(status_code=204)

@@ -10,23 +10,20 @@ from email_validator import EmailNotValidError, validate_email
 from psycopg import AsyncConnection
 
 from wacrm.accounts.passwords import WeakPasswordError, check_password_rule, hash_password
+from wacrm.errors import AppError, NotFoundError
 from wacrm.realtime import credentials as realtime
 
 ROLES = ("admin", "agent")
 USER_COLUMNS = "id, email, name, role::text AS role, is_active, created_at, updated_at"
 
 
-class AccountError(ValueError):
-    """A user cannot be created or changed as asked (the message says why)."""
-
-    def __init__(self, message: str, *, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
+class AccountError(AppError, ValueError):
+    """A user cannot be created or changed as asked (the message says why; 400 unless said)."""
 
 
-class AccountNotFoundError(AccountError):
+class AccountNotFoundError(AccountError, NotFoundError):
     def __init__(self, message: str = "no such user") -> None:
-        super().__init__(message, status=404)
+        super().__init__(message)
 
 
 def normalize_email(email: str | None) -> str:

@@ -24,8 +24,10 @@ WRONG_CURRENT = "wrong passwords"  # the throttle's words for a password change'
 
 
 class LoginError(AccountError):
+    status = 401
+
     def __init__(self, message: str = "wrong email or password") -> None:
-        super().__init__(message, status=401)
+        super().__init__(message)
 
 
 def hash_session_token(token: str) -> bytes:

@@ -7,21 +7,29 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
+from wacrm.errors import AppError
+
 SLOW_AFTER = 5  # failures after which each further attempt waits (1, 2, 4, 8, 16 s)
 LOCK_AFTER = 10  # failures after which the key is locked for LOCK_MINUTES
 LOCK_MINUTES = 15
 WINDOW_MINUTES = 15  # failures older than this are forgotten
 
 
-class LoginThrottledError(Exception):
-    """Too many failed logins for this account or address; retry after `retry_after` seconds."""
+class LoginThrottledError(AppError):
+    """Too many failed logins for this account or address; retry after `retry_after` seconds
+    (429 with Retry-After)."""
+
+    status = 429
 
     def __init__(self, retry_after: int, what: str, attempts: str = "failed logins") -> None:
         self.retry_after = max(1, retry_after)
         minutes = math.ceil(self.retry_after / 60)
         seconds = f"{self.retry_after} second" + ("s" if self.retry_after != 1 else "")
         wait = seconds if self.retry_after < 120 else f"{minutes} minutes"
-        super().__init__(f"too many {attempts} for this {what}; try again in {wait}")
+        super().__init__(
+            f"too many {attempts} for this {what}; try again in {wait}",
+            headers={"Retry-After": str(self.retry_after)},
+        )
 
 
 def keys_for(email: str, ip: str | None) -> list[tuple[str, str]]:

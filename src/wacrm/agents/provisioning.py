@@ -21,21 +21,15 @@ from psycopg.pq import TransactionStatus
 from wacrm.agents.tables import AgentTables, validate_prefix
 from wacrm.config import DEFAULT_CURRENCY
 from wacrm.db.locks import CAPACITY_SQL, HELD_SQL, next_batch_size
+from wacrm.errors import AppError
 
 PROVISIONING_LOCK = 0x7761_6372_6D00_0001  # pg_advisory_xact_lock key serialising provisioning
 FIRST_BATCH = 8  # agents in the first transaction of create_agents; later ones sized by locks held
 LARGEST_BATCH = 200
 
 
-class AgentError(ValueError):
+class AgentError(AppError, ValueError):
     """An agent cannot be created or changed as asked (the message says why; `status` for HTTP)."""
-
-    status = 400
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        if status is not None:
-            self.status = status
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from psycopg import AsyncConnection
 
 from wacrm.accounts.deps import CurrentUser, db_conn, require_admin
-from wacrm.accounts.router import http_errors
 from wacrm.accounts.schemas import Message
 from wacrm.agents import service
 from wacrm.agents.schemas import AgentCreate, AgentDrop, AgentDropped, AgentLink, AgentOut
@@ -50,56 +49,49 @@ async def create_agent(
     conn: Conn = Depends(db_conn),
 ):
     """Create an agent and provision its tables (or adopt existing tables of `prefix`)."""
-    with http_errors():
-        agent = await service.create_agent(
-            conn,
-            created_by=admin.id,
-            user_id=body.user_id,
-            prefix=body.prefix,
-            fallback_currency=request.app.state.settings.default_currency,
-        )
-        return await _out(conn, agent["id"])
+    agent = await service.create_agent(
+        conn,
+        created_by=admin.id,
+        user_id=body.user_id,
+        prefix=body.prefix,
+        fallback_currency=request.app.state.settings.default_currency,
+    )
+    return await _out(conn, agent["id"])
 
 
 @router.get("/{agent_id}", response_model=AgentOut)
 async def get_agent(agent_id: int, conn: Conn = Depends(db_conn)):
-    with http_errors():
-        return await _out(conn, agent_id)
+    return await _out(conn, agent_id)
 
 
 @router.post("/{agent_id}/link", response_model=AgentOut)
 async def link_user(agent_id: int, body: AgentLink, conn: Conn = Depends(db_conn)):
     """Link a user to this agent (a user can be linked to one agent only)."""
-    with http_errors():
-        await service.link_user(conn, agent_id=agent_id, user_id=body.user_id)
-        return await _out(conn, agent_id)
+    await service.link_user(conn, agent_id=agent_id, user_id=body.user_id)
+    return await _out(conn, agent_id)
 
 
 @router.post("/{agent_id}/unlink", response_model=AgentOut)
 async def unlink_user(agent_id: int, conn: Conn = Depends(db_conn)):
-    with http_errors():
-        await service.unlink_user(conn, agent_id=agent_id)
-        return await _out(conn, agent_id)
+    await service.unlink_user(conn, agent_id=agent_id)
+    return await _out(conn, agent_id)
 
 
 @router.post("/{agent_id}/deactivate", response_model=AgentOut)
 async def deactivate_agent(agent_id: int, conn: Conn = Depends(db_conn)):
     """Deactivate the agent: its user loses access; the tables and data stay."""
-    with http_errors():
-        await service.set_active(conn, agent_id=agent_id, active=False)
-        return await _out(conn, agent_id)
+    await service.set_active(conn, agent_id=agent_id, active=False)
+    return await _out(conn, agent_id)
 
 
 @router.post("/{agent_id}/activate", response_model=AgentOut)
 async def activate_agent(agent_id: int, conn: Conn = Depends(db_conn)):
-    with http_errors():
-        await service.set_active(conn, agent_id=agent_id, active=True)
-        return await _out(conn, agent_id)
+    await service.set_active(conn, agent_id=agent_id, active=True)
+    return await _out(conn, agent_id)
 
 
 @router.delete("/{agent_id}", response_model=AgentDropped)
 async def drop_agent(agent_id: int, body: AgentDrop, conn: Conn = Depends(db_conn)):
     """Drop the agent and ALL its tables and data. `confirm` must equal the agent's prefix."""
-    with http_errors():
-        names = await service.drop_agent(conn, agent_id=agent_id, confirm=body.confirm)
+    names = await service.drop_agent(conn, agent_id=agent_id, confirm=body.confirm)
     return AgentDropped(id=agent_id, dropped_tables=names)

@@ -8,10 +8,12 @@ from functools import cached_property
 
 from psycopg import sql
 
+from wacrm.errors import AppError
+
 PREFIX_PATTERN = re.compile(r"^agt_[a-z0-9]{1,32}$")
 
 
-class InvalidPrefixError(ValueError):
+class InvalidPrefixError(AppError, ValueError):
     """An agent prefix that does not match ^agt_[a-z0-9]{1,32}$."""
 
 

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from psycopg import AsyncConnection
 
 from wacrm.accounts.deps import db_conn, require_admin
-from wacrm.accounts.router import http_errors
 from wacrm.accounts.schemas import Message
 from wacrm.numbers import checks, service
 from wacrm.numbers.schemas import NumberCreate, NumberFields, NumberOut
@@ -44,10 +43,9 @@ async def create_number(body: NumberCreate, request: Request, conn: Conn = Depen
             detail=f"this user already has a WhatsApp configuration (id {existing['id']}); "
             "change it with PATCH",
         )
-    with http_errors():
-        row = await service.configure(
-            conn, webhook_url=request.app.state.settings.webhook_url, **body.model_dump()
-        )
+    row = await service.configure(
+        conn, webhook_url=request.app.state.settings.webhook_url, **body.model_dump()
+    )
     return await _by_id(conn, row["id"])
 
 
@@ -62,13 +60,12 @@ async def update_number(
 ):
     """Change fields of a configuration; omitted fields (and secrets) keep their value."""
     current = await _by_id(conn, config_id)
-    with http_errors():
-        await service.configure(
-            conn,
-            user_id=current["user_id"],
-            webhook_url=request.app.state.settings.webhook_url,
-            **body.model_dump(),
-        )
+    await service.configure(
+        conn,
+        user_id=current["user_id"],
+        webhook_url=request.app.state.settings.webhook_url,
+        **body.model_dump(),
+    )
     return await _by_id(conn, config_id)
 
 

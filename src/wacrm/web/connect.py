@@ -88,15 +88,6 @@ async def connect_page(
     return await _show(request, user, config_id=config, saved=saved)
 
 
-def _field_of(message: str) -> str:
-    """Which form field a numbers.NumberError is about (its message starts with the name)."""
-    lowered = message.lower()
-    for name in FIELDS:
-        if lowered.startswith(name) or name.replace("_", " ") in lowered.split(":")[0]:
-            return name
-    return "user_id" if "user" in lowered else "form"
-
-
 @router.post("")
 async def save(
     request: Request,
@@ -152,7 +143,7 @@ async def save(
                 user,
                 config_id=chosen,
                 status_code=exc.status,
-                errors={_field_of(str(exc)): str(exc)},
+                errors={exc.field if exc.field in FIELDS else "form": exc.message},
                 form=values,
                 verify_token=values["verify_token"],
             )
