@@ -11,6 +11,7 @@ from psycopg import AsyncConnection
 
 from wacrm import i18n
 from wacrm.agents.tables import AgentTables
+from wacrm.errors import AppError
 from wacrm.outbound.schemas import TextContent
 from wacrm.outbound.service import OutboundError, queue_message
 
@@ -18,11 +19,13 @@ DAYS = ("1", "2", "3", "4", "5", "6", "7")  # ISO weekdays, Monday first
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
-class AwayError(Exception):
+class AwayError(AppError):
+    """A business-hours or away setting that cannot be saved (422); `field` is the form field."""
+
+    status = 422
+
     def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.status = 422
+        super().__init__(message, field=field)
 
 
 async def get_settings(conn: AsyncConnection[Any], *, agent_id: int) -> dict[str, Any]:

@@ -36,10 +36,6 @@ class BroadcastIn(BaseModel):
     )
 
 
-def _http(exc: service.BroadcastError) -> HTTPException:
-    return HTTPException(exc.status, detail=str(exc))
-
-
 @router.post("", status_code=201)
 async def create_broadcast(
     body: BroadcastIn,
@@ -52,22 +48,19 @@ async def create_broadcast(
         raise HTTPException(
             422, detail="scheduled_at needs a time zone, e.g. 2026-12-24T09:00:00+01:00"
         )
-    try:
-        made = await service.create(
-            conn,
-            tables=scope.tables,
-            name=body.name,
-            template_name=body.template_name,
-            language=body.language,
-            params=body.params,
-            header_media=body.header_media,
-            audience=body.audience,
-            scheduled_at=body.scheduled_at,
-            created_by=scope.user.id,
-            graph=request.app.state.settings.graph_api,
-        )
-    except service.BroadcastError as exc:
-        raise _http(exc) from None
+    made = await service.create(
+        conn,
+        tables=scope.tables,
+        name=body.name,
+        template_name=body.template_name,
+        language=body.language,
+        params=body.params,
+        header_media=body.header_media,
+        audience=body.audience,
+        scheduled_at=body.scheduled_at,
+        created_by=scope.user.id,
+        graph=request.app.state.settings.graph_api,
+    )
     found = await service.get(conn, tables=scope.tables, broadcast_id=made["id"])
     assert found is not None
     return found
@@ -114,10 +107,7 @@ async def cancel_broadcast(
     conn: AsyncConnection[Any] = Depends(db_conn),
 ) -> dict[str, Any]:
     """Stop the broadcast: its messages not sent yet are not sent."""
-    try:
-        stopped = await service.cancel(conn, tables=scope.tables, broadcast_id=broadcast_id)
-    except service.BroadcastError as exc:
-        raise _http(exc) from None
+    stopped = await service.cancel(conn, tables=scope.tables, broadcast_id=broadcast_id)
     found = await service.get(conn, tables=scope.tables, broadcast_id=broadcast_id)
     assert found is not None
     return {**found, "stopped": stopped}

@@ -14,6 +14,7 @@ from wacrm.agents.tables import AgentTables
 from wacrm.broadcasts.audience import Audience
 from wacrm.broadcasts.audience import count as audience_count
 from wacrm.config import GraphApi
+from wacrm.errors import AppError
 from wacrm.numbers import service as numbers
 from wacrm.outbound import errors as send_errors
 from wacrm.outbound import templates
@@ -27,11 +28,10 @@ CHUNK = 200  # recipients queued per transaction (cancel waits at most one chunk
 FIELDS = re.compile(r"\{(name|first_name|phone)\}")
 
 
-class BroadcastError(Exception):
-    def __init__(self, message: str, status: int = 422, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.field = field
+class BroadcastError(AppError):
+    """A broadcast that cannot be made or cancelled (422 unless said); `field` is the input at fault."""
+
+    status = 422
 
 
 def personalize(value: str, customer: dict[str, Any]) -> str:

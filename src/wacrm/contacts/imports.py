@@ -14,6 +14,7 @@ from psycopg import AsyncConnection
 from wacrm.agents.tables import AgentTables
 from wacrm.contacts import csvfile
 from wacrm.contacts import service as contacts
+from wacrm.errors import AppError
 from wacrm.jobs import enqueue
 
 IMPORT_JOB = "contacts.import"
@@ -21,11 +22,10 @@ PREVIEW_ROWS = 10
 ERRORS_KEPT = 200
 
 
-class ImportError_(Exception):  # noqa: N801 - ImportError is a builtin
-    def __init__(self, message: str, status: int = 422, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.field = field
+class ImportError_(AppError):  # noqa: N801 - ImportError is a builtin
+    """An import that cannot be checked or written (422 unless said); `field` is the input."""
+
+    status = 422
 
 
 async def check_upload(

@@ -9,6 +9,7 @@ from psycopg import AsyncConnection, sql
 
 from wacrm.agents.tables import AgentTables
 from wacrm.contacts.csvfile import Contact
+from wacrm.errors import AppError
 
 COPY_CHUNK = 5000
 LABEL_COLOR = "#6b7280"
@@ -198,10 +199,13 @@ async def opt_in_of(
     return dict(row) if row else None
 
 
-class OptWordsError(ValueError):
+class OptWordsError(AppError, ValueError):
+    """Opt-out or opt-in words that cannot be saved (422); `field` is the form field."""
+
+    status = 422
+
     def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field=field)
 
 
 async def opt_words(

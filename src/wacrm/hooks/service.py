@@ -17,6 +17,7 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 
+from wacrm.errors import AppError
 from wacrm.security.crypto import decrypt_secret, encrypt_secret
 
 EVENTS = (
@@ -31,13 +32,10 @@ SIGNATURE_HEADER = "X-Wacrm-Signature-256"
 MAX_ENDPOINTS = 20  # per workspace
 
 
-class HookError(Exception):
-    """An endpoint cannot be saved or changed as asked (the message says why)."""
+class HookError(AppError):
+    """An endpoint cannot be saved or changed as asked (the message says why; 422 unless said)."""
 
-    def __init__(self, message: str, status: int = 422, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.field = field
+    status = 422
 
 
 def sign(body: bytes, secret: str) -> str:

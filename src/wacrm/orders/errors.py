@@ -13,8 +13,10 @@ class OrderError(AppError, ValueError):
 
     status = 422
 
-    def __init__(self, message: str | Text, *, status: int | None = None) -> None:
-        super().__init__(message, status)
+    def __init__(
+        self, message: str | Text, *, status: int | None = None, field: str | None = None
+    ) -> None:
+        super().__init__(message, status, field=field)
 
 
 class OrderNotFoundError(OrderError, NotFoundError):
@@ -44,7 +46,9 @@ def not_found(what: str, ident: object) -> OrderError:
     if what == "order":
         return OrderNotFoundError(Text("no order with id {id} for this agent", id=ident))
     if what == "customer":
-        return OrderError(Text("no customer with id {id} for this agent", id=ident), status=404)
+        return OrderError(
+            Text("no customer with id {id} for this agent", id=ident), status=404, field="customer"
+        )
     return OrderError(
         Text("no {what} with id {id} for this agent", what=what, id=ident), status=404
     )

@@ -7,16 +7,16 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 
+from wacrm.errors import AppError
 from wacrm.i18n import LANGUAGES, normalize_language, valid_time_zone
 from wacrm.i18n import gettext as _
 
 
-class PreferencesError(ValueError):
-    """A preference value that cannot be saved; `field` names the form field."""
+class PreferencesError(AppError, ValueError):
+    """A preference value that cannot be saved (400); `field` names the form field."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field=field)
 
 
 async def load(conn: AsyncConnection[Any], user_id: UUID) -> dict[str, Any] | None:

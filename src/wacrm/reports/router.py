@@ -14,7 +14,6 @@ from wacrm import i18n
 from wacrm.accounts.deps import AgentScope, agent_scope
 from wacrm.preferences import service as preferences
 from wacrm.reports import members as member_reports
-from wacrm.reports.service import ReportError
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -58,9 +57,6 @@ async def members_report(
     today = datetime.now(UTC).astimezone(ZoneInfo(zone) if zone != "UTC" else UTC).date()
     last = end or today
     first = start or last - timedelta(days=6)
-    try:
-        return await member_reports.member_figures(
-            scope.db, tables=scope.tables, start=first, end=last, zone=zone
-        )
-    except ReportError as exc:
-        raise HTTPException(400, detail=str(exc)) from exc
+    return await member_reports.member_figures(
+        scope.db, tables=scope.tables, start=first, end=last, zone=zone
+    )

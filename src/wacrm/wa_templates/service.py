@@ -9,6 +9,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from wacrm.config import GraphApi
+from wacrm.errors import AppError
 from wacrm.outbound import errors as send_errors
 from wacrm.outbound.client import client_for
 from wacrm.wa_templates import rules
@@ -25,12 +26,16 @@ REASONS = {
 }
 
 
-class TemplateError(Exception):
+class TemplateError(AppError):
+    """A template that cannot be created, changed or deleted (422 unless said); `errors` maps
+    the form's fields to what is wrong with each."""
+
+    status = 422
+
     def __init__(
-        self, message: str, status: int = 422, errors: dict[str, str] | None = None
+        self, message: str, status: int | None = None, errors: dict[str, str] | None = None
     ) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(message, status)
         self.errors = errors or {"form": message}
 
 

@@ -278,8 +278,5 @@ async def cancel(
     request: Request, broadcast_id: int = BroadcastId, scope: AgentScope = Depends(web_scope)
 ) -> Response:
     async with request.app.state.pool.connection() as conn:
-        try:
-            await service.cancel(conn, tables=scope.tables, broadcast_id=broadcast_id)
-        except service.BroadcastError as exc:
-            raise HTTPException(exc.status, detail=str(exc)) from None
+        await service.cancel(conn, tables=scope.tables, broadcast_id=broadcast_id)
     return RedirectResponse(f"/broadcasts/{broadcast_id}", status_code=303)

@@ -143,7 +143,7 @@ async def save(
                 user,
                 config_id=chosen,
                 status_code=exc.status,
-                errors={exc.field if exc.field in FIELDS else "form": exc.message},
+                errors={exc.field if exc.field in FIELDS else "form": str(exc)},
                 form=values,
                 verify_token=values["verify_token"],
             )

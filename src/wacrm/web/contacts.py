@@ -142,8 +142,8 @@ async def start_import(
                 conn, agent_id=scope.agent_id, import_id=import_id, skip_invalid=skip_invalid
             )
         except imports.ImportError_ as exc:
-            if exc.status == 404:
-                raise HTTPException(404, detail=str(exc)) from None
+            if exc.status == 404:  # not a form error: the app's error page
+                raise
             row = await imports.get_import(conn, agent_id=scope.agent_id, import_id=import_id)
             return await render(
                 request,

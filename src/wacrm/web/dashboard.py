@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from wacrm.accounts.deps import AgentScope
 from wacrm.agents.tables import AgentTables
+from wacrm.errors import AppError
 from wacrm.i18n import gettext as _
 from wacrm.i18n.text import Text
 from wacrm.reports import everyone as all_agents
@@ -44,8 +45,8 @@ def period(
     the chosen preset's own were edited by hand: they win (the period becomes "custom")."""
     try:
         typed = parse_day(start, "from"), parse_day(end, "to")
-    except HTTPException as exc:
-        return "custom", None, None, str(exc.detail)
+    except AppError as exc:  # a date that is not one: the page says so under the dates
+        return "custom", None, None, exc.page_detail
     if days != "custom":
         preset = today - timedelta(days=int(days) - 1), today
         if all(typed) and typed != preset:

@@ -121,10 +121,7 @@ async def delete_endpoint(
     request: Request, endpoint_id: int = EndpointId, user: CurrentUser = Depends(web_admin)
 ) -> Response:
     async with request.app.state.pool.connection() as conn:
-        try:
-            await hooks.delete_endpoint(conn, endpoint_id=endpoint_id)
-        except hooks.HookError as exc:
-            raise HTTPException(exc.status, detail=str(exc)) from None
+        await hooks.delete_endpoint(conn, endpoint_id=endpoint_id)
     return RedirectResponse("/admin/integrations?done=deleted", status_code=303)
 
 
@@ -161,10 +158,7 @@ async def replay(
     user: CurrentUser = Depends(web_admin),
 ) -> Response:
     async with request.app.state.pool.connection() as conn:
-        try:
-            row = await hooks.replay(conn, delivery_id=delivery_id)
-        except hooks.HookError as exc:
-            raise HTTPException(exc.status, detail=str(exc)) from None
+        row = await hooks.replay(conn, delivery_id=delivery_id)
     return RedirectResponse(
         f"/admin/integrations/{row['endpoint_id']}?done=replayed", status_code=303
     )

@@ -118,7 +118,7 @@ async def create_order(
                 created_by=scope.user.id,
             )
     except OrderError as exc:
-        field = "customer" if exc.status == 404 and "customer" in exc.message else "items"
+        field = "customer" if exc.field == "customer" else "items"
         if field == "customer":
             again["chosen"] = None
         return await _page(

@@ -14,6 +14,7 @@ from psycopg import AsyncConnection
 from wacrm import i18n
 from wacrm.accounts import service as accounts
 from wacrm.accounts.deps import AgentScope
+from wacrm.errors import AppError
 from wacrm.i18n import gettext as _
 from wacrm.i18n.labels import N_, order_status_text
 from wacrm.i18n.text import Text
@@ -41,14 +42,14 @@ DONE = {
 
 
 def parse_day(value: str, field: str) -> date | None:
-    """A YYYY-MM-DD form field (empty: none); 400 with the field's name otherwise."""
+    """A YYYY-MM-DD form field (empty: none); a 400 AppError naming the field otherwise."""
     if not value.strip():
         return None
     try:
         return date.fromisoformat(value.strip())
     except ValueError as exc:
         detail = Text("{field} must be a date like 2026-01-31", field=Text(DAY_FIELDS[field]))
-        raise HTTPException(400, detail=str(detail)) from exc
+        raise AppError(detail, 400, field=field) from exc
 
 
 def day_range(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:

@@ -204,8 +204,8 @@ async def edit(
                 conn, config=config, draft=draft, graph=request.app.state.settings.graph_api
             )
         except service.TemplateError as exc:
-            if exc.status == 404:
-                raise HTTPException(404, detail=str(exc)) from None
+            if exc.status == 404:  # not a form error: the app's error page
+                raise
             return await _page(
                 request, scope, draft=draft, errors=exc.errors, status_code=exc.status, editing=True
             )
