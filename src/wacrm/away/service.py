@@ -24,6 +24,8 @@ class AwayError(AppError):
 
     status = 422
 
+    field: str
+
     def __init__(self, message: str, field: str) -> None:
         super().__init__(message, field=field)
 

@@ -204,6 +204,8 @@ class OptWordsError(AppError, ValueError):
 
     status = 422
 
+    field: str
+
     def __init__(self, message: str, field: str) -> None:
         super().__init__(message, field=field)
 

@@ -18,6 +18,8 @@ COLUMNS = "id, name, color, description, created_at"
 class LabelError(FieldError, ValueError):
     """A label that cannot be made or changed as asked; `field` is the input at fault."""
 
+    field: str  # always given
+
 
 def clean_name(name: str) -> str:
     value = name.strip().lower()

@@ -22,6 +22,8 @@ UNSET: Any = object()
 class StateError(FieldError, ValueError):
     """A change that cannot be made (422 unless said otherwise); `field` is the input at fault."""
 
+    field: str  # always given
+
 
 _STATE_SQL = """
 SELECT c.id, coalesce(c.conversation_status, 'open') AS status, c.snoozed_until, c.assignee_id,

@@ -15,6 +15,8 @@ from wacrm.i18n import gettext as _
 class PreferencesError(AppError, ValueError):
     """A preference value that cannot be saved (400); `field` names the form field."""
 
+    field: str
+
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message, field=field)
 
