@@ -8,6 +8,7 @@ authorization-matrix test reads them from the route table): `public`, `current_u
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID
@@ -25,7 +26,25 @@ CSRF_FIELD = "csrf_token"
 
 
 async def db_conn(request: Request) -> AsyncIterator[AsyncConnection[Any]]:
-    """One pooled connection (autocommit, dict rows) for the request."""
+    """One pooled connection (autocommit, dict rows) for the request: every dependency and
+    helper that asks for it (`request_connection`) while the route runs shares it."""
+    async with request.app.state.pool.connection() as conn:
+        request.state.db = conn
+        try:
+            yield conn
+        finally:
+            request.state.db = None
+
+
+@asynccontextmanager
+async def request_connection(request: Request) -> AsyncIterator[AsyncConnection[Any]]:
+    """The request's connection (`db_conn`) while it holds one, else a short one of the pool's:
+    what the layout, the viewer and the user's own look-ups read with, so a request never
+    holds two pooled connections at once."""
+    conn = getattr(request.state, "db", None)
+    if conn is not None:
+        yield conn
+        return
     async with request.app.state.pool.connection() as conn:
         yield conn
 
@@ -99,7 +118,7 @@ async def _resolve_user(request: Request) -> CurrentUser:
         return request.state.current_user
     auth = request.headers.get("authorization")
     cookie = request.cookies.get(sessions.SESSION_COOKIE)
-    async with request.app.state.pool.connection() as conn:
+    async with request_connection(request) as conn:
         if auth:
             scheme, _, credentials = auth.partition(" ")
             if scheme.lower() != "bearer" or not credentials.strip():
@@ -214,11 +233,12 @@ AGENT_ID = Query(
 
 
 async def agent_scope(
+    conn: AsyncConnection[Any] = Depends(db_conn),
     user: CurrentUser = Depends(current_user),
     agent_id: int | None = AGENT_ID,
-    conn: AsyncConnection[Any] = Depends(db_conn),
 ) -> AgentScope:
-    """The request's user, workspace (membership checked) and connection, resolved once."""
+    """The request's user, workspace (membership checked) and connection, resolved once. The
+    connection is taken first, so the user is resolved on it too (one pooled connection)."""
     scope = await resolve_scope(conn, user, agent_id)
     if scope is None:
         if user.is_admin:

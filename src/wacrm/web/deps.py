@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
@@ -66,7 +64,7 @@ async def list_agents(request: Request, user: CurrentUser | None = None) -> list
     """The workspaces the switch offers: every agent to administrators (and without a user),
     the ones a user works in otherwise."""
     scope = getattr(request.state, "web_scope", None)
-    async with _connection(request, scope) as conn:
+    async with account_deps.request_connection(request) as conn:
         if user is None or user.is_admin:
             # at most MENU_AGENTS (and the current one), not every agent on every page; the
             # admin agents page lists every agent to work in
@@ -86,17 +84,6 @@ async def list_agents(request: Request, user: CurrentUser | None = None) -> list
             return rows
         found = await members.workspaces(conn, user_id=user.id)
     return [{"id": w["id"], "is_active": True, "name": w["label"]} for w in found]
-
-
-@asynccontextmanager
-async def _connection(
-    request: Request, scope: AgentScope | None
-) -> AsyncIterator[AsyncConnection[Any]]:
-    if scope is not None and scope.conn is not None:
-        yield scope.conn
-    else:
-        async with request.app.state.pool.connection() as conn:
-            yield conn
 
 
 async def resolve_workspace(
@@ -135,25 +122,25 @@ async def _workspace(request: Request, user: CurrentUser, conn: AsyncConnection[
     return scope
 
 
-async def web_scope(request: Request, user: CurrentUser = Depends(web_user)) -> AgentScope:
-    """The workspace of an agent-scoped page (a page without one explains how to get one),
-    resolved on a connection given back at once: for pages that take their own connections.
-    A page that works on one connection uses `web_workspace`."""
-    async with request.app.state.pool.connection() as conn:
-        scope = replace(await _workspace(request, user, conn), conn=None)
+async def web_workspace(
+    request: Request,
+    conn: AsyncConnection[Any] = Depends(account_deps.db_conn),
+    user: CurrentUser = Depends(web_user),
+) -> AgentScope:
+    """The user, the workspace (a page without one explains how to get one) and the request's
+    connection (`scope.db`) of an agent-scoped page in one dependency, as `agent_scope` in the
+    API. The connection is taken first, so the user is resolved on it too: one pooled
+    connection per request (the layout's reads share it through `request_connection`)."""
+    scope = await _workspace(request, user, conn)
     request.state.web_scope = scope
     return scope
 
 
-async def web_workspace(
-    request: Request,
-    user: CurrentUser = Depends(web_user),
-    conn: AsyncConnection[Any] = Depends(account_deps.db_conn),
-) -> AgentScope:
-    """web_scope with the request's connection (`scope.db`, the one `db_conn` gives): the user,
-    the workspace and the connection of the page in one dependency, as `agent_scope` in the API.
-    (Two dependencies, so that a page that still takes connections of its own never holds one
-    while waiting for another: with every pool connection held so, pages would wait forever.)"""
-    scope = await _workspace(request, user, conn)
+async def web_scope(request: Request, user: CurrentUser = Depends(web_user)) -> AgentScope:
+    """web_workspace resolved on a short connection given back at once (`scope.conn` is None):
+    only for a page that reads elsewhere (the dashboard reads a replica), so that it holds no
+    connection of the primary meanwhile."""
+    async with request.app.state.pool.connection() as conn:
+        scope = replace(await _workspace(request, user, conn), conn=None)
     request.state.web_scope = scope
     return scope

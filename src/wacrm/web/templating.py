@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from wacrm import i18n
-from wacrm.accounts.deps import AgentScope, CurrentUser
+from wacrm.accounts.deps import AgentScope, CurrentUser, request_connection
 from wacrm.i18n import labels
 from wacrm.numbers import health
 from wacrm.web.deps import list_agents
@@ -77,11 +77,8 @@ async def render(
     await resolve_viewer(request)
     agents = await list_agents(request, user) if user is not None else []
     if scope is not None and not template.startswith("partials/"):
-        if scope.conn is not None:
-            context["cannot_send"] = await health.cannot_send(scope.conn, scope.agent_id)
-        else:  # web_scope gives its connection back once the workspace is resolved
-            async with request.app.state.pool.connection() as conn:
-                context["cannot_send"] = await health.cannot_send(conn, scope.agent_id)
+        async with request_connection(request) as conn:
+            context["cannot_send"] = await health.cannot_send(conn, scope.agent_id)
     text = env.get_template(template).render(
         request=request,
         user=user,

@@ -12,6 +12,7 @@ from urllib.parse import unquote
 from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from wacrm.accounts.deps import request_connection
 from wacrm.i18n import Viewer, negotiate, reset_viewer, set_viewer, valid_time_zone, viewer
 from wacrm.preferences import service as preferences
 
@@ -62,7 +63,7 @@ async def resolve(request: Request) -> Viewer:
     if user is None or "user" in current.loaded:
         return current
     current.loaded.add("user")
-    async with request.app.state.pool.connection() as conn:
+    async with request_connection(request) as conn:
         row = await preferences.load(conn, user.id)
     if row is None:
         return current
