@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse, Response
 
 from wacrm.accounts.deps import AgentScope
 from wacrm.alerts import service as alerts
-from wacrm.web.deps import web_scope
+from wacrm.web.deps import web_workspace
 
 router = APIRouter(include_in_schema=False)
 
@@ -15,22 +15,22 @@ router = APIRouter(include_in_schema=False)
 @router.get("/alerts")
 async def alert_state(
     request: Request,
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
     customer_id: int | None = Query(None, ge=1, le=2**62),
     message_id: int | None = Query(None, ge=1, le=2**62),
 ) -> Response:
     """Unread conversations of the workspace; with ids, the inbound message to alert about."""
-    async with request.app.state.pool.connection() as conn:
-        unread = await alerts.unread_conversations(conn, tables=scope.tables, user_id=scope.user.id)
-        message = None
-        if customer_id is not None and message_id is not None:
-            message = await alerts.new_message(
-                conn,
-                tables=scope.tables,
-                user_id=scope.user.id,
-                customer_id=customer_id,
-                message_id=message_id,
-            )
+    conn = scope.db
+    unread = await alerts.unread_conversations(conn, tables=scope.tables, user_id=scope.user.id)
+    message = None
+    if customer_id is not None and message_id is not None:
+        message = await alerts.new_message(
+            conn,
+            tables=scope.tables,
+            user_id=scope.user.id,
+            customer_id=customer_id,
+            message_id=message_id,
+        )
     return JSONResponse(
         {"unread": unread, "message": message}, headers={"Cache-Control": "no-store"}
     )

@@ -8,7 +8,13 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from wacrm.accounts import sessions, throttle
-from wacrm.accounts.deps import CurrentUser, require_csrf, resolve_scope
+from wacrm.accounts.deps import (
+    CurrentUser,
+    db_conn,
+    request_connection,
+    require_csrf,
+    resolve_scope,
+)
 from wacrm.accounts.router import set_session_cookie
 from wacrm.accounts.service import AccountError
 from wacrm.web import login_guard
@@ -75,7 +81,7 @@ async def login(
             request, next=target, email=email, error=login_guard.REFUSED, status_code=403
         )
     try:
-        async with request.app.state.pool.connection() as conn:
+        async with request.app.state.pool.connection() as conn:  # anonymous: its only one
             token, _csrf = await sessions.login(
                 conn,
                 email=email,
@@ -106,11 +112,11 @@ async def login(
     return response
 
 
-@router.post("/logout")
+@router.post("/logout", dependencies=[Depends(db_conn)])
 async def logout(request: Request, user: CurrentUser = Depends(web_user)) -> Response:
     await require_csrf(request, user)
     if user.session_id is not None:
-        async with request.app.state.pool.connection() as conn:
+        async with request_connection(request) as conn:
             await sessions.logout(conn, session_id=user.session_id)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(sessions.SESSION_COOKIE, path="/")
@@ -125,7 +131,7 @@ async def password_page(request: Request, user: CurrentUser = Depends(web_user))
     )
 
 
-@router.post("/account/password", response_class=HTMLResponse)
+@router.post("/account/password", response_class=HTMLResponse, dependencies=[Depends(db_conn)])
 async def change_password(
     request: Request,
     user: CurrentUser = Depends(web_user),
@@ -142,7 +148,7 @@ async def change_password(
             **{**context, "error": "the two new passwords differ; type it twice the same"},
         )
     try:
-        async with request.app.state.pool.connection() as conn:
+        async with request_connection(request) as conn:
             await sessions.change_password(
                 conn,
                 user_id=user.id,
@@ -171,7 +177,7 @@ async def change_password(
     )
 
 
-@router.post("/workspace")
+@router.post("/workspace", dependencies=[Depends(db_conn)])
 async def switch_workspace(
     request: Request,
     user: CurrentUser = Depends(web_user),
@@ -180,7 +186,7 @@ async def switch_workspace(
 ) -> Response:
     """Choose the workspace whose inbox, chats and orders the pages show (administrators any,
     others one they work in; any other answers 404)."""
-    async with request.app.state.pool.connection() as conn:
+    async with request_connection(request) as conn:
         try:
             await resolve_scope(conn, user, agent_id)
         except HTTPException as exc:

@@ -11,7 +11,7 @@ from wacrm import i18n
 from wacrm.accounts.deps import AgentScope
 from wacrm.away import service as away
 from wacrm.contacts import service as contacts
-from wacrm.web.deps import web_scope
+from wacrm.web.deps import web_workspace
 from wacrm.web.templating import render
 
 router = APIRouter(prefix="/settings/away", include_in_schema=False)
@@ -27,10 +27,10 @@ async def _page(
     saved: bool = False,
     words_typed: dict[str, str] | None = None,
 ) -> Response:
-    async with request.app.state.pool.connection() as conn:
-        current = await away.get_settings(conn, agent_id=scope.agent_id)
-        open_now = await away.is_open(conn, agent_id=scope.agent_id)
-        words = await contacts.opt_words(conn, agent_id=scope.agent_id)
+    conn = scope.db
+    current = await away.get_settings(conn, agent_id=scope.agent_id)
+    open_now = await away.is_open(conn, agent_id=scope.agent_id)
+    words = await contacts.opt_words(conn, agent_id=scope.agent_id)
     typed_words = words_typed or {
         kind: "\n".join(f"{lang}: {', '.join(ws)}" for lang, ws in sorted(words[kind].items()))
         for kind in ("out", "in")
@@ -68,13 +68,13 @@ async def _page(
 
 @router.get("", response_class=HTMLResponse)
 async def away_page(
-    request: Request, saved: str = "", scope: AgentScope = Depends(web_scope)
+    request: Request, saved: str = "", scope: AgentScope = Depends(web_workspace)
 ) -> Response:
     return await _page(request, scope, saved=saved == "1")
 
 
 @router.post("", response_class=HTMLResponse)
-async def save(request: Request, scope: AgentScope = Depends(web_scope)) -> Response:
+async def save(request: Request, scope: AgentScope = Depends(web_workspace)) -> Response:
     form = await request.form()
 
     def text(name: str, limit: int = 4200) -> str:
@@ -95,19 +95,19 @@ async def save(request: Request, scope: AgentScope = Depends(web_scope)) -> Resp
         every = values["away_every_hours"]
         if not str(every).isdigit():
             raise away.AwayError("a whole number of hours", "away_every_hours")
-        async with request.app.state.pool.connection() as conn:
-            await away.save_settings(
-                conn,
-                agent_id=scope.agent_id,
-                time_zone=values["time_zone"],
-                hours=away.parse_hours({d: (o, c) for d, (o, c) in values["hours"].items()}),
-                holidays=away.parse_holidays(values["holidays"]),
-                away_enabled=values["away_enabled"],
-                away_text=values["away_text"],
-                away_every_hours=int(every),
-                greeting_enabled=values["greeting_enabled"],
-                greeting_text=values["greeting_text"],
-            )
+        conn = scope.db
+        await away.save_settings(
+            conn,
+            agent_id=scope.agent_id,
+            time_zone=values["time_zone"],
+            hours=away.parse_hours({d: (o, c) for d, (o, c) in values["hours"].items()}),
+            holidays=away.parse_holidays(values["holidays"]),
+            away_enabled=values["away_enabled"],
+            away_text=values["away_text"],
+            away_every_hours=int(every),
+            greeting_enabled=values["greeting_enabled"],
+            greeting_text=values["greeting_text"],
+        )
     except away.AwayError as exc:
         return await _page(
             request, scope, values=values, errors={exc.field: str(exc)}, status_code=422
@@ -116,15 +116,15 @@ async def save(request: Request, scope: AgentScope = Depends(web_scope)) -> Resp
 
 
 @router.post("/opt-words", response_class=HTMLResponse)
-async def save_opt_words(request: Request, scope: AgentScope = Depends(web_scope)) -> Response:
+async def save_opt_words(request: Request, scope: AgentScope = Depends(web_workspace)) -> Response:
     """The opt-out / opt-in words per language (a customer's whole message being one of them)."""
     form = await request.form()
     typed = {k: str(form.get(f"opt_{k}_words", ""))[:8000] for k in ("out", "in")}
     try:
-        async with request.app.state.pool.connection() as conn:
-            await contacts.save_opt_words(
-                conn, agent_id=scope.agent_id, out_text=typed["out"], in_text=typed["in"]
-            )
+        conn = scope.db
+        await contacts.save_opt_words(
+            conn, agent_id=scope.agent_id, out_text=typed["out"], in_text=typed["in"]
+        )
     except contacts.OptWordsError as exc:
         return await _page(
             request, scope, errors={exc.field: str(exc)}, status_code=422, words_typed=typed

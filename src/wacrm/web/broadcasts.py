@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from wacrm.accounts.deps import AgentScope
 from wacrm.broadcasts import audience as audiences
 from wacrm.broadcasts import service
-from wacrm.web.deps import web_scope
+from wacrm.web.deps import web_workspace
 from wacrm.web.templating import fragment, render
 from wacrm.web.viewer import resolve as resolve_viewer
 
@@ -88,25 +88,25 @@ class ComposeForm:
 
 
 async def _labels(request: Request, scope: AgentScope) -> list[str]:
-    async with request.app.state.pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT name FROM workspace_labels WHERE agent_id = %s ORDER BY name", (scope.agent_id,)
-        )
-        return [r["name"] for r in await cur.fetchall()]
+    conn = scope.db
+    cur = await conn.execute(
+        "SELECT name FROM workspace_labels WHERE agent_id = %s ORDER BY name", (scope.agent_id,)
+    )
+    return [r["name"] for r in await cur.fetchall()]
 
 
 async def _compose(
     request: Request, scope: AgentScope, *, form: ComposeForm | None = None, status_code: int = 200
 ) -> Response:
-    async with request.app.state.pool.connection() as conn:
-        listed = await service.list_broadcasts(conn, agent_id=scope.agent_id)
-        try:
-            usable = await service.approved_templates(
-                conn, agent_id=scope.agent_id, graph=request.app.state.settings.graph_api
-            )
-            problem = None
-        except service.BroadcastError as exc:
-            usable, problem = [], str(exc)
+    conn = scope.db
+    listed = await service.list_broadcasts(conn, agent_id=scope.agent_id)
+    try:
+        usable = await service.approved_templates(
+            conn, agent_id=scope.agent_id, graph=request.app.state.settings.graph_api
+        )
+        problem = None
+    except service.BroadcastError as exc:
+        usable, problem = [], str(exc)
     values = form.values if form else {"when": "now", "params": [], "labels": []}
     chosen = next(
         (t for t in usable if f"{t['name']}|{t['language']}" == values.get("template")), None
@@ -149,7 +149,7 @@ def _render_text(
 
 
 @router.get("", response_class=HTMLResponse)
-async def broadcasts_page(request: Request, scope: AgentScope = Depends(web_scope)) -> Response:
+async def broadcasts_page(request: Request, scope: AgentScope = Depends(web_workspace)) -> Response:
     return await _compose(request, scope)
 
 
@@ -157,16 +157,16 @@ async def broadcasts_page(request: Request, scope: AgentScope = Depends(web_scop
 async def params_fields(
     request: Request,
     template: str = Query("", max_length=600),
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
 ) -> Response:
     """The parameter inputs of the chosen template (htmx, when the template changes)."""
-    async with request.app.state.pool.connection() as conn:
-        try:
-            usable = await service.approved_templates(
-                conn, agent_id=scope.agent_id, graph=request.app.state.settings.graph_api
-            )
-        except service.BroadcastError:
-            usable = []
+    conn = scope.db
+    try:
+        usable = await service.approved_templates(
+            conn, agent_id=scope.agent_id, graph=request.app.state.settings.graph_api
+        )
+    except service.BroadcastError:
+        usable = []
     chosen = next((t for t in usable if f"{t['name']}|{t['language']}" == template), None)
     await resolve_viewer(request)
     return HTMLResponse(
@@ -182,20 +182,20 @@ async def params_fields(
 
 @router.post("/preview", response_class=HTMLResponse)
 async def preview(
-    request: Request, form: ComposeForm = Depends(), scope: AgentScope = Depends(web_scope)
+    request: Request, form: ComposeForm = Depends(), scope: AgentScope = Depends(web_workspace)
 ) -> Response:
     """How many customers the audience has and the message as three of them would read it."""
     viewer = await resolve_viewer(request)
     audience = form.audience(viewer.tz)
-    async with request.app.state.pool.connection() as conn:
-        count = await audiences.count(conn, tables=scope.tables, audience=audience)
-        sample = await audiences.sample(conn, tables=scope.tables, audience=audience)
-        try:
-            usable = await service.approved_templates(
-                conn, agent_id=scope.agent_id, graph=request.app.state.settings.graph_api
-            )
-        except service.BroadcastError:
-            usable = []
+    conn = scope.db
+    count = await audiences.count(conn, tables=scope.tables, audience=audience)
+    sample = await audiences.sample(conn, tables=scope.tables, audience=audience)
+    try:
+        usable = await service.approved_templates(
+            conn, agent_id=scope.agent_id, graph=request.app.state.settings.graph_api
+        )
+    except service.BroadcastError:
+        usable = []
     chosen = next(
         (t for t in usable if t["name"] == form.template_name and t["language"] == form.language),
         None,
@@ -214,38 +214,38 @@ async def preview(
 
 @router.post("", response_class=HTMLResponse)
 async def create(
-    request: Request, form: ComposeForm = Depends(), scope: AgentScope = Depends(web_scope)
+    request: Request, form: ComposeForm = Depends(), scope: AgentScope = Depends(web_workspace)
 ) -> Response:
     viewer = await resolve_viewer(request)
     audience, scheduled = form.audience(viewer.tz), form.scheduled(viewer.tz)
     if not form.errors:
-        async with request.app.state.pool.connection() as conn:
-            try:
-                made = await service.create(
-                    conn,
-                    tables=scope.tables,
-                    name=form.values["name"],
-                    template_name=form.template_name,
-                    language=form.language,
-                    params=form.values["params"],
-                    header_media=form.values["header_media"],
-                    audience=audience,
-                    scheduled_at=scheduled,
-                    created_by=scope.user.id,
-                    graph=request.app.state.settings.graph_api,
-                )
-                return RedirectResponse(f"/broadcasts/{made['id']}", status_code=303)
-            except service.BroadcastError as exc:
-                form.errors[exc.field or "form"] = str(exc)
-                status = exc.status
+        conn = scope.db
+        try:
+            made = await service.create(
+                conn,
+                tables=scope.tables,
+                name=form.values["name"],
+                template_name=form.template_name,
+                language=form.language,
+                params=form.values["params"],
+                header_media=form.values["header_media"],
+                audience=audience,
+                scheduled_at=scheduled,
+                created_by=scope.user.id,
+                graph=request.app.state.settings.graph_api,
+            )
+            return RedirectResponse(f"/broadcasts/{made['id']}", status_code=303)
+        except service.BroadcastError as exc:
+            form.errors[exc.field or "form"] = str(exc)
+            status = exc.status
     else:
         status = 422
     return await _compose(request, scope, form=form, status_code=status)
 
 
 async def _get(request: Request, scope: AgentScope, broadcast_id: int) -> dict[str, Any]:
-    async with request.app.state.pool.connection() as conn:
-        found = await service.get(conn, tables=scope.tables, broadcast_id=broadcast_id)
+    conn = scope.db
+    found = await service.get(conn, tables=scope.tables, broadcast_id=broadcast_id)
     if found is None:
         raise HTTPException(404, detail=f"no broadcast {broadcast_id} in this workspace")
     return found
@@ -253,7 +253,7 @@ async def _get(request: Request, scope: AgentScope, broadcast_id: int) -> dict[s
 
 @router.get("/{broadcast_id:int}", response_class=HTMLResponse)
 async def broadcast_page(
-    request: Request, broadcast_id: int = BroadcastId, scope: AgentScope = Depends(web_scope)
+    request: Request, broadcast_id: int = BroadcastId, scope: AgentScope = Depends(web_workspace)
 ) -> Response:
     found = await _get(request, scope, broadcast_id)
     return await render(
@@ -263,7 +263,7 @@ async def broadcast_page(
 
 @router.get("/{broadcast_id}/counters", response_class=HTMLResponse)
 async def counters(
-    request: Request, broadcast_id: int = BroadcastId, scope: AgentScope = Depends(web_scope)
+    request: Request, broadcast_id: int = BroadcastId, scope: AgentScope = Depends(web_workspace)
 ) -> Response:
     """The live counters block (polled every 2 s while the broadcast is under way)."""
     found = await _get(request, scope, broadcast_id)
@@ -275,8 +275,8 @@ async def counters(
 
 @router.post("/{broadcast_id}/cancel")
 async def cancel(
-    request: Request, broadcast_id: int = BroadcastId, scope: AgentScope = Depends(web_scope)
+    request: Request, broadcast_id: int = BroadcastId, scope: AgentScope = Depends(web_workspace)
 ) -> Response:
-    async with request.app.state.pool.connection() as conn:
-        await service.cancel(conn, tables=scope.tables, broadcast_id=broadcast_id)
+    conn = scope.db
+    await service.cancel(conn, tables=scope.tables, broadcast_id=broadcast_id)
     return RedirectResponse(f"/broadcasts/{broadcast_id}", status_code=303)

@@ -23,6 +23,9 @@ from wacrm.web.admin import ConfigId, web_admin
 from wacrm.web.callback import callback_url, public_base
 from wacrm.web.templating import render
 
+# Deliberately short connections (no db_conn): these pages wait on Meta and on a request to the
+# callback URL for seconds, and hold no pooled connection meanwhile; each is given back before
+# the next is taken (and before render), so a request never holds two.
 router = APIRouter(prefix="/admin/connect", include_in_schema=False)
 FIELDS = (
     "user_id",

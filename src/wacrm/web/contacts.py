@@ -13,7 +13,7 @@ from wacrm.accounts.deps import AgentScope
 from wacrm.contacts import imports
 from wacrm.contacts import service as contacts
 from wacrm.contacts.csvfile import COLUMNS
-from wacrm.web.deps import web_scope
+from wacrm.web.deps import web_workspace
 from wacrm.web.templating import fragment, render
 
 router = APIRouter(prefix="/customers/import", include_in_schema=False)
@@ -39,9 +39,9 @@ async def _form_page(
     status_code: int = 200,
     errors: dict[str, str] | None = None,
 ) -> Response:
-    async with request.app.state.pool.connection() as conn:
-        default = await contacts.default_country(conn, agent_id=scope.agent_id)
-        listed = await imports.recent(conn, agent_id=scope.agent_id)
+    conn = scope.db
+    default = await contacts.default_country(conn, agent_id=scope.agent_id)
+    listed = await imports.recent(conn, agent_id=scope.agent_id)
     return await render(
         request,
         "contacts_import.html",
@@ -58,14 +58,14 @@ async def _form_page(
 
 
 @router.get("", response_class=HTMLResponse)
-async def import_page(request: Request, scope: AgentScope = Depends(web_scope)) -> Response:
+async def import_page(request: Request, scope: AgentScope = Depends(web_workspace)) -> Response:
     return await _form_page(request, scope)
 
 
 @router.post("", response_class=HTMLResponse)
 async def upload(
     request: Request,
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
     file: UploadFile = File(None),
     country: str = Form("", max_length=2),
     remember_country: bool = Form(False),
@@ -77,28 +77,28 @@ async def upload(
             request, scope, status_code=422, errors={"country": "choose a country from the list"}
         )
     data = await file.read() if file is not None else b""
-    async with request.app.state.pool.connection() as conn:
-        try:
-            row = await imports.check_upload(
-                conn,
-                agent_id=scope.agent_id,
-                filename=(file.filename if file is not None else "") or "contacts.csv",
-                data=data,
-                country=region,
-                created_by=scope.user.id,
-            )
-        except imports.ImportError_ as exc:
-            return await _form_page(
-                request, scope, status_code=exc.status, errors={exc.field or "file": str(exc)}
-            )
-        if remember_country and region:
-            await contacts.set_default_country(conn, agent_id=scope.agent_id, country=region)
+    conn = scope.db
+    try:
+        row = await imports.check_upload(
+            conn,
+            agent_id=scope.agent_id,
+            filename=(file.filename if file is not None else "") or "contacts.csv",
+            data=data,
+            country=region,
+            created_by=scope.user.id,
+        )
+    except imports.ImportError_ as exc:
+        return await _form_page(
+            request, scope, status_code=exc.status, errors={exc.field or "file": str(exc)}
+        )
+    if remember_country and region:
+        await contacts.set_default_country(conn, agent_id=scope.agent_id, country=region)
     return RedirectResponse(f"/customers/import/{row['id']}", status_code=303)
 
 
 async def _import(request: Request, scope: AgentScope, import_id: int) -> dict[str, Any]:
-    async with request.app.state.pool.connection() as conn:
-        row = await imports.get_import(conn, agent_id=scope.agent_id, import_id=import_id)
+    conn = scope.db
+    row = await imports.get_import(conn, agent_id=scope.agent_id, import_id=import_id)
     if row is None:
         raise HTTPException(404, detail=f"no import {import_id} in this workspace")
     return row
@@ -106,7 +106,7 @@ async def _import(request: Request, scope: AgentScope, import_id: int) -> dict[s
 
 @router.get("/{import_id}", response_class=HTMLResponse)
 async def import_detail(
-    request: Request, import_id: int = ImportId, scope: AgentScope = Depends(web_scope)
+    request: Request, import_id: int = ImportId, scope: AgentScope = Depends(web_workspace)
 ) -> Response:
     row = await _import(request, scope, import_id)
     return await render(
@@ -122,7 +122,7 @@ async def import_detail(
 
 @router.get("/{import_id}/progress", response_class=HTMLResponse)
 async def import_progress(
-    request: Request, import_id: int = ImportId, scope: AgentScope = Depends(web_scope)
+    request: Request, import_id: int = ImportId, scope: AgentScope = Depends(web_workspace)
 ) -> Response:
     """The progress block (polled by the page while the import runs)."""
     row = await _import(request, scope, import_id)
@@ -133,28 +133,28 @@ async def import_progress(
 async def start_import(
     request: Request,
     import_id: int = ImportId,
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
     skip_invalid: bool = Form(False),
 ) -> Response:
-    async with request.app.state.pool.connection() as conn:
-        try:
-            await imports.start(
-                conn, agent_id=scope.agent_id, import_id=import_id, skip_invalid=skip_invalid
-            )
-        except imports.ImportError_ as exc:
-            if exc.status == 404:  # not a form error: the app's error page
-                raise
-            row = await imports.get_import(conn, agent_id=scope.agent_id, import_id=import_id)
-            return await render(
-                request,
-                "contacts_import_detail.html",
-                user=scope.user,
-                scope=scope,
-                nav="contacts",
-                imp=row,
-                errors={exc.field or "form": str(exc)},
-                status_code=exc.status,
-            )
+    conn = scope.db
+    try:
+        await imports.start(
+            conn, agent_id=scope.agent_id, import_id=import_id, skip_invalid=skip_invalid
+        )
+    except imports.ImportError_ as exc:
+        if exc.status == 404:  # not a form error: the app's error page
+            raise
+        row = await imports.get_import(conn, agent_id=scope.agent_id, import_id=import_id)
+        return await render(
+            request,
+            "contacts_import_detail.html",
+            user=scope.user,
+            scope=scope,
+            nav="contacts",
+            imp=row,
+            errors={exc.field or "form": str(exc)},
+            status_code=exc.status,
+        )
     return RedirectResponse(f"/customers/import/{import_id}", status_code=303)
 
 
@@ -163,17 +163,17 @@ async def set_opt_in(
     request: Request,
     customer_id: int = Path(..., ge=1, le=2**31 - 1),
     opted_in: str = Form("", pattern="^(|yes|no)$"),
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
 ) -> Response:
     """The agent records the customer's broadcast consent; answers the refreshed customer panel."""
     from wacrm.web.chat_parts import panel_context
 
     value = {"yes": True, "no": False}.get(opted_in)
-    async with request.app.state.pool.connection() as conn:
-        changed = await contacts.set_opt_in(
-            conn, tables=scope.tables, customer_id=customer_id, opted_in=value, source="agent"
-        )
-        if changed is None:
-            raise HTTPException(404, detail=f"no customer {customer_id} in this workspace")
-        context = await panel_context(conn, scope, customer_id)
+    conn = scope.db
+    changed = await contacts.set_opt_in(
+        conn, tables=scope.tables, customer_id=customer_id, opted_in=value, source="agent"
+    )
+    if changed is None:
+        raise HTTPException(404, detail=f"no customer {customer_id} in this workspace")
+    context = await panel_context(conn, scope, customer_id)
     return await render(request, "partials/panel.html", user=scope.user, scope=scope, **context)

@@ -69,7 +69,7 @@ def period(
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard(
     request: Request,
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_scope),  # reads the replica: holds no primary connection
     days: str = Query("7", pattern="^(7|30|90|custom)$"),
     start: str = Query("", alias="from", max_length=20),
     end: str = Query("", alias="to", max_length=20),

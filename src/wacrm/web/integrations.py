@@ -7,14 +7,18 @@ from typing import Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from wacrm.accounts.deps import CurrentUser
+from wacrm.accounts.deps import CurrentUser, db_conn, request_connection
 from wacrm.hooks import service as hooks
 from wacrm.i18n.text import Text
 from wacrm.web.admin import web_admin
 from wacrm.web.deps import list_agents
 from wacrm.web.templating import render
 
-router = APIRouter(prefix="/admin/integrations", include_in_schema=False)
+# Every page holds the request's connection (db_conn, first: the user is resolved on it too);
+# helpers read with request_connection.
+router = APIRouter(
+    prefix="/admin/integrations", include_in_schema=False, dependencies=[Depends(db_conn)]
+)
 EndpointId = Path(..., ge=1, le=2**63 - 1)
 DONE = {
     "saved": Text("Endpoint saved."),
@@ -32,7 +36,7 @@ async def _page(
     form: dict[str, Any] | None = None,
     **extra: Any,
 ) -> Response:
-    async with request.app.state.pool.connection() as conn:
+    async with request_connection(request) as conn:
         endpoints = await hooks.list_endpoints(conn)
     return await render(
         request,
@@ -74,7 +78,7 @@ async def create_endpoint(
         return await _page(
             request, user, status_code=422, errors={"agent_id": "choose a workspace"}, form=form
         )
-    async with request.app.state.pool.connection() as conn:
+    async with request_connection(request) as conn:
         try:
             created = await hooks.create_endpoint(
                 conn,
@@ -100,7 +104,7 @@ async def update_endpoint(
     events: list[str] = Form([]),
     enabled: bool = Form(False),
 ) -> Response:
-    async with request.app.state.pool.connection() as conn:
+    async with request_connection(request) as conn:
         try:
             await hooks.update_endpoint(
                 conn,
@@ -120,7 +124,7 @@ async def update_endpoint(
 async def delete_endpoint(
     request: Request, endpoint_id: int = EndpointId, user: CurrentUser = Depends(web_admin)
 ) -> Response:
-    async with request.app.state.pool.connection() as conn:
+    async with request_connection(request) as conn:
         await hooks.delete_endpoint(conn, endpoint_id=endpoint_id)
     return RedirectResponse("/admin/integrations?done=deleted", status_code=303)
 
@@ -133,7 +137,7 @@ async def delivery_log(
     user: CurrentUser = Depends(web_admin),
 ) -> Response:
     """The newest deliveries of one endpoint: state, attempts, answer, error; replay buttons."""
-    async with request.app.state.pool.connection() as conn:
+    async with request_connection(request) as conn:
         endpoint = await hooks.get_endpoint(conn, endpoint_id)
         if endpoint is None:
             raise HTTPException(404, detail=f"no endpoint {endpoint_id}")
@@ -157,7 +161,7 @@ async def replay(
     delivery_id: int = Path(..., ge=1, le=2**63 - 1),
     user: CurrentUser = Depends(web_admin),
 ) -> Response:
-    async with request.app.state.pool.connection() as conn:
+    async with request_connection(request) as conn:
         row = await hooks.replay(conn, delivery_id=delivery_id)
     return RedirectResponse(
         f"/admin/integrations/{row['endpoint_id']}?done=replayed", status_code=303

@@ -14,7 +14,7 @@ from wacrm.customers import service as customers
 from wacrm.orders import service as orders
 from wacrm.orders.errors import OrderError
 from wacrm.web.chat_parts import order_lines
-from wacrm.web.deps import web_scope
+from wacrm.web.deps import web_workspace
 from wacrm.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -50,9 +50,9 @@ async def _page(
     typed: dict[str, list[str]] | None = None,
     notes: str = "",
 ) -> Response:
-    async with request.app.state.pool.connection() as conn:
-        choices = await _choices(conn, scope, q, chosen)
-        currency = await orders.default_currency(conn, agent_id=scope.agent_id)
+    conn = scope.db
+    choices = await _choices(conn, scope, q, chosen)
+    currency = await orders.default_currency(conn, agent_id=scope.agent_id)
     return await render(
         request,
         "order_new.html",
@@ -77,7 +77,7 @@ async def new_order_page(
     request: Request,
     q: str = Query("", max_length=200),
     customer_id: int | None = Query(None, ge=1, le=2**31 - 1),
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
 ) -> Response:
     return await _page(request, scope, q=q.strip(), chosen=customer_id)
 
@@ -85,7 +85,7 @@ async def new_order_page(
 @router.post("/orders/new")
 async def create_order(
     request: Request,
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
     customer_id: str = Form("", max_length=12),
     q: str = Form("", max_length=200),
     item_name: list[str] = Form([]),
@@ -108,15 +108,15 @@ async def create_order(
         )
     try:
         lines = order_lines(item_name, item_quantity, item_price)
-        async with request.app.state.pool.connection() as conn:
-            order = await orders.create_order(
-                conn,
-                tables=scope.tables,
-                customer_id=chosen,
-                items=lines,
-                notes=notes.strip() or None,
-                created_by=scope.user.id,
-            )
+        conn = scope.db
+        order = await orders.create_order(
+            conn,
+            tables=scope.tables,
+            customer_id=chosen,
+            items=lines,
+            notes=notes.strip() or None,
+            created_by=scope.user.id,
+        )
     except OrderError as exc:
         field = "customer" if exc.field == "customer" else "items"
         if field == "customer":

@@ -23,7 +23,7 @@ from wacrm.orders import queries as order_queries
 from wacrm.orders import service as orders
 from wacrm.orders.errors import OrderError, OrderNotFoundError
 from wacrm.orders.workflow import EDITABLE_STATUSES, STATUSES
-from wacrm.web.deps import web_scope
+from wacrm.web.deps import web_workspace
 from wacrm.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -130,13 +130,13 @@ async def _page(
 
 @router.get("/orders", response_class=HTMLResponse)
 async def orders_page(
-    request: Request, f: Filters = Depends(), scope: AgentScope = Depends(web_scope)
+    request: Request, f: Filters = Depends(), scope: AgentScope = Depends(web_workspace)
 ) -> Response:
-    async with request.app.state.pool.connection() as conn:
-        page = await _page(conn, scope, f, None)
-        totals = await order_queries.status_totals(
-            conn, tables=scope.tables, created_from=f.created_from, created_to=f.created_to
-        )
+    conn = scope.db
+    page = await _page(conn, scope, f, None)
+    totals = await order_queries.status_totals(
+        conn, tables=scope.tables, created_from=f.created_from, created_to=f.created_to
+    )
     return await render(
         request,
         "orders.html",
@@ -156,11 +156,11 @@ async def orders_more(
     request: Request,
     f: Filters = Depends(),
     cursor: str = Query(..., min_length=1, max_length=400),
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
 ) -> Response:
     """The page after `cursor`: rows and the next "more" button (replaces the old one)."""
-    async with request.app.state.pool.connection() as conn:
-        page = await _page(conn, scope, f, cursor)
+    conn = scope.db
+    page = await _page(conn, scope, f, cursor)
     return await render(request, "partials/orders_rows.html", page=page, f=f)
 
 
@@ -186,9 +186,9 @@ async def _detail(
     typed: dict[str, str] | None = None,
     done: str = "",
 ) -> Response:
-    async with request.app.state.pool.connection() as conn:
-        order = await orders.get_order(conn, tables=scope.tables, order_id=order_id)
-        names = await _names(conn, {h["changed_by"] for h in order["history"] if h["changed_by"]})
+    conn = scope.db
+    order = await orders.get_order(conn, tables=scope.tables, order_id=order_id)
+    names = await _names(conn, {h["changed_by"] for h in order["history"] if h["changed_by"]})
     order["line_count"] = len(order["items"])  # the pages count units, labelled, and lines
     order["unit_count"] = sum(int(i["quantity"]) for i in order["items"])
     return await render(
@@ -213,7 +213,7 @@ async def order_page(
     request: Request,
     order_id: int = OrderId,
     done: str = Query("", max_length=20),
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
 ) -> Response:
     return await _detail(request, scope, order_id, done=done)
 
@@ -230,21 +230,21 @@ async def _change(
 ) -> Response:
     """Run one change; on success back to the order (303), else the order with the error next
     to the form that was sent (`form`) and what was typed in it (4xx)."""
-    async with request.app.state.pool.connection() as conn:
-        try:
-            await call(conn)
-        except OrderNotFoundError:
-            raise  # the page itself is not there: 404 (the app's handler)
-        except OrderError as exc:
-            return await _detail(
-                request,
-                scope,
-                order_id,
-                status_code=exc.status,
-                error=str(exc),
-                error_form=form,
-                typed=typed,
-            )
+    conn = scope.db
+    try:
+        await call(conn)
+    except OrderNotFoundError:
+        raise  # the page itself is not there: 404 (the app's handler)
+    except OrderError as exc:
+        return await _detail(
+            request,
+            scope,
+            order_id,
+            status_code=exc.status,
+            error=str(exc),
+            error_form=form,
+            typed=typed,
+        )
     return RedirectResponse(f"/orders/{order_id}?done={done}", status_code=303)
 
 
@@ -262,7 +262,7 @@ def _quantity(value: str) -> int:
 async def add_item(
     request: Request,
     order_id: int = OrderId,
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
     name: str = Form("", max_length=600),
     quantity: str = Form("1", max_length=12),
     price: str = Form("", max_length=40),
@@ -286,7 +286,7 @@ async def edit_item(
     request: Request,
     order_id: int = OrderId,
     item_id: int = ItemId,
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
     name: str = Form("", max_length=600),
     quantity: str = Form("1", max_length=12),
     price: str = Form("", max_length=40),
@@ -313,7 +313,7 @@ async def remove_item(
     request: Request,
     order_id: int = OrderId,
     item_id: int = ItemId,
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
 ) -> Response:
     async def call(conn: Any) -> None:
         await orders.remove_item(conn, tables=scope.tables, order_id=order_id, item_id=item_id)
@@ -325,7 +325,7 @@ async def remove_item(
 async def change_status(
     request: Request,
     order_id: int = OrderId,
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
     status: str = Form("", max_length=20),
     note: str = Form("", max_length=2000),
 ) -> Response:
@@ -346,7 +346,7 @@ async def change_status(
 async def edit_details(
     request: Request,
     order_id: int = OrderId,
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
     notes: str = Form("", max_length=5000),
     shipping_address: str = Form("", max_length=5000),
 ) -> Response:

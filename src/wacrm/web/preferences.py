@@ -8,13 +8,14 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from wacrm import i18n
-from wacrm.accounts.deps import CurrentUser
+from wacrm.accounts.deps import CurrentUser, db_conn, request_connection
 from wacrm.preferences import service as preferences
 from wacrm.web.deps import web_user
 from wacrm.web.templating import render
 from wacrm.web.viewer import TZ_COOKIE
 
-router = APIRouter(include_in_schema=False)
+# Every page holds the request's connection (db_conn, first: the user is resolved on it too).
+router = APIRouter(include_in_schema=False, dependencies=[Depends(db_conn)])
 
 
 async def _page(
@@ -45,7 +46,7 @@ async def _page(
 async def preferences_page(
     request: Request, user: CurrentUser = Depends(web_user), saved: bool = False
 ) -> Response:
-    async with request.app.state.pool.connection() as conn:
+    async with request_connection(request) as conn:
         row = await preferences.load(conn, user.id)
     values = dict(row or {})
     values["language"] = values.get("language") or ""
@@ -69,7 +70,7 @@ async def save_preferences(
         "alert_desktop": alert_desktop,
     }
     try:
-        async with request.app.state.pool.connection() as conn:
+        async with request_connection(request) as conn:
             await preferences.save(conn, user_id=user.id, **values)
     except preferences.PreferencesError as exc:
         return await _page(request, user, values, errors={exc.field: str(exc)}, status_code=400)

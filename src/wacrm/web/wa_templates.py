@@ -14,7 +14,7 @@ from wacrm.numbers import service as numbers
 from wacrm.outbound import errors as send_errors
 from wacrm.outbound import templates as cache
 from wacrm.wa_templates import rules, service
-from wacrm.web.deps import web_scope
+from wacrm.web.deps import web_workspace
 from wacrm.web.templating import fragment, render
 from wacrm.web.viewer import resolve as resolve_viewer
 
@@ -78,8 +78,8 @@ async def _with_sample(
 
 
 async def _config(request: Request, scope: AgentScope) -> dict[str, Any]:
-    async with request.app.state.pool.connection() as conn:
-        config = await numbers.get_by_agent_id(conn, agent_id=scope.agent_id)
+    conn = scope.db
+    config = await numbers.get_by_agent_id(conn, agent_id=scope.agent_id)
     if config is None:
         raise HTTPException(409, detail="this workspace has no WhatsApp number: connect one first")
     return config
@@ -107,8 +107,8 @@ async def _page(
     notice: str | None = None,
 ) -> Response:
     config = await _config(request, scope)
-    async with request.app.state.pool.connection() as conn:
-        found = await cache.cached(conn, config_id=config["id"])
+    conn = scope.db
+    found = await cache.cached(conn, config_id=config["id"])
     return await render(
         request,
         "wa_templates.html",
@@ -126,7 +126,9 @@ async def _page(
 
 @router.get("", response_class=HTMLResponse)
 async def templates_page(
-    request: Request, done: str = Query("", max_length=20), scope: AgentScope = Depends(web_scope)
+    request: Request,
+    done: str = Query("", max_length=20),
+    scope: AgentScope = Depends(web_workspace),
 ) -> Response:
     notices = {
         "created": "Submitted: WhatsApp reviews the template (its status changes here by itself).",
@@ -138,11 +140,11 @@ async def templates_page(
 
 
 @router.get("/list", response_class=HTMLResponse)
-async def templates_list(request: Request, scope: AgentScope = Depends(web_scope)) -> Response:
+async def templates_list(request: Request, scope: AgentScope = Depends(web_workspace)) -> Response:
     """The list block (polled while a template is pending review)."""
     config = await _config(request, scope)
-    async with request.app.state.pool.connection() as conn:
-        found = await cache.cached(conn, config_id=config["id"])
+    conn = scope.db
+    found = await cache.cached(conn, config_id=config["id"])
     await resolve_viewer(request)
     return HTMLResponse(
         fragment(
@@ -158,19 +160,17 @@ async def create(
     request: Request,
     draft: rules.Draft = Depends(draft_form),
     header_file: UploadFile | None = File(None),
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
 ) -> Response:
     config = await _config(request, scope)
-    async with request.app.state.pool.connection() as conn:
-        try:
-            await _with_sample(request, config, draft, header_file)
-            await service.submit(
-                conn, config=config, draft=draft, graph=request.app.state.settings.graph_api
-            )
-        except service.TemplateError as exc:
-            return await _page(
-                request, scope, draft=draft, errors=exc.errors, status_code=exc.status
-            )
+    conn = scope.db
+    try:
+        await _with_sample(request, config, draft, header_file)
+        await service.submit(
+            conn, config=config, draft=draft, graph=request.app.state.settings.graph_api
+        )
+    except service.TemplateError as exc:
+        return await _page(request, scope, draft=draft, errors=exc.errors, status_code=exc.status)
     return RedirectResponse("/templates?done=created", status_code=303)
 
 
@@ -179,11 +179,11 @@ async def edit_page(
     request: Request,
     name: str = Query(..., max_length=512),
     language: str = Query(..., max_length=16),
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
 ) -> Response:
     config = await _config(request, scope)
-    async with request.app.state.pool.connection() as conn:
-        found = await service.get(conn, config_id=config["id"], name=name, language=language)
+    conn = scope.db
+    found = await service.get(conn, config_id=config["id"], name=name, language=language)
     if found is None:
         raise HTTPException(404, detail=f"no template {name} ({language})")
     return await _page(request, scope, draft=rules.draft_of(found), editing=True)
@@ -194,51 +194,53 @@ async def edit(
     request: Request,
     draft: rules.Draft = Depends(draft_form),
     header_file: UploadFile | None = File(None),
-    scope: AgentScope = Depends(web_scope),
+    scope: AgentScope = Depends(web_workspace),
 ) -> Response:
     config = await _config(request, scope)
-    async with request.app.state.pool.connection() as conn:
-        try:
-            await _with_sample(request, config, draft, header_file)
-            await service.edit(
-                conn, config=config, draft=draft, graph=request.app.state.settings.graph_api
-            )
-        except service.TemplateError as exc:
-            if exc.status == 404:  # not a form error: the app's error page
-                raise
-            return await _page(
-                request, scope, draft=draft, errors=exc.errors, status_code=exc.status, editing=True
-            )
+    conn = scope.db
+    try:
+        await _with_sample(request, config, draft, header_file)
+        await service.edit(
+            conn, config=config, draft=draft, graph=request.app.state.settings.graph_api
+        )
+    except service.TemplateError as exc:
+        if exc.status == 404:  # not a form error: the app's error page
+            raise
+        return await _page(
+            request, scope, draft=draft, errors=exc.errors, status_code=exc.status, editing=True
+        )
     return RedirectResponse("/templates?done=edited", status_code=303)
 
 
 @router.post("/delete", response_class=HTMLResponse)
 async def delete(
-    request: Request, name: str = Form(..., max_length=512), scope: AgentScope = Depends(web_scope)
+    request: Request,
+    name: str = Form(..., max_length=512),
+    scope: AgentScope = Depends(web_workspace),
 ) -> Response:
     config = await _config(request, scope)
-    async with request.app.state.pool.connection() as conn:
-        try:
-            await service.delete(
-                conn, config=config, name=name, graph=request.app.state.settings.graph_api
-            )
-        except service.TemplateError as exc:
-            return await _page(request, scope, errors={"list": str(exc)}, status_code=exc.status)
+    conn = scope.db
+    try:
+        await service.delete(
+            conn, config=config, name=name, graph=request.app.state.settings.graph_api
+        )
+    except service.TemplateError as exc:
+        return await _page(request, scope, errors={"list": str(exc)}, status_code=exc.status)
     return RedirectResponse("/templates?done=deleted", status_code=303)
 
 
 @router.post("/refresh", response_class=HTMLResponse)
-async def refresh(request: Request, scope: AgentScope = Depends(web_scope)) -> Response:
+async def refresh(request: Request, scope: AgentScope = Depends(web_workspace)) -> Response:
     """Fetch every template from WhatsApp again (the webhooks keep it current otherwise)."""
     config = await _config(request, scope)
-    async with request.app.state.pool.connection() as conn:
-        try:
-            await cache.refresh(conn, config=config, graph=request.app.state.settings.graph_api)
-        except send_errors.SendError as exc:
-            return await _page(
-                request,
-                scope,
-                errors={"list": f"WhatsApp did not list the templates: {exc.explanation}"},
-                status_code=502,
-            )
+    conn = scope.db
+    try:
+        await cache.refresh(conn, config=config, graph=request.app.state.settings.graph_api)
+    except send_errors.SendError as exc:
+        return await _page(
+            request,
+            scope,
+            errors={"list": f"WhatsApp did not list the templates: {exc.explanation}"},
+            status_code=502,
+        )
     return RedirectResponse("/templates?done=refreshed", status_code=303)
