@@ -89,22 +89,14 @@ async def login(
                 ip=request.client.host if request.client else None,
                 user_agent=request.headers.get("user-agent"),
             )
-    except throttle.LoginThrottledError as exc:
+    except (throttle.LoginThrottledError, AccountError) as exc:  # 429 with Retry-After, 401, ...
         return await login_form(
             request,
             next=target,
             email=email,
             error=str(exc),
-            status_code=429,
-            headers={"Retry-After": str(exc.retry_after)},
-        )
-    except AccountError as exc:
-        return await login_form(
-            request,
-            next=target,
-            email=email,
-            error=str(exc),
-            status_code=getattr(exc, "status", 401),
+            status_code=exc.status,
+            headers=exc.headers,
         )
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, token, request.app.state.settings.cookie_secure)
@@ -157,19 +149,12 @@ async def change_password(
                 keep_session_id=user.session_id,
                 ip=request.client.host if request.client else None,
             )
-    except throttle.LoginThrottledError as exc:
+    except (throttle.LoginThrottledError, AccountError) as exc:  # 429 with Retry-After, 403, ...
         return await render(
             request,
             "password.html",
-            status_code=429,
-            headers={"Retry-After": str(exc.retry_after)},
-            **{**context, "error": str(exc)},
-        )
-    except AccountError as exc:
-        return await render(
-            request,
-            "password.html",
-            status_code=getattr(exc, "status", 400),
+            status_code=exc.status,
+            headers=exc.headers,
             **{**context, "error": str(exc)},
         )
     return await render(
