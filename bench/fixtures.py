@@ -145,14 +145,17 @@ async def bench_numbers(
 ) -> list[Agent]:
     """A WhatsApp number (number_fields(first + k)) for the k-th agent's user, and a token."""
     from wacrm.accounts.tokens import create_token
+    from wacrm.config import get_settings
     from wacrm.numbers.service import configure
 
     out = []
+    webhook_url = get_settings().webhook_url
     for i, agent in enumerate(agents, start=first):
         f = number_fields(i)
         await configure(
             conn,
             user_id=agent["user_id"],
+            webhook_url=webhook_url,
             whatsapp_number=f["display_phone_number"],
             phone_number_id=f["phone_number_id"],
             business_account_id=f["waba_id"],
