@@ -22,10 +22,9 @@ import psutil
 import psycopg
 
 from bench import env
-from bench.fixtures import Agent, build_payloads, stored
+from bench.fixtures import Agent, build_payloads, journal_waiting, stored
 from bench.load import open_loop
 from bench.report import row
-from wacrm.inbound.journal import journal_waiting
 
 
 class BackendMemory:

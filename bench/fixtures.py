@@ -288,3 +288,12 @@ def stored(url: str, agents: list[Agent], payloads: list[Payload]) -> tuple[set[
         ).fetchall()
         found.update(r[0] for r in rows)
     return found, duplicates
+
+
+def journal_waiting(database_url: str) -> int:
+    """Journal rows no processor has processed yet (the benchmarks and the reliability tests)."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM webhook_journal WHERE status = 'received'"
+        ).fetchone()
+    return int(row[0]) if row else 0

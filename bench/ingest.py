@@ -9,10 +9,9 @@ import httpx
 import psycopg
 
 from bench import env
-from bench.fixtures import Agent, Payload, build_payloads, make_agents, stored
+from bench.fixtures import Agent, Payload, build_payloads, journal_waiting, make_agents, stored
 from bench.load import open_loop, run_wrk
 from bench.report import row
-from wacrm.inbound.journal import journal_waiting
 
 SIZES: dict[str, dict[str, Any]] = {
     "full": {"agents": 10, "seconds": 10, "rate": 1000, "rate_seconds": 10, "max_rate": 8000},

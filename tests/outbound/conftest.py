@@ -71,6 +71,18 @@ async def add_customer(
     return row
 
 
+async def reserve_pair(conn: Any, *, phone_number_id: str, recipient: str) -> float:
+    """Take a send slot of one customer's bucket, as a send's claim does (wacrm_take_token)."""
+    from wacrm.outbound import limiter
+
+    return await limiter.reserve(
+        conn,
+        key=limiter.pair_key(phone_number_id, recipient),
+        rate=limiter.PAIR_RATE,
+        burst=limiter.PAIR_BURST,
+    )
+
+
 @asynccontextmanager
 async def worker(db_url: str, concurrency: int = 4) -> AsyncIterator[None]:
     stop = asyncio.Event()

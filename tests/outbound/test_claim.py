@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.outbound.conftest import CUSTOMER_PHONE, add_customer, message_row
+from tests.outbound.conftest import CUSTOMER_PHONE, add_customer, message_row, reserve_pair
 from wacrm.outbound import errors, limiter, sending, service
 from wacrm.outbound.schemas import TextContent
 
@@ -80,7 +80,7 @@ async def test_claim_waits_for_the_customer_slot_before_the_number_slot(
     monkeypatch.setattr(limiter, "PAIR_RATE", 1 / 6)
     pnid = shop["config"]["phone_number_id"]
     for _ in range(3):  # the customer's burst is used up
-        await limiter.reserve_pair(conn, phone_number_id=pnid, recipient=CUSTOMER_PHONE)
+        await reserve_pair(conn, phone_number_id=pnid, recipient=CUSTOMER_PHONE)
     claim = await sending.claim_send(conn, shop["tables"], await queued(conn, shop))
     assert claim is not None and claim["pair_tokens"] < 0
     assert 5.5 < limiter.wait_for(claim["pair_tokens"], limiter.PAIR_RATE) <= 6.0

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.outbound.conftest import add_customer, wait_until
-from wacrm.outbound import limiter, service
+from tests.outbound.conftest import add_customer, reserve_pair, wait_until
+from wacrm.outbound import service
 from wacrm.outbound.schemas import TextContent
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,12 +20,10 @@ WORKER = "import asyncio,sys; from wacrm.worker import run_worker; asyncio.run(r
 
 
 async def test_pair_bucket_allows_a_burst_then_spaces(conn: Any) -> None:
-    waits = [
-        await limiter.reserve_pair(conn, phone_number_id="1", recipient="49") for _ in range(5)
-    ]
+    waits = [await reserve_pair(conn, phone_number_id="1", recipient="49") for _ in range(5)]
     assert waits[:3] == [0.0, 0.0, 0.0]
     assert 5.5 < waits[3] <= 6.0 and 11.5 < waits[4] <= 12.0
-    assert await limiter.reserve_pair(conn, phone_number_id="1", recipient="50") == 0.0
+    assert await reserve_pair(conn, phone_number_id="1", recipient="50") == 0.0
 
 
 @pytest.mark.slow

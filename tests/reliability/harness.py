@@ -17,12 +17,12 @@ from typing import Any
 
 import httpx
 import psycopg
+from bench.fixtures import journal_waiting
 from psycopg.rows import dict_row
 
 from tests.cli.test_serve import env_for, free_port
 from tests.sandbox_fixture import DEFAULT_NUMBER
 from wacrm.agents.tables import AgentTables
-from wacrm.inbound.journal import journal_waiting
 from wacrm.sandbox.payloads import dumps, sign
 
 WACRM = [sys.executable, "-m", "wacrm"]

@@ -203,15 +203,6 @@ async def rows_to_replay(
     return _decoded(await cur.fetchall())
 
 
-def journal_waiting(database_url: str) -> int:
-    """Journal rows no processor has processed yet (benchmarks, tests)."""
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM webhook_journal WHERE status = 'received'"
-        ).fetchone()
-    return int(row[0]) if row else 0
-
-
 async def list_journal(
     conn: AsyncConnection[Any],
     *,

@@ -42,15 +42,6 @@ async def reserve_number(
     )
 
 
-async def reserve_pair(
-    conn: AsyncConnection[Any], *, phone_number_id: str, recipient: str
-) -> float:
-    """A send slot for one customer: small bursts, then one message every 6 s."""
-    return await reserve(
-        conn, key=pair_key(phone_number_id, recipient), rate=PAIR_RATE, burst=PAIR_BURST
-    )
-
-
 def number_key(phone_number_id: str) -> str:
     return f"n:{phone_number_id}"
 
