@@ -65,3 +65,24 @@ async def test_the_api_answers_in_english_whatever_the_language(client, conn):
     )
     assert answer.status_code == 422
     assert "more than 2 decimal places, the most USD allows" in answer.json()["detail"]
+
+
+async def test_team_errors_and_notices_speak_german(client, conn):
+    await user_with_password(conn, "ana@example.com")
+    csrf = await sign_in(client, "ana@example.com")
+    await client.post(
+        "/account/preferences", data={"csrf_token": csrf, "language": "de", "time_zone": ""}
+    )
+    unknown = await client.post(
+        "/team/members", data={"csrf_token": csrf, "email": "nobody@example.com"}
+    )
+    assert unknown.status_code == 404
+    assert (
+        "kein Benutzer mit der E-Mail nobody@example.com: legen Sie zuerst den Benutzer an"
+        in unknown.text
+    )
+    await user_with_password(conn, "bo@example.com", agent=False)
+    added = await client.post("/team/members", data={"csrf_token": csrf, "email": "bo@example.com"})
+    assert added.status_code == 303
+    page = await client.get(added.headers["location"])
+    assert "Mitglied hinzugefügt." in page.text

@@ -15,6 +15,8 @@ from wacrm.broadcasts.audience import Audience
 from wacrm.broadcasts.audience import count as audience_count
 from wacrm.config import GraphApi
 from wacrm.errors import AppError
+from wacrm.i18n.labels import N_
+from wacrm.i18n.text import Text
 from wacrm.numbers import service as numbers
 from wacrm.outbound import errors as send_errors
 from wacrm.outbound import templates
@@ -26,6 +28,19 @@ from wacrm.wa_templates.rules import header_media as media_kind
 
 CHUNK = 200  # recipients queued per transaction (cancel waits at most one chunk)
 FIELDS = re.compile(r"\{(name|first_name|phone)\}")
+
+
+HEADER_NEEDS = {
+    "image": N_(
+        "this template has an image header: give its image as an https:// link or a media id"
+    ),
+    "video": N_(
+        "this template has a video header: give its video as an https:// link or a media id"
+    ),
+    "document": N_(
+        "this template has a document header: give its document as an https:// link or a media id"
+    ),
+}
 
 
 class BroadcastError(AppError):
@@ -68,16 +83,14 @@ def header_media_of(template: dict[str, Any], given: str) -> dict[str, Any] | No
     kind, given = template.get("header_media"), given.strip()
     if not kind:
         if given:
-            raise BroadcastError("this template has no media header", field="header_media")
+            raise BroadcastError(Text("this template has no media header"), field="header_media")
         return None
     if given.startswith("https://") and len(given) <= 2000 and " " not in given:
         return {"type": kind, "link": given}
     if given.isdigit() and len(given) <= 64:
         return {"type": kind, "id": given}
     raise BroadcastError(
-        f"this template has {'an' if kind == 'image' else 'a'} {kind} header: give its {kind} "
-        "as an https:// link or a media id",
-        field="header_media",
+        Text(HEADER_NEEDS.get(kind, HEADER_NEEDS["document"])), field="header_media"
     )
 
 
@@ -87,14 +100,14 @@ async def approved_templates(
     """The number's approved templates a broadcast can send (fetched from WhatsApp if none cached)."""
     config = await numbers.get_by_agent_id(conn, agent_id=agent_id)
     if config is None:
-        raise BroadcastError("this workspace has no WhatsApp number: connect one first", 409)
+        raise BroadcastError(Text("this workspace has no WhatsApp number: connect one first"), 409)
     found = await templates.cached(conn, config_id=config["id"])
     if not found:
         try:
             found = await templates.refresh(conn, config=config, graph=graph)
         except send_errors.SendError as exc:
             raise BroadcastError(
-                f"WhatsApp did not list the templates: {exc.explanation}", 502
+                Text("WhatsApp did not list the templates: {why}", why=exc.explanation), 502
             ) from None
     out = []
     for t in found:
@@ -121,25 +134,33 @@ async def create(  # noqa: PLR0913 - the broadcast's fields
     """Check the template and its parameters, then schedule the broadcast (now or later);
     `graph` (`settings.graph_api`) lists the number's templates when none are cached."""
     if not name.strip():
-        raise BroadcastError("give the broadcast a name", field="name")
+        raise BroadcastError(Text("give the broadcast a name"), field="name")
     usable = await approved_templates(conn, agent_id=tables.agent_id, graph=graph)
     template = next(
         (t for t in usable if t["name"] == template_name and t["language"] == language), None
     )
     if template is None:
         raise BroadcastError(
-            f"{template_name} ({language}) is not an approved template of this number",
+            Text(
+                "{name} ({language}) is not an approved template of this number",
+                name=template_name,
+                language=language,
+            ),
             field="template",
         )
     params = [p.strip() for p in params]
     if len(params) != template["params"] or any(not p for p in params):
         raise BroadcastError(
-            f"{template_name} needs {template['params']} parameter(s), each filled in",
+            Text(
+                "{name} needs {count} parameter(s), each filled in",
+                name=template_name,
+                count=template["params"],
+            ),
             field="params",
         )
     media = header_media_of(template, header_media)
     if await audience_count(conn, tables=tables, audience=audience) == 0:
-        raise BroadcastError("no customer matches this audience", field="audience")
+        raise BroadcastError(Text("no customer matches this audience"), field="audience")
     cur = await conn.execute(
         """INSERT INTO broadcasts (agent_id, name, template_name, template_language, params, audience,
              scheduled_at, created_by, header_media)
@@ -248,8 +269,10 @@ async def cancel(conn: AsyncConnection[Any], *, tables: AgentTables, broadcast_i
             )
             found = await cur.fetchone()
             if found is None:
-                raise BroadcastError(f"no broadcast {broadcast_id}", 404)
-            raise BroadcastError(f"this broadcast is already {found['state']}", 409)
+                raise BroadcastError(Text("no broadcast {id}", id=broadcast_id), 404)
+            raise BroadcastError(
+                Text("this broadcast is already {state}", state=found["state"]), 409
+            )
         cur = await conn.execute(
             tables.query(_CANCEL_SENDS), {"id": broadcast_id, "agent": tables.agent_id}
         )

@@ -10,6 +10,7 @@ from psycopg import AsyncConnection, sql
 
 from wacrm.agents.tables import AgentTables
 from wacrm.errors import AppError
+from wacrm.i18n.text import Text
 
 STATUS_FILTERS = ("open", "pending", "snoozed", "resolved", "all")
 STATUS_EXPR = "coalesce(c.conversation_status, 'open')"
@@ -44,14 +45,14 @@ def parse_assignee(value: str | None) -> str | None:
     try:
         return str(UUID(value))
     except ValueError as exc:
-        raise FilterError("assignee must be 'me', 'none' or a user id") from exc
+        raise FilterError(Text("assignee must be 'me', 'none' or a user id")) from exc
 
 
 def parse_status(value: str | None) -> str:
     if value is None or value == "":
         return "open"
     if value not in STATUS_FILTERS:
-        raise FilterError(f"status must be one of {', '.join(STATUS_FILTERS)}")
+        raise FilterError(Text("status must be one of {statuses}", statuses=list(STATUS_FILTERS)))
     return value
 
 
@@ -64,7 +65,10 @@ async def label_id(conn: AsyncConnection[Any], *, agent_id: int, name: str) -> i
     row = await cur.fetchone()
     if row is None:
         raise FilterError(
-            f"unknown label {name!r}: GET /api/v1/labels lists this workspace's labels"
+            Text(
+                "unknown label {name}: GET /api/v1/labels lists this workspace's labels",
+                name=repr(name),
+            )
         )
     return int(row["id"])
 

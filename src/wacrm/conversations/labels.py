@@ -8,6 +8,7 @@ from typing import Any
 from psycopg import AsyncConnection, errors
 
 from wacrm.errors import FieldError
+from wacrm.i18n.text import Text
 
 Conn = AsyncConnection[Any]
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -25,7 +26,9 @@ def clean_name(name: str) -> str:
     value = name.strip().lower()
     if not NAME.fullmatch(value):
         raise LabelError(
-            "a label name is 1-40 letters, digits, '-' or '_' (starting with a letter or digit)",
+            Text(
+                "a label name is 1-40 letters, digits, '-' or '_' (starting with a letter or digit)"
+            ),
             field="name",
         )
     return value
@@ -34,7 +37,7 @@ def clean_name(name: str) -> str:
 def clean_color(color: str) -> str:
     value = color.strip().lower()
     if not COLOR.fullmatch(value):
-        raise LabelError("a colour is #rrggbb, e.g. #1f93ff", field="color")
+        raise LabelError(Text("a colour is #rrggbb, e.g. #1f93ff"), field="color")
     return value
 
 
@@ -57,7 +60,9 @@ async def create_label(
         )
     except errors.UniqueViolation as exc:
         raise LabelError(
-            f"this workspace has a label {clean_name(name)!r} already", field="name", status=409
+            Text("this workspace has a label {name} already", name=repr(clean_name(name))),
+            field="name",
+            status=409,
         ) from exc
     row = await cur.fetchone()
     assert row is not None
@@ -88,11 +93,13 @@ async def update_label(
         )
     except errors.UniqueViolation as exc:
         raise LabelError(
-            "this workspace has a label of that name already", field="name", status=409
+            Text("this workspace has a label of that name already"), field="name", status=409
         ) from exc
     row = await cur.fetchone()
     if row is None:
-        raise LabelError(f"no label with id {label_id} in this workspace", field="id", status=404)
+        raise LabelError(
+            Text("no label with id {id} in this workspace", id=label_id), field="id", status=404
+        )
     return dict(row)
 
 
@@ -103,4 +110,6 @@ async def delete_label(conn: Conn, *, agent_id: int, label_id: int) -> None:
         (agent_id, label_id),
     )
     if await cur.fetchone() is None:
-        raise LabelError(f"no label with id {label_id} in this workspace", field="id", status=404)
+        raise LabelError(
+            Text("no label with id {id} in this workspace", id=label_id), field="id", status=404
+        )

@@ -8,6 +8,7 @@ from uuid import UUID
 from psycopg import AsyncConnection
 
 from wacrm.errors import AppError
+from wacrm.i18n.text import Text
 
 Conn = AsyncConnection[Any]
 LABEL = "coalesce(u.name, 'Agent ' || a.id) || ' (' || a.agent_prefix || ')'"
@@ -85,7 +86,7 @@ async def _require_agent(conn: Conn, agent_id: int) -> dict[str, Any]:
     )
     row = await cur.fetchone()
     if row is None:
-        raise MemberError(f"no agent with id {agent_id}", status=404)
+        raise MemberError(Text("no agent with id {id}", id=agent_id), status=404)
     return dict(row)
 
 
@@ -95,8 +96,10 @@ async def add_member(
     """Add the user with this email to the workspace (409 if already in it)."""
     if role != "member":
         raise MemberError(
-            "role must be 'member' (the owner is the agent's linked user: link another user "
-            "to the agent to change it)",
+            Text(
+                "role must be 'member' (the owner is the agent's linked user: link another user"
+                " to the agent to change it)"
+            ),
             status=422,
         )
     async with conn.transaction():
@@ -107,19 +110,27 @@ async def add_member(
         user = await cur.fetchone()
         if user is None:
             raise MemberError(
-                f"no user with email {email.strip()}: create the user first", status=404
+                Text("no user with email {email}: create the user first", email=email.strip()),
+                status=404,
             )
         if not user["is_active"]:
-            raise MemberError(f"the user {email.strip()} is deactivated", status=409)
+            raise MemberError(
+                Text("the user {email} is deactivated", email=email.strip()), status=409
+            )
         if workspace["user_id"] == user["id"]:
-            raise MemberError(f"{email.strip()} owns this workspace already", status=409)
+            raise MemberError(
+                Text("{email} owns this workspace already", email=email.strip()), status=409
+            )
         cur = await conn.execute(
             """INSERT INTO agent_members (agent_id, user_id, role, added_by)
                VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING user_id""",
             (agent_id, user["id"], role, added_by),
         )
         if await cur.fetchone() is None:
-            raise MemberError(f"{email.strip()} is a member of this workspace already", status=409)
+            raise MemberError(
+                Text("{email} is a member of this workspace already", email=email.strip()),
+                status=409,
+            )
     return next(
         m for m in await list_members(conn, agent_id=agent_id) if m["user_id"] == user["id"]
     )
@@ -134,14 +145,17 @@ async def remove_member(conn: Conn, *, agent_id: int, user_id: UUID) -> None:
         workspace = await _require_agent(conn, agent_id)
         if workspace["user_id"] == user_id:
             raise MemberError(
-                "the owner cannot be removed: link another user to the agent instead", status=409
+                Text("the owner cannot be removed: link another user to the agent instead"),
+                status=409,
             )
         cur = await conn.execute(
             "DELETE FROM agent_members WHERE agent_id = %s AND user_id = %s RETURNING user_id",
             (agent_id, user_id),
         )
         if await cur.fetchone() is None:
-            raise MemberError(f"user {user_id} is not a member of this workspace", status=404)
+            raise MemberError(
+                Text("user {id} is not a member of this workspace", id=user_id), status=404
+            )
         # their live streams of this workspace end now, in every process (not at the next re-check)
         await credentials.credentials_changed(conn, user_id=user_id)
         tables = AgentTables(agent_id, workspace["agent_prefix"])

@@ -11,6 +11,7 @@ from psycopg import AsyncConnection
 from wacrm.agents.tables import AgentTables
 from wacrm.conversations.service import ConversationNotFoundError
 from wacrm.errors import AppError
+from wacrm.i18n.text import Text
 from wacrm.members import service as members
 from wacrm.realtime import events as realtime
 
@@ -32,9 +33,15 @@ class NoteError(AppError, ValueError):
 def _clean(body: str) -> str:
     text = body.strip()
     if not text:
-        raise NoteError("body: a note needs some text")
+        raise NoteError(Text("body: a note needs some text"))
     if len(text) > MAX_LENGTH:
-        raise NoteError(f"body: a note is at most {MAX_LENGTH} characters (this one {len(text)})")
+        raise NoteError(
+            Text(
+                "body: a note is at most {max} characters (this one {length})",
+                max=MAX_LENGTH,
+                length=len(text),
+            )
+        )
     return text
 
 
@@ -53,7 +60,9 @@ async def _mentions(
     ids = {m["user_id"] for m in team}
     for user_id in explicit or []:
         if user_id not in ids:
-            raise NoteError(f"mentions: user {user_id} is not a member of this workspace")
+            raise NoteError(
+                Text("mentions: user {id} is not a member of this workspace", id=user_id)
+            )
         found.append(user_id)
     return list(dict.fromkeys(found))
 
@@ -113,7 +122,7 @@ async def get_note(
     )
     row = await cur.fetchone()
     if row is None:
-        raise NoteError(f"no note {note_id} in this conversation", status=404)
+        raise NoteError(Text("no note {id} in this conversation", id=note_id), status=404)
     return _out(row)
 
 
@@ -139,7 +148,7 @@ async def _own(
 ) -> None:
     note = await get_note(conn, tables=tables, customer_id=customer_id, note_id=note_id)
     if note["author_id"] != user_id:
-        raise NoteError("only the note's author may change or delete it", status=403)
+        raise NoteError(Text("only the note's author may change or delete it"), status=403)
 
 
 async def edit_note(
