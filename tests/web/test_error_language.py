@@ -86,3 +86,21 @@ async def test_team_errors_and_notices_speak_german(client, conn):
     assert added.status_code == 303
     page = await client.get(added.headers["location"])
     assert "Mitglied hinzugefügt." in page.text
+
+
+async def test_sign_in_and_password_errors_follow_the_browser_language(client, conn):
+    from tests.web.conftest import login_csrf_of
+
+    await user_with_password(conn, "ana@example.com")
+    headers = {"Accept-Language": "pt-BR,pt;q=0.9"}
+    page = await client.get("/login", headers=headers)
+    wrong = await client.post(
+        "/login",
+        data={
+            "csrf_token": login_csrf_of(page.text),
+            "email": "ana@example.com",
+            "password": "not the password",
+        },
+        headers=headers,
+    )
+    assert wrong.status_code == 401 and "e-mail ou senha incorretos" in wrong.text

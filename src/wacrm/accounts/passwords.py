@@ -14,6 +14,7 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from wacrm.errors import AppError
+from wacrm.i18n.text import Text
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256
@@ -52,20 +53,26 @@ def _hasher() -> PasswordHash:
 def check_password_rule(password: str | None, *, email: str | None = None) -> str:
     """Return the password if it is strong enough, else raise WeakPasswordError saying why."""
     if password is None or password == "":
-        raise WeakPasswordError("the password is empty; choose one of at least 10 characters")
+        raise WeakPasswordError(
+            Text("the password is empty; choose one of at least {min} characters", min=MIN_LENGTH)
+        )
     if len(password) < MIN_LENGTH:
-        raise WeakPasswordError(f"the password is too short: use at least {MIN_LENGTH} characters")
+        raise WeakPasswordError(
+            Text("the password is too short: use at least {min} characters", min=MIN_LENGTH)
+        )
     if len(password) > MAX_LENGTH:
-        raise WeakPasswordError(f"the password is too long: use at most {MAX_LENGTH} characters")
+        raise WeakPasswordError(
+            Text("the password is too long: use at most {max} characters", max=MAX_LENGTH)
+        )
     if len(set(password)) < 5:
         raise WeakPasswordError(
-            "the password repeats too few characters: use at least 5 different ones"
+            Text("the password repeats too few characters: use at least 5 different ones")
         )
     lowered = password.lower()
     if lowered in _COMMON:
-        raise WeakPasswordError("the password is too common; choose another")
+        raise WeakPasswordError(Text("the password is too common; choose another"))
     if email and (lowered == email.lower() or lowered == email.split("@")[0].lower()):
-        raise WeakPasswordError("the password must not be the email address")
+        raise WeakPasswordError(Text("the password must not be the email address"))
     return password
 
 

@@ -11,6 +11,7 @@ from psycopg import AsyncConnection
 
 from wacrm.accounts.passwords import WeakPasswordError, check_password_rule, hash_password
 from wacrm.errors import AppError, NotFoundError
+from wacrm.i18n.text import Text
 from wacrm.realtime import credentials as realtime
 
 ROLES = ("admin", "agent")
@@ -22,14 +23,14 @@ class AccountError(AppError, ValueError):
 
 
 class AccountNotFoundError(AccountError, NotFoundError):
-    def __init__(self, message: str = "no such user") -> None:
+    def __init__(self, message: str | Text = "no such user") -> None:
         super().__init__(message)
 
 
 def normalize_email(email: str | None) -> str:
     """The validated, normalized address (domain lower-cased); AccountError if malformed."""
     if not isinstance(email, str) or not email.strip():
-        raise AccountError("the email address is empty")
+        raise AccountError(Text("the email address is empty"))
     email = email.strip()
     local, _, domain = email.rpartition("@")
     try:
@@ -38,20 +39,24 @@ def normalize_email(email: str | None) -> str:
             return f"{local}@localhost".lower()
         return validate_email(email, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise AccountError(f"the email address {email!r} is not valid: {exc}") from exc
+        raise AccountError(
+            Text("the email address {email} is not valid: {why}", email=repr(email), why=exc)
+        ) from exc
 
 
 def validate_role(role: str) -> str:
     if role not in ROLES:
-        raise AccountError(f"unknown role {role!r}: it must be one of {', '.join(ROLES)}")
+        raise AccountError(
+            Text("unknown role {role}: it must be one of {roles}", role=repr(role), roles=ROLES)
+        )
     return role
 
 
 def validate_name(name: str | None) -> str:
     if not isinstance(name, str) or not name.strip():
-        raise AccountError("the name is empty")
+        raise AccountError(Text("the name is empty"))
     if len(name) > 200:
-        raise AccountError("the name is too long (at most 200 characters)")
+        raise AccountError(Text("the name is too long (at most 200 characters)"))
     return name.strip()
 
 
@@ -72,7 +77,7 @@ async def create_user(
         try:
             check_password_rule(password, email=email)
         except WeakPasswordError as exc:
-            raise AccountError(str(exc)) from exc
+            raise AccountError(exc.args[0]) from exc
         password_hash = await hash_password(password)
     async with conn.transaction():
         try:
@@ -81,7 +86,9 @@ async def create_user(
                 (email, name, role),
             )
         except psycopg.errors.UniqueViolation as exc:
-            raise AccountError(f"a user with email {email} already exists", status=409) from exc
+            raise AccountError(
+                Text("a user with email {email} already exists", email=email), status=409
+            ) from exc
         user = await cur.fetchone()
         assert user is not None
         if password_hash is not None:
@@ -96,7 +103,7 @@ async def get_user(conn: AsyncConnection[Any], *, user_id: UUID) -> dict[str, An
     cur = await conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = %s", (user_id,))
     row = await cur.fetchone()
     if row is None:
-        raise AccountNotFoundError(f"no user with id {user_id}")
+        raise AccountNotFoundError(Text("no user with id {id}", id=user_id))
     return dict(row)
 
 
@@ -105,7 +112,7 @@ async def get_user_by_email(conn: AsyncConnection[Any], *, email: str) -> dict[s
     cur = await conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE lower(email) = %s", (email,))
     row = await cur.fetchone()
     if row is None:
-        raise AccountNotFoundError(f"no user with email {email}")
+        raise AccountNotFoundError(Text("no user with email {email}", email=email))
     return dict(row)
 
 
@@ -132,7 +139,7 @@ async def update_user(
     )
     row = await cur.fetchone()
     if row is None:
-        raise AccountNotFoundError(f"no user with id {user_id}")
+        raise AccountNotFoundError(Text("no user with id {id}", id=user_id))
     if role is not None:  # a role may open or close workspaces: live streams re-check
         await realtime.credentials_changed(conn, user_id=user_id)
     return dict(row)
@@ -147,7 +154,7 @@ async def set_active(conn: AsyncConnection[Any], *, user_id: UUID, active: bool)
         )
         row = await cur.fetchone()
         if row is None:
-            raise AccountNotFoundError(f"no user with id {user_id}")
+            raise AccountNotFoundError(Text("no user with id {id}", id=user_id))
         if not active:
             await conn.execute(
                 "UPDATE user_sessions SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL",
@@ -167,7 +174,7 @@ async def set_password(conn: AsyncConnection[Any], *, user_id: UUID, password: s
     try:
         check_password_rule(password, email=user["email"])
     except WeakPasswordError as exc:
-        raise AccountError(str(exc)) from exc
+        raise AccountError(exc.args[0]) from exc
     password_hash = await hash_password(password)
     await conn.execute(
         """INSERT INTO user_credentials (user_id, password_hash) VALUES (%s, %s)

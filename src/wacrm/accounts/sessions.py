@@ -14,6 +14,7 @@ from psycopg import AsyncConnection
 from wacrm.accounts import service, throttle
 from wacrm.accounts.passwords import dummy_verify, verify_password
 from wacrm.accounts.service import AccountError
+from wacrm.i18n.text import Text
 from wacrm.realtime import credentials as realtime
 
 SESSION_COOKIE = "wacrm_session"
@@ -22,11 +23,13 @@ ABSOLUTE_TIMEOUT = timedelta(days=30)  # and none lives longer than this
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often
 WRONG_CURRENT = "wrong passwords"  # the throttle's words for a password change's failures
 
+WRONG = Text("wrong email or password")
+
 
 class LoginError(AccountError):
     status = 401
 
-    def __init__(self, message: str = "wrong email or password") -> None:
+    def __init__(self, message: str | Text = "wrong email or password") -> None:
         super().__init__(message)
 
 
@@ -53,13 +56,13 @@ async def login(
     if row is None or row["password_hash"] is None:
         await dummy_verify()
         await throttle.record_failure(conn, email=email_key, ip=ip)
-        raise LoginError()
+        raise LoginError(WRONG)
     ok, new_hash = await verify_password(password or "", row["password_hash"])
     if not ok:
         await throttle.record_failure(conn, email=email_key, ip=ip)
-        raise LoginError()
+        raise LoginError(WRONG)
     if not row["is_active"]:
-        raise LoginError("this account is deactivated; ask an administrator")
+        raise LoginError(Text("this account is deactivated; ask an administrator"))
     await throttle.clear_account(conn, email=email_key)
     if new_hash:
         await conn.execute(
@@ -164,10 +167,10 @@ async def change_password(
     email = (row["email"] if row else "").strip().lower()
     await throttle.check(conn, email=email, ip=ip, attempts=WRONG_CURRENT)
     if row is None or row["password_hash"] is None:
-        raise AccountError("the current password is wrong", status=403)
+        raise AccountError(Text("the current password is wrong"), status=403)
     if not (await verify_password(current_password or "", row["password_hash"]))[0]:
         await throttle.record_failure(conn, email=email, ip=ip)
-        raise AccountError("the current password is wrong", status=403)
+        raise AccountError(Text("the current password is wrong"), status=403)
     async with conn.transaction():
         await service.set_password(conn, user_id=user_id, password=new_password)
         await revoke_sessions(conn, user_id=user_id, keep_session_id=keep_session_id)

@@ -12,6 +12,7 @@ from psycopg import AsyncConnection
 from wacrm import i18n
 from wacrm.agents.tables import AgentTables
 from wacrm.errors import AppError
+from wacrm.i18n.text import Text
 from wacrm.outbound.schemas import TextContent
 from wacrm.outbound.service import OutboundError, queue_message
 
@@ -26,7 +27,7 @@ class AwayError(AppError):
 
     field: str
 
-    def __init__(self, message: str, field: str) -> None:
+    def __init__(self, message: str | Text, field: str) -> None:
         super().__init__(message, field=field)
 
 
@@ -54,10 +55,10 @@ def parse_hours(ranges: dict[str, tuple[str, str]]) -> dict[str, list[list[str]]
             continue
         if not (HHMM.match(opens) and HHMM.match(closes)):
             raise AwayError(
-                "give both times as HH:MM, or leave both empty for a closed day", f"day{day}"
+                Text("give both times as HH:MM, or leave both empty for a closed day"), f"day{day}"
             )
         if time.fromisoformat(opens) >= time.fromisoformat(closes):
-            raise AwayError("the closing time must be after the opening time", f"day{day}")
+            raise AwayError(Text("the closing time must be after the opening time"), f"day{day}")
         out[day] = [[opens, closes]]
     return out
 
@@ -70,7 +71,9 @@ def parse_holidays(text: str) -> list[date]:
         try:
             days.append(date.fromisoformat(part))
         except ValueError:
-            raise AwayError(f"{part!r} is not a date like 2026-12-25", "holidays") from None
+            raise AwayError(
+                Text("{value} is not a date like 2026-12-25", value=repr(part)), "holidays"
+            ) from None
     return sorted(set(days))
 
 
@@ -90,16 +93,16 @@ async def save_settings(
     """Save the workspace's hours and texts (checked: a time zone that exists, texts when enabled)."""
     zone = i18n.valid_time_zone(time_zone.strip() or "UTC")
     if zone is None:
-        raise AwayError("choose a time zone from the list", "time_zone")
+        raise AwayError(Text("choose a time zone from the list"), "time_zone")
     if away_enabled and not away_text.strip():
-        raise AwayError("write the away message, or switch it off", "away_text")
+        raise AwayError(Text("write the away message, or switch it off"), "away_text")
     if greeting_enabled and not greeting_text.strip():
-        raise AwayError("write the greeting, or switch it off", "greeting_text")
+        raise AwayError(Text("write the greeting, or switch it off"), "greeting_text")
     if not 1 <= away_every_hours <= 720:
-        raise AwayError("between 1 and 720 hours", "away_every_hours")
+        raise AwayError(Text("between 1 and 720 hours"), "away_every_hours")
     for field, text in (("away_text", away_text), ("greeting_text", greeting_text)):
         if len(text) > 4096:
-            raise AwayError("at most 4,096 characters", field)
+            raise AwayError(Text("at most 4,096 characters"), field)
     async with conn.transaction():
         await conn.execute("UPDATE agents SET time_zone = %s WHERE id = %s", (zone, agent_id))
         await conn.execute(
