@@ -10,6 +10,7 @@ from psycopg import AsyncConnection, errors
 
 from wacrm.agents.tables import AgentTables
 from wacrm.errors import AppError
+from wacrm.i18n.text import Text
 from wacrm.orders.money import format_amount
 
 Conn = AsyncConnection[Any]
@@ -38,7 +39,7 @@ def _shortcut(value: str) -> str:
     text = value.strip().lstrip("/").lower()
     if not SHORTCUT.fullmatch(text):
         raise CannedError(
-            "shortcut: 1-40 letters, digits, '-' or '_' (starting with a letter or digit)",
+            Text("shortcut: 1-40 letters, digits, '-' or '_' (starting with a letter or digit)"),
             field="shortcut",
         )
     return text
@@ -46,16 +47,24 @@ def _shortcut(value: str) -> str:
 
 def _body(value: str) -> str:
     if not value.strip():
-        raise CannedError("body: a canned response needs some text", field="body")
+        raise CannedError(Text("body: a canned response needs some text"), field="body")
     if len(value) > MAX_BODY:
         raise CannedError(
-            f"body: at most {MAX_BODY} characters (this one {len(value)})", field="body"
+            Text(
+                "body: at most {max} characters (this one {length})",
+                max=MAX_BODY,
+                length=len(value),
+            ),
+            field="body",
         )
     unknown = sorted({v for v in VARIABLE.findall(value) if v not in VARIABLES})
     if unknown:
         raise CannedError(
-            f"body: unknown variable(s) {', '.join(unknown)}; known: "
-            + ", ".join("{{" + v + "}}" for v in VARIABLES),
+            Text(
+                "body: unknown variable(s) {unknown}; known: {known}",
+                unknown=unknown,
+                known=["{{" + v + "}}" for v in VARIABLES],
+            ),
             field="body",
         )
     return value
@@ -94,7 +103,9 @@ async def create_canned(
         )
     except errors.UniqueViolation as exc:
         raise CannedError(
-            f"shortcut: /{_shortcut(shortcut)} exists already", status=409, field="shortcut"
+            Text("shortcut: /{shortcut} exists already", shortcut=_shortcut(shortcut)),
+            status=409,
+            field="shortcut",
         ) from exc
     row = await cur.fetchone()
     assert row is not None
@@ -108,7 +119,9 @@ async def get_canned(conn: Conn, *, agent_id: int, canned_id: int) -> dict[str, 
     )
     row = await cur.fetchone()
     if row is None:
-        raise CannedError(f"no canned response with id {canned_id} in this workspace", status=404)
+        raise CannedError(
+            Text("no canned response with id {id} in this workspace", id=canned_id), status=404
+        )
     return dict(row)
 
 
@@ -134,11 +147,13 @@ async def update_canned(
         )
     except errors.UniqueViolation as exc:
         raise CannedError(
-            "shortcut: another canned response has it", status=409, field="shortcut"
+            Text("shortcut: another canned response has it"), status=409, field="shortcut"
         ) from exc
     row = await cur.fetchone()
     if row is None:
-        raise CannedError(f"no canned response with id {canned_id} in this workspace", status=404)
+        raise CannedError(
+            Text("no canned response with id {id} in this workspace", id=canned_id), status=404
+        )
     return dict(row)
 
 
@@ -148,7 +163,9 @@ async def delete_canned(conn: Conn, *, agent_id: int, canned_id: int) -> None:
         (agent_id, canned_id),
     )
     if await cur.fetchone() is None:
-        raise CannedError(f"no canned response with id {canned_id} in this workspace", status=404)
+        raise CannedError(
+            Text("no canned response with id {id} in this workspace", id=canned_id), status=404
+        )
 
 
 _VALUES_SQL = """
@@ -167,7 +184,9 @@ async def variables(
     cur = await conn.execute(tables.query(_VALUES_SQL), (customer_id,))
     row = await cur.fetchone()
     if row is None:
-        raise CannedError(f"no customer with id {customer_id} in this workspace", status=404)
+        raise CannedError(
+            Text("no customer with id {id} in this workspace", id=customer_id), status=404
+        )
     total = ""
     if row["order_id"] is not None:
         amount = format_amount(row["total_amount"], row["currency"])

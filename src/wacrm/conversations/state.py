@@ -11,6 +11,7 @@ from psycopg import AsyncConnection
 from wacrm.agents.tables import AgentTables
 from wacrm.conversations.service import ConversationNotFoundError
 from wacrm.errors import FieldError
+from wacrm.i18n.text import Text
 from wacrm.members import service as members
 from wacrm.realtime import events as realtime
 
@@ -65,7 +66,10 @@ async def _label_ids(conn: Conn, agent_id: int, names: list[str]) -> dict[str, i
     unknown = [n for n in wanted if n not in found]
     if unknown:
         raise StateError(
-            f"unknown label(s): {', '.join(unknown)}; create them first (GET /api/v1/labels lists them)",
+            Text(
+                "unknown label(s): {unknown}; create them first (GET /api/v1/labels lists them)",
+                unknown=unknown,
+            ),
             field="labels",
         )
     return found
@@ -76,17 +80,21 @@ def _check_status(status: Any, snoozed_until: Any, now: datetime) -> tuple[Any, 
     if snoozed_until is not UNSET and snoozed_until is not None:
         if snoozed_until.tzinfo is None:
             raise StateError(
-                "snoozed_until needs a time zone (e.g. 2026-12-24T09:00:00+01:00)",
+                Text("snoozed_until needs a time zone (e.g. 2026-12-24T09:00:00+01:00)"),
                 field="snoozed_until",
             )
         if snoozed_until <= now:
-            raise StateError("snoozed_until must be in the future", field="snoozed_until")
+            raise StateError(Text("snoozed_until must be in the future"), field="snoozed_until")
         if status is UNSET:
             status = "snoozed"
     if status is not UNSET and status not in STATUSES:
-        raise StateError(f"status must be one of {', '.join(STATUSES)}", field="status")
+        raise StateError(
+            Text("status must be one of {statuses}", statuses=list(STATUSES)), field="status"
+        )
     if status not in (UNSET, "snoozed") and snoozed_until not in (UNSET, None):
-        raise StateError("snoozed_until goes with status 'snoozed' only", field="snoozed_until")
+        raise StateError(
+            Text("snoozed_until goes with status 'snoozed' only"), field="snoozed_until"
+        )
     if status is not UNSET and status != "snoozed":
         snoozed_until = None
     elif status == "snoozed" and snoozed_until is UNSET:
@@ -111,7 +119,8 @@ async def update(
     the time it was made (clock_timestamp: after the lock, so events order as the changes did)."""
     if all(v is UNSET for v in (status, snoozed_until, assignee_id, labels)):
         raise StateError(
-            "nothing to change: give status, snoozed_until, assignee_id or labels", field="body"
+            Text("nothing to change: give status, snoozed_until, assignee_id or labels"),
+            field="body",
         )
     async with conn.transaction():
         cur = await conn.execute("SELECT now() AS now")
@@ -123,7 +132,8 @@ async def update(
             conn, agent_id=agent_id, user_id=assignee_id
         ):
             raise StateError(
-                f"user {assignee_id} is not a member of this workspace", field="assignee_id"
+                Text("user {id} is not a member of this workspace", id=assignee_id),
+                field="assignee_id",
             )
         label_ids = await _label_ids(conn, agent_id, labels) if labels is not UNSET else None
         cur = await conn.execute(
