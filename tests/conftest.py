@@ -36,6 +36,15 @@ def _admin_exec(url: str, statement: str) -> None:
         conn.execute(statement)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def secret_key_from_the_start() -> None:
+    """The suite's key before any module-scoped fixture runs (the browser tests' CRM configures
+    its WhatsApp number, with an encrypted token, before the first test's own fixtures)."""
+    from wacrm.security import crypto
+
+    crypto.use_key(lambda: os.environ["WACRM_SECRET_KEY"])
+
+
 @pytest.fixture(autouse=True)
 def secret_key_in_use() -> None:
     """Services a test calls directly encrypt with the suite's key (entry points set their own)."""
