@@ -18,6 +18,7 @@ from uuid import UUID
 from psycopg import AsyncConnection
 
 from wacrm.errors import AppError
+from wacrm.i18n.text import Text
 from wacrm.security.crypto import decrypt_secret, encrypt_secret
 
 EVENTS = (
@@ -78,23 +79,26 @@ def check_url(url: str, *, private_ok: bool = False) -> str:
         host = parts.hostname or ""
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        raise HookError("the URL is not valid", field="url") from None
+        raise HookError(Text("the URL is not valid"), field="url") from None
     if parts.scheme not in ("https", "http") or not host:
-        raise HookError("give a full URL starting with https://", field="url")
+        raise HookError(Text("give a full URL starting with https://"), field="url")
     if not private_ok and private_address(host):
         raise HookError(
-            "endpoints must be on the internet: addresses of this machine or of a private "
-            "network are refused",
+            Text(
+                "endpoints must be on the internet: addresses of this machine or of a private"
+                " network are refused"
+            ),
             field="url",
         )
     if parts.scheme == "http" and not _loopback(host):
         raise HookError(
-            "endpoints must use https:// (plain http is allowed only for localhost)", field="url"
+            Text("endpoints must use https:// (plain http is allowed only for localhost)"),
+            field="url",
         )
     if parts.username or parts.password:
-        raise HookError("put no user name or password in the URL", field="url")
+        raise HookError(Text("put no user name or password in the URL"), field="url")
     if len(url) > 2000:
-        raise HookError("the URL is too long (2,000 characters at most)", field="url")
+        raise HookError(Text("the URL is too long (2,000 characters at most)"), field="url")
     return url
 
 
@@ -102,9 +106,9 @@ def check_events(events: list[str]) -> list[str]:
     chosen = sorted(set(events))
     unknown = [e for e in chosen if e not in EVENTS]
     if unknown:
-        raise HookError(f"unknown event {unknown[0]!r}", field="events")
+        raise HookError(Text("unknown event {event}", event=repr(unknown[0])), field="events")
     if not chosen:
-        raise HookError("choose at least one event", field="events")
+        raise HookError(Text("choose at least one event"), field="events")
     return chosen
 
 
@@ -126,7 +130,9 @@ async def create_endpoint(
     )
     row = await cur.fetchone()
     if row and row["n"] >= MAX_ENDPOINTS:
-        raise HookError(f"a workspace has at most {MAX_ENDPOINTS} endpoints; remove one first")
+        raise HookError(
+            Text("a workspace has at most {max} endpoints; remove one first", max=MAX_ENDPOINTS)
+        )
     cur = await conn.execute("SELECT 1 FROM agents WHERE id = %s", (agent_id,))
     if await cur.fetchone() is None:
         raise HookError(f"no workspace (agent) {agent_id}", status=404, field="agent_id")

@@ -10,6 +10,7 @@ import psycopg
 from psycopg import AsyncConnection
 
 from wacrm.errors import AppError
+from wacrm.i18n.text import Text
 from wacrm.security.crypto import decrypt_secret, encrypt_secret, mask
 
 
@@ -34,12 +35,15 @@ def _check_text(
 ) -> None:
     if value is None:
         if required:
-            raise NumberError(f"{name} is required", field=name)
+            raise NumberError(Text("{name} is required", name=name), field=name)
         return
     if not isinstance(value, str) or not value.strip():
-        raise NumberError(f"{name} must not be empty", field=name)
+        raise NumberError(Text("{name} must not be empty", name=name), field=name)
     if len(value) > max_len:
-        raise NumberError(f"{name} is too long (at most {max_len} characters)", field=name)
+        raise NumberError(
+            Text("{name} is too long (at most {max} characters)", name=name, max=max_len),
+            field=name,
+        )
 
 
 _UPDATE = """UPDATE whatsapp_configuration SET
@@ -69,7 +73,7 @@ async def _check_owner(
     """NumberError when the user does not exist (404) or another user has this number (409)."""
     cur = await conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,))
     if await cur.fetchone() is None:
-        raise NumberError(f"no user with id {user_id}", status=404, field="user_id")
+        raise NumberError(Text("no user with id {id}", id=user_id), status=404, field="user_id")
     if phone_number_id:
         cur = await conn.execute(
             "SELECT 1 FROM whatsapp_configuration WHERE phone_number_id = %s AND user_id <> %s",
@@ -77,7 +81,10 @@ async def _check_owner(
         )
         if await cur.fetchone() is not None:
             raise NumberError(
-                f"phone number id {phone_number_id} is already configured for another user",
+                Text(
+                    "phone number id {id} is already configured for another user",
+                    id=phone_number_id,
+                ),
                 status=409,
                 field="phone_number_id",
             )
@@ -111,11 +118,13 @@ async def configure(  # noqa: PLR0913 - its keyword arguments are the configurat
     _check_text("app_secret", app_secret, max_len=512)
     if phone_number_id is not None and not phone_number_id.strip().isdigit():
         raise NumberError(
-            "phone_number_id must be the numeric id Meta shows for the number",
+            Text("phone_number_id must be the numeric id Meta shows for the number"),
             field="phone_number_id",
         )
     if messages_per_second is not None and messages_per_second < 1:
-        raise NumberError("messages_per_second must be at least 1", field="messages_per_second")
+        raise NumberError(
+            Text("messages_per_second must be at least 1"), field="messages_per_second"
+        )
     values: dict[str, Any] = {
         "whatsapp_number": whatsapp_number.strip() if whatsapp_number else None,
         "phone_number_id": phone_number_id.strip() if phone_number_id else None,
@@ -137,13 +146,14 @@ async def configure(  # noqa: PLR0913 - its keyword arguments are the configurat
         exists = await cur.fetchone() is not None
         if not exists and not values["whatsapp_number"]:
             raise NumberError(
-                "whatsapp_number is required for a new configuration", field="whatsapp_number"
+                Text("whatsapp_number is required for a new configuration"),
+                field="whatsapp_number",
             )
         try:
             cur = await conn.execute(_UPDATE if exists else _INSERT, values)
         except psycopg.errors.UniqueViolation as exc:
             raise NumberError(
-                "this phone number id is already configured for another user",
+                Text("this phone number id is already configured for another user"),
                 status=409,
                 field="phone_number_id",
             ) from exc

@@ -10,6 +10,7 @@ from psycopg import AsyncConnection
 
 from wacrm.config import GraphApi
 from wacrm.errors import AppError
+from wacrm.i18n.text import Text
 from wacrm.outbound import errors as send_errors
 from wacrm.outbound.client import client_for
 from wacrm.wa_templates import rules
@@ -33,10 +34,13 @@ class TemplateError(AppError):
     status = 422
 
     def __init__(
-        self, message: str, status: int | None = None, errors: dict[str, str] | None = None
+        self,
+        message: str | Text,
+        status: int | None = None,
+        errors: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message, status)
-        self.errors = errors or {"form": message}
+        self.errors = errors or {"form": str(message)}
 
 
 def _meta(exc: send_errors.SendError) -> str:
@@ -90,7 +94,9 @@ async def submit(
         async with client_for(config, graph) as client:
             answer = await client.create_template(body)
     except send_errors.SendError as exc:
-        raise TemplateError(f"WhatsApp refused the template: {_meta(exc)}", 502) from None
+        raise TemplateError(
+            Text("WhatsApp refused the template: {why}", why=_meta(exc)), 502
+        ) from None
     await _store(conn, config["id"], draft, answer)
 
 
@@ -137,10 +143,13 @@ async def edit(
     """Submit new content for an existing template (reviewed again: PENDING)."""
     current = await get(conn, config_id=config["id"], name=draft.name, language=draft.language)
     if current is None:
-        raise TemplateError(f"no template {draft.name} ({draft.language})", 404)
+        raise TemplateError(
+            Text("no template {name} ({language})", name=draft.name, language=draft.language),
+            404,
+        )
     if not current.get("template_id"):
         raise TemplateError(
-            "refresh the list first: this template's id at Meta is not known yet", 409
+            Text("refresh the list first: this template's id at Meta is not known yet"), 409
         )
     problems = rules.check(draft, editing=True)
     if problems:
@@ -152,7 +161,9 @@ async def edit(
                 {"category": draft.category, "components": rules.components(draft)},
             )
     except send_errors.SendError as exc:
-        raise TemplateError(f"WhatsApp refused the change: {_meta(exc)}", 502) from None
+        raise TemplateError(
+            Text("WhatsApp refused the change: {why}", why=_meta(exc)), 502
+        ) from None
     await _store(conn, config["id"], draft, {"status": "PENDING", "id": current["template_id"]})
 
 
@@ -165,7 +176,7 @@ async def delete(
             await client.delete_template(name)
     except send_errors.SendError as exc:
         raise TemplateError(
-            f"WhatsApp did not delete the template: {exc.explanation}", 502
+            Text("WhatsApp did not delete the template: {why}", why=exc.explanation), 502
         ) from None
     await conn.execute(
         "DELETE FROM whatsapp_templates WHERE config_id = %s AND name = %s", (config["id"], name)
