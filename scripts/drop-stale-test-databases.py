@@ -1,4 +1,4 @@
-"""Drop the test databases (wacrm_t_*, wacrm_e_*, wacrm_tpl_*) that nobody is connected to.
+"""Drop the test (wacrm_t_/e_/tpl_*) and benchmark (wacrm_bench_*) databases nobody is connected to.
 
 Test runs drop their databases at the end; a run that was killed leaves them behind, and each
 one left makes every CREATE/DROP DATABASE of the next runs slower. CI calls this before the suite.
@@ -12,7 +12,7 @@ import psycopg
 
 STALE = """
 SELECT datname FROM pg_database d
-WHERE datname ~ '^wacrm_(t|e|tpl)_'
+WHERE datname ~ '^wacrm_(t|e|tpl|bench)_'
   AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)
 """
 

@@ -7,6 +7,7 @@ TEMPLATE), so tests are isolated and may run the app, workers and subprocesses a
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -87,9 +88,36 @@ def dropper(pg_server_url: str) -> Iterator[Any]:
         )
 
 
+def _test_db_name(kind: str) -> str:
+    """`wacrm_<kind>_<epoch seconds>_<random>`: its age tells a leftover from a live one."""
+    return f"wacrm_{kind}_{int(time.time())}_{uuid.uuid4().hex[:10]}"
+
+
+STALE_AFTER_S = 3 * 3600  # no test run lasts this long: older databases are a killed run's
+
+_LEFTOVERS = """
+SELECT datname FROM pg_database d
+WHERE datname ~ '^wacrm_(t|e|tpl)_[0-9]{10}_'
+  AND split_part(datname, '_', 3)::bigint < extract(epoch FROM now()) - %s
+  AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)
+"""
+
+
+def drop_leftovers(pg_server_url: str) -> int:
+    """Drop the test databases of runs that were killed (old, nobody connected); returns how many.
+
+    Each one left behind makes every CREATE/DROP DATABASE slower and fills the server's disk."""
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        names = [r[0] for r in conn.execute(_LEFTOVERS, (STALE_AFTER_S,)).fetchall()]
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return len(names)
+
+
 @pytest.fixture(scope="session")
 def template_url(pg_server_url: str) -> Iterator[str]:
-    name = f"wacrm_tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    drop_leftovers(pg_server_url)
+    name = _test_db_name("tpl")
     _admin_exec(pg_server_url, f'CREATE DATABASE "{name}"')
     url = with_dbname(pg_server_url, name)
     migrate(url)
@@ -100,7 +128,7 @@ def template_url(pg_server_url: str) -> Iterator[str]:
 @pytest.fixture
 def empty_db_url(pg_server_url: str, dropper: Any) -> Iterator[str]:
     """A brand-new, empty database (not migrated)."""
-    name = f"wacrm_e_{uuid.uuid4().hex[:12]}"
+    name = _test_db_name("e")
     _admin_exec(pg_server_url, f'CREATE DATABASE "{name}"')
     yield with_dbname(pg_server_url, name)
     dropper(name)
@@ -109,7 +137,7 @@ def empty_db_url(pg_server_url: str, dropper: Any) -> Iterator[str]:
 @pytest.fixture
 def db_url(pg_server_url: str, template_url: str, dropper: Any) -> Iterator[str]:
     """A migrated database of this test's own."""
-    name = f"wacrm_t_{uuid.uuid4().hex[:12]}"
+    name = _test_db_name("t")
     template = conninfo_to_dict(template_url)["dbname"]
     _admin_exec(pg_server_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     yield with_dbname(pg_server_url, name)
