@@ -14,6 +14,7 @@ from wacrm.accounts import service as accounts
 from wacrm.accounts import sessions
 from wacrm.accounts.deps import CurrentUser
 from wacrm.agents import service as agents
+from wacrm.i18n import gettext as _
 from wacrm.i18n.text import Text
 from wacrm.inbound import ingest
 from wacrm.numbers import service as numbers
@@ -51,7 +52,7 @@ def _uuid(value: str) -> UUID:
     try:
         return UUID(value.strip())
     except ValueError as exc:
-        raise HTTPException(400, detail="choose a user from the list") from exc
+        raise HTTPException(400, detail=_("choose a user from the list")) from exc
 
 
 async def _page(
@@ -127,7 +128,9 @@ async def create_user(
 
     async def call(conn: Conn) -> None:
         if not password:
-            raise accounts.AccountError("give the new user a first password (they can change it)")
+            raise accounts.AccountError(
+                Text("give the new user a first password (they can change it)")
+            )
         async with conn.transaction():
             created = await accounts.create_user(
                 conn, email=email, name=name, role=role, password=password
@@ -153,7 +156,7 @@ async def edit_user(
 ) -> Response:
     async def call(conn: Conn) -> None:
         if user_id == user.id and role and role != "admin":
-            raise accounts.AccountError("you cannot take away your own administrator role")
+            raise accounts.AccountError(Text("you cannot take away your own administrator role"))
         await accounts.update_user(conn, user_id=user_id, name=name, role=role or None)
 
     return await _act(request, user, "users", "user-saved", call)
@@ -168,7 +171,9 @@ async def user_active(
 ) -> Response:
     async def call(conn: Conn) -> None:
         if user_id == user.id and not active:
-            raise accounts.AccountError("you cannot deactivate yourself; ask another administrator")
+            raise accounts.AccountError(
+                Text("you cannot deactivate yourself; ask another administrator")
+            )
         await accounts.set_active(conn, user_id=user_id, active=active)
 
     return await _act(request, user, "users", "user-active", call)
@@ -295,7 +300,7 @@ async def save_number(
             user,
             "numbers",
             status_code=400,
-            error="messages per second must be a whole number",
+            error=_("messages per second must be a whole number"),
             number_form=typed,
         )
 
@@ -325,7 +330,9 @@ async def test_number(
     async with request.app.state.pool.connection() as conn:
         public = await numbers.get_public(conn, config_id=config_id)
         if public is None:
-            raise HTTPException(404, detail=f"no WhatsApp configuration with id {config_id}")
+            raise HTTPException(
+                404, detail=str(Text("no WhatsApp configuration with id {id}", id=config_id))
+            )
         config = await numbers.get_by_user_id(conn, user_id=public["user_id"])
     assert config is not None
     result: dict[str, Any] = {"config_id": config_id, "details": None, "error": None}
@@ -374,7 +381,9 @@ async def replay(
     async with request.app.state.pool.connection() as conn:
         results = await ingest.replay(conn, journal_id=journal_id)
     if not results:
-        raise HTTPException(404, detail=f"no webhook journal row with id {journal_id}")
+        raise HTTPException(
+            404, detail=str(Text("no webhook journal row with id {id}", id=journal_id))
+        )
     if results[0]["status"] != "processed":
         return await _page(
             request,
@@ -382,6 +391,8 @@ async def replay(
             "webhooks",
             status="failed",
             status_code=409,
-            error=f"webhook #{journal_id} still fails: {results[0]['error']}",
+            error=str(
+                Text("webhook #{id} still fails: {why}", id=journal_id, why=results[0]["error"])
+            ),
         )
     return RedirectResponse("/admin/webhooks?done=replayed", status_code=303)

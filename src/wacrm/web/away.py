@@ -11,6 +11,7 @@ from wacrm import i18n
 from wacrm.accounts.deps import AgentScope
 from wacrm.away import service as away
 from wacrm.contacts import service as contacts
+from wacrm.i18n.text import Text
 from wacrm.web.deps import web_workspace
 from wacrm.web.templating import render
 
@@ -94,7 +95,7 @@ async def save(request: Request, scope: AgentScope = Depends(web_workspace)) -> 
     try:
         every = values["away_every_hours"]
         if not str(every).isdigit():
-            raise away.AwayError("a whole number of hours", "away_every_hours")
+            raise away.AwayError(Text("a whole number of hours"), "away_every_hours")
         conn = scope.db
         await away.save_settings(
             conn,

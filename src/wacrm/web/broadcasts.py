@@ -13,6 +13,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from wacrm.accounts.deps import AgentScope
 from wacrm.broadcasts import audience as audiences
 from wacrm.broadcasts import service
+from wacrm.i18n import gettext as _
+from wacrm.i18n.text import Text
 from wacrm.web.deps import web_workspace
 from wacrm.web.templating import fragment, render
 from wacrm.web.viewer import resolve as resolve_viewer
@@ -52,7 +54,7 @@ class ComposeForm:
             "scheduled_at": scheduled_at,
         }
         self.errors: dict[str, str] = {}
-        self.template_name, _, self.language = template.partition("|")
+        self.template_name, _sep, self.language = template.partition("|")
 
     def _day(self, field: str, tz: Any) -> datetime | None:
         value = self.values[field].strip()
@@ -61,7 +63,7 @@ class ComposeForm:
         try:
             return datetime.combine(date.fromisoformat(value), time(), tz)
         except ValueError:
-            self.errors[field] = "give a date like 2026-01-31"
+            self.errors[field] = _("give a date like 2026-01-31")
             return None
 
     def audience(self, tz: Any) -> audiences.Audience:
@@ -80,10 +82,10 @@ class ComposeForm:
         try:
             at = datetime.fromisoformat(self.values["scheduled_at"]).replace(tzinfo=tz)
         except ValueError:
-            self.errors["scheduled_at"] = "choose the day and time to send"
+            self.errors["scheduled_at"] = _("choose the day and time to send")
             return None
         if at < datetime.now(tz):
-            self.errors["scheduled_at"] = "that time has passed: choose a later one, or send now"
+            self.errors["scheduled_at"] = _("that time has passed: choose a later one, or send now")
         return at
 
 
@@ -247,7 +249,9 @@ async def _get(request: Request, scope: AgentScope, broadcast_id: int) -> dict[s
     conn = scope.db
     found = await service.get(conn, tables=scope.tables, broadcast_id=broadcast_id)
     if found is None:
-        raise HTTPException(404, detail=f"no broadcast {broadcast_id} in this workspace")
+        raise HTTPException(
+            404, detail=str(Text("no broadcast {id} in this workspace", id=broadcast_id))
+        )
     return found
 
 

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from wacrm.accounts import service as accounts
 from wacrm.accounts.deps import CurrentUser
+from wacrm.i18n.text import Text
 from wacrm.numbers import checks
 from wacrm.numbers import service as numbers
 from wacrm.outbound.client import WhatsAppClient
@@ -157,7 +158,9 @@ async def _decrypted(request: Request, config_id: int) -> dict[str, Any]:
     async with request.app.state.pool.connection() as conn:
         public = await numbers.get_public(conn, config_id=config_id)
         if public is None:
-            raise HTTPException(404, detail=f"no WhatsApp configuration with id {config_id}")
+            raise HTTPException(
+                404, detail=str(Text("no WhatsApp configuration with id {id}", id=config_id))
+            )
         config = await numbers.get_by_user_id(conn, user_id=public["user_id"])
     assert config is not None
     return config

@@ -13,6 +13,7 @@ from wacrm.accounts.deps import AgentScope
 from wacrm.contacts import imports
 from wacrm.contacts import service as contacts
 from wacrm.contacts.csvfile import COLUMNS
+from wacrm.i18n.text import Text
 from wacrm.web.deps import web_workspace
 from wacrm.web.templating import fragment, render
 
@@ -100,7 +101,7 @@ async def _import(request: Request, scope: AgentScope, import_id: int) -> dict[s
     conn = scope.db
     row = await imports.get_import(conn, agent_id=scope.agent_id, import_id=import_id)
     if row is None:
-        raise HTTPException(404, detail=f"no import {import_id} in this workspace")
+        raise HTTPException(404, detail=str(Text("no import {id} in this workspace", id=import_id)))
     return row
 
 
@@ -174,6 +175,8 @@ async def set_opt_in(
         conn, tables=scope.tables, customer_id=customer_id, opted_in=value, source="agent"
     )
     if changed is None:
-        raise HTTPException(404, detail=f"no customer {customer_id} in this workspace")
+        raise HTTPException(
+            404, detail=str(Text("no customer {id} in this workspace", id=customer_id))
+        )
     context = await panel_context(conn, scope, customer_id)
     return await render(request, "partials/panel.html", user=scope.user, scope=scope, **context)

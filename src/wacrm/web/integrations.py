@@ -140,7 +140,7 @@ async def delivery_log(
     async with request_connection(request) as conn:
         endpoint = await hooks.get_endpoint(conn, endpoint_id)
         if endpoint is None:
-            raise HTTPException(404, detail=f"no endpoint {endpoint_id}")
+            raise HTTPException(404, detail=str(Text("no endpoint {id}", id=endpoint_id)))
         rows = await hooks.deliveries(conn, endpoint_id=endpoint_id, limit=100)
     return await render(
         request,

@@ -11,6 +11,7 @@ from psycopg import AsyncConnection
 from wacrm.accounts.deps import AgentScope
 from wacrm.conversations import service as conversations
 from wacrm.customers import service as customers
+from wacrm.i18n import gettext as _
 from wacrm.orders import service as orders
 from wacrm.orders.errors import OrderError
 from wacrm.web.chat_parts import order_lines
@@ -102,7 +103,7 @@ async def create_order(
             request,
             scope,
             status_code=400,
-            error="choose the customer the order is for",
+            error=_("choose the customer the order is for"),
             error_field="customer",
             **again,
         )

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from wacrm.accounts.deps import AgentScope
 from wacrm.canned import service as canned
 from wacrm.conversations import labels as label_service
+from wacrm.i18n import gettext as _
 from wacrm.i18n.text import Text
 from wacrm.members import service as members
 from wacrm.web.deps import web_workspace
@@ -67,7 +68,7 @@ def _done(what: str, anchor: str) -> Response:
 def _manager(scope: AgentScope) -> None:
     if not scope.can_manage:
         raise HTTPException(
-            403, detail="only an administrator or the workspace's owner changes this"
+            403, detail=_("only an administrator or the workspace's owner changes this")
         )
 
 

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Reques
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from wacrm.accounts.deps import AgentScope
+from wacrm.i18n import gettext as _
+from wacrm.i18n.text import Text
 from wacrm.numbers import service as numbers
 from wacrm.outbound import errors as send_errors
 from wacrm.outbound import templates as cache
@@ -81,7 +83,9 @@ async def _config(request: Request, scope: AgentScope) -> dict[str, Any]:
     conn = scope.db
     config = await numbers.get_by_agent_id(conn, agent_id=scope.agent_id)
     if config is None:
-        raise HTTPException(409, detail="this workspace has no WhatsApp number: connect one first")
+        raise HTTPException(
+            409, detail=_("this workspace has no WhatsApp number: connect one first")
+        )
     return config
 
 
@@ -185,7 +189,9 @@ async def edit_page(
     conn = scope.db
     found = await service.get(conn, config_id=config["id"], name=name, language=language)
     if found is None:
-        raise HTTPException(404, detail=f"no template {name} ({language})")
+        raise HTTPException(
+            404, detail=str(Text("no template {name} ({language})", name=name, language=language))
+        )
     return await _page(request, scope, draft=rules.draft_of(found), editing=True)
 
 
