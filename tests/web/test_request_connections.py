@@ -62,6 +62,10 @@ PAGES = [
     "/templates",
     "/account/preferences",
     "/admin/integrations",
+    "/admin/users",
+    "/admin/agents",
+    "/admin/numbers",
+    "/admin/webhooks",
 ]
 
 
@@ -89,6 +93,23 @@ async def test_a_form_error_rerendered_checks_out_one_connection(
         client, "POST", "/team/canned", data={"csrf_token": csrf, "shortcut": "?", "body": "x"}
     )
     assert status == 422
+    assert taken == 1
+
+
+async def test_a_refused_admin_change_checks_out_one_connection(
+    app: Any, client: Any, conn: Any
+) -> None:
+    """The admin section re-rendered with the service's error shares the change's connection."""
+    await user_with_password(conn, "boss@example.com", role="admin")
+    csrf = await sign_in(client, "boss@example.com")
+    count_checkouts(app)
+    status, taken, _most = await checkouts(
+        client,
+        "POST",
+        "/admin/users",
+        data={"csrf_token": csrf, "email": "not an address", "name": "X", "role": "agent"},
+    )
+    assert status == 400
     assert taken == 1
 
 

@@ -159,9 +159,12 @@ class ReadRouter:
         return self.primary
 
     @asynccontextmanager
-    async def connection(self, purpose: str) -> AsyncIterator[AsyncConnection[Any]]:
+    async def connection(
+        self, purpose: str, *, held: AsyncConnection[Any] | None = None
+    ) -> AsyncIterator[AsyncConnection[Any]]:
         """A connection for read-only work: the replica's, or the primary's when it lags, is
-        down, or does not hand out a connection within 2 s (then it counts as down)."""
+        down, or does not hand out a connection within 2 s (then it counts as down). `held`, the
+        caller's connection to the primary, is the primary's then (no second checkout)."""
         reason = self.reason
         if reason is None and self.replica is not None:
             try:
@@ -177,5 +180,8 @@ class ReadRouter:
                     await self.replica.putconn(conn)
                 return
         READS.labels(purpose, "primary", reason or "").inc()
+        if held is not None:
+            yield held
+            return
         async with self.primary.connection() as conn:
             yield conn

@@ -12,7 +12,7 @@ from psycopg import AsyncConnection
 
 from wacrm.accounts import service as accounts
 from wacrm.accounts import sessions
-from wacrm.accounts.deps import CurrentUser
+from wacrm.accounts.deps import CurrentUser, db_conn, request_connection
 from wacrm.agents import service as agents
 from wacrm.i18n import gettext as _
 from wacrm.i18n.text import Text
@@ -25,6 +25,10 @@ from wacrm.web.deps import web_user
 from wacrm.web.templating import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
+# A page's one connection (db_conn, solved before the user so the user is resolved on it too);
+# _page, _act and replay read with request_connection. Not the number test: it waits on Meta and
+# takes short connections before and after, never two at once.
+HOLDS = [Depends(db_conn)]
 Conn = AsyncConnection[Any]
 AgentId = Path(..., ge=1, le=2**31 - 1)
 ConfigId = Path(..., ge=1, le=2**63 - 1)
@@ -72,7 +76,7 @@ async def _page(
         "message": DONE.get(done),
         **extra,
     }
-    async with request.app.state.pool.connection() as conn:
+    async with request_connection(request) as conn:
         context["users"] = await accounts.list_users(conn)
         context.update(await section_context(request, conn, section, context["users"], extra))
     return await render(
@@ -89,7 +93,7 @@ async def _act(
     **extra: Any,
 ) -> Response:
     """Run one change: back to the section (303), or the section with the error (4xx)."""
-    async with request.app.state.pool.connection() as conn:
+    async with request_connection(request) as conn:
         try:
             await call(conn)
         except (accounts.AccountError, agents.AgentError, numbers.NumberError) as exc:
@@ -107,14 +111,14 @@ async def admin_home(user: CurrentUser = Depends(web_admin)) -> Response:
 # --- users ---------------------------------------------------------------------------------------
 
 
-@router.get("/users", response_class=HTMLResponse)
+@router.get("/users", response_class=HTMLResponse, dependencies=HOLDS)
 async def users_page(
     request: Request, done: str = Query("", max_length=20), user: CurrentUser = Depends(web_admin)
 ) -> Response:
     return await _page(request, user, "users", done=done)
 
 
-@router.post("/users")
+@router.post("/users", dependencies=HOLDS)
 async def create_user(
     request: Request,
     user: CurrentUser = Depends(web_admin),
@@ -146,7 +150,7 @@ async def create_user(
     return await _act(request, user, "users", "user-created", call)
 
 
-@router.post("/users/{user_id}")
+@router.post("/users/{user_id}", dependencies=HOLDS)
 async def edit_user(
     request: Request,
     user_id: UUID,
@@ -162,7 +166,7 @@ async def edit_user(
     return await _act(request, user, "users", "user-saved", call)
 
 
-@router.post("/users/{user_id}/active")
+@router.post("/users/{user_id}/active", dependencies=HOLDS)
 async def user_active(
     request: Request,
     user_id: UUID,
@@ -179,7 +183,7 @@ async def user_active(
     return await _act(request, user, "users", "user-active", call)
 
 
-@router.post("/users/{user_id}/password")
+@router.post("/users/{user_id}/password", dependencies=HOLDS)
 async def reset_password(
     request: Request,
     user_id: UUID,
@@ -197,7 +201,7 @@ async def reset_password(
 # --- agents --------------------------------------------------------------------------------------
 
 
-@router.get("/agents", response_class=HTMLResponse)
+@router.get("/agents", response_class=HTMLResponse, dependencies=HOLDS)
 async def agents_page(
     request: Request,
     done: str = Query("", max_length=20),
@@ -208,7 +212,7 @@ async def agents_page(
     return await _page(request, user, "agents", done=done, page=page)
 
 
-@router.post("/agents")
+@router.post("/agents", dependencies=HOLDS)
 async def create_agent(
     request: Request, user: CurrentUser = Depends(web_admin), user_id: str = Form("", max_length=40)
 ) -> Response:
@@ -226,7 +230,7 @@ async def create_agent(
     return await _act(request, user, "agents", "agent-created", call)
 
 
-@router.post("/agents/{agent_id}/link")
+@router.post("/agents/{agent_id}/link", dependencies=HOLDS)
 async def link_agent(
     request: Request,
     agent_id: int = AgentId,
@@ -245,7 +249,7 @@ async def link_agent(
     return await _act(request, user, "agents", "agent-linked", call)
 
 
-@router.post("/agents/{agent_id}/active")
+@router.post("/agents/{agent_id}/active", dependencies=HOLDS)
 async def agent_active(
     request: Request,
     agent_id: int = AgentId,
@@ -261,14 +265,14 @@ async def agent_active(
 # --- WhatsApp configurations ---------------------------------------------------------------------
 
 
-@router.get("/numbers", response_class=HTMLResponse)
+@router.get("/numbers", response_class=HTMLResponse, dependencies=HOLDS)
 async def numbers_page(
     request: Request, done: str = Query("", max_length=20), user: CurrentUser = Depends(web_admin)
 ) -> Response:
     return await _page(request, user, "numbers", done=done)
 
 
-@router.post("/numbers")
+@router.post("/numbers", dependencies=HOLDS)
 async def save_number(
     request: Request,
     user: CurrentUser = Depends(web_admin),
@@ -361,7 +365,7 @@ async def test_number(
 # --- webhook journal -----------------------------------------------------------------------------
 
 
-@router.get("/webhooks", response_class=HTMLResponse)
+@router.get("/webhooks", response_class=HTMLResponse, dependencies=HOLDS)
 async def webhooks_page(
     request: Request,
     status: str = Query("failed", pattern="^(|received|processed|failed)$"),
@@ -371,14 +375,14 @@ async def webhooks_page(
     return await _page(request, user, "webhooks", done=done, status=status)
 
 
-@router.post("/webhooks/{journal_id}/replay", response_class=HTMLResponse)
+@router.post("/webhooks/{journal_id}/replay", response_class=HTMLResponse, dependencies=HOLDS)
 async def replay(
     request: Request,
     journal_id: int = Path(..., ge=1, le=2**63 - 1),
     user: CurrentUser = Depends(web_admin),
 ) -> Response:
     """Process one journaled webhook again (after fixing what made it fail)."""
-    async with request.app.state.pool.connection() as conn:
+    async with request_connection(request) as conn:
         results = await ingest.replay(conn, journal_id=journal_id)
     if not results:
         raise HTTPException(

@@ -42,7 +42,8 @@ async def section_context(
         out["callback"] = callback_url(request)
     elif section == "webhooks":
         status = extra.get("status") or None
-        async with request.app.state.reads.connection("journal") as read:  # a replica
+        # a replica; the page's own connection when the read goes to the primary
+        async with request.app.state.reads.connection("journal", held=conn) as read:
             out["journal"] = await journal.list_journal(read, status=status, limit=JOURNAL_PAGE)
         out["pretty"] = lambda body: (
             orjson.dumps(body, option=orjson.OPT_INDENT_2).decode()
