@@ -8,11 +8,29 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from wacrm.errors import AppError
+from wacrm.i18n.labels import N_
+from wacrm.i18n.text import Text
 
 SLOW_AFTER = 5  # failures after which each further attempt waits (1, 2, 4, 8, 16 s)
 LOCK_AFTER = 10  # failures after which the key is locked for LOCK_MINUTES
 LOCK_MINUTES = 15
 WINDOW_MINUTES = 15  # failures older than this are forgotten
+
+
+TOO_MANY = {
+    ("failed logins", "account"): N_(
+        "too many failed logins for this account; try again in {wait}"
+    ),
+    ("failed logins", "address"): N_(
+        "too many failed logins for this address; try again in {wait}"
+    ),
+    ("wrong passwords", "account"): N_(
+        "too many wrong passwords for this account; try again in {wait}"
+    ),
+    ("wrong passwords", "address"): N_(
+        "too many wrong passwords for this address; try again in {wait}"
+    ),
+}
 
 
 class LoginThrottledError(AppError):
@@ -24,10 +42,17 @@ class LoginThrottledError(AppError):
     def __init__(self, retry_after: int, what: str, attempts: str = "failed logins") -> None:
         self.retry_after = max(1, retry_after)
         minutes = math.ceil(self.retry_after / 60)
-        seconds = f"{self.retry_after} second" + ("s" if self.retry_after != 1 else "")
-        wait = seconds if self.retry_after < 120 else f"{minutes} minutes"
+        if self.retry_after == 1:
+            wait = Text("1 second")
+        elif self.retry_after < 120:
+            wait = Text("{n} seconds", n=self.retry_after)
+        else:
+            wait = Text("{n} minutes", n=minutes)
+        sentence = TOO_MANY.get((attempts, what))
         super().__init__(
-            f"too many {attempts} for this {what}; try again in {wait}",
+            Text(sentence, wait=wait)
+            if sentence
+            else f"too many {attempts} for this {what}; try again in {wait.english()}",
             headers={"Retry-After": str(self.retry_after)},
         )
 

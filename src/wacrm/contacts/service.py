@@ -10,6 +10,7 @@ from psycopg import AsyncConnection, sql
 from wacrm.agents.tables import AgentTables
 from wacrm.contacts.csvfile import Contact
 from wacrm.errors import AppError
+from wacrm.i18n.text import Text
 
 COPY_CHUNK = 5000
 LABEL_COLOR = "#6b7280"
@@ -206,7 +207,7 @@ class OptWordsError(AppError, ValueError):
 
     field: str
 
-    def __init__(self, message: str, field: str) -> None:
+    def __init__(self, message: str | Text, field: str) -> None:
         super().__init__(message, field=field)
 
 
@@ -236,16 +237,24 @@ def parse_words(text: str, field: str) -> dict[str, list[str]]:
         language = language.strip()
         if not sep or not re.match(r"^[a-z]{2,3}(_[A-Z]{2})?$", language):
             raise OptWordsError(
-                f"write each line as 'en: STOP, UNSUBSCRIBE' (got {line.strip()[:40]!r})", field
+                Text(
+                    "write each line as 'en: STOP, UNSUBSCRIBE' (got {line})",
+                    line=repr(line.strip()[:40]),
+                ),
+                field,
             )
         listed = [w.strip().upper() for w in words.split(",") if w.strip()]
         if not listed or len(listed) > 20 or any(len(w) > 40 for w in listed):
             raise OptWordsError(
-                f"{language}: 1 to 20 words or phrases, each at most 40 characters", field
+                Text(
+                    "{language}: 1 to 20 words or phrases, each at most 40 characters",
+                    language=language,
+                ),
+                field,
             )
         out[language] = sorted(set(out.get(language, []) + listed))
     if len(out) > 30:
-        raise OptWordsError("at most 30 languages", field)
+        raise OptWordsError(Text("at most 30 languages"), field)
     return out
 
 
