@@ -25,10 +25,7 @@ from wacrm.web.deps import web_user
 from wacrm.web.templating import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
-# A page's one connection (db_conn, solved before the user so the user is resolved on it too);
-# _page, _act and replay read with request_connection. Not the number test: it waits on Meta and
-# takes short connections before and after, never two at once.
-HOLDS = [Depends(db_conn)]
+HOLDS = [Depends(db_conn)]  # the page's one connection (not the number test: it waits on Meta)
 Conn = AsyncConnection[Any]
 AgentId = Path(..., ge=1, le=2**31 - 1)
 ConfigId = Path(..., ge=1, le=2**63 - 1)
