@@ -9,7 +9,14 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from psycopg import AsyncConnection
 
 from wacrm.accounts import service, sessions, tokens
-from wacrm.accounts.deps import CurrentUser, current_user, db_conn, public, require_admin
+from wacrm.accounts.deps import (
+    CurrentUser,
+    current_user,
+    db_conn,
+    public,
+    request_connection,
+    require_admin,
+)
 from wacrm.accounts.origin import is_cross_site
 from wacrm.accounts.schemas import (
     LoginIn,
@@ -42,7 +49,7 @@ async def _user_out(conn: Conn, user_id: UUID) -> UserOut:
     dependencies=[Depends(public)],
     responses={401: {"model": Message}, 429: {"model": Message}},
 )
-async def login(body: LoginIn, request: Request, response: Response, conn: Conn = Depends(db_conn)):
+async def login(body: LoginIn, request: Request, response: Response):
     """Open a browser session: sets the `wacrm_session` cookie and returns the CSRF token.
 
     Refused (403) when the browser says another site's page sent it (login CSRF)."""
@@ -51,15 +58,16 @@ async def login(body: LoginIn, request: Request, response: Response, conn: Conn 
             403, detail="sign-in from another site's page is refused; sign in on the CRM itself"
         )
     token, csrf = await sessions.login(
-        conn,
+        lambda: request_connection(request),  # no connection held while the password is checked
         email=body.email,
         password=body.password,
         ip=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
     )
-    srow = await sessions.resolve_session(conn, token)
-    assert srow is not None
-    user = await _user_out(conn, srow["id"])
+    async with request_connection(request) as conn:
+        srow = await sessions.resolve_session(conn, token)
+        assert srow is not None
+        user = await _user_out(conn, srow["id"])
     set_session_cookie(response, token, request.app.state.settings.cookie_secure)
     return LoginOut(user=user, csrf_token=csrf)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -37,39 +39,47 @@ def hash_session_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+Connect = Callable[[], AbstractAsyncContextManager[AsyncConnection[Any]]]
+
+
 async def login(
-    conn: AsyncConnection[Any], *, email: str, password: str, ip: str | None, user_agent: str | None
+    connect: Connect, *, email: str, password: str, ip: str | None, user_agent: str | None
 ) -> tuple[str, str]:
     """Check the password (throttled) and open a new session: (session_token, csrf_token).
 
     Raises LoginThrottledError (429), LoginError (401). A fresh session id every time (no fixation).
+    `connect` gives a short connection: none is held while Argon2 runs, so a storm of sign-ins
+    does not take the pool from everyone else.
     """
     email_key = (email or "").strip().lower()
-    await throttle.check(conn, email=email_key, ip=ip)
-    cur = await conn.execute(
-        """SELECT u.id, u.email, u.is_active, c.password_hash
-           FROM users u LEFT JOIN user_credentials c ON c.user_id = u.id
-           WHERE lower(u.email) = %s""",
-        (email_key,),
-    )
-    row = await cur.fetchone()
+    async with connect() as conn:
+        await throttle.check(conn, email=email_key, ip=ip)
+        cur = await conn.execute(
+            """SELECT u.id, u.email, u.is_active, c.password_hash
+               FROM users u LEFT JOIN user_credentials c ON c.user_id = u.id
+               WHERE lower(u.email) = %s""",
+            (email_key,),
+        )
+        row = await cur.fetchone()
     if row is None or row["password_hash"] is None:
         await dummy_verify()
-        await throttle.record_failure(conn, email=email_key, ip=ip)
-        raise LoginError(WRONG)
-    ok, new_hash = await verify_password(password or "", row["password_hash"])
-    if not ok:
-        await throttle.record_failure(conn, email=email_key, ip=ip)
-        raise LoginError(WRONG)
-    if not row["is_active"]:
-        raise LoginError(Text("this account is deactivated; ask an administrator"))
-    await throttle.clear_account(conn, email=email_key)
-    if new_hash:
-        await conn.execute(
-            "UPDATE user_credentials SET password_hash = %s WHERE user_id = %s",
-            (new_hash, row["id"]),
-        )
-    return await open_session(conn, user_id=row["id"], ip=ip, user_agent=user_agent)
+        ok, new_hash = False, None
+    else:
+        ok, new_hash = await verify_password(password or "", row["password_hash"])
+    async with connect() as conn:
+        if not ok:
+            await throttle.record_failure(conn, email=email_key, ip=ip)
+            raise LoginError(WRONG)
+        assert row is not None
+        if not row["is_active"]:
+            raise LoginError(Text("this account is deactivated; ask an administrator"))
+        await throttle.clear_account(conn, email=email_key)
+        if new_hash:
+            await conn.execute(
+                "UPDATE user_credentials SET password_hash = %s WHERE user_id = %s",
+                (new_hash, row["id"]),
+            )
+        return await open_session(conn, user_id=row["id"], ip=ip, user_agent=user_agent)
 
 
 async def open_session(

@@ -81,14 +81,13 @@ async def login(
             request, next=target, email=email, error=login_guard.REFUSED, status_code=403
         )
     try:
-        async with request.app.state.pool.connection() as conn:  # anonymous: its only one
-            token, _csrf = await sessions.login(
-                conn,
-                email=email,
-                password=password,
-                ip=request.client.host if request.client else None,
-                user_agent=request.headers.get("user-agent"),
-            )
+        token, _csrf = await sessions.login(
+            request.app.state.pool.connection,  # anonymous: the request holds no other
+            email=email,
+            password=password,
+            ip=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+        )
     except (throttle.LoginThrottledError, AccountError) as exc:  # 429 with Retry-After, 401, ...
         return await login_form(
             request,
