@@ -47,10 +47,14 @@ def secret_key_from_the_start() -> None:
 
 
 @pytest.fixture(autouse=True)
-def secret_key_in_use() -> None:
-    """Services a test calls directly encrypt with the suite's key (entry points set their own)."""
+def secret_key_in_use() -> Iterator[None]:
+    """Services a test calls directly encrypt with the suite's key (entry points set their own),
+    and the suite's key is back after the test: an entry point it ran (the CLI with another key)
+    must not leave its key to the next module's fixtures (they encrypt before any test runs)."""
     from wacrm.security import crypto
 
+    crypto.use_key(lambda: os.environ["WACRM_SECRET_KEY"])
+    yield
     crypto.use_key(lambda: os.environ["WACRM_SECRET_KEY"])
 
 
