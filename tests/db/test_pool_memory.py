@@ -42,3 +42,26 @@ async def test_a_connection_under_the_limit_stays(db_url: str) -> None:
 
 def test_no_limit_no_check(db_url: str) -> None:
     assert create_pool(db_url, memory_mib=0)._reset is None
+
+
+async def test_a_role_that_cannot_read_the_memory_view_keeps_its_connections(
+    db_url: str, sync_conn: Any
+) -> None:
+    """Without pg_read_all_stats the view is refused: the cap turns itself off (with a warning)
+    instead of replacing the connection at every check."""
+    from psycopg.conninfo import make_conninfo
+
+    role = "wacrm_no_stats"
+    exists = sync_conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+    if not exists:
+        sync_conn.execute(f"CREATE ROLE {role} LOGIN")
+    pool = create_pool(
+        make_conninfo(db_url, user=role), max_size=1, min_size=1, memory_mib=1, memory_check_every=1
+    )
+    await pool.open(wait=True)
+    try:
+        pids = await _pids(pool, 3)
+    finally:
+        await pool.close()
+    assert len(set(pids)) == 1
+    assert isinstance(pool._reset, BackendMemoryCap) and pool._reset.replaced == 0

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import select
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, errors
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
+
+log = logging.getLogger(__name__)
 
 Check = Callable[[AsyncConnection[Any]], Awaitable[None]]
 MAX_LIFETIME_SECONDS = 600.0
@@ -44,7 +47,17 @@ class BackendMemoryCap:
         self._returns[conn] = returns % self.every
         if returns < self.every:
             return
-        cur = await conn.execute(_BACKEND_MEMORY)
+        try:
+            cur = await conn.execute(_BACKEND_MEMORY)
+        except errors.InsufficientPrivilege:
+            # the view needs pg_read_all_stats: without it the cap is off (not a replaced
+            # connection every `every` returns); max_lifetime still recycles connections
+            self.every = 2**62
+            log.warning(
+                "WACRM_DB_BACKEND_MEMORY_MIB is not applied: the database role cannot read"
+                " pg_backend_memory_contexts (GRANT pg_read_all_stats TO <role>)"
+            )
+            return
         row = await cur.fetchone()
         used = int((row["used"] if isinstance(row, dict) else row[0]) or 0) if row else 0
         if used > self.limit:
