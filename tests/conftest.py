@@ -41,9 +41,7 @@ def _admin_exec(url: str, statement: str) -> None:
 def secret_key_from_the_start() -> None:
     """The suite's key before any module-scoped fixture runs (the browser tests' CRM configures
     its WhatsApp number, with an encrypted token, before the first test's own fixtures)."""
-    from wacrm.security import crypto
-
-    crypto.use_key(lambda: os.environ["WACRM_SECRET_KEY"])
+    _use_suite_key()
 
 
 @pytest.fixture(autouse=True)
@@ -51,10 +49,14 @@ def secret_key_in_use() -> Iterator[None]:
     """Services a test calls directly encrypt with the suite's key (entry points set their own),
     and the suite's key is back after the test: an entry point it ran (the CLI with another key)
     must not leave its key to the next module's fixtures (they encrypt before any test runs)."""
+    _use_suite_key()
+    yield
+    _use_suite_key()
+
+
+def _use_suite_key() -> None:
     from wacrm.security import crypto
 
-    crypto.use_key(lambda: os.environ["WACRM_SECRET_KEY"])
-    yield
     crypto.use_key(lambda: os.environ["WACRM_SECRET_KEY"])
 
 

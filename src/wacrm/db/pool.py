@@ -38,11 +38,14 @@ class BackendMemoryCap:
         self.limit = mib * 2**20
         self.every = every
         self.replaced = 0
+        self.readable = True  # False once the role was refused the memory view
         self._returns: weakref.WeakKeyDictionary[AsyncConnection[Any], int] = (
             weakref.WeakKeyDictionary()
         )
 
     async def __call__(self, conn: AsyncConnection[Any]) -> None:
+        if not self.readable:
+            return
         returns = self._returns.get(conn, 0) + 1
         self._returns[conn] = returns % self.every
         if returns < self.every:
@@ -52,7 +55,7 @@ class BackendMemoryCap:
         except errors.InsufficientPrivilege:
             # the view needs pg_read_all_stats: without it the cap is off (not a replaced
             # connection every `every` returns); max_lifetime still recycles connections
-            self.every = 2**62
+            self.readable = False
             log.warning(
                 "WACRM_DB_BACKEND_MEMORY_MIB is not applied: the database role cannot read"
                 " pg_backend_memory_contexts (GRANT pg_read_all_stats TO <role>)"
