@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -121,3 +122,47 @@ async def test_delivery_to_a_private_address_refused_in_production(
     rows = await hooks.deliveries(conn, endpoint_id=endpoint["id"])
     assert rows[0]["state"] == "retry"
     assert rows[0]["last_error"].startswith("refused: 127.0.0.1 is an address of this machine")
+
+
+async def test_the_post_goes_to_the_address_that_was_checked(receiver: Receiver) -> None:
+    """DNS rebinding: the name is not resolved again for the connection; the checked address is
+    used, and the site's name still travels in the Host header."""
+    port = receiver.url.split(":")[2].split("/")[0]
+    url = f"http://hooks.unresolvable.invalid:{port}/hook"
+    status, error = await tasks._post(url, b'{"event": "x"}', {}, address="127.0.0.1")
+    assert (status, error) == (200, None)
+    assert receiver.received[0]["headers"]["Host"] == f"hooks.unresolvable.invalid:{port}"
+    status, error = await tasks._post(url, b'{"event": "x"}', {})  # resolving it fails
+    assert status is None and error is not None and error.startswith("could not connect")
+
+
+async def test_a_name_is_checked_once_per_delivery_and_every_answer_counts(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, db_url: str
+) -> None:
+    """A name with one public and one private answer is refused; a public one is pinned."""
+    answers = {
+        "mixed.example": ["8.8.8.8", "10.0.0.7"],
+        "public.example": ["8.8.4.4", "1.1.1.1"],
+    }
+    calls: list[str] = []
+
+    async def getaddrinfo(host: str, port: Any) -> list[Any]:
+        calls.append(host)
+        return [(2, 1, 6, "", (a, 0)) for a in answers[host]]
+
+    loop = asyncio.get_running_loop()
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+    production = settings.model_copy(update={"env": "production"})
+    async with AsyncConnectionPool(db_url, min_size=1, max_size=1) as pool:
+        context.install(context.WorkerContext(pool=pool, settings=production, database_url=db_url))
+        try:
+            mixed = await tasks.public_address("https://mixed.example/hook")
+            public = await tasks.public_address("https://public.example/hook")
+        finally:
+            context.install(None)
+    assert mixed == (
+        None,
+        "refused: mixed.example is an address of this machine or of a private network",
+    )
+    assert public == ("8.8.4.4", None)
+    assert calls == ["mixed.example", "public.example"]

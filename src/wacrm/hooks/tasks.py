@@ -107,11 +107,22 @@ async def release_task() -> None:
     await release_due()
 
 
-async def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str | None]:
-    """(HTTP status, error) of one POST; error is None for a 2xx answer."""
+async def _post(
+    url: str, body: bytes, headers: dict[str, str], address: str | None = None
+) -> tuple[int | None, str | None]:
+    """(HTTP status, error) of one POST; error is None for a 2xx answer. With `address` the
+    connection goes to that IP (the one checked), while the URL's host names the site in the
+    Host header and TLS (SNI and certificate check): a name cannot resolve to another address
+    between the check and the connection (DNS rebinding)."""
+    extensions: dict[str, Any] = {}
+    if address is not None:
+        parts = httpx.URL(url)
+        headers = {**headers, "Host": parts.netloc.decode("ascii")}
+        extensions["sni_hostname"] = parts.host
+        url = str(parts.copy_with(host=address))
     try:
         async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as http:
-            response = await http.post(url, content=body, headers=headers)
+            response = await http.post(url, content=body, headers=headers, extensions=extensions)
     except httpx.TimeoutException:
         return None, f"no answer within {TIMEOUT:g} s"
     except httpx.HTTPError as exc:
@@ -122,20 +133,22 @@ async def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | N
     return response.status_code, f"HTTP {response.status_code}" + (f": {text}" if text else "")
 
 
-async def refused(url: str) -> str | None:
-    """Why a delivery must not go to url in production: its host is, or resolves to, an address
-    of this machine or of a private network (checked at every delivery: DNS answers change)."""
+async def public_address(url: str) -> tuple[str | None, str | None]:
+    """(address to connect to, refusal) of a delivery in production: every address the URL's
+    host resolves to must be public, and the POST then goes to the first one (checked at every
+    delivery: DNS answers change). Outside production: (None, None), a normal connection."""
     if context.current().settings.private_addresses_allowed:
-        return None
+        return None, None
     host = urlsplit(url).hostname or ""
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None)
     except OSError:
         infos = []  # the POST reports the name that does not resolve
-    for address in [host] + [str(info[4][0]).split("%")[0] for info in infos]:
+    addresses = [str(info[4][0]).split("%")[0] for info in infos]
+    for address in [host, *addresses]:
         if service.private_address(address):
-            return f"refused: {host} is an address of this machine or of a private network"
-    return None
+            return None, f"refused: {host} is an address of this machine or of a private network"
+    return (addresses[0] if addresses else None), None
 
 
 @entrypoint(DELIVER_JOB)
@@ -157,9 +170,10 @@ async def deliver(payload: dict[str, Any]) -> None:
         "X-Wacrm-Delivery": str(job["id"]),
     }
     started = time.monotonic()
-    status, error = None, await refused(job["url"])
+    address, error = await public_address(job["url"])
+    status = None
     if error is None:
-        status, error = await _post(job["url"], body, headers)
+        status, error = await _post(job["url"], body, headers, address)
     ms = int((time.monotonic() - started) * 1000)
     async with pool.connection() as conn, conn.transaction():
         if error is None:
