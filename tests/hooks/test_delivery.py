@@ -294,3 +294,20 @@ async def test_conversation_updated_from_conversation_events(conn: Any, receiver
     assert row["event"] == "conversation.updated"
     assert row["data"]["kind"] == "status" and row["data"]["to"] == "resolved"
     assert row["data"]["customer_id"] == customer["id"]
+
+
+async def test_imported_history_announces_no_received_message(
+    conn: Any, receiver: Receiver
+) -> None:
+    """A coexistence history import (origin 'history') is not a customer writing now."""
+    user = await make_agent_user(conn, "shop@example.com")
+    tables = user["tables"]
+    await _endpoint(conn, user["agent"]["id"], receiver, ["message.received"])
+    customer = await add_customer(conn, tables, "+4915123456701")
+    insert = """INSERT INTO {messages} (customer_id, message, direction, status, origin)
+                VALUES (%s, %s, 'inbound', 'received', %s)"""
+    await conn.execute(tables.query(insert), (customer["id"], "old news", "history"))
+    await conn.execute(tables.query(insert), (customer["id"], "written now", None))
+    cur = await conn.execute("SELECT data FROM hook_events WHERE event = 'message.received'")
+    texts = [r["data"]["message"]["text"] for r in await cur.fetchall()]
+    assert texts == ["written now"]
