@@ -94,6 +94,11 @@ async def test_broadcast_audience_send_counters(
         )
     )
     rows = await cur.fetchall()
+    chat = await client.get(
+        f"/api/v1/conversations/{shop['customers'][0]['id']}/messages", headers=auth
+    )
+    sent_one = next(m for m in chat.json()["items"] if m["direction"] == "outbound")
+    assert sent_one["automatic"] == "broadcast" and sent_one["sent_by_name"]  # who, and how
     await _post_status(client, rows[0]["wamid"], "delivered", rows[0]["phone"])
     await _post_status(client, rows[1]["wamid"], "read", rows[1]["phone"])
     undeliverable = [

@@ -45,7 +45,9 @@ async def test_text_inside_window_template_outside_none_when_off(
         "language": "en_US",
         "body_params": [f"#{outside}", "paid"],
         "reply_to": None,
+        "automatic": "order_status",  # an automation: shown so, no reply in the team's figures
     }
+    assert rows[m1]["payload"]["automatic"] == "order_status"
     await conn.execute("UPDATE agents SET notify_order_status = false WHERE id = %s", (agent_id,))
     assert (
         await notifications.notify_order_status(

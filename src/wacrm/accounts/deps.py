@@ -252,6 +252,17 @@ async def agent_scope(
     return scope
 
 
+MANAGERS_ONLY = "only an administrator or the workspace's owner changes this"
+
+
+async def manager_scope(scope: AgentScope = Depends(agent_scope)) -> AgentScope:
+    """agent_scope for changing the workspace itself (its settings, members and labels):
+    administrators and the owner; a member is refused 403 (members use labels, not manage them)."""
+    if not scope.can_manage:
+        raise HTTPException(403, detail=MANAGERS_ONLY)
+    return scope
+
+
 async def agent_scope_brief(
     request: Request,
     user: CurrentUser = Depends(current_user),

@@ -343,7 +343,10 @@ async def queue_chunk(
                 {
                     "customers": [c["customer_id"] for c in sending],
                     "texts": [describe(content, None)[0] for content in contents],
-                    "payloads": [json.dumps(payload_of(content)) for content in contents],
+                    "payloads": [
+                        json.dumps({**payload_of(content), "automatic": "broadcast"})
+                        for content in contents
+                    ],
                     "sent_by": broadcast["created_by"],
                 },
             )

@@ -108,6 +108,11 @@ class ChatMessage(BaseModel):
     sent_by_name: str | None = Field(
         None, description="Who sent it from the CRM (null with sent_by null: an automation)"
     )
+    automatic: Literal["away", "greeting", "order_status", "broadcast"] | None = Field(
+        None,
+        description="Sent by an automation: the away message, the greeting, an order status "
+        "message or a broadcast (sent_by then names the member who caused it, if any)",
+    )
     edited_at: datetime | None = Field(None, description="When the customer last edited it")
     deleted: bool = Field(False, description="The customer deleted it (its content is gone)")
     origin: str | None = Field(

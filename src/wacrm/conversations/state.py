@@ -77,6 +77,11 @@ async def _label_ids(conn: Conn, agent_id: int, names: list[str]) -> dict[str, i
 
 def _check_status(status: Any, snoozed_until: Any, now: datetime) -> tuple[Any, Any]:
     """The status and snooze time to write (UNSET: unchanged)."""
+    if status is UNSET and snoozed_until is None:  # alone, null would change nothing
+        raise StateError(
+            Text("snoozed_until null goes with a status (snoozed: until the customer writes)"),
+            field="snoozed_until",
+        )
     if snoozed_until is not UNSET and snoozed_until is not None:
         if snoozed_until.tzinfo is None:
             raise StateError(

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 
-from wacrm.accounts.deps import AgentScope, agent_scope
+from wacrm.accounts.deps import AgentScope, agent_scope, manager_scope
 from wacrm.conversations import filters, labels, schemas
 from wacrm.conversations import state as conv_state
 
@@ -85,7 +85,7 @@ async def list_labels(scope: AgentScope = Depends(agent_scope)) -> list[dict[str
 
 @router.post("/labels", response_model=schemas.LabelOut, status_code=201, tags=["labels"])
 async def create_label(
-    body: schemas.LabelIn, scope: AgentScope = Depends(agent_scope)
+    body: schemas.LabelIn, scope: AgentScope = Depends(manager_scope)
 ) -> dict[str, Any]:
     return await labels.create_label(
         scope.db,
@@ -98,7 +98,7 @@ async def create_label(
 
 @router.patch("/labels/{label_id}", response_model=schemas.LabelOut, tags=["labels"])
 async def update_label(
-    body: schemas.LabelPatch, label_id: int = LabelId, scope: AgentScope = Depends(agent_scope)
+    body: schemas.LabelPatch, label_id: int = LabelId, scope: AgentScope = Depends(manager_scope)
 ) -> dict[str, Any]:
     return await labels.update_label(
         scope.db,
@@ -110,7 +110,7 @@ async def update_label(
 
 @router.delete("/labels/{label_id}", status_code=204, tags=["labels"])
 async def delete_label(
-    label_id: int = LabelId, scope: AgentScope = Depends(agent_scope)
+    label_id: int = LabelId, scope: AgentScope = Depends(manager_scope)
 ) -> Response:
     """Delete a label; it leaves every conversation."""
     await labels.delete_label(scope.db, agent_id=scope.agent_id, label_id=label_id)

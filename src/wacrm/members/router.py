@@ -34,11 +34,14 @@ async def member_scope(
     return scope
 
 
-def _manager(scope: AgentScope) -> None:
+async def manager_of_path(scope: AgentScope = Depends(member_scope)) -> AgentScope:
+    """member_scope for changes: administrators and the owner (403 for members, before the
+    body is read: a member learns nothing from a validation error)."""
     if not scope.can_manage:
         raise HTTPException(
             403, detail="only an administrator or the workspace's owner changes its members"
         )
+    return scope
 
 
 @router.get("", response_model=list[MemberOut])
@@ -48,9 +51,10 @@ async def list_members(scope: AgentScope = Depends(member_scope)) -> list[dict[s
 
 
 @router.post("", response_model=MemberOut, status_code=201)
-async def add_member(body: MemberIn, scope: AgentScope = Depends(member_scope)) -> dict[str, Any]:
+async def add_member(
+    body: MemberIn, scope: AgentScope = Depends(manager_of_path)
+) -> dict[str, Any]:
     """Add a user (by email) to the workspace; 409 if already in it."""
-    _manager(scope)
     return await members.add_member(
         scope.db,
         agent_id=scope.agent_id,
@@ -61,9 +65,8 @@ async def add_member(body: MemberIn, scope: AgentScope = Depends(member_scope)) 
 
 
 @router.delete("/{user_id}", status_code=204)
-async def remove_member(user_id: UUID, scope: AgentScope = Depends(member_scope)) -> Response:
+async def remove_member(user_id: UUID, scope: AgentScope = Depends(manager_of_path)) -> Response:
     """Remove a member (not the owner); their conversations become unassigned."""
-    _manager(scope)
     await members.remove_member(scope.db, agent_id=scope.agent_id, user_id=user_id)
     return Response(status_code=204)
 
@@ -103,9 +106,8 @@ async def get_auto_assignment(scope: AgentScope = Depends(member_scope)) -> dict
 
 @settings_router.put("/auto-assignment", response_model=AutoAssignIn)
 async def set_auto_assignment(
-    body: AutoAssignIn, scope: AgentScope = Depends(member_scope)
+    body: AutoAssignIn, scope: AgentScope = Depends(manager_of_path)
 ) -> dict[str, Any]:
     """Turn round-robin auto-assignment on or off (administrators and the owner)."""
-    _manager(scope)
     await members.set_auto_assign(scope.db, agent_id=scope.agent_id, enabled=body.enabled)
     return {"enabled": body.enabled}

@@ -74,8 +74,11 @@ async def list_members(conn: Conn, *, agent_id: int) -> list[dict[str, Any]]:
 
 
 async def is_member(conn: Conn, *, agent_id: int, user_id: UUID) -> bool:
+    """The user works in the workspace and is active (a deactivated user is assigned nothing)."""
     cur = await conn.execute(
-        "SELECT 1 FROM wacrm_workspace_members(%s) WHERE user_id = %s", (agent_id, user_id)
+        """SELECT 1 FROM wacrm_workspace_members(%s) w JOIN users u ON u.id = w.user_id
+           WHERE w.user_id = %s AND u.is_active""",
+        (agent_id, user_id),
     )
     return await cur.fetchone() is not None
 
@@ -108,14 +111,11 @@ async def add_member(
             "SELECT id, is_active FROM users WHERE lower(email) = lower(%s)", (email.strip(),)
         )
         user = await cur.fetchone()
-        if user is None:
+        if user is None or not user["is_active"]:  # one answer: whether an account exists is
+            # not told to an owner (administrators see the users' list)
             raise MemberError(
                 Text("no user with email {email}: create the user first", email=email.strip()),
                 status=404,
-            )
-        if not user["is_active"]:
-            raise MemberError(
-                Text("the user {email} is deactivated", email=email.strip()), status=409
             )
         if workspace["user_id"] == user["id"]:
             raise MemberError(

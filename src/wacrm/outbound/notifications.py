@@ -208,4 +208,8 @@ async def notify_order_status(
         content=content,
         sent_by=actor_id,
     )
+    await conn.execute(  # an automation (who changed the status is sent_by): not a reply
+        tables.query("UPDATE {messages} SET payload = payload || %s::jsonb WHERE id = %s"),
+        ('{"automatic": "order_status"}', message["id"]),
+    )
     return int(message["id"])

@@ -12,7 +12,7 @@ from wacrm.accounts.deps import AgentScope
 from wacrm.away import service as away
 from wacrm.contacts import service as contacts
 from wacrm.i18n.text import Text
-from wacrm.web.deps import web_workspace
+from wacrm.web.deps import web_manager, web_workspace
 from wacrm.web.templating import render
 
 router = APIRouter(prefix="/settings/away", include_in_schema=False)
@@ -75,7 +75,7 @@ async def away_page(
 
 
 @router.post("", response_class=HTMLResponse)
-async def save(request: Request, scope: AgentScope = Depends(web_workspace)) -> Response:
+async def save(request: Request, scope: AgentScope = Depends(web_manager)) -> Response:
     form = await request.form()
 
     def text(name: str, limit: int = 4200) -> str:
@@ -117,7 +117,7 @@ async def save(request: Request, scope: AgentScope = Depends(web_workspace)) -> 
 
 
 @router.post("/opt-words", response_class=HTMLResponse)
-async def save_opt_words(request: Request, scope: AgentScope = Depends(web_workspace)) -> Response:
+async def save_opt_words(request: Request, scope: AgentScope = Depends(web_manager)) -> Response:
     """The opt-out / opt-in words per language (a customer's whole message being one of them)."""
     form = await request.form()
     typed = {k: str(form.get(f"opt_{k}_words", ""))[:8000] for k in ("out", "in")}

@@ -15,7 +15,7 @@ from wacrm.orders.errors import OrderError
 from wacrm.orders.money import check_currency
 from wacrm.outbound import notifications, service, template_text, templates
 from wacrm.outbound.schemas import NotificationSettingsIn
-from wacrm.web.deps import web_workspace
+from wacrm.web.deps import web_manager, web_workspace
 from wacrm.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -75,7 +75,7 @@ async def customer_messages_page(
 
 @router.post("/settings/customer-messages", response_class=HTMLResponse)
 async def save_customer_messages(
-    request: Request, scope: AgentScope = Depends(web_workspace)
+    request: Request, scope: AgentScope = Depends(web_manager)
 ) -> Response:
     form = await request.form()
     template = str(form.get("template") or "")

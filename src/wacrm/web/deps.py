@@ -12,6 +12,7 @@ from psycopg import AsyncConnection
 
 from wacrm.accounts import deps as account_deps
 from wacrm.accounts.deps import AgentScope, CurrentUser
+from wacrm.i18n import gettext as _
 from wacrm.members import service as members
 from wacrm.web.viewer import resolve as resolve_viewer
 
@@ -133,6 +134,16 @@ async def web_workspace(
     connection per request (the layout's reads share it through `request_connection`)."""
     scope = await _workspace(request, user, conn)
     request.state.web_scope = scope
+    return scope
+
+
+async def web_manager(scope: AgentScope = Depends(web_workspace)) -> AgentScope:
+    """web_workspace for pages that change the workspace itself (settings, members, labels,
+    message templates): administrators and the owner; members are refused 403."""
+    if not scope.can_manage:
+        raise HTTPException(
+            403, detail=_("only an administrator or the workspace's owner changes this")
+        )
     return scope
 
 

@@ -6,16 +6,15 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from wacrm.accounts.deps import AgentScope
 from wacrm.canned import service as canned
 from wacrm.conversations import labels as label_service
-from wacrm.i18n import gettext as _
 from wacrm.i18n.text import Text
 from wacrm.members import service as members
-from wacrm.web.deps import web_workspace
+from wacrm.web.deps import web_manager, web_workspace
 from wacrm.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -65,13 +64,6 @@ def _done(what: str, anchor: str) -> Response:
     return RedirectResponse(f"/team?done={what}#{anchor}", status_code=303)
 
 
-def _manager(scope: AgentScope) -> None:
-    if not scope.can_manage:
-        raise HTTPException(
-            403, detail=_("only an administrator or the workspace's owner changes this")
-        )
-
-
 @router.get("/team", response_class=HTMLResponse)
 async def team_page(request: Request, scope: AgentScope = Depends(web_workspace)) -> Response:
     return await _page(request, scope)
@@ -80,10 +72,9 @@ async def team_page(request: Request, scope: AgentScope = Depends(web_workspace)
 @router.post("/team/members")
 async def add_member(
     request: Request,
-    scope: AgentScope = Depends(web_workspace),
+    scope: AgentScope = Depends(web_manager),
     email: str = Form("", max_length=320),
 ) -> Response:
-    _manager(scope)
     try:
         await members.add_member(
             scope.db, agent_id=scope.agent_id, email=email, added_by=scope.user.id
@@ -100,17 +91,15 @@ async def add_member(
 
 
 @router.post("/team/members/{user_id}/remove")
-async def remove_member(user_id: UUID, scope: AgentScope = Depends(web_workspace)) -> Response:
-    _manager(scope)
+async def remove_member(user_id: UUID, scope: AgentScope = Depends(web_manager)) -> Response:
     await members.remove_member(scope.db, agent_id=scope.agent_id, user_id=user_id)
     return _done("member-removed", "members")
 
 
 @router.post("/team/auto-assign")
 async def auto_assign(
-    scope: AgentScope = Depends(web_workspace), enabled: str = Form("")
+    scope: AgentScope = Depends(web_manager), enabled: str = Form("")
 ) -> Response:
-    _manager(scope)
     await members.set_auto_assign(scope.db, agent_id=scope.agent_id, enabled=enabled == "on")
     return _done("auto", "members")
 
@@ -129,7 +118,7 @@ async def availability(
 @router.post("/team/labels")
 async def add_label(
     request: Request,
-    scope: AgentScope = Depends(web_workspace),
+    scope: AgentScope = Depends(web_manager),
     name: str = Form("", max_length=60),
     color: str = Form("#1f93ff", max_length=20),
 ) -> Response:
@@ -148,7 +137,7 @@ async def add_label(
 
 @router.post("/team/labels/{label_id}/delete")
 async def delete_label(
-    label_id: int = ItemId, scope: AgentScope = Depends(web_workspace)
+    label_id: int = ItemId, scope: AgentScope = Depends(web_manager)
 ) -> Response:
     await label_service.delete_label(scope.db, agent_id=scope.agent_id, label_id=label_id)
     return _done("label", "labels")

@@ -16,7 +16,7 @@ from wacrm.numbers import service as numbers
 from wacrm.outbound import errors as send_errors
 from wacrm.outbound import templates as cache
 from wacrm.wa_templates import rules, service
-from wacrm.web.deps import web_workspace
+from wacrm.web.deps import web_manager, web_workspace
 from wacrm.web.templating import fragment, render
 from wacrm.web.viewer import resolve as resolve_viewer
 
@@ -164,7 +164,7 @@ async def create(
     request: Request,
     draft: rules.Draft = Depends(draft_form),
     header_file: UploadFile | None = File(None),
-    scope: AgentScope = Depends(web_workspace),
+    scope: AgentScope = Depends(web_manager),
 ) -> Response:
     config = await _config(request, scope)
     conn = scope.db
@@ -200,7 +200,7 @@ async def edit(
     request: Request,
     draft: rules.Draft = Depends(draft_form),
     header_file: UploadFile | None = File(None),
-    scope: AgentScope = Depends(web_workspace),
+    scope: AgentScope = Depends(web_manager),
 ) -> Response:
     config = await _config(request, scope)
     conn = scope.db
@@ -222,7 +222,7 @@ async def edit(
 async def delete(
     request: Request,
     name: str = Form(..., max_length=512),
-    scope: AgentScope = Depends(web_workspace),
+    scope: AgentScope = Depends(web_manager),
 ) -> Response:
     config = await _config(request, scope)
     conn = scope.db
