@@ -140,3 +140,59 @@ async def test_a_running_worker_reopens_a_snoozed_conversation(client, conn, db_
     assert status == "open"
     events = (await client.get(f"/api/v1/conversations/{cid}/events", headers=auth)).json()
     assert [(e["from"], e["to"], e["actor_id"]) for e in events][-1] == ("snoozed", "open", None)
+
+
+async def test_an_assignee_filter_names_a_member(client, conn):
+    owner = await make_agent_user(conn, "owner@example.com")
+    stranger = await make_agent_user(conn, "stranger@example.com")
+    auth = bearer(owner["token"])
+    r = await client.get(
+        "/api/v1/conversations", params={"assignee": str(stranger["user_id"])}, headers=auth
+    )
+    assert r.status_code == 400 and r.json()["detail"].startswith("assignee:")
+    r = await client.get(
+        "/api/v1/conversations/counts", params={"assignee": str(owner["user_id"])}, headers=auth
+    )
+    assert r.status_code == 200
+
+
+async def test_canned_responses_refuse_what_would_be_sent_as_written(client, conn):
+    owner = await make_agent_user(conn, "owner@example.com")
+    auth = bearer(owner["token"])
+    for body in ("Hi {{Customer.Name}}", "Hi {{customer_name}}", "Total {{ order.sum }}"):
+        r = await client.post(
+            "/api/v1/canned-responses", json={"shortcut": "hi", "body": body}, headers=auth
+        )
+        assert r.status_code == 422 and "unknown variable" in r.json()["detail"], body
+    r = await client.post(
+        "/api/v1/canned-responses",
+        json={"shortcut": "hi", "body": "Hi {{customer.name}}"},
+        headers=auth,
+    )
+    url = f"/api/v1/canned-responses/{r.json()['id']}"
+    for patch in ({}, {"body": None}, {"shortcut": None}):
+        r = await client.patch(url, json=patch, headers=auth)
+        assert r.status_code == 422, (patch, r.text)
+    r = await client.get(url, headers=auth)
+    assert (r.json()["shortcut"], r.json()["body"]) == ("hi", "Hi {{customer.name}}")
+    assert r.json()["updated_at"] == r.json()["created_at"]
+
+
+async def test_editing_a_note_keeps_the_members_it_was_given(client, conn):
+    owner = await make_agent_user(conn, "owner@example.com")
+    mia = await create_user(conn, email="mia@example.com", name="Mia", role="agent")
+    await members.add_member(conn, agent_id=owner["agent"]["id"], email="mia@example.com")
+    cid = await add_customer(conn, owner["tables"], "Ana", phone="+4915100000045")
+    auth, url = bearer(owner["token"]), f"/api/v1/conversations/{cid}/notes"
+    r = await client.post(
+        url, json={"body": "call her", "mentions": [str(mia["id"])]}, headers=auth
+    )
+    note = r.json()
+    r = await client.patch(f"{url}/{note['id']}", json={"body": "call her today"}, headers=auth)
+    assert r.status_code == 200 and r.json()["mentions"] == [str(mia["id"])]
+    r = await client.patch(
+        f"{url}/{note['id']}", json={"body": "done", "mentions": []}, headers=auth
+    )
+    assert r.json()["mentions"] == []
+    r = await client.patch(f"{url}/{note['id']}", json={"body": "x" * 4001}, headers=auth)
+    assert r.status_code == 422 and r.json()["detail"].startswith("body:")

@@ -77,11 +77,14 @@ async def get_canned(canned_id: int = CannedId, scope: AgentScope = Depends(agen
 async def update_canned(
     body: CannedPatch, canned_id: int = CannedId, scope: AgentScope = Depends(agent_scope)
 ) -> Any:
+    given = body.model_dump(exclude_unset=True)
+    if not given or None in given.values():
+        raise canned.CannedError(
+            "give shortcut or body (null is no value: DELETE removes a canned response)",
+            field="body",
+        )
     return await canned.update_canned(
-        scope.db,
-        agent_id=scope.agent_id,
-        canned_id=canned_id,
-        **body.model_dump(exclude_unset=True),
+        scope.db, agent_id=scope.agent_id, canned_id=canned_id, **given
     )
 
 

@@ -16,6 +16,7 @@ from wacrm.orders.money import format_amount
 Conn = AsyncConnection[Any]
 SHORTCUT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 VARIABLE = re.compile(r"\{\{\s*([a-z_]+\.[a-z_]+)\s*\}\}")
+WRITTEN = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")  # anything written as a variable
 VARIABLES = (
     "customer.name",
     "customer.phone",
@@ -57,7 +58,7 @@ def _body(value: str) -> str:
             ),
             field="body",
         )
-    unknown = sorted({v for v in VARIABLE.findall(value) if v not in VARIABLES})
+    unknown = sorted({v for v in WRITTEN.findall(value) if v not in VARIABLES})
     if unknown:
         raise CannedError(
             Text(

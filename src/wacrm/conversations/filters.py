@@ -9,8 +9,9 @@ from uuid import UUID
 from psycopg import AsyncConnection, sql
 
 from wacrm.agents.tables import AgentTables
-from wacrm.errors import AppError
+from wacrm.errors import FieldError
 from wacrm.i18n.text import Text
+from wacrm.members import service as members
 
 STATUS_FILTERS = ("open", "pending", "snoozed", "resolved", "all")
 STATUS_EXPR = "coalesce(c.conversation_status, 'open')"
@@ -30,7 +31,7 @@ class TeamFilter:
     nothing: bool = False  # the kept counts say no conversation has the label, status and assignee
 
 
-class FilterError(AppError, ValueError):
+class FilterError(FieldError, ValueError):
     """A filter value the inbox does not know (answered 400 with this sentence)."""
 
     status = 400
@@ -249,10 +250,17 @@ async def team_filter_of(
 ) -> TeamFilter:
     """The checked filters of a request (FilterError names the bad one)."""
     found = await label_id(conn, agent_id=tables.agent_id, name=label) if label else None
+    who = parse_assignee(assignee)
+    if who not in (None, "me", "none") and not await members.is_member(
+        conn, agent_id=tables.agent_id, user_id=UUID(who), active_only=False
+    ):
+        raise FilterError(
+            Text("user {id} is not a member of this workspace", id=who), field="assignee"
+        )
     team = TeamFilter(
         me=me,
         status=parse_status(status),
-        assignee=parse_assignee(assignee),
+        assignee=who,
         label_id=found,
         mentioned=mentions,
     )

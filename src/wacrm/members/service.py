@@ -73,12 +73,13 @@ async def list_members(conn: Conn, *, agent_id: int) -> list[dict[str, Any]]:
     return [dict(r) for r in await cur.fetchall()]
 
 
-async def is_member(conn: Conn, *, agent_id: int, user_id: UUID) -> bool:
-    """The user works in the workspace and is active (a deactivated user is assigned nothing)."""
+async def is_member(conn: Conn, *, agent_id: int, user_id: UUID, active_only: bool = True) -> bool:
+    """The user works in the workspace (and is active, unless `active_only` is false: a
+    deactivated user is assigned nothing, but keeps the conversations assigned before)."""
     cur = await conn.execute(
         """SELECT 1 FROM wacrm_workspace_members(%s) w JOIN users u ON u.id = w.user_id
-           WHERE w.user_id = %s AND u.is_active""",
-        (agent_id, user_id),
+           WHERE w.user_id = %s AND (u.is_active OR NOT %s)""",
+        (agent_id, user_id, active_only),
     )
     return await cur.fetchone() is not None
 

@@ -30,6 +30,9 @@ class NoteEdit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     body: str
+    mentions: list[UUID] | None = Field(
+        None, max_length=50, description="More members to mention (default: those given before)"
+    )
 
 
 class NoteOut(BaseModel):
@@ -84,6 +87,7 @@ async def edit_note(
         note_id=note_id,
         user_id=scope.user.id,
         body=body.body,
+        mentions=body.mentions,
     )
 
 

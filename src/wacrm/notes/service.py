@@ -145,10 +145,11 @@ async def list_notes(
 
 async def _own(
     conn: Conn, tables: AgentTables, customer_id: int, note_id: int, user_id: UUID
-) -> None:
+) -> dict[str, Any]:
     note = await get_note(conn, tables=tables, customer_id=customer_id, note_id=note_id)
     if note["author_id"] != user_id:
         raise NoteError(Text("only the note's author may change or delete it"), status=403)
+    return note
 
 
 async def edit_note(
@@ -160,11 +161,17 @@ async def edit_note(
     note_id: int,
     user_id: UUID,
     body: str,
+    mentions: list[UUID] | None = None,
 ) -> dict[str, Any]:
+    """New text; the members it names, and those given (else the ones given before) mentioned."""
     text = _clean(body)
     async with conn.transaction():
-        await _own(conn, tables, customer_id, note_id, user_id)
-        mentioned = await _mentions(conn, agent_id, text, None)
+        note = await _own(conn, tables, customer_id, note_id, user_id)
+        if mentions is None:  # keep the mentions given besides the text's @names
+            named = set(await _mentions(conn, agent_id, note["body"], None))
+            team = {m["user_id"] for m in await members.list_members(conn, agent_id=agent_id)}
+            mentions = [m for m in note["mentions"] if m not in named and m in team]
+        mentioned = await _mentions(conn, agent_id, text, mentions)
         await conn.execute(
             tables.query(
                 "UPDATE {notes} SET body = %s, mentions = %s::uuid[], updated_at = now() WHERE id = %s"
