@@ -98,3 +98,19 @@ def test_keyboard_shortcuts(browser: Any, crm: dict[str, Any]) -> None:  # noqa:
     assert page.evaluate("() => document.activeElement.getAttribute('href')") == first
     phone.close()
     assert phone.errors == [], phone.errors
+
+
+def test_escape_closes_the_emoji_picker(browser: Any, crm: dict[str, Any]) -> None:  # noqa: F811
+    crm["sandbox"].send_as_customer("5511987652101", "text", text="hi", name="Esc Emma")
+    customer = ann_customer_id(crm, "5511987652101")
+    phone = Phone(browser, crm, "ann@example.com", viewport=WIDE)
+    page = phone.page
+    page.goto(f"/chat/{customer}")
+    page.click("#emoji-button")
+    page.wait_for_selector("#emoji-pop emoji-picker")
+    assert page.get_attribute("#emoji-button", "aria-expanded") == "true"
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#emoji-pop", state="hidden")
+    assert page.get_attribute("#emoji-button", "aria-expanded") == "false"
+    phone.close()
+    assert phone.errors == [], phone.errors

@@ -142,6 +142,8 @@
     var pop = document.getElementById("emoji-pop");
     if (evt.key === "Escape" && pop && !pop.hidden) {
       pop.hidden = true;
+      var button = document.getElementById("emoji-button");
+      if (button) { button.setAttribute("aria-expanded", "false"); }
       var t = text(); if (t) { t.focus(); }
     }
   });
