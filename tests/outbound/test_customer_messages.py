@@ -93,3 +93,52 @@ async def test_the_workspace_chooses_texts_language_currency_and_template(
     payload = (await _messages(conn, tables))[sent]["payload"]
     assert payload["name"] == "atualizacao_pedido" and payload["language"] == "pt_BR"
     assert payload["body_params"][:2] == [f"#{late['id']}", "entregue"]
+
+
+async def test_only_a_synced_usable_template_and_a_real_currency_are_accepted(
+    client: Any, conn: Any, shop: dict[str, Any]
+) -> None:
+    from wacrm.accounts.service import set_password
+
+    await set_password(conn, user_id=shop["user_id"], password=PASSWORD)
+    csrf = await sign_in(client, "seller@example.com")
+    page = await client.get("/settings/customer-messages")
+    assert 'id="cm-no-templates"' in page.text  # nothing synced yet: the page says where to go
+    form = {
+        "csrf_token": csrf,
+        "language": "en",
+        "default_currency": "BRL",
+        "template": "no_such_template|en_US",
+    }
+    unknown = await client.post("/settings/customer-messages", data=form)
+    assert unknown.status_code == 400 and 'id="cm-template-error"' in unknown.text
+    # a name not in the cache is looked up at Meta once: the sandbox's templates are synced now
+    page = await client.get("/settings/customer-messages")
+    assert 'value="atualizacao_pedido|pt_BR"' in page.text
+    assert 'value="order_confirmation|en_US"' not in page.text  # its header has a parameter
+    assert 'id="cm-no-templates"' not in page.text
+    fake = await client.post(
+        "/settings/customer-messages",
+        data={**form, "template": "order_update|en_US", "default_currency": "XYZ"},
+    )
+    assert fake.status_code == 400 and 'id="cm-currency-error"' in fake.text
+    settings = await notifications.get_settings(conn, agent_id=shop["agent"]["id"])
+    assert settings["default_currency"] != "XYZ"
+
+
+def test_a_template_with_more_to_fill_than_a_status_message_has_is_not_offered() -> None:
+    from wacrm.web.customer_messages import _usable
+
+    body = {"type": "BODY", "text": "Order {{1}} is {{2}}"}
+    assert _usable({"status": "APPROVED", "components": [body]})
+    assert not _usable({"status": "REJECTED", "components": [body]})
+    five = {"type": "BODY", "text": "{{1}} {{2}} {{3}} {{4}} {{5}}"}
+    assert not _usable({"status": "APPROVED", "components": [five]})
+    image = {"type": "HEADER", "format": "IMAGE"}
+    assert not _usable({"status": "APPROVED", "components": [image, body]})
+    header_var = {"type": "HEADER", "format": "TEXT", "text": "Hi {{1}}"}
+    assert not _usable({"status": "APPROVED", "components": [header_var, body]})
+    url = {"type": "BUTTONS", "buttons": [{"type": "URL", "url": "https://x.example/{{1}}"}]}
+    assert not _usable({"status": "APPROVED", "components": [body, url]})
+    named = {"type": "BODY", "text": "Hi {{customer}}"}
+    assert not _usable({"status": "APPROVED", "components": [named]})

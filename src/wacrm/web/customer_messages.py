@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import re
 from typing import Any
 
+from babel.numbers import is_currency
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -14,27 +18,67 @@ from wacrm.numbers import service as numbers
 from wacrm.orders.errors import OrderError
 from wacrm.orders.money import check_currency
 from wacrm.outbound import notifications, service, template_text, templates
+from wacrm.outbound.errors import SendError
 from wacrm.outbound.schemas import NotificationSettingsIn
 from wacrm.web.deps import web_manager, web_workspace
 from wacrm.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 STATUSES = tuple(notifications.DEFAULT_TEXTS)
+NAMED_PARAM = re.compile(r"\{\{\s*[^\d\s}]")  # {{name}}: a status message fills numbered ones
 
 
-async def _templates(request: Request, scope: AgentScope) -> list[dict[str, Any]]:
-    """The synced, approved templates of the workspace's number (the cache; no call to Meta)."""
+def _usable(template: dict[str, Any]) -> bool:
+    """Approved, and nothing to fill but at most one body parameter per status message variable
+    (no media header, no header or button variable)."""
+    components = template.get("components") or []
+    if (template.get("status") or "APPROVED").upper() != "APPROVED":
+        return False
+    others = [c for c in components if str(c.get("type", "")).upper() != "BODY"]
+    if any(str(c.get("format") or "TEXT").upper() != "TEXT" for c in others):
+        return False
+    if any(template_text.PARAM.search(json.dumps(c)) for c in others):
+        return False
+    body = template_text.body_text(components)
+    if NAMED_PARAM.search(body):
+        return False
+    return template_text.param_count(body) <= len(notifications.VARIABLES)
+
+
+async def _templates(
+    request: Request, scope: AgentScope, *, refresh: bool = False
+) -> list[dict[str, Any]]:
+    """The synced templates of the workspace's number a status message can use (the cache; with
+    `refresh`, listed from Meta again first, for a POST)."""
     conn = scope.db
     config = await numbers.get_by_agent_id(conn, agent_id=scope.agent_id)
-    found = await templates.cached(conn, config_id=config["id"]) if config else []
+    if config is None:
+        return []
+    found = await templates.cached(conn, config_id=config["id"])
+    if refresh:
+        with contextlib.suppress(SendError):
+            found = await templates.refresh(
+                conn, config=config, graph=request.app.state.settings.graph_api
+            )
     return [
         {
             "key": f"{t['name']}|{t['language']}",
             "text": template_text.body_text(t["components"]),
         }
         for t in found
-        if (t.get("status") or "APPROVED").upper() == "APPROVED"
+        if _usable(t)
     ]
+
+
+async def _template_error(request: Request, scope: AgentScope, chosen: str, saved: str) -> str:
+    """Why the chosen template cannot be used ('' when it can): it must be one of the synced ones
+    (listed from Meta again when it is not in the cache), unless it is the one saved already."""
+    if chosen == saved:
+        return ""
+    for refresh in (False, True):
+        if chosen in {t["key"] for t in await _templates(request, scope, refresh=refresh)}:
+            return ""
+    return i18n.gettext("Choose one of the approved templates listed.")
 
 
 async def _page(
@@ -89,6 +133,11 @@ async def save_customer_messages(
         "template_language": language or None,
     }
     errors = _check(values)
+    current = await notifications.get_settings(scope.db, agent_id=scope.agent_id)
+    saved_key = f"{current['template_name']}|{current['template_language']}"
+    template_error = await _template_error(request, scope, template, saved_key)
+    if template_error:
+        errors["template"] = template_error
     if not errors:
         try:
             await notifications.save_settings(
@@ -111,6 +160,8 @@ def _check(values: dict[str, Any]) -> dict[str, str]:
         errors["language"] = i18n.gettext("Choose one of the languages listed.")
     try:
         values["default_currency"] = check_currency(values["default_currency"])
+        if not is_currency(values["default_currency"]):
+            raise OrderError("not an ISO 4217 currency")
     except OrderError:
         errors["default_currency"] = i18n.gettext(
             "Give an ISO 4217 currency code of three letters, such as BRL, EUR or USD."
