@@ -62,8 +62,9 @@ async def test_a_deactivated_member_is_assigned_nothing(client, conn):
 
 
 async def test_automations_are_no_replies_and_end_no_wait(client, conn):
-    """Cleo writes; the away message answers at once; Mia broadcasts a template 2 minutes later
-    and replies herself after 5: one reply by Mia, 300 s to her first response."""
+    """Cleo writes; the away message answers at once; Mia broadcasts a template 2 minutes later,
+    puts a 👍 on Cleo's message after 3 and replies herself after 5: one reply by Mia, 300 s to
+    her first response."""
     owner = await make_agent_user(conn, "owner@example.com")
     mia = await create_user(conn, email="mia@example.com", name="Mia", role="agent")
     await members.add_member(conn, agent_id=owner["agent"]["id"], email="mia@example.com")
@@ -85,6 +86,17 @@ async def test_automations_are_no_replies_and_end_no_wait(client, conn):
             sent_by=who,
             payload=Jsonb({"type": "text", "automatic": kind}),
         )
+    await add_message(
+        conn,
+        tables,
+        cleo,
+        "",
+        direction="outbound",
+        at=t0 + timedelta(minutes=3),
+        sent_by=mia["id"],
+        wa_type="reaction",
+        reaction="👍",
+    )
     await add_message(
         conn,
         tables,

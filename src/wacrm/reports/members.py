@@ -16,17 +16,20 @@ from wacrm.reports.service import period
 # (or their first message ever) to this reply, for replies that end such a wait; each is
 # credited to the member who sent it. Two index probes per reply (customer, time). Automations
 # (payload 'automatic': away message, greeting, order status message, broadcast) are no replies
-# and end no wait, even when they name the member who caused them (sent_by).
+# and end no wait, even when they name the member who caused them (sent_by); nor is a reaction
+# (an emoji on the customer's message answers nothing).
 _REPLIES_SQL = """
 WITH o AS (
   SELECT m.customer_id, m."timestamp" AS at, m.sent_by,
          (SELECT p."timestamp" FROM {messages} p WHERE p.customer_id = m.customer_id
             AND p.direction = 'outbound' AND p."timestamp" < m."timestamp"
             AND NOT coalesce(p.payload ? 'automatic', false)
+            AND p.wa_type IS DISTINCT FROM 'reaction'
           ORDER BY p."timestamp" DESC LIMIT 1) AS prev_out
   FROM {messages} m
   WHERE m.direction = 'outbound' AND m.sent_by IS NOT NULL
     AND NOT coalesce(m.payload ? 'automatic', false)
+    AND m.wa_type IS DISTINCT FROM 'reaction'
     AND m."timestamp" >= %(start)s AND m."timestamp" < %(end)s
 ), w AS (
   SELECT o.sent_by, o.at,
