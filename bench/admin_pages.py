@@ -33,46 +33,82 @@ PAGES = {
     "dashboard_all_7_days": "/dashboard?agents=all&days=7",
     "dashboard_all_30_days": "/dashboard?agents=all&days=30",
     "agents": "/admin/agents",
+    "agents_last_page": "/admin/agents?page=20",
     "users": "/admin/users",
+    "users_last_page": "/admin/users?page=21",
     "numbers": "/admin/numbers",
+    "numbers_last_page": "/admin/numbers?page=50",
     "webhooks": "/admin/webhooks",
+    "webhooks_all": "/admin/webhooks?status=",
     "orders_export_all": "/api/v1/admin/orders/export.csv",
 }
+UNTIMED = ("orders_export_all",)  # a download, not a page: no goal, DOWNLOAD_RUNS times
+DOWNLOAD_RUNS = 3  # (~6 s each with 1,000 agents: 20 runs were a third of the benchmark)
+JOURNAL = {"processed": 50_000, "failed": 20}  # the webhook journal's rows (failed ones oldest)
 PASSWORD = "bench admin password 1"
+
+
+TRAFFIC_CHUNK = 20  # agents per transaction of the traffic (~40 locks each; one commit per agent
+# and statement was a third of the setup)
 
 
 async def _traffic(url: str, first: int) -> None:
     """Every agent from id `first` on: a customer writing yesterday, answered, with one order."""
     from wacrm.agents.tables import AgentTables
-    from wacrm.orders import service as orders
 
-    at = datetime.now(UTC) - timedelta(days=1)
     async with await psycopg.AsyncConnection.connect(
         url, row_factory=dict_row, autocommit=True
     ) as conn:
         cur = await conn.execute(
             "SELECT id, agent_prefix FROM agents WHERE id >= %s ORDER BY id", (first,)
         )
-        for a in await cur.fetchall():
-            t = AgentTables(a["id"], a["agent_prefix"])
-            cur = await conn.execute(
-                t.query("INSERT INTO {customers} (name, phone) VALUES ('Bench', %s) RETURNING id"),
-                (f"+49151{a['id']:08d}",),
-            )
-            cid = (await cur.fetchone())["id"]
-            await conn.execute(
-                t.query(
-                    'INSERT INTO {messages} (customer_id, message, direction, "timestamp")'
-                    " VALUES (%s, 'hi', 'inbound', %s), (%s, 'hello', 'outbound', %s)"
-                ),
-                (cid, at, cid, at + timedelta(seconds=45)),
-            )
-            await orders.create_order(
-                conn,
-                tables=t,
-                customer_id=cid,
-                items=[{"name": "Tea", "quantity": 1, "price": "4"}],
-            )
+        agents = [AgentTables(a["id"], a["agent_prefix"]) for a in await cur.fetchall()]
+        for k in range(0, len(agents), TRAFFIC_CHUNK):
+            async with conn.transaction():
+                for t in agents[k : k + TRAFFIC_CHUNK]:
+                    await _one_customer(conn, t)
+
+
+async def _one_customer(conn: psycopg.AsyncConnection[Any], t: Any) -> None:
+    from wacrm.orders import service as orders
+
+    at = datetime.now(UTC) - timedelta(days=1)
+    cur = await conn.execute(
+        t.query("INSERT INTO {customers} (name, phone) VALUES ('Bench', %s) RETURNING id"),
+        (f"+49151{t.agent_id:08d}",),
+    )
+    cid = (await cur.fetchone())["id"]
+    await conn.execute(
+        t.query(
+            'INSERT INTO {messages} (customer_id, message, direction, "timestamp")'
+            " VALUES (%s, 'hi', 'inbound', %s), (%s, 'hello', 'outbound', %s)"
+        ),
+        (cid, at, cid, at + timedelta(seconds=45)),
+    )
+    await orders.create_order(
+        conn, tables=t, customer_id=cid, items=[{"name": "Tea", "quantity": 1, "price": "4"}]
+    )
+
+
+async def _journal(url: str) -> None:
+    """The webhook journal as after some traffic: JOURNAL["processed"] processed webhooks, the
+    failed ones among the oldest (a page of failed rows walks past every newer one)."""
+    body = b'{"object":"whatsapp_business_account","entry":[]}'
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute(
+            """INSERT INTO webhook_journal (phone_number_id, body, status, error, attempts,
+                                            processed_at)
+               SELECT '1000' || (n %% 1000), %s, 'failed', 'no such number', 3, NULL
+               FROM generate_series(1, %s) n""",
+            (body, JOURNAL["failed"]),
+        )
+        await conn.execute(
+            """INSERT INTO webhook_journal (phone_number_id, body, status, attempts, processed_at)
+               SELECT '1000' || (n %% 1000), %s, 'processed', 1, now()
+               FROM generate_series(1, %s) n""",
+            (body, JOURNAL["processed"]),
+        )
+        await conn.execute("ANALYZE webhook_journal")
 
 
 async def _cycle(url: str) -> float:
@@ -86,38 +122,99 @@ async def _cycle(url: str) -> float:
         return time.perf_counter() - started
 
 
-async def _pages(url: str, runs: int) -> dict[str, dict[str, float]]:
-    """p50/p95 (ms) of every admin page, the pages interleaved request by request."""
+def pages(agents: int, users: int, numbers: int) -> dict[str, str]:
+    """Every admin page, and the last page of each paged list at this size."""
+    from wacrm.web import admin_parts
+
+    # (another tree's pages, in an A/B run, may have no page size: 50)
+    sizes = [getattr(admin_parts, f"{n}_PAGE", 50) for n in ("AGENTS", "USERS", "NUMBERS")]
+
+    def last(n: int, size: int) -> int:
+        return max(1, (n - 1) // size + 1)
+
+    out = dict(PAGES)
+    out["agents_last_page"] = f"/admin/agents?page={last(agents, sizes[0])}"
+    out["users_last_page"] = f"/admin/users?page={last(users, sizes[1])}"
+    out["numbers_last_page"] = f"/admin/numbers?page={last(numbers, sizes[2])}"
+    return out
+
+
+async def _sizes(url: str) -> tuple[int, int, int]:
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        cur = await conn.execute(
+            "SELECT (SELECT count(*) FROM agents), (SELECT count(*) FROM users),"
+            " (SELECT count(*) FROM whatsapp_configuration)"
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    return row[0], row[1], row[2]
+
+
+async def _pages(url: str, runs: int, log: bool = False) -> dict[str, dict[str, Any]]:
+    """p50/p95 (ms), statements and CPU per request (this process, the database's backends)
+    of every admin page, the pages interleaved request by request."""
+    from bench.request_probe import StatementLog, backend_cpu_s, cpu_spent, database_pids
     from wacrm.app import create_app
     from wacrm.config import get_settings
 
+    paths = pages(*await _sizes(url))
     app = create_app(get_settings(), database_url=url)
-    times: dict[str, list[float]] = {name: [] for name in PAGES}
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver", timeout=120
-        ) as http:
-            r = await http.post(
-                "/api/v1/auth/login", json={"email": "admin@bench.example", "password": PASSWORD}
-            )
-            assert r.status_code == 200, r.text[:200]  # and the session cookie
-            for n in range(runs + 2):  # two warm-up rounds
-                for name, path in PAGES.items():
-                    started = time.perf_counter()
-                    r = await http.get(path)
-                    body = r.content
-                    elapsed = (time.perf_counter() - started) * 1000
-                    assert r.status_code == 200 and body, (name, r.status_code, body[:200])
-                    if n >= 2:
-                        times[name].append(elapsed)
+    probe = StatementLog()
+    seen: dict[str, dict[str, list[float]]] = {
+        n: {"ms": [], "py_cpu_ms": [], "db_cpu_ms": [], "statements": []} for n in paths
+    }
+    texts: dict[str, list[str]] = {}
+    with psycopg.connect(url, autocommit=True) as watch:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://testserver", timeout=120
+            ) as http:
+                r = await http.post(
+                    "/api/v1/auth/login",
+                    json={"email": "admin@bench.example", "password": PASSWORD},
+                )
+                assert r.status_code == 200, r.text[:200]  # and the session cookie
+                for n in range(runs + 2):  # two warm-up rounds
+                    for name, path in paths.items():
+                        if name in UNTIMED and n >= 2 + DOWNLOAD_RUNS:
+                            continue
+                        pids = database_pids(watch)
+                        db0, py0 = backend_cpu_s(pids), time.process_time()
+                        with probe.capture() as sent:
+                            started = time.perf_counter()
+                            r = await http.get(path)
+                            body = r.content
+                            elapsed = (time.perf_counter() - started) * 1000
+                        py, db = time.process_time() - py0, cpu_spent(db0, backend_cpu_s(pids))
+                        assert r.status_code == 200 and body, (name, r.status_code, body[:200])
+                        if n >= 2:
+                            got = seen[name]
+                            got["ms"].append(elapsed)
+                            got["py_cpu_ms"].append(py * 1000)
+                            got["db_cpu_ms"].append(db * 1000)
+                            got["statements"].append(len(sent))
+                            texts[name] = list(sent)
+    if log:
+        for name, sent in texts.items():
+            print(f"--- {name} {paths[name]}: {len(sent)} statements")
+            for text in sent:
+                print("   ", text)
     return {
         name: {
-            "p50_ms": round(statistics.median(t), 1),
-            "p95_ms": round(sorted(t)[max(0, int(len(t) * 0.95 + 0.5) - 1)], 1),
+            "path": paths[name],
+            "p50_ms": round(statistics.median(t["ms"]), 1),
+            "p95_ms": round(_p95(t["ms"]), 1),
+            "py_cpu_ms": round(statistics.median(t["py_cpu_ms"]), 1),
+            "db_cpu_ms": round(statistics.mean(t["db_cpu_ms"]), 1),
+            "statements": max(t["statements"]),
         }
-        for name, t in times.items()
+        for name, t in seen.items()
     }
+
+
+def _p95(values: list[float]) -> float:
+    return sorted(values)[max(0, int(len(values) * 0.95 + 0.5) - 1)]
 
 
 async def _admin(url: str) -> None:
@@ -139,6 +236,7 @@ def run(server: Server, size_name: str = "full") -> dict[str, Any]:
 
         use_crm_settings(url)
         asyncio.run(_admin(url))
+        asyncio.run(_journal(url))
         make_agents(url, size["few"], token=False, concurrency=2)
         asyncio.run(_traffic(url, 0))
         out["few_cycle_s"] = round(asyncio.run(_cycle(url)), 2)
@@ -146,7 +244,9 @@ def run(server: Server, size_name: str = "full") -> dict[str, Any]:
         started = time.perf_counter()
         made = make_agents_bulk(url, size["many"] - size["few"], first=size["few"])
         out["provision_s"] = round(time.perf_counter() - started, 1)
+        started = time.perf_counter()
         asyncio.run(_traffic(url, made[0].agent_id))
+        out["traffic_s"] = round(time.perf_counter() - started, 1)
         out["many_cycle_s"] = round(asyncio.run(_cycle(url)), 2)
         out["idle_cycle_s"] = round(asyncio.run(_cycle(url)), 2)
         out["many"] = asyncio.run(_pages(url, size["runs"]))
@@ -158,16 +258,20 @@ def rows(out: dict[str, Any]) -> list[dict[str, Any]]:
     few, many, size = out["few"], out["many"], out["size"]
     lines = []
     for name in PAGES:
-        p95, base = many[name]["p95_ms"], few[name]["p95_ms"]
+        m, f = many[name], few[name]
+        timed = name not in UNTIMED
         lines.append(
             row(
                 f"Admin page p95 with {size['many']} agents: {name}",
-                p95,
+                m["p95_ms"],
                 "ms",
-                200 if name != "orders_export_all" else None,
-                "<=" if name != "orders_export_all" else None,
-                note=f"p50 {many[name]['p50_ms']} ms; with {size['few']} agents p95 {base} ms "
-                f"(ratio {round(p95 / base, 2) if base else '–'})",
+                200 if timed else None,
+                "<=" if timed else None,
+                note=f"`{m['path']}`; p50 {m['p50_ms']} ms; {m['statements']} statements, "
+                f"CPU {m['py_cpu_ms']} ms web + {m['db_cpu_ms']} ms database per request "
+                f"(with {size['few']} agents: p95 {f['p95_ms']} ms, ratio "
+                f"{round(m['p95_ms'] / f['p95_ms'], 2) if f['p95_ms'] else '–'}; "
+                f"{f['statements']} statements)",
             )
         )
     lines.append(
@@ -181,4 +285,36 @@ def rows(out: dict[str, Any]) -> list[dict[str, Any]]:
             f"{out['few_cycle_s']} s",
         )
     )
+    lines.append(
+        row(
+            f"Admin benchmark setup: {size['many'] - size['few']} agents with users and numbers",
+            out["provision_s"],
+            "s",
+            None,
+            None,
+            note="`create_agents` in 3 sessions, then their users' numbers; "
+            f"traffic of every agent {out.get('traffic_s', '–')} s",
+        )
+    )
     return lines
+
+
+def main() -> None:
+    """Time the pages on an existing database (its admin made by this benchmark): a profile
+    (`--log`: every statement of each page) or one side of an A/B run (JSON on stdout)."""
+    import argparse
+    import json
+
+    from bench.env import use_crm_settings
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("url")
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--log", action="store_true", help="print each page's statements")
+    args = parser.parse_args()
+    use_crm_settings(args.url)
+    print(json.dumps(asyncio.run(_pages(args.url, args.runs, log=args.log))))
+
+
+if __name__ == "__main__":
+    main()

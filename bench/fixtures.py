@@ -124,16 +124,22 @@ def make_agents(
     return asyncio.run(_make_agents(url, first, count, concurrency=concurrency, token=token))
 
 
+SETUP_CHUNK = 100  # users or numbers per transaction of the setup (a commit each was most of it)
+
+
 async def bench_users(conn: psycopg.AsyncConnection[Any], first: int, count: int) -> list[Any]:
     """Users agent<first>… agent<first+count-1>@bench.example (role agent); their ids."""
     from wacrm.accounts.service import create_user
 
-    return [
-        (await create_user(conn, email=f"agent{i}@bench.example", name=f"Agent {i}", role="agent"))[
-            "id"
-        ]
-        for i in range(first, first + count)
-    ]
+    ids = []
+    for start in range(first, first + count, SETUP_CHUNK):
+        async with conn.transaction():
+            for i in range(start, min(start + SETUP_CHUNK, first + count)):
+                user = await create_user(
+                    conn, email=f"agent{i}@bench.example", name=f"Agent {i}", role="agent"
+                )
+                ids.append(user["id"])
+    return ids
 
 
 async def bench_numbers(
@@ -144,12 +150,30 @@ async def bench_numbers(
     token: bool,
 ) -> list[Agent]:
     """A WhatsApp number (number_fields(first + k)) for the k-th agent's user, and a token."""
-    from wacrm.accounts.tokens import create_token
     from wacrm.config import get_settings
+
+    out: list[Agent] = []
+    webhook_url = get_settings().webhook_url
+    for k in range(0, len(agents), SETUP_CHUNK):
+        async with conn.transaction():
+            out += await _numbers_of(
+                conn, first + k, agents[k : k + SETUP_CHUNK], webhook_url, token=token
+            )
+    return out
+
+
+async def _numbers_of(
+    conn: psycopg.AsyncConnection[Any],
+    first: int,
+    agents: list[dict[str, Any]],
+    webhook_url: str,
+    *,
+    token: bool,
+) -> list[Agent]:
+    from wacrm.accounts.tokens import create_token
     from wacrm.numbers.service import configure
 
     out = []
-    webhook_url = get_settings().webhook_url
     for i, agent in enumerate(agents, start=first):
         f = number_fields(i)
         await configure(

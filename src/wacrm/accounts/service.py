@@ -116,12 +116,40 @@ async def get_user_by_email(conn: AsyncConnection[Any], *, email: str) -> dict[s
     return dict(row)
 
 
-async def list_users(conn: AsyncConnection[Any]) -> list[dict[str, Any]]:
+async def list_users(
+    conn: AsyncConnection[Any], *, limit: int | None = None, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Users by creation (all, or `limit` from `offset`) with their agent's id."""
     cur = await conn.execute(
         f"""SELECT {USER_COLUMNS}, (SELECT a.id FROM agents a WHERE a.user_id = users.id) AS agent_id
-            FROM users ORDER BY created_at, email"""
+            FROM users ORDER BY created_at, email LIMIT %s OFFSET %s""",
+        (limit, offset),
     )
     return [dict(r) for r in await cur.fetchall()]
+
+
+async def count_users(conn: AsyncConnection[Any]) -> int:
+    cur = await conn.execute("SELECT count(*) AS n FROM users")
+    row = await cur.fetchone()
+    return int(row["n"]) if row else 0
+
+
+async def users_without(
+    conn: AsyncConnection[Any], what: str, *, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Users without an agent (`what` "agent") or a WhatsApp number ("number"), by email:
+    the first `limit` of them and how many there are."""
+    table = {"agent": "agents", "number": "whatsapp_configuration"}[what]
+    cur = await conn.execute(
+        f"""SELECT u.id, u.email, u.name, count(*) OVER () AS total FROM users u
+            WHERE NOT EXISTS (SELECT FROM {table} t WHERE t.user_id = u.id)
+            ORDER BY u.email LIMIT %s""",  # noqa: S608 (a table name from the dict above)
+        (limit,),
+    )
+    rows = [dict(r) for r in await cur.fetchall()]
+    return [{k: r[k] for k in ("id", "email", "name")} for r in rows], (
+        int(rows[0]["total"]) if rows else 0
+    )
 
 
 async def update_user(

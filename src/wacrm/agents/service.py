@@ -36,7 +36,8 @@ class AgentNotFoundError(AgentError):
 
 async def get_agent(conn: AsyncConnection[Any], *, agent_id: int) -> dict[str, Any]:
     cur = await conn.execute(
-        """SELECT a.*, u.email AS user_email FROM agents a LEFT JOIN users u ON u.id = a.user_id
+        """SELECT a.*, u.email AS user_email, u.name AS user_name
+           FROM agents a LEFT JOIN users u ON u.id = a.user_id
            WHERE a.id = %s""",
         (agent_id,),
     )
@@ -76,7 +77,8 @@ async def list_agents(
     """Agents by id (all, or `limit` from `offset`) with their user's email and (optionally)
     their counts (counts_of: a bounded number of agents' tables per statement)."""
     cur = await conn.execute(
-        """SELECT a.*, u.email AS user_email FROM agents a LEFT JOIN users u ON u.id = a.user_id
+        """SELECT a.*, u.email AS user_email, u.name AS user_name
+           FROM agents a LEFT JOIN users u ON u.id = a.user_id
            ORDER BY a.id LIMIT %s OFFSET %s""",
         (limit, offset),
     )

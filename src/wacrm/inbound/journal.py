@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 import psycopg
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 
 JOURNAL_CHANNEL = "wacrm_journal"  # NOTIFY'd when deferred webhooks wait in the journal
 MAX_ATTEMPTS = 5  # a row that deadlocks this often is marked failed (kept for replay)
@@ -51,12 +51,11 @@ _RETRY_LATER = (
     " status = CASE WHEN attempts + 1 >= %s THEN 'failed' ELSE status END,"
     " error = CASE WHEN attempts + 1 >= %s THEN %s ELSE error END WHERE id = %s"
 )
+# One text per filter (no "param IS NULL OR ..."): a generic plan of that form walked the whole
+# journal backwards for the few failed rows (docs/performance.md, "Admin pages paged").
 _LIST = """
 SELECT id, received_at, phone_number_id, status, error, attempts, processed_at, body
-FROM webhook_journal
-WHERE (%(status)s::text IS NULL OR status = %(status)s)
-  AND (%(before)s::bigint IS NULL OR id < %(before)s)
-ORDER BY id DESC LIMIT %(limit)s
+FROM webhook_journal WHERE {} ORDER BY id DESC LIMIT %(limit)s
 """
 # The journal's ids grow with its receive time, so the rows old enough are those below the first
 # id received after the cut-off, found once per run by walking the primary key (no index on
@@ -211,7 +210,13 @@ async def list_journal(
     before_id: int | None = None,
 ) -> list[dict[str, Any]]:
     """Journal rows newest first (the body decoded when it is JSON)."""
-    cur = await conn.execute(_LIST, {"status": status, "before": before_id, "limit": limit})
+    where = [
+        sql.SQL(text)
+        for text, value in (("status = %(status)s", status), ("id < %(before)s", before_id))
+        if value is not None
+    ]
+    query = sql.SQL(_LIST).format(sql.SQL(" AND ").join(where) if where else sql.SQL("TRUE"))
+    cur = await conn.execute(query, {"status": status, "before": before_id, "limit": limit})
     rows = []
     for r in await cur.fetchall():
         row = dict(r)

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 
 from wacrm.errors import AppError
 from wacrm.i18n.text import Text
@@ -176,27 +176,42 @@ async def get_public(conn: AsyncConnection[Any], *, config_id: int) -> dict[str,
 
 
 async def list_configurations(
-    conn: AsyncConnection[Any], *, config_id: int | None = None
+    conn: AsyncConnection[Any],
+    *,
+    config_id: int | None = None,
+    user_id: UUID | str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Configurations (masked) with the user's email and linked agent id; all or one."""
+    """Configurations (masked) with the user's email and linked agent id, by id: all, a page
+    (`limit` from `offset`), one (`config_id`) or a user's."""
+    where: sql.Composable = sql.SQL("TRUE")
+    if config_id is not None:
+        where = sql.SQL("w.id = {}").format(config_id)
+    elif user_id is not None:
+        where = sql.SQL("w.user_id = {}::uuid").format(str(user_id))
     cur = await conn.execute(
-        """SELECT w.*, u.email AS user_email, a.id AS agent_id FROM whatsapp_configuration w
-           JOIN users u ON u.id = w.user_id LEFT JOIN agents a ON a.user_id = w.user_id
-           WHERE %(id)s::bigint IS NULL OR w.id = %(id)s ORDER BY w.id""",
-        {"id": config_id},
+        sql.SQL(
+            """SELECT w.*, u.email AS user_email, a.id AS agent_id FROM whatsapp_configuration w
+               JOIN users u ON u.id = w.user_id LEFT JOIN agents a ON a.user_id = w.user_id
+               WHERE {} ORDER BY w.id LIMIT {} OFFSET {}"""
+        ).format(where, limit, offset)
     )
     return [_public(dict(r)) for r in await cur.fetchall()]
 
 
-async def history_imports(conn: AsyncConnection[Any]) -> dict[str, dict[str, Any]]:
-    """The chat-history import of each coexistence number (by phone_number_id): its progress
+async def history_imports(
+    conn: AsyncConnection[Any], phone_number_ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The chat-history import of these coexistence numbers (by phone_number_id): its progress
     (Meta's 0-100), chunks and messages so far, when the last chunk came, or the declined share."""
     cur = await conn.execute(
         """SELECT phone_number_id, max(progress) AS progress, count(*) AS chunks,
                   sum(messages)::int AS messages, max(received_at) AS last_at,
                   (array_agg(error_title ORDER BY received_at DESC)
                      FILTER (WHERE error_code IS NOT NULL))[1] AS declined
-           FROM history_chunks GROUP BY phone_number_id"""
+           FROM history_chunks WHERE phone_number_id = ANY(%s) GROUP BY phone_number_id""",
+        (phone_number_ids,),
     )
     return {r["phone_number_id"]: r for r in await cur.fetchall()}
 

@@ -20,7 +20,7 @@ from wacrm.inbound import ingest
 from wacrm.numbers import service as numbers
 from wacrm.outbound import errors as send_errors
 from wacrm.outbound.client import client_for
-from wacrm.web.admin_parts import section_context
+from wacrm.web.admin_parts import chosen_user, section_context
 from wacrm.web.deps import web_user
 from wacrm.web.templating import render
 
@@ -49,13 +49,6 @@ async def web_admin(user: CurrentUser = Depends(web_user)) -> CurrentUser:
     return user
 
 
-def _uuid(value: str) -> UUID:
-    try:
-        return UUID(value.strip())
-    except ValueError as exc:
-        raise HTTPException(400, detail=_("choose a user from the list")) from exc
-
-
 async def _page(
     request: Request,
     user: CurrentUser,
@@ -74,8 +67,7 @@ async def _page(
         **extra,
     }
     async with request_connection(request) as conn:
-        context["users"] = await accounts.list_users(conn)
-        context.update(await section_context(request, conn, section, context["users"], extra))
+        context.update(await section_context(request, conn, section, extra))
     return await render(
         request, f"admin_{section}.html", user=user, nav="admin", status_code=status_code, **context
     )
@@ -110,9 +102,12 @@ async def admin_home(user: CurrentUser = Depends(web_admin)) -> Response:
 
 @router.get("/users", response_class=HTMLResponse, dependencies=HOLDS)
 async def users_page(
-    request: Request, done: str = Query("", max_length=20), user: CurrentUser = Depends(web_admin)
+    request: Request,
+    done: str = Query("", max_length=20),
+    page: int = Query(1, ge=1, le=10**6),
+    user: CurrentUser = Depends(web_admin),
 ) -> Response:
-    return await _page(request, user, "users", done=done)
+    return await _page(request, user, "users", done=done, page=page)
 
 
 @router.post("/users", dependencies=HOLDS)
@@ -214,7 +209,7 @@ async def create_agent(
     request: Request, user: CurrentUser = Depends(web_admin), user_id: str = Form("", max_length=40)
 ) -> Response:
     """A new agent with its tables, linked to a user if one is chosen."""
-    linked = _uuid(user_id) if user_id.strip() else None
+    linked = chosen_user(user_id) if user_id.strip() else None
 
     async def call(conn: Conn) -> None:
         await agents.create_agent(
@@ -235,7 +230,7 @@ async def link_agent(
     user_id: str = Form("", max_length=40),
 ) -> Response:
     """Link the chosen user to the agent, or unlink when none is chosen."""
-    linked = _uuid(user_id) if user_id.strip() else None
+    linked = chosen_user(user_id) if user_id.strip() else None
 
     async def call(conn: Conn) -> None:
         if linked is None:
@@ -264,9 +259,12 @@ async def agent_active(
 
 @router.get("/numbers", response_class=HTMLResponse, dependencies=HOLDS)
 async def numbers_page(
-    request: Request, done: str = Query("", max_length=20), user: CurrentUser = Depends(web_admin)
+    request: Request,
+    done: str = Query("", max_length=20),
+    page: int = Query(1, ge=1, le=10**6),
+    user: CurrentUser = Depends(web_admin),
 ) -> Response:
-    return await _page(request, user, "numbers", done=done)
+    return await _page(request, user, "numbers", done=done, page=page)
 
 
 @router.post("/numbers", dependencies=HOLDS)
@@ -285,7 +283,7 @@ async def save_number(
 ) -> Response:
     """Create or change a user's configuration; empty secret fields keep the stored secrets.
     An error is shown in the form that was sent, with what was typed (secrets excepted)."""
-    owner = _uuid(user_id)
+    owner = chosen_user(user_id)
     rate = messages_per_second.strip()
     typed = {
         "user_id": str(owner),
@@ -366,10 +364,11 @@ async def test_number(
 async def webhooks_page(
     request: Request,
     status: str = Query("failed", pattern="^(|received|processed|failed)$"),
+    before: int | None = Query(None, ge=1, le=2**63 - 1),
     done: str = Query("", max_length=20),
     user: CurrentUser = Depends(web_admin),
 ) -> Response:
-    return await _page(request, user, "webhooks", done=done, status=status)
+    return await _page(request, user, "webhooks", done=done, status=status, before=before)
 
 
 @router.post("/webhooks/{journal_id}/replay", response_class=HTMLResponse, dependencies=HOLDS)
