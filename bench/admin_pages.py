@@ -25,9 +25,9 @@ from bench.fixtures import make_agents, make_agents_bulk
 from bench.report import row
 
 SIZES = {
-    "full": {"few": 10, "many": 1000, "runs": 20},
-    "quick": {"few": 10, "many": 200, "runs": 10},
-    "tiny": {"few": 3, "many": 12, "runs": 3},
+    "full": {"few": 10, "many": 1000, "runs": 20, "journal": 50_000},
+    "quick": {"few": 10, "many": 200, "runs": 10, "journal": 10_000},
+    "tiny": {"few": 3, "many": 12, "runs": 3, "journal": 500},
 }
 PAGES = {
     "dashboard_all_7_days": "/dashboard?agents=all&days=7",
@@ -44,29 +44,33 @@ PAGES = {
 }
 UNTIMED = ("orders_export_all",)  # a download, not a page: no goal, DOWNLOAD_RUNS times
 DOWNLOAD_RUNS = 3  # (~6 s each with 1,000 agents: 20 runs were a third of the benchmark)
-JOURNAL = {"processed": 50_000, "failed": 20}  # the webhook journal's rows (failed ones oldest)
+FAILED = 20  # failed rows of the webhook journal, the oldest (then SIZES' "journal" processed)
 PASSWORD = "bench admin password 1"
 
 
-TRAFFIC_CHUNK = 20  # agents per transaction of the traffic (~40 locks each; one commit per agent
-# and statement was a third of the setup)
+TRAFFIC_SESSIONS = 3  # connections writing the traffic at once (the cost is per agent: the
+# first use of its tables and triggers on a connection; a transaction per 20 agents did not help)
 
 
 async def _traffic(url: str, first: int) -> None:
     """Every agent from id `first` on: a customer writing yesterday, answered, with one order."""
     from wacrm.agents.tables import AgentTables
 
-    async with await psycopg.AsyncConnection.connect(
-        url, row_factory=dict_row, autocommit=True
-    ) as conn:
+    async def connect() -> psycopg.AsyncConnection[Any]:
+        return await psycopg.AsyncConnection.connect(url, row_factory=dict_row, autocommit=True)
+
+    async with await connect() as conn:
         cur = await conn.execute(
             "SELECT id, agent_prefix FROM agents WHERE id >= %s ORDER BY id", (first,)
         )
         agents = [AgentTables(a["id"], a["agent_prefix"]) for a in await cur.fetchall()]
-        for k in range(0, len(agents), TRAFFIC_CHUNK):
-            async with conn.transaction():
-                for t in agents[k : k + TRAFFIC_CHUNK]:
-                    await _one_customer(conn, t)
+
+    async def write(share: list[Any]) -> None:
+        async with await connect() as conn:
+            for t in share:
+                await _one_customer(conn, t)
+
+    await asyncio.gather(*(write(agents[k::TRAFFIC_SESSIONS]) for k in range(TRAFFIC_SESSIONS)))
 
 
 async def _one_customer(conn: psycopg.AsyncConnection[Any], t: Any) -> None:
@@ -90,9 +94,9 @@ async def _one_customer(conn: psycopg.AsyncConnection[Any], t: Any) -> None:
     )
 
 
-async def _journal(url: str) -> None:
-    """The webhook journal as after some traffic: JOURNAL["processed"] processed webhooks, the
-    failed ones among the oldest (a page of failed rows walks past every newer one)."""
+async def _journal(url: str, processed: int = 50_000) -> None:
+    """The webhook journal as after some traffic: FAILED failed webhooks, then `processed`
+    processed ones (a page of failed rows must not walk past every newer one)."""
     body = b'{"object":"whatsapp_business_account","entry":[]}'
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         await conn.execute(
@@ -100,13 +104,13 @@ async def _journal(url: str) -> None:
                                             processed_at)
                SELECT '1000' || (n %% 1000), %s, 'failed', 'no such number', 3, NULL
                FROM generate_series(1, %s) n""",
-            (body, JOURNAL["failed"]),
+            (body, FAILED),
         )
         await conn.execute(
             """INSERT INTO webhook_journal (phone_number_id, body, status, attempts, processed_at)
                SELECT '1000' || (n %% 1000), %s, 'processed', 1, now()
                FROM generate_series(1, %s) n""",
-            (body, JOURNAL["processed"]),
+            (body, processed),
         )
         await conn.execute("ANALYZE webhook_journal")
 
@@ -236,7 +240,7 @@ def run(server: Server, size_name: str = "full") -> dict[str, Any]:
 
         use_crm_settings(url)
         asyncio.run(_admin(url))
-        asyncio.run(_journal(url))
+        asyncio.run(_journal(url, size["journal"]))
         make_agents(url, size["few"], token=False, concurrency=2)
         asyncio.run(_traffic(url, 0))
         out["few_cycle_s"] = round(asyncio.run(_cycle(url)), 2)

@@ -18,6 +18,7 @@ REPRODUCE = {
     "outbound": "python -m bench.run --only outbound",
     "export": "python -m bench.run --only export",
     "admin": "python -m bench.run --only admin",
+    "total": "make bench",
 }
 DOC_HEAD = """# Performance
 

@@ -57,7 +57,7 @@ admin_router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 async def list_webhooks(
     status: str | None = Query(None, pattern="^(received|processed|failed)$"),
     limit: int = Query(50, ge=1, le=500),
-    before_id: int | None = Query(None, ge=1),
+    before_id: int | None = Query(None, ge=1, le=2**63 - 1),
     user: CurrentUser = Depends(require_admin),
     conn: AsyncConnection[Any] = Depends(db_conn),
 ) -> dict[str, Any]:
