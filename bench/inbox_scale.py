@@ -142,11 +142,11 @@ def run(server: env.Server, size_name: str = "full") -> dict[str, Any]:
 
     size = SIZES[size_name]
     out: dict[str, Any] = {"size": size}
-    with server.database("inbox") as url:
+    large = size["large"]
+    with server.seeded("inbox", customers=large[0], messages=large[1]) as (url, seeded):
         env.use_crm_settings(url)
-        seeds = {
-            k: seed(url, customers=size[k][0], messages=size[k][1]) for k in ("small", "large")
-        }
+        small = seed(url, customers=size["small"][0], messages=size["small"][1])
+        seeds = {"small": small, "large": seeded}
         out["seed"] = seeds
         db = asyncio.run(
             inbox.measure_agents(url, {k: seeds[k]["agent_id"] for k in seeds}, size["runs"])

@@ -122,6 +122,7 @@ def run_all(
                     flush=True,
                 )
             print(f"[bench] {name} done in {out['seconds']} s", flush=True)
+        server.drop_seeds()  # the seeded templates shared by benchmarks
     result["seconds"] = round(time.time() - started, 1)
     if set(names) == set(BENCHMARKS):
         result["benchmarks"]["total"] = _total(result)

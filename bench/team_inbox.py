@@ -206,13 +206,11 @@ def http(base: str, token: str, email: str, runs: int) -> dict[str, Any]:
 
 
 def run(server: env.Server, size_name: str = "full") -> dict[str, Any]:
-    from bench.seed_data import seed
-
     size = SIZES[size_name]
     out: dict[str, Any] = {"size": size}
-    with server.database("team") as url:
+    seeding = server.seeded("team", customers=size["customers"], messages=size["messages"])
+    with seeding as (url, seeded):
         env.use_crm_settings(url)
-        seeded = seed(url, customers=size["customers"], messages=size["messages"])
         out["seed"] = seeded
         team = asyncio.run(seed_team(url, seeded["agent_id"]))
         out["database"] = asyncio.run(
