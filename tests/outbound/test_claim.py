@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from tests.outbound.conftest import CUSTOMER_PHONE, add_customer, message_row, reserve_pair
+from wacrm.outbound import claim as claims
 from wacrm.outbound import errors, limiter, sending, service
 from wacrm.outbound.schemas import TextContent
 
@@ -28,6 +29,14 @@ async def queued(conn: Any, shop: dict[str, Any], customer_id: int | None = None
         sent_by=None,
     )
     return int(msg["id"])
+
+
+async def claim_of(conn: Any, message_id: int) -> dict[str, Any] | None:
+    """Claim the due sends (as a worker does); the row of `message_id`, None when not claimed."""
+    rows = await claims.claim_due(
+        conn, limit=10, holder="test", lease=timedelta(seconds=60), near=timedelta(0)
+    )
+    return next((r for r in rows if r["message_id"] == message_id), None)
 
 
 async def buckets(conn: Any) -> dict[str, float]:
@@ -53,7 +62,7 @@ async def test_claim_takes_the_lease_marks_sending_and_takes_both_slots(
 ) -> None:
     tables, pnid = shop["tables"], shop["config"]["phone_number_id"]
     mid = await queued(conn, shop)
-    claim = await sending.claim_send(conn, tables, mid)
+    claim = await claim_of(conn, mid)
     assert claim is not None
     assert claim["id"] == mid and claim["attempts"] == 1 and claim["payload"]["body"] == "hello"
     assert claim["recipient"] == CUSTOMER_PHONE and claim["phone_number_id"] == pnid
@@ -66,10 +75,10 @@ async def test_claim_takes_the_lease_marks_sending_and_takes_both_slots(
     assert (await message_row(conn, tables, mid))["status"] == "sending"
     assert await send_state(conn, mid) == {"state": "sending", "attempts": 1, "leased": True}
     # a live lease: nobody else claims it, and no slot is taken for nothing
-    assert await sending.claim_send(conn, tables, mid) is None
+    assert await claim_of(conn, mid) is None
     assert len(await buckets(conn)) == 2
     await conn.execute("UPDATE whatsapp_configuration SET messages_per_second = 1")
-    second = await sending.claim_send(conn, tables, await queued(conn, shop))
+    second = await claim_of(conn, await queued(conn, shop))
     assert second is not None  # the next slot of the number: about 1 / 0.96 s after the first
     assert 0.5 < limiter.wait_for(second["number_tokens"], limiter.number_rate(1)) <= 1 / 0.96
 
@@ -81,7 +90,7 @@ async def test_claim_waits_for_the_customer_slot_before_the_number_slot(
     pnid = shop["config"]["phone_number_id"]
     for _ in range(3):  # the customer's burst is used up
         await reserve_pair(conn, phone_number_id=pnid, recipient=CUSTOMER_PHONE)
-    claim = await sending.claim_send(conn, shop["tables"], await queued(conn, shop))
+    claim = await claim_of(conn, await queued(conn, shop))
     assert claim is not None and claim["pair_tokens"] < 0
     assert 5.5 < limiter.wait_for(claim["pair_tokens"], limiter.PAIR_RATE) <= 6.0
     assert claim["number_tokens"] is None  # taken only once the customer's slot has come
@@ -93,10 +102,10 @@ async def test_claim_of_an_unsendable_message_takes_no_slot(
 ) -> None:
     tables = shop["tables"]
     nobody = await add_customer(conn, tables, "", written_ago=60)  # an empty phone, no BSUID
-    claim = await sending.claim_send(conn, tables, await queued(conn, shop, nobody["id"]))
+    claim = await claim_of(conn, await queued(conn, shop, nobody["id"]))
     assert claim is not None and claim["recipient"] is None and not claim["sendable"]
     await conn.execute("UPDATE whatsapp_configuration SET is_active = false")
-    claim = await sending.claim_send(conn, tables, await queued(conn, shop))
+    claim = await claim_of(conn, await queued(conn, shop))
     assert claim is not None and not claim["sendable"] and claim["is_active"] is False
     assert (claim["pair_tokens"], claim["number_tokens"]) == (None, None)
     assert await buckets(conn) == {}
@@ -106,7 +115,7 @@ async def test_claim_of_an_unsendable_message_takes_no_slot(
         (gone,),
     )
     await conn.execute(tables.query("DELETE FROM {messages} WHERE id = %s"), (gone,))
-    claim = await sending.claim_send(conn, tables, gone)
+    claim = await claim_of(conn, gone)
     assert claim is not None and claim["id"] is None
 
 
@@ -115,8 +124,10 @@ async def test_record_sent_and_failed_in_one_statement(conn: Any, shop: dict[str
     sent = await queued(conn, shop)
     early = await queued(conn, shop)
     failed = await queued(conn, shop)
-    for mid in (sent, early, failed):
-        assert await sending.claim_send(conn, tables, mid) is not None
+    rows = await claims.claim_due(
+        conn, limit=10, holder="test", lease=timedelta(seconds=60), near=timedelta(0)
+    )
+    assert [r["message_id"] for r in rows] == [sent, early, failed]  # in slot order
     # a status webhook came before the record (it could not know the wamid): keep its status
     await conn.execute(
         tables.query("UPDATE {messages} SET status = 'delivered' WHERE id = %s"), (early,)
@@ -156,7 +167,7 @@ async def test_record_applies_a_status_that_came_before_the_wamid(
 ) -> None:
     tables = shop["tables"]
     mid = await queued(conn, shop)
-    assert await sending.claim_send(conn, tables, mid) is not None
+    assert await claim_of(conn, mid) is not None
     await conn.execute(
         "INSERT INTO inbound_early_statuses (agent_id, wamid, status, status_at) VALUES (%s, 'wamid.X', 'read', now())",
         (tables.agent_id,),

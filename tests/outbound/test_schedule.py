@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
-
-import orjson
 
 from tests.helpers import configure_sandbox_number, make_agent_user
 from tests.outbound.conftest import add_customer, wait_until, worker
-from wacrm.outbound import schedule, service
+from wacrm.outbound import claim as claims
+from wacrm.outbound import service
 from wacrm.outbound.schemas import TextContent
 
 OTHER_NUMBER = {
@@ -35,13 +35,18 @@ async def queue(
     return int(msg["id"])
 
 
-async def jobs(conn: Any) -> list[dict[str, Any]]:
-    cur = await conn.execute("SELECT id, priority, payload FROM pgqueuer ORDER BY id")
-    return list(await cur.fetchall())
+async def claim(conn: Any, limit: int = 10) -> list[int]:
+    """Claim the due sends as a worker does; their message ids in claim order."""
+    rows = await claims.claim_due(
+        conn, limit=limit, holder="test", lease=timedelta(seconds=60), near=timedelta(0)
+    )
+    return [r["message_id"] for r in rows]
 
 
 async def sends(conn: Any) -> dict[int, dict[str, Any]]:
-    cur = await conn.execute("SELECT message_id, state, job_id, due_at, bulk FROM outbound_sends")
+    cur = await conn.execute(
+        "SELECT message_id, state, due_at, bulk, claimed_by FROM outbound_sends"
+    )
     return {r["message_id"]: r for r in await cur.fetchall()}
 
 
@@ -56,42 +61,54 @@ async def test_bulk_sends_wait_for_their_slots_and_replies_go_first(
     bulk = [await queue(conn, shop, c["id"], "offer", bulk=True) for c in customers]
     reply = await queue(conn, shop, shop["customer"]["id"], "your answer")
     state = await sends(conn)
-    # the first bulk send is due now; the next ones wait for their slots, about 1 / 0.96 s apart
-    assert state[bulk[0]]["state"] == "queued" and state[bulk[0]]["job_id"] is not None
-    assert [state[m]["state"] for m in bulk[1:]] == ["scheduled", "scheduled"]
-    assert all(state[m]["job_id"] is None and state[m]["bulk"] for m in bulk[1:])
+    # every send waits in the schedule; the first bulk send is due now, the next ones about
+    # 1 / 0.96 s apart
+    assert {r["state"] for r in state.values()} == {"scheduled"}
+    assert all(state[m]["bulk"] for m in bulk) and not state[reply]["bulk"]
     gap = (state[bulk[2]]["due_at"] - state[bulk[1]]["due_at"]).total_seconds()
     assert 0.9 < gap < 1.2, gap
-    # a reply has its own schedule: a job at once, above the bulk sends
-    assert state[reply]["state"] == "queued" and not state[reply]["bulk"]
-    queued = {j["id"]: j["priority"] for j in await jobs(conn)}
-    assert queued == {
-        state[bulk[0]]["job_id"]: schedule.BULK_PRIORITY,
-        state[reply]["job_id"]: schedule.REPLY_PRIORITY,
-    }
-    # nothing is due yet; once due, the scheduled sends become jobs in slot order
-    assert await schedule.release_due(conn) == 0
+    # a reply has its own schedule: due at once, and claimed before the due bulk send
+    assert await claim(conn, limit=1) == [reply]
+    assert await claim(conn) == [bulk[0]]
+    assert await claim(conn) == []  # the others are not due yet
     await conn.execute(
         "UPDATE outbound_sends SET due_at = now() - interval '1 s' + (message_id % 10) * interval '1 ms'"
         " WHERE state = 'scheduled'"
     )
-    assert await schedule.release_due(conn) == 2
+    assert await claim(conn) == bulk[1:]  # in slot order
     state = await sends(conn)
-    assert [state[m]["state"] for m in bulk] == ["queued"] * 3
-    released = [state[m]["job_id"] for m in bulk[1:]]
-    assert None not in released and released == sorted(released)
-    queued = {j["id"]: j for j in await jobs(conn)}
-    assert all(queued[j]["priority"] == schedule.BULK_PRIORITY for j in released)
-    # the same job as one queued directly (the send job reads this payload), logged as queued
-    assert orjson.loads(queued[released[0]]["payload"]) == schedule.job_payload(
-        tables.agent_id, tables.prefix, bulk[1]
-    )
-    cur = await conn.execute(
-        "SELECT count(*) AS n FROM pgqueuer_log WHERE job_id = ANY(%s) AND status = 'queued'",
-        (released,),
-    )
-    assert (await cur.fetchone())["n"] == 2
-    assert await schedule.release_due(conn) == 0
+    assert {r["state"] for r in state.values()} == {"sending"}
+    assert {r["claimed_by"] for r in state.values()} == {"test"}
+    assert await claim(conn) == []
+
+
+async def test_concurrent_claims_never_take_the_same_send(
+    conn: Any, db_url: str, shop: dict[str, Any]
+) -> None:
+    """Two workers claiming at the same moment (SKIP LOCKED) share the due sends, each once."""
+    import asyncio
+
+    import psycopg
+    from psycopg.rows import dict_row
+
+    tables, sandbox = shop["tables"], shop["sandbox"]
+    ids = []
+    for i in range(40):
+        customer = await add_customer(conn, tables, f"4915400000{i:03d}", sandbox=sandbox)
+        ids.append(await queue(conn, shop, customer["id"], "offer", bulk=True))
+    await conn.execute("UPDATE outbound_sends SET due_at = now() - interval '1 s'")
+
+    async def worker_claims() -> list[int]:
+        async with await psycopg.AsyncConnection.connect(
+            db_url, autocommit=True, row_factory=dict_row
+        ) as own:
+            got: list[int] = []
+            while batch := await claim(own, limit=3):
+                got += batch
+            return got
+
+    first, second = await asyncio.gather(worker_claims(), worker_claims())
+    assert sorted(first + second) == sorted(ids)
 
 
 async def test_a_broadcast_does_not_hold_back_other_numbers_or_replies(
@@ -163,7 +180,4 @@ async def test_a_retried_broadcast_message_stays_a_bulk_send(
         await service.retry_message(conn, tables=tables, message_id=message_id)
     state = await sends(conn)
     assert state[offer]["bulk"] and not state[answer]["bulk"]
-    priorities = {j["id"]: j["priority"] for j in await jobs(conn)}
-    if state[offer]["job_id"] is not None:
-        assert priorities[state[offer]["job_id"]] == schedule.BULK_PRIORITY
-    assert priorities[state[answer]["job_id"]] == schedule.REPLY_PRIORITY
+    assert {r["state"] for r in state.values()} == {"scheduled"}

@@ -49,7 +49,7 @@ async def upload(
     return int(row["id"])
 
 
-async def test_text_is_queued_with_its_job_then_sent(
+async def test_text_is_queued_with_its_send_then_sent(
     conn: Any, db_url: str, shop: dict[str, Any]
 ) -> None:
     msg = await queue(
@@ -60,8 +60,9 @@ async def test_text_is_queued_with_its_job_then_sent(
         and msg["direction"] == "outbound"
         and msg["payload"]["body"].startswith("Your")
     )
-    jobs = await (await conn.execute("SELECT entrypoint FROM pgqueuer")).fetchall()
-    assert [j["entrypoint"] for j in jobs] == ["outbound.send"]
+    send = await (await conn.execute("SELECT state FROM outbound_sends")).fetchone()
+    assert send == {"state": "scheduled"}  # due now, not a pgqueuer job
+    assert (await (await conn.execute("SELECT count(*) AS n FROM pgqueuer")).fetchone())["n"] == 0
     async with worker(db_url):
         row = await wait_status(conn, shop["tables"], msg["id"], {"sent", "delivered", "read"})
     assert row["wamid"].startswith("wamid.")

@@ -89,15 +89,14 @@ def ids_of(db_url: str, tables: Any, wamids: list[str]) -> set[int]:
 
 
 def send_workers(db_url: str, seen: set[str], stop: threading.Event) -> None:
-    """Collect the pgqueuer queue managers (worker processes) holding send jobs."""
+    """Collect the workers (`claimed_by`) holding send leases."""
     with psycopg.connect(db_url, autocommit=True) as conn:
         while not stop.is_set():
-            for (qm,) in conn.execute(
-                """SELECT DISTINCT queue_manager_id::text FROM pgqueuer
-                   WHERE entrypoint = 'outbound.send' AND status = 'picked'
-                     AND queue_manager_id IS NOT NULL"""
+            for (holder,) in conn.execute(
+                """SELECT DISTINCT claimed_by FROM outbound_sends
+                   WHERE state = 'sending' AND claimed_by IS NOT NULL"""
             ).fetchall():
-                seen.add(qm)
+                seen.add(holder)
             time.sleep(0.05)
 
 

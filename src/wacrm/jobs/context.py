@@ -20,6 +20,7 @@ class WorkerContext:
     settings: Settings
     database_url: str
     short_pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None
+    concurrency: int = 16  # the worker's --concurrency (features size their own slots by it)
 
     @property
     def statements(self) -> AsyncConnectionPool[AsyncConnection[Any]]:

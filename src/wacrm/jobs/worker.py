@@ -188,16 +188,20 @@ async def _run_once(
             database_url, autocommit=True, **connect_kwargs(pooled)
         )
         stack.push_async_callback(_close_quietly, queries)
-        stack.push_async_callback(_run_stop_hooks)
         qm = QueueManager(Queries(_SplitDriver(listen, queries)))
         for spec in ENTRYPOINTS.values():
             _register(qm, spec)
         context.install(
             context.WorkerContext(
-                pool=pool, settings=settings, database_url=database_url, short_pool=short_pool
+                pool=pool,
+                settings=settings,
+                database_url=database_url,
+                short_pool=short_pool,
+                concurrency=concurrency,
             )
         )
         stack.callback(context.install, None)
+        stack.push_async_callback(_run_stop_hooks)  # first out: the context is still installed
         await _run_queue(qm, stop, concurrency=concurrency, heartbeat_timeout=heartbeat_timeout)
     log.info("job worker stopped")
 

@@ -1,5 +1,5 @@
-"""One send, step by step: its claim (lease and limiter slots, one statement), this process's pace
-per number, the client call for each kind, and the record of its outcome."""
+"""One send, step by step: this process's pace per number, the client call for each kind, and the
+record of its outcome (its claim: `wacrm.outbound.claim`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from psycopg import AsyncConnection
 
 from wacrm.agents.tables import AgentTables
 from wacrm.jobs import context
-from wacrm.outbound import errors, limiter
+from wacrm.outbound import errors
 from wacrm.realtime import events as live
 
 PACE = 0.98  # a process never sends for one number faster than this share of its limit
@@ -118,49 +118,6 @@ def lease() -> timedelta:
     return timedelta(seconds=context.current().settings.send_lease_seconds)
 
 
-# One statement (one round trip) per send before the HTTP call: take the send lease, mark the
-# message 'sending', read the message, its recipient and the number, and take the limiter's slots
-# (the customer's pair slot unless one was reserved earlier; the number's slot unless the pair slot
-# is in the future, when it is taken after waiting for the pair slot, as `limiter` does alone).
-# Keys and rates as in `limiter` (number_key, pair_key, number_rate). The message is read as it
-# was before this statement marked it 'sending' (one snapshot).
-_CLAIM = """
-WITH s AS (
-  UPDATE outbound_sends SET state = 'sending', attempts = attempts + 1,
-    lease_until = now() + %(lease)s, updated_at = now()
-  WHERE agent_id = %(agent)s AND message_id = %(id)s
-    AND (state = 'queued' OR (state = 'sending' AND lease_until < now()))
-  RETURNING attempts, pair_slot_at
-), marked AS (
-  UPDATE {messages} SET status = 'sending', status_at = now()
-  WHERE id = %(id)s AND status IN ('queued', 'sending') AND EXISTS (SELECT FROM s)
-  RETURNING id
-), t AS (
-  SELECT s.attempts, s.pair_slot_at, m.id, m.customer_id, m.payload, m.context_wamid,
-    coalesce(nullif(c.phone, ''), nullif(c.bsuid, '')) AS recipient,
-    w.id AS config_id, w.phone_number_id, w.business_account_id, w.api_key, w.is_active,
-    w.messages_per_second,
-    (m.id IS NOT NULL AND coalesce(w.is_active, false) AND coalesce(w.phone_number_id, '') <> ''
-      AND w.api_key IS NOT NULL AND coalesce(nullif(c.phone, ''), nullif(c.bsuid, '')) IS NOT NULL
-    ) AS sendable
-  FROM s
-  LEFT JOIN {messages} m ON m.id = %(id)s
-  LEFT JOIN {customers} c ON c.id = m.customer_id
-  LEFT JOIN LATERAL (
-    SELECT w.* FROM agents a JOIN whatsapp_configuration w ON w.user_id = a.user_id
-    WHERE a.id = %(agent)s LIMIT 1
-  ) w ON true
-), p AS MATERIALIZED (
-  SELECT t.*, CASE WHEN t.sendable AND t.pair_slot_at IS NULL THEN wacrm_take_token(
-      'p:' || t.phone_number_id || ':' || t.recipient, %(pair_rate)s, %(pair_burst)s) END AS pair_tokens
-  FROM t
-)
-SELECT p.*, CASE WHEN p.sendable AND (p.pair_slot_at IS NOT NULL OR p.pair_tokens >= 0)
-    THEN wacrm_take_token('n:' || p.phone_number_id,
-      coalesce(nullif(p.messages_per_second, 0), 80) * %(headroom)s, 1) END AS number_tokens
-FROM p
-"""
-
 # One statement to record the outcome: the message (wamid and 'sent', or 'failed' with the
 # explanation), the send state 'done', and the live event. A status webhook may have come first:
 # then the message only needs its wamid (the early-status trigger applies the status).
@@ -189,25 +146,6 @@ WITH m AS (
   RETURNING message_id
 )
 SELECT """ + live.notify_json_sql("%(event)s")
-
-
-async def claim_send(
-    conn: AsyncConnection[Any], tables: AgentTables, message_id: int
-) -> dict[str, Any] | None:
-    """Take the send lease and the limiter slots; None when another worker holds a live lease or
-    the send is done. The row's `id` is None when the message itself is gone."""
-    cur = await conn.execute(
-        tables.query(_CLAIM),
-        {
-            "lease": lease(),
-            "agent": tables.agent_id,
-            "id": message_id,
-            "pair_rate": float(limiter.PAIR_RATE),
-            "pair_burst": float(limiter.PAIR_BURST),
-            "headroom": float(limiter.HEADROOM),
-        },
-    )
-    return await cur.fetchone()
 
 
 async def finish_send(

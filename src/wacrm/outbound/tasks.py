@@ -1,4 +1,5 @@
-"""The send job, the read-receipt job, and the sweeper of expired send leases."""
+"""Sending a claimed send, the worker's claim of due sends, the read-receipt job, and the
+sweeper of expired send leases."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from wacrm.agents.tables import AgentTables
-from wacrm.jobs import Retry, context, entrypoint, on_stop, periodic
+from wacrm.jobs import context, entrypoint, on_stop, periodic
 from wacrm.numbers import service as numbers
-from wacrm.outbound import errors, limiter, recorder, schedule
+from wacrm.outbound import dispatch, errors, limiter, recorder
 from wacrm.outbound.client import client_for, close_shared
-from wacrm.outbound.schedule import SEND_JOB, schedule_send
-from wacrm.outbound.sending import claim_send, finish_send, lease, pace, send_stored
+from wacrm.outbound.schedule import schedule_send
+from wacrm.outbound.sending import finish_send, lease, pace, send_stored
 from wacrm.outbound.service import READ_JOB
 from wacrm.security.crypto import decrypt_secret
 
@@ -43,18 +44,17 @@ def backoff(attempt: int) -> timedelta:
     return timedelta(seconds=min(300, 2**attempt))
 
 
-@entrypoint(SEND_JOB)
-async def send_message(payload: dict[str, Any]) -> None:
-    """Send one queued outbound message; record wamid and 'sent', or 'failed' with the explanation.
+async def send_claimed(claim: dict[str, Any]) -> None:
+    """Send one claimed send (`claim.claim_due`'s row); record wamid and 'sent', or 'failed' with
+    the explanation, or put it back in the schedule for a retry.
 
-    The database connection is held only for the claim (one statement) and the record (one
-    statement), not while waiting for a limiter slot or for Meta.
+    A database connection is held only for the record (and the rare failure), not while waiting
+    for a limiter slot or for Meta.
     """
-    tables = AgentTables(int(payload["agent_id"]), payload["prefix"])
-    message_id = int(payload["message_id"])
+    tables = AgentTables(int(claim["agent_id"]), claim["agent_prefix"])
+    message_id = int(claim["message_id"])
     pool = context.current().statements
-    async with pool.connection() as conn:
-        send = await _prepare(conn, tables, message_id)
+    send = await _prepare(pool, tables, claim)
     if send is None:
         return
     await _wait_for_slots(pool, send)
@@ -88,16 +88,21 @@ class _Send:
 
 
 async def _prepare(
-    conn: AsyncConnection[Any], tables: AgentTables, message_id: int
+    pool: AsyncConnectionPool[Any], tables: AgentTables, claim: dict[str, Any]
 ) -> _Send | None:
-    """Claim the send; None when there is nothing to send now (done, gone, or failed here)."""
-    claim = await _claim_or_retry(conn, tables, message_id)
-    if claim is None:
+    """The send, ready once its slots come; None when there is nothing to send now (its message
+    gone, failed here, or back in the schedule for the customer's slot)."""
+    message_id = int(claim["message_id"])
+    if claim["id"] is None:
+        async with pool.connection() as conn:
+            await conn.execute(
+                "DELETE FROM outbound_sends WHERE agent_id = %s AND message_id = %s",
+                (tables.agent_id, message_id),
+            )
         return None
-    customer_id = claim["customer_id"]
     message = {
         "id": message_id,
-        "customer_id": customer_id,
+        "customer_id": claim["customer_id"],
         "payload": claim["payload"],
         "context_wamid": claim["context_wamid"],
     }
@@ -109,46 +114,56 @@ async def _prepare(
         "access_token": _access_token(claim["api_key"]) if claim["api_key"] else None,
     }
     failure = _unsendable(claim, config)
-    pair_wait = 0.0 if failure is not None else await _pair_wait(conn, tables, message_id, claim)
+    pair_wait = 0.0 if failure is not None else _pair_wait(claim)
+    if pair_wait > PAIR_WAIT_INLINE:  # frees the slot: back in the schedule until the pair slot
+        async with pool.connection() as conn:
+            await _reschedule(conn, tables, message_id, pair_wait, pair_slot_later=True)
+        return None
     media = None
     if failure is None and message["payload"]["type"] in MEDIA_KINDS:
-        cur = await conn.execute(
-            "SELECT * FROM outbound_media WHERE id = %s AND agent_id = %s",
-            (message["payload"]["media_id"], tables.agent_id),
-        )
-        media = await cur.fetchone()
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT * FROM outbound_media WHERE id = %s AND agent_id = %s",
+                (message["payload"]["media_id"], tables.agent_id),
+            )
+            media = await cur.fetchone()
         if media is None:
             failure = errors.MediaError(None, "File deleted", "the uploaded file no longer exists")
     if failure is not None:
-        await finish_send(conn, tables, message_id, customer_id, failure=failure)
+        async with pool.connection() as conn:
+            await finish_send(conn, tables, message_id, claim["customer_id"], failure=failure)
         return None
     return _Send(claim, message, config, claim["recipient"], media, pair_wait)
 
 
-async def _claim_or_retry(
-    conn: AsyncConnection[Any], tables: AgentTables, message_id: int
-) -> dict[str, Any] | None:
-    """The claim; None when the send is done or its message gone; Retry while another worker
-    holds a live lease (a worker that looked dead may still be sending)."""
-    claim = await claim_send(conn, tables, message_id)
-    if claim is None:
-        cur = await conn.execute(
-            "SELECT lease_until - now() AS left FROM outbound_sends WHERE agent_id = %s AND message_id = %s AND state = 'sending'",
-            (tables.agent_id, message_id),
-        )
-        held = await cur.fetchone()
-        if held is not None:
-            raise Retry(
-                held["left"] + timedelta(seconds=1), reason="another worker holds the send lease"
-            )
-        return None
-    if claim["id"] is None:
-        await conn.execute(
-            "DELETE FROM outbound_sends WHERE agent_id = %s AND message_id = %s",
-            (tables.agent_id, message_id),
-        )
-        return None
-    return claim
+_RESCHEDULE = """
+UPDATE outbound_sends SET state = 'scheduled', due_at = now() + %(wait)s, lease_until = NULL,
+  claimed_by = NULL, attempts = attempts - %(undo)s, updated_at = now(),
+  pair_slot_at = CASE WHEN %(later)s THEN now() + %(wait)s ELSE now() END
+WHERE agent_id = %(agent)s AND message_id = %(id)s
+"""
+
+
+async def _reschedule(
+    conn: AsyncConnection[Any],
+    tables: AgentTables,
+    message_id: int,
+    wait: float,
+    *,
+    pair_slot_later: bool,
+) -> None:
+    """Put a claimed send back in the schedule, due in `wait` seconds, its customer's slot already
+    reserved (`pair_slot_later`: that slot is the reason, and the attempt does not count)."""
+    await conn.execute(
+        _RESCHEDULE,
+        {
+            "wait": timedelta(seconds=wait),
+            "undo": 1 if pair_slot_later else 0,
+            "later": pair_slot_later,
+            "agent": tables.agent_id,
+            "id": message_id,
+        },
+    )
 
 
 def _unsendable(claim: dict[str, Any], config: dict[str, Any]) -> errors.SendError | None:
@@ -169,21 +184,11 @@ def _unsendable(claim: dict[str, Any], config: dict[str, Any]) -> errors.SendErr
     return None
 
 
-async def _pair_wait(
-    conn: AsyncConnection[Any], tables: AgentTables, message_id: int, claim: dict[str, Any]
-) -> float:
-    """Seconds until the customer's slot; a long wait frees the worker (Retry later)."""
+def _pair_wait(claim: dict[str, Any]) -> float:
+    """Seconds until the customer's slot (0 when it was reserved before this claim)."""
     if claim["pair_tokens"] is None:
         return 0.0
-    pair_wait = limiter.wait_for(float(claim["pair_tokens"]), limiter.PAIR_RATE)
-    if pair_wait > PAIR_WAIT_INLINE:
-        await conn.execute(
-            """UPDATE outbound_sends SET state = 'queued', attempts = attempts - 1, lease_until = NULL,
-                 pair_slot_at = now() + %s WHERE agent_id = %s AND message_id = %s""",
-            (timedelta(seconds=pair_wait), tables.agent_id, message_id),
-        )
-        raise Retry(timedelta(seconds=pair_wait), reason="spacing messages to this customer")
-    return pair_wait
+    return limiter.wait_for(float(claim["pair_tokens"]), limiter.PAIR_RATE)
 
 
 async def _wait_for_slots(pool: AsyncConnectionPool[Any], send: _Send) -> None:
@@ -257,7 +262,6 @@ async def _handle_failure(
             (exc.explanation, config["id"]),
         )
     if exc.transient and attempts < MAX_ATTEMPTS:
-        delay = backoff(attempts)
         async with conn.transaction():
             await conn.execute(
                 tables.query(
@@ -270,11 +274,14 @@ async def _handle_failure(
                     message["id"],
                 ),
             )
-            await conn.execute(
-                "UPDATE outbound_sends SET state = 'queued', lease_until = NULL, pair_slot_at = now(), updated_at = now() WHERE agent_id = %s AND message_id = %s",
-                (tables.agent_id, message["id"]),
+            await _reschedule(
+                conn,
+                tables,
+                message["id"],
+                backoff(attempts).total_seconds(),
+                pair_slot_later=False,
             )
-        raise Retry(delay, reason=exc.explanation)
+        return
     if exc.transient:
         exc.details = f"gave up after {attempts} attempts: {exc.details or exc.title}"
     await finish_send(conn, tables, message["id"], message["customer_id"], failure=exc)
@@ -296,15 +303,21 @@ async def send_read_receipt(payload: dict[str, Any]) -> None:
             log.info("read receipt for %s not sent: %s", payload["wamid"], exc.explanation)
 
 
-@periodic("outbound.sweep_leases", every=timedelta(seconds=30))
+@periodic("outbound.dispatch", every=timedelta(milliseconds=25))
+async def dispatch_due() -> None:
+    """Claim the due sends for this worker's free send slots and send them (every 25 ms while
+    sends are due: a number at 80/s has about two sends per claim)."""
+    await dispatch.dispatch_due(send_claimed)
+
+
+@periodic("outbound.sweep_leases", every=timedelta(seconds=10))
 async def sweep_expired_leases() -> None:
-    """Sends whose worker vanished and whose job is gone: queue them again, or fail them after MAX_ATTEMPTS."""
+    """Sends whose worker vanished (their lease expired): queue them again, or fail them after MAX_ATTEMPTS."""
     async with context.current().pool.connection() as conn, conn.transaction():
         cur = await conn.execute(
             """SELECT s.agent_id, s.message_id, s.attempts, s.bulk, a.agent_prefix FROM outbound_sends s
                JOIN agents a ON a.id = s.agent_id
-               WHERE s.state = 'sending' AND s.lease_until < now() - interval '30 seconds'
-                 AND NOT EXISTS (SELECT 1 FROM pgqueuer q WHERE q.id = s.job_id)
+               WHERE s.state = 'sending' AND s.lease_until < now()
                ORDER BY s.lease_until LIMIT 100 FOR UPDATE OF s SKIP LOCKED"""
         )
         for row in await cur.fetchall():
@@ -335,33 +348,9 @@ async def sweep_expired_leases() -> None:
             )
 
 
-RELEASE_IDLE_WAIT = 0.25  # seconds between looks when no scheduled send is due soon
-
-
-@periodic("outbound.release_scheduled", every=timedelta(milliseconds=25))
-async def release_scheduled() -> None:
-    """Turn scheduled sends whose slot has come into send jobs; when none is due, wait for the
-    next slot (at most RELEASE_IDLE_WAIT). Every 25 ms while sends are due: a number at 80/s has
-    about two sends per release, and its send jobs wait at most that long for their limiter slot."""
-    pool = context.current().statements
-    try:
-        async with pool.connection() as conn:
-            if await schedule.release_due(conn):
-                return
-            following = await schedule.seconds_to_next(conn)
-    except (psycopg.OperationalError, PoolTimeout) as exc:
-        log.warning("scheduled sends not released (database unavailable): %s", exc)
-        await asyncio.sleep(1.0)
-        return
-    except psycopg.Error:  # e.g. a table missing mid-deploy: one traceback a second, not 40
-        log.exception("scheduled sends not released")
-        await asyncio.sleep(1.0)
-        return
-    wait = RELEASE_IDLE_WAIT if following is None else following - schedule.NEAR
-    await asyncio.sleep(min(max(wait, 0.0), RELEASE_IDLE_WAIT))
-
-
 @on_stop("outbound.close_http_pool")
 async def close_http_pool() -> None:
-    """Close the outbound HTTP connection pool the worker's sends shared (one per event loop)."""
+    """Let the worker's sends in flight end, then close the outbound HTTP connection pool they
+    shared (one per event loop)."""
+    await dispatch.finish_current()
     await close_shared()
