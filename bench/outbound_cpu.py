@@ -83,9 +83,15 @@ def _queue_backends(url: str) -> set[int]:
     return {r[0] for r in rows}
 
 
+def _migrations(tree: str) -> Path | None:
+    """The variant tree's migrations (its first path), when it has them."""
+    folder = Path(tree.partition("@")[0].split(os.pathsep)[0]) / "wacrm" / "database" / "migrations"
+    return folder if folder.is_dir() else None
+
+
 def run_one(server: env.Server, name: str, tree: str, args: argparse.Namespace) -> dict[str, Any]:
     per = args.sends // args.numbers
-    with server.database("obcpu") as url:
+    with server.database("obcpu", _migrations(tree)) as url:
         env.use_crm_settings(url)
         agents = make_agents(url, args.numbers, token=False)
         with psycopg.connect(url, autocommit=True) as conn:

@@ -226,3 +226,17 @@ async def test_sends_finishing_together_are_recorded_in_one_statement(
     assert sorted((e["agent_id"], e["message_id"]) for e in events) == sorted(
         (t.agent_id, m) for t, m, _ in sends
     )
+
+
+async def test_sends_claimed_together_take_successive_slots_of_their_number(
+    conn: Any, shop: dict[str, Any]
+) -> None:
+    tables = shop["tables"]
+    customers = [await add_customer(conn, tables, f"49151777{i:04d}") for i in range(3)]
+    mids = [await queued(conn, shop, c["id"]) for c in customers]
+    rows = await claims.claim_due(
+        conn, limit=10, holder="test", lease=timedelta(seconds=60), near=timedelta(0)
+    )
+    assert [r["message_id"] for r in rows] == mids
+    tokens = [r["number_tokens"] for r in rows]
+    assert tokens[0] == 0.0 and -1.01 < tokens[1] <= -0.99 and -2.01 < tokens[2] <= -1.99, tokens

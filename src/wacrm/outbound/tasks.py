@@ -57,9 +57,11 @@ async def send_claimed(claim: dict[str, Any]) -> None:
     send = await _prepare(pool, tables, claim)
     if send is None:
         return
-    await _wait_for_slots(pool, send)
     try:
+        # the client first (a number's first one is built here), so its cost is not paid after
+        # the slot: a late first send would land in the next one's second (130429)
         async with client_for(send.config, context.current().settings.graph_api) as client:
+            await _wait_for_slots(pool, send)
             wamid = await send_stored(client, send.to, send.message, send.media)
     except errors.SendError as exc:
         async with pool.connection() as conn:
