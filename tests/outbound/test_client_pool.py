@@ -31,7 +31,8 @@ async def test_sends_reuse_one_client_and_one_connection(graph_base: Any) -> Non
     sent = {m["to"] for m in got["messages"]}
     assert {"4915100000001", "4915100000002"} <= sent
     shared = client_module._shared_for_loop()
-    pool = shared.transport._pool
+    assert list(shared.transports) == [CONFIG["phone_number_id"]]  # a pool per number
+    pool = shared.transports[CONFIG["phone_number_id"]]._pool
     assert len(pool.connections) == 1  # keep-alive: the second send reused the first connection
     await close_shared()
     assert client_module._shared_for_loop() is not shared  # closed, a new pool comes next

@@ -5,8 +5,8 @@ sends those requests to the caller's `GraphApi` instead (`settings.graph_api`:
 WHATSAPP_API_BASE_URL, the sandbox in tests and demos). Every
 failure comes out as a `wacrm.outbound.errors.SendError`.
 
-All clients of one event loop share one connection pool (keep-alive, one TLS context), and one
-pywa client per number and token is kept (`client_for`); `close_shared()` closes the pool (the
+The clients of one event loop share one connection pool per number (keep-alive), and one pywa
+client per number and token is kept (`client_for`); `close_shared()` closes the pools (the
 worker calls it when it stops): an httpx client per send would build a TLS context each time.
 """
 
@@ -55,11 +55,28 @@ class RebaseTransport(httpx.AsyncBaseTransport):
 
 
 class _Shared:
-    """One event loop's connection pool and its cached clients."""
+    """One event loop's connection pools (one per number) and its cached clients."""
 
     def __init__(self) -> None:
-        self.transport = httpx.AsyncHTTPTransport(retries=0, limits=POOL_LIMITS)
+        self.transports: dict[str, httpx.AsyncHTTPTransport] = {}
+        self.tls = httpx.create_ssl_context()  # one TLS context (certificates) for every pool
         self.clients: OrderedDict[tuple[Any, ...], WhatsAppClient] = OrderedDict()
+
+    def transport(self, phone_id: str) -> httpx.AsyncHTTPTransport:
+        """The number's pool: httpcore walks every connection of a pool at each request, so
+        a pool per number keeps that walk to the few connections one number's sends use."""
+        found = self.transports.get(phone_id)
+        if found is None:
+            found = self.transports[phone_id] = httpx.AsyncHTTPTransport(
+                verify=self.tls, retries=0, limits=POOL_LIMITS
+            )
+        return found
+
+    async def aclose(self) -> None:
+        self.clients.clear()
+        transports, self.transports = list(self.transports.values()), {}
+        for transport in transports:
+            await transport.aclose()
 
 
 _shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Shared] = weakref.WeakKeyDictionary()
@@ -77,8 +94,7 @@ async def close_shared() -> None:
     """Close this event loop's connection pool and forget its clients (a later send opens a new one)."""
     shared = _shared.pop(asyncio.get_running_loop(), None)
     if shared is not None:
-        shared.clients.clear()
-        await shared.transport.aclose()
+        await shared.aclose()
 
 
 async def _call(awaitable: Awaitable[T]) -> T:
@@ -358,7 +374,11 @@ async def client_for(config: dict[str, Any], graph: GraphApi) -> AsyncIterator[W
     client = shared.clients.get(key)
     if client is None:
         client = WhatsAppClient(
-            phone_id=key[0], token=key[1], graph=graph, waba_id=key[2], transport=shared.transport
+            phone_id=key[0],
+            token=key[1],
+            graph=graph,
+            waba_id=key[2],
+            transport=shared.transport(key[0]),
         )
         shared.clients[key] = client
         if len(shared.clients) > CACHED_CLIENTS:
