@@ -14,9 +14,10 @@ database's backends (from /proc) divided by the sends, and the load average.
 from __future__ import annotations
 
 import argparse
-import asyncio
+import dataclasses
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,7 +33,6 @@ from bench.fixtures import Agent, make_agents  # noqa: E402
 from bench.outbound import (  # noqa: E402
     _profile,
     _progress,
-    queue_messages,
     sandbox,
     sandbox_errors,
     start_workers,
@@ -83,6 +83,30 @@ def _queue_backends(url: str) -> set[int]:
     return {r[0] for r in rows}
 
 
+_QUEUE = """
+import asyncio, json, sys
+from bench.fixtures import Agent
+from bench.outbound import queue_messages
+url, agents, per, order, bulk = json.loads(sys.argv[1])
+asyncio.run(queue_messages(url, [Agent(**a) for a in agents], per, order, bulk=bulk,
+                           one_transaction=True))
+"""
+
+
+def _queue_with(
+    pythonpath: str, url: str, agents: list[Agent], per: int, args: argparse.Namespace
+) -> None:
+    """Queue the messages with the variant's own code (its schedule, its jobs or none)."""
+    spec = json.dumps(
+        [url, [dataclasses.asdict(a) for a in agents], per, args.order, args.bulk], default=str
+    )
+    subprocess.run(  # noqa: S603
+        [sys.executable, "-c", _QUEUE, spec],
+        env={**os.environ, "PYTHONPATH": pythonpath},
+        check=True,
+    )
+
+
 def _migrations(tree: str) -> Path | None:
     """The variant tree's migrations (its first path), when it has them."""
     folder = Path(tree.partition("@")[0].split(os.pathsep)[0]) / "wacrm" / "database" / "migrations"
@@ -118,11 +142,7 @@ def run_one(server: env.Server, name: str, tree: str, args: argparse.Namespace) 
                 for p in procs:
                     if p.popen.poll() is not None:
                         raise RuntimeError(p.tail())
-                asyncio.run(
-                    queue_messages(
-                        url, agents, per, args.order, bulk=args.bulk, one_transaction=True
-                    )
-                )
+                _queue_with(pythonpath, url, agents, per, args)
                 load = os.getloadavg()[0]
                 pg = _backends(url)
                 w0, s0, d0 = _cpu([p.pid for p in procs]), _cpu([sb.pid]), _cpu(pg)

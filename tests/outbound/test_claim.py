@@ -240,3 +240,6 @@ async def test_sends_claimed_together_take_successive_slots_of_their_number(
     assert [r["message_id"] for r in rows] == mids
     tokens = [r["number_tokens"] for r in rows]
     assert tokens[0] == 0.0 and -1.01 < tokens[1] <= -0.99 and -2.01 < tokens[2] <= -1.99, tokens
+    # each slot is dated from when it was taken, not from the answer of the whole claim
+    assert all(0.0 <= r["number_taken_ago"] < 5.0 for r in rows), rows
+    assert rows[0]["number_taken_ago"] >= rows[-1]["number_taken_ago"]

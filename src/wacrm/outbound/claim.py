@@ -10,6 +10,7 @@ after waiting for the pair slot, as `limiter` does alone). Keys and rates as in 
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -73,10 +74,15 @@ _TAIL = """, t AS (
       'p:' || t.phone_number_id || ':' || t.recipient, %(pair_rate)s, %(pair_burst)s) END AS pair_tokens
   FROM (SELECT * FROM t ORDER BY ord) t
 )
-SELECT p.*, CASE WHEN p.sendable AND (p.pair_slot_at IS NOT NULL OR p.pair_tokens >= 0)
-    THEN wacrm_take_token('n:' || p.phone_number_id,
-      coalesce(nullif(p.messages_per_second, 0), 80) * %(headroom)s, 1) END AS number_tokens
-FROM (SELECT * FROM p ORDER BY ord) p
+, n AS MATERIALIZED (
+  SELECT p.*, CASE WHEN p.sendable AND (p.pair_slot_at IS NOT NULL OR p.pair_tokens >= 0)
+      THEN wacrm_take_token('n:' || p.phone_number_id,
+        coalesce(nullif(p.messages_per_second, 0), 80) * %(headroom)s, 1) END AS number_tokens,
+    clock_timestamp() AS number_taken_at
+  FROM (SELECT * FROM p ORDER BY ord) p
+)
+SELECT n.*, extract(epoch FROM clock_timestamp() - n.number_taken_at)::float8 AS number_taken_ago
+FROM n ORDER BY ord
 """
 
 
@@ -105,7 +111,8 @@ async def claim_due(
     conn: AsyncConnection[Any], *, limit: int, holder: str, lease: timedelta, near: timedelta
 ) -> list[dict[str, Any]]:
     """Claim up to `limit` due sends for `holder` (lease, 'sending', limiter slots); their rows in
-    claim order (replies first, then slot order). A row's `id` is None when its message is gone."""
+    claim order (replies first, then slot order). A row's `id` is None when its message is gone;
+    `number_taken_ago` (seconds before the answer) and `received` (monotonic) date its number slot."""
     if limit <= 0:
         return []
     cur = await conn.execute(
@@ -128,4 +135,6 @@ async def claim_due(
             "headroom": float(limiter.HEADROOM),
         },
     )
-    return list(await cur.fetchall())
+    rows = await cur.fetchall()
+    received = time.monotonic()
+    return [{**r, "received": received} for r in rows]

@@ -197,9 +197,11 @@ async def _wait_for_slots(pool: AsyncConnectionPool[Any], send: _Send) -> None:
     """Wait for the limiter's slots (the customer's, then the number's) and this process's pace."""
     per_second = send.claim["messages_per_second"]
     if send.claim["number_tokens"] is not None:
-        await asyncio.sleep(
-            limiter.wait_for(float(send.claim["number_tokens"]), limiter.number_rate(per_second))
-        )
+        # from when the slot was taken: the claim statement took it for many sends, and a send
+        # that leaves late by its claim's duration lands in the next one's second (130429)
+        since = send.claim["number_taken_ago"] + time.monotonic() - send.claim["received"]
+        wait = limiter.wait_for(float(send.claim["number_tokens"]), limiter.number_rate(per_second))
+        await asyncio.sleep(max(0.0, wait - since))
     else:  # the customer's slot comes first, then the number's (taken now, as limiter does)
         await asyncio.sleep(send.pair_wait)
         async with pool.connection() as conn:
