@@ -1,12 +1,16 @@
-"""What the kept counts' triggers (migration 0115) cost the inbound write path: A/B in one run.
+"""What the kept counts' triggers (migration 0115), or the inbox keys' trigger on customers
+(migration 0125, `--keys`), cost the inbound write path: A/B in one run.
 
-    python -m bench.counts_ingest_ab [--reopen] [--rounds 16]
+    python -m bench.counts_ingest_ab [--reopen] [--keys] [--rounds 16]
 
 Batches of 50 signed webhooks (bench/fixtures.py: ~85 % text, ~5 % media, ~10 % statuses) go
 through wacrm.inbound.ingest.ingest, one transaction each, for 2 agents and 3,000 customers;
 rounds of 1,000 webhooks alternate ABBA between the count triggers enabled (A) and disabled (B)
 on a fresh database. `--reopen` resolves every conversation before each round, so each inbound
-message reopens one (the row trigger's worst case). Prints the median per arm and A/B.
+message reopens one (the row trigger's worst case). `--keys` toggles the trigger that copies a
+customer's status, assignee and last activity to its label and mention rows instead, with a label
+on a quarter of the customers and a mention on 1 % after the warm-up. Prints the median per arm
+and A/B.
 """
 
 from __future__ import annotations
@@ -29,12 +33,15 @@ from wacrm.inbound.routing import RouteCache
 
 PER_ROUND, BATCH, WARM_UP = 1000, 50, 2000
 TRIGGERS = ("counts_insert", "counts_update", "counts_delete")
+KEYS = ("inbox_keys",)
 
 
-async def _triggers(conn: Any, tables: list[AgentTables], on: bool) -> None:
+async def _triggers(
+    conn: Any, tables: list[AgentTables], on: bool, names: tuple[str, ...] = TRIGGERS
+) -> None:
     verb = "ENABLE" if on else "DISABLE"
     for t in tables:
-        for name in TRIGGERS:
+        for name in names:
             await conn.execute(t.query(f"ALTER TABLE {{customers}} {verb} TRIGGER {name}"))
 
 
@@ -62,20 +69,50 @@ async def _measure(url: str, tables: list[AgentTables], datas: list[Any], args: 
             return time.perf_counter() - t0
 
         await run(datas[:WARM_UP])  # most customers exist after it
+        names = KEYS if args.keys else TRIGGERS
+        if args.keys:
+            await _label_some(conn, tables)
         times: dict[str, list[float]] = {"A": [], "B": []}
         for r, arm in enumerate("ABBA" * (args.rounds // 4)):
-            await _triggers(conn, tables, arm == "A")
+            await _triggers(conn, tables, arm == "A", names)
             if args.reopen:
                 await _resolve_all(conn, tables, arm == "A")
             chunk = datas[WARM_UP + r * PER_ROUND : WARM_UP + (r + 1) * PER_ROUND]
             times[arm].append(await run(chunk))
-        await _triggers(conn, tables, True)
+        await _triggers(conn, tables, True, names)
     return times
+
+
+async def _label_some(conn: Any, tables: list[AgentTables]) -> None:
+    """A label on a quarter of the customers, a note mentioning the owner on 1 %."""
+    for t in tables:
+        cur = await conn.execute(
+            "INSERT INTO workspace_labels (agent_id, name, color) VALUES (%s, 'vip', '#d4a017')"
+            " RETURNING id",
+            (t.agent_id,),
+        )
+        label = (await cur.fetchone())["id"]
+        await conn.execute(
+            t.query(
+                "INSERT INTO {conversation_labels} (customer_id, label_id)"
+                " SELECT id, %s FROM {customers} WHERE id %% 4 = 0"
+            ),
+            (label,),
+        )
+        await conn.execute(
+            t.query(
+                "INSERT INTO {notes} (customer_id, body, mentions) SELECT c.id, 'call back',"
+                " ARRAY[a.user_id] FROM {customers} c, agents a WHERE a.id = %s AND c.id %% 100 = 1"
+            ),
+            (t.agent_id,),
+        )
+    await conn.execute("VACUUM ANALYZE")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reopen", action="store_true", help="every message reopens one")
+    parser.add_argument("--keys", action="store_true", help="the inbox keys' trigger (0125)")
     parser.add_argument("--rounds", type=int, default=16, help="a multiple of 4")
     args = parser.parse_args()
     with env.postgres() as server, server.database("counts_ab") as url:
@@ -90,7 +127,8 @@ def main() -> None:
     a, b = statistics.median(times["A"]), statistics.median(times["B"])
     print(
         f"{'reopen' if args.reopen else 'plain'}: load {os.getloadavg()[0]:.1f}; "
-        f"{PER_ROUND} webhooks a round in batches of {BATCH}; median A (counts kept) "
+        f"{PER_ROUND} webhooks a round in batches of {BATCH}; median A "
+        f"({'keys' if args.keys else 'counts'} kept) "
         f"{a * 1000:.0f} ms, B (triggers off) {b * 1000:.0f} ms, A/B {a / b:.3f}"
     )
     print(

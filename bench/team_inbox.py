@@ -30,13 +30,16 @@ SIZES: dict[str, dict[str, Any]] = {
     "tiny": {"customers": 200, "messages": 2_000, "runs": 5},
 }
 
+# Each conversation's status, assignee, labels and mentions are drawn independently of each other
+# (a hash of the id per attribute): no filter combination is flattered or penalised by a pattern.
 _STATE_SQL = """
-WITH c AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM {customers})
+WITH c AS (SELECT id, abs(hashtext('status' || id)) %% 20 AS s,
+                  abs(hashtext('assignee' || id)) %% 4 AS a FROM {customers})
 UPDATE {customers} x SET
-  conversation_status = CASE WHEN c.n %% 20 < 12 THEN 'resolved' WHEN c.n %% 20 < 17 THEN 'open'
-                             WHEN c.n %% 20 < 19 THEN 'pending' ELSE 'snoozed' END,
-  snoozed_until = CASE WHEN c.n %% 20 = 19 THEN now() + interval '3 days' END,
-  assignee_id = CASE WHEN c.n %% 4 = 0 THEN NULL ELSE (%(people)s::uuid[])[1 + (c.n %% 3)] END
+  conversation_status = CASE WHEN c.s < 12 THEN 'resolved' WHEN c.s < 17 THEN 'open'
+                             WHEN c.s < 19 THEN 'pending' ELSE 'snoozed' END,
+  snoozed_until = CASE WHEN c.s = 19 THEN now() + interval '3 days' END,
+  assignee_id = CASE WHEN c.a = 0 THEN NULL ELSE (%(people)s::uuid[])[c.a] END
 FROM c WHERE x.id = c.id
 """
 
@@ -80,14 +83,16 @@ async def seed_team(url: str, agent_id: int) -> dict[str, Any]:
                 await conn.execute(
                     t.query(
                         "INSERT INTO {conversation_labels} (customer_id, label_id)"
-                        " SELECT id, %s FROM {customers} WHERE id %% %s = 1"
+                        " SELECT id, %s FROM {customers}"
+                        " WHERE abs(hashtext(%s || id)) %% %s = 0"
                     ),
-                    (label, every),
+                    (label, name, every),
                 )
             await conn.execute(
                 t.query(
                     "INSERT INTO {notes} (customer_id, author_id, body, mentions)"
-                    " SELECT id, %s, 'please call back', ARRAY[%s]::uuid[] FROM {customers} WHERE id %% 100 = 7"
+                    " SELECT id, %s, 'please call back', ARRAY[%s]::uuid[] FROM {customers}"
+                    " WHERE abs(hashtext('mention' || id)) %% 100 = 0"
                 ),
                 (people[1], people[0]),
             )
@@ -100,13 +105,20 @@ async def seed_team(url: str, agent_id: int) -> dict[str, Any]:
     return {"owner": people[0], "tables": t}
 
 
-COMPARISONS = {"label_vip_sorted"}  # the strategy not chosen, for comparison: no target
+# the previous way of reading a label (the customers' order walked, the label probed on each
+# row), kept for comparison in the same run: no target
+COMPARISONS = {"label_vip_probed", "label_wholesale_probed"}
 
 
 async def _cases(conn: Any, t: Any, owner: Any, labels: dict[str, int]) -> dict[str, Any]:
     from wacrm.conversations import filters, service
 
     vip, rare = labels["vip"], labels["wholesale"]
+    cur = await conn.execute(
+        "SELECT user_id FROM agent_members WHERE agent_id = %s ORDER BY user_id LIMIT 1",
+        (t.agent_id,),
+    )
+    member = str((await cur.fetchone())["user_id"])
 
     async def team(**given: Any) -> Any:
         """The filter as a request makes it (its label's strategy from the kept counts)."""
@@ -114,36 +126,55 @@ async def _cases(conn: Any, t: Any, owner: Any, labels: dict[str, int]) -> dict[
             conn, tables=t, team=filters.TeamFilter(me=owner, **given)
         )
 
-    async def page(**given: Any) -> Any:
+    async def page(q: str | None = None, next_page: bool = False, **given: Any) -> Any:
         chosen = await team(**given)
-        return lambda: service.inbox(conn, tables=t, team=chosen)
+        cursor = None
+        if next_page:
+            cursor = (await service.inbox(conn, tables=t, team=chosen, q=q))["next_cursor"]
+        return lambda: service.inbox(conn, tables=t, team=chosen, q=q, cursor=cursor)
+
+    def probed(label: int, status: str) -> Any:
+        team = filters.TeamFilter(me=owner, status=status, label_id=label, label_probe=True)
+        return lambda: service.inbox(conn, tables=t, team=team)
 
     return {
         "baseline_no_team_filter": lambda: service.inbox(conn, tables=t),
         "status_open": await page(),
+        "status_open_page2": await page(next_page=True),
         "status_resolved": await page(status="resolved"),
         "status_pending": await page(status="pending"),
         "assignee_me": await page(assignee="me"),
+        "assignee_member": await page(assignee=member),
         "unassigned": await page(assignee="none"),
+        "unassigned_pending": await page(assignee="none", status="pending"),
         "assignee_me_all_statuses": await page(status="all", assignee="me"),
         "label_vip": await page(label_id=vip),
+        "label_vip_page2": await page(label_id=vip, next_page=True),
         "label_vip_all_statuses": await page(status="all", label_id=vip),
         "label_vip_mine": await page(assignee="me", label_id=vip),
-        "label_vip_sorted": lambda: service.inbox(
-            conn, tables=t, team=filters.TeamFilter(me=owner, label_id=vip)
-        ),
+        "label_vip_unassigned_pending": await page(assignee="none", status="pending", label_id=vip),
+        "label_vip_probed": probed(vip, "open"),
         "label_followup_all_statuses": await page(status="all", label_id=labels["follow-up"]),
         "label_wholesale": await page(status="all", label_id=rare),
+        "label_wholesale_open": await page(label_id=rare),
+        "label_wholesale_probed": probed(rare, "all"),
         "label_choice": lambda: filters.label_strategy(
-            conn, tables=t, team=filters.TeamFilter(me=owner, label_id=vip)
+            conn, tables=t, team=filters.TeamFilter(me=owner, assignee="me", label_id=vip)
         ),
         "mentions": await page(status="all", mentioned=True),
+        "mentions_open": await page(mentioned=True),
+        "mentions_page2": await page(status="all", mentioned=True, next_page=True),
+        "search_word": await page(q="price"),
+        "search_word_vip": await page(q="price", label_id=vip),
         "counts": lambda: filters.status_counts(conn, tables=t, team=filters.TeamFilter(me=owner)),
         "counts_mine": lambda: filters.status_counts(
             conn, tables=t, team=filters.TeamFilter(me=owner, assignee="me")
         ),
         "counts_mine_vip": lambda: filters.status_counts(
             conn, tables=t, team=filters.TeamFilter(me=owner, assignee="me", label_id=vip)
+        ),
+        "counts_mentions": lambda: filters.status_counts(
+            conn, tables=t, team=filters.TeamFilter(me=owner, mentioned=True)
         ),
     }
 
@@ -183,8 +214,10 @@ def http(base: str, token: str, email: str, runs: int) -> dict[str, Any]:
             {"assignee": "none", "status": "pending"},
         ),
         "api_label": ("/api/v1/conversations", {"label": "vip"}),
+        "api_label_mine": ("/api/v1/conversations", {"label": "vip", "assignee": "me"}),
         "api_label_rare_all": ("/api/v1/conversations", {"label": "wholesale", "status": "all"}),
         "api_mentions": ("/api/v1/conversations", {"mentions": "true", "status": "all"}),
+        "api_search_label": ("/api/v1/conversations", {"q": "price", "label": "vip"}),
         "api_counts": ("/api/v1/conversations/counts", {}),
     }
     out: dict[str, Any] = {}
@@ -199,9 +232,9 @@ def http(base: str, token: str, email: str, runs: int) -> dict[str, Any]:
         out["web_inbox_mine_vip"] = _timed(
             client, "/inbox", {"assignee": "me", "label": "vip"}, runs
         )
-        # fifty conversations rendered (the seeded VIPs with the owner are none of them open)
         out["web_inbox_open"] = _timed(client, "/inbox", {}, runs)
         out["web_inbox_vip"] = _timed(client, "/inbox", {"label": "vip"}, runs)
+        out["web_inbox_mentions"] = _timed(client, "/inbox", {"mentions": "true"}, runs)
     return out
 
 

@@ -141,13 +141,18 @@ async def _writer(
                     ),
                     (cid, label),
                 )
-            else:
-                await conn.execute(
-                    t.query(
-                        "DELETE FROM {conversation_labels} WHERE customer_id = %s AND label_id = %s"
-                    ),
-                    (cid, label),
-                )
+            else:  # as the CRM does: the customer locked first (migration 0125)
+                async with conn.transaction():
+                    await conn.execute(
+                        t.query("SELECT FROM {customers} WHERE id = %s FOR SHARE"), (cid,)
+                    )
+                    await conn.execute(
+                        t.query(
+                            "DELETE FROM {conversation_labels}"
+                            " WHERE customer_id = %s AND label_id = %s"
+                        ),
+                        (cid, label),
+                    )
             if rnd.random() < 0.05:
                 await conn.execute("SELECT wacrm_fold_conversation_counts()")
 

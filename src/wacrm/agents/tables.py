@@ -64,6 +64,10 @@ class AgentTables:
         return self._ident("conversation_labels")
 
     @cached_property
+    def conversation_mentions(self) -> sql.Identifier:
+        return self._ident("conversation_mentions")
+
+    @cached_property
     def conversation_events(self) -> sql.Identifier:
         return self._ident("conversation_events")
 
@@ -88,6 +92,7 @@ TABLE_SUFFIXES = (
     "orders_items",
     "orders_history",
     "conversation_labels",
+    "conversation_mentions",
     "conversation_events",
     "notes",
     "message_versions",

@@ -27,7 +27,8 @@ class TeamFilter:
     assignee: str | None = None
     label_id: int | None = None
     mentioned: bool = False
-    label_dense: bool = False  # the label is on many conversations: walk the activity order
+    # walk the assignee's conversations probing the label on each, rather than the label's rows
+    label_probe: bool = False
     nothing: bool = False  # the kept counts say no conversation has the label, status and assignee
 
 
@@ -74,14 +75,14 @@ async def label_id(conn: AsyncConnection[Any], *, agent_id: int, name: str) -> i
     return int(row["id"])
 
 
-# A row walked in the inbox's order (an index entry, a probe of the label's key) costs about a
-# third of a row fetched by id and sorted (docs/performance.md, "Team inbox filters").
-WALK_ROW_COST = 3
+# A row walked on the customers' index while probing the label costs about twice a row walked on
+# the label's own index (an index entry and a probe against an index entry).
+PROBE_ROW_COST = 2
 
 _LABEL_COUNTS_SQL = """
 SELECT coalesce(sum(n) FILTER (WHERE label_id = %(label)s AND {match}), 0) AS labelled,
-       coalesce(sum(n) FILTER (WHERE label_id = 0 AND {match}), 0) AS walked,
-       coalesce(sum(n) FILTER (WHERE label_id = %(label)s), 0) AS label_total
+       coalesce(sum(n) FILTER (WHERE label_id = 0 AND {match}), 0) AS assignee_rows,
+       coalesce(sum(n) FILTER (WHERE label_id = %(label)s AND {status}), 0) AS label_rows
 FROM conversation_counts WHERE agent_id = %(agent)s AND label_id IN (0, %(label)s)
 """
 
@@ -89,24 +90,31 @@ FROM conversation_counts WHERE agent_id = %(agent)s AND label_id IN (0, %(label)
 async def label_strategy(
     conn: AsyncConnection[Any], *, tables: AgentTables, team: TeamFilter, limit: int = 50
 ) -> TeamFilter:
-    """The filter with its label's way of reading, from the kept counts: walk the inbox's order
-    (probing the label on each row) when that finds a page sooner than fetching and sorting every
-    conversation with the label, and nothing at all when no conversation matches the label, status
-    and assignee (the counts are exact: kept in the transactions that change them)."""
-    if team.label_id is None:
+    """A label with an assignee: from the kept counts, walk the label's rows (keeping the
+    assignee's) or the assignee's conversations (probing the label), whichever reaches a page
+    sooner, and nothing at all when no conversation matches (the counts are exact: kept in the
+    transactions that change them). Without an assignee the label's rows are the page."""
+    if team.label_id is None or team.assignee is None or team.mentioned:
         return team
     params: dict[str, Any] = {"agent": tables.agent_id, "label": team.label_id}
     match = _counts_match(team, params)
+    status = _counts_match(replace(team, assignee=None), params)
     cur = await conn.execute(
-        _LABEL_COUNTS_SQL.replace("{match}", " AND ".join(match) or "true"), params
+        _LABEL_COUNTS_SQL.replace("{match}", " AND ".join(match)).replace(
+            "{status}", " AND ".join(status) or "true"
+        ),
+        params,
     )
     row = await cur.fetchone()
     assert row is not None  # an aggregate without GROUP BY: one row
-    labelled, walked, total = (int(row[k]) for k in ("labelled", "walked", "label_total"))
+    labelled, assignee_rows, label_rows = (
+        int(row[k]) for k in ("labelled", "assignee_rows", "label_rows")
+    )
     if labelled == 0:
-        return replace(team, label_dense=False, nothing=True)
-    walk = walked * min(1.0, (limit + 1) / labelled)
-    return replace(team, label_dense=walk <= WALK_ROW_COST * total, nothing=False)
+        return replace(team, label_probe=False, nothing=True)
+    share = min(1.0, (limit + 1) / labelled)
+    probe = assignee_rows * share * PROBE_ROW_COST < label_rows * share
+    return replace(team, label_probe=probe, nothing=False)
 
 
 def _counts_match(team: TeamFilter, params: dict[str, Any]) -> list[str]:
@@ -123,48 +131,83 @@ def _counts_match(team: TeamFilter, params: dict[str, Any]) -> list[str]:
     return match
 
 
+@dataclass(frozen=True)
+class Walk:
+    """Which rows a page walks in the inbox's order: the customers' (alias c), or a label's or
+    a member's mentions (alias k: rows carrying their conversation's status, assignee and last
+    activity, migration 0125), joined to their customers c."""
+
+    source: str  # "customers", "labels" or "mentions"
+
+    @property
+    def keys(self) -> str:
+        return "c" if self.source == "customers" else "k"
+
+    @property
+    def id(self) -> str:
+        return "c.id" if self.source == "customers" else "k.customer_id"
+
+    def from_clause(self, tables: AgentTables) -> sql.Composed:
+        table = {"labels": "{conversation_labels}", "mentions": "{conversation_mentions}"}
+        if self.source == "customers":
+            return tables.query("{customers} c")
+        return tables.query(table[self.source] + " k JOIN {customers} c ON c.id = k.customer_id")
+
+
+CUSTOMERS = Walk("customers")
+
+
+def walk_of(team: TeamFilter | None, *, few_matches: bool) -> Walk:
+    """The walk of a page: a member's mentions, else a label's rows (unless the label is probed
+    on the assignee's conversations or on a search's few matches), else the customers."""
+    if team is None or team.nothing or few_matches:
+        return CUSTOMERS
+    if team.mentioned:
+        return Walk("mentions")
+    if team.label_id is not None and not team.label_probe:
+        return Walk("labels")
+    return CUSTOMERS
+
+
 def team_where(
-    tables: AgentTables, team: TeamFilter, params: dict[str, Any]
+    tables: AgentTables, team: TeamFilter, params: dict[str, Any], walk: Walk = CUSTOMERS
 ) -> list[sql.Composable]:
-    """Conditions on the customers row `c`; the status and assignee ones use its indexes."""
+    """Conditions of a page walking `walk`; the status and assignee ones on the walked rows (k's
+    columns, or the customers' through their indexes)."""
     where: list[sql.Composable] = []
     if team.nothing:
         return [sql.SQL("false")]
+    status = STATUS_EXPR if walk.keys == "c" else "k.status"
     if team.status != "all":
-        where.append(sql.SQL(STATUS_EXPR + " = %(t_status)s"))
+        where.append(sql.SQL(status + " = %(t_status)s"))
         params["t_status"] = team.status
     if team.assignee == "none":
-        where.append(sql.SQL("c.assignee_id IS NULL"))
+        where.append(sql.SQL(walk.keys + ".assignee_id IS NULL"))
     elif team.assignee is not None:
-        where.append(sql.SQL("c.assignee_id = %(t_assignee)s"))
+        where.append(sql.SQL(walk.keys + ".assignee_id = %(t_assignee)s"))
         params["t_assignee"] = team.me if team.assignee == "me" else UUID(team.assignee)
-    if team.label_id is not None and team.label_dense:
-        # a probe per row walked in activity order (a scalar subquery, so it stays a filter of
-        # the index walk): few rows are walked when many conversations have the label
-        where.append(
-            tables.query(
-                "(SELECT true FROM {conversation_labels} cl"
-                " WHERE cl.label_id = %(t_label)s AND cl.customer_id = c.id) IS NOT NULL"
-            )
-        )
+    if team.label_id is not None:
         params["t_label"] = team.label_id
-    elif team.label_id is not None:
-        # few labelled conversations: take them all from the label's index, then sort them
-        where.append(
-            tables.query(
-                "c.id = ANY (ARRAY(SELECT cl.customer_id FROM {conversation_labels} cl"
-                " WHERE cl.label_id = %(t_label)s))"
+        if walk.source == "labels":
+            where.append(sql.SQL("k.label_id = %(t_label)s"))
+        else:  # a probe per row walked (a scalar subquery, so it stays a filter of the walk)
+            where.append(
+                tables.query(
+                    "(SELECT true FROM {conversation_labels} cl"
+                    " WHERE cl.label_id = %(t_label)s AND cl.customer_id = c.id) IS NOT NULL"
+                )
             )
-        )
-        params["t_label"] = team.label_id
     if team.mentioned:
-        where.append(
-            tables.query(
-                "c.id = ANY (ARRAY(SELECT n.customer_id FROM {notes} n"
-                " WHERE n.mentions @> ARRAY[%(t_me)s]::uuid[]))"
-            )
-        )
         params["t_me"] = team.me
+        if walk.source == "mentions":
+            where.append(sql.SQL("k.user_id = %(t_me)s"))
+        else:
+            where.append(
+                tables.query(
+                    "(SELECT true FROM {conversation_mentions} cm"
+                    " WHERE cm.user_id = %(t_me)s AND cm.customer_id = c.id) IS NOT NULL"
+                )
+            )
     return where
 
 
@@ -211,12 +254,14 @@ async def status_counts(
 async def count_by_status(
     conn: AsyncConnection[Any], *, tables: AgentTables, team: TeamFilter
 ) -> dict[str, int]:
-    """The counts per status counted from the conversations themselves (any filter)."""
+    """The counts per status counted from the rows (a member's mentions, or the customers)."""
     params: dict[str, Any] = {}
-    where = team_where(tables, replace(team, status="all", nothing=False), params)
+    walk = walk_of(replace(team, label_probe=True), few_matches=False)
+    where = team_where(tables, replace(team, status="all", nothing=False), params, walk)
+    status = STATUS_EXPR if walk.keys == "c" else "k.status"
     query = tables.query(
-        "SELECT " + STATUS_EXPR + " AS status, count(*) AS n FROM {customers} c WHERE {where}"
-        " GROUP BY 1",
+        "SELECT " + status + " AS status, count(*) AS n FROM {source} WHERE {where} GROUP BY 1",
+        source=walk.from_clause(tables),
         where=sql.SQL(" AND ").join(where) if where else sql.SQL("true"),
     )
     cur = await conn.execute(query, params)

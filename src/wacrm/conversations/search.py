@@ -55,12 +55,18 @@ PROBE = 500
 DENSE_HITS = 10
 
 
-def search_condition(search: Search, params: dict[str, Any]) -> sql.Composable:
+def search_condition(
+    search: Search, params: dict[str, Any], *, walked: bool = False
+) -> sql.Composable:
     """The WHERE condition (on customers `c`) of a search; its parameters go into `params`.
+    `walked`: a filter of the inbox's walk, which no index answers (`lower(c.name || '')` is
+    not the indexed expression; a word's prefix is estimated at 1,000 customers where it may match
+    all of them, and a bitmap of its matches then read every page of the customers).
 
     Run it unprepared (`prepare=False`): a prepared statement's generic plan cannot read the
     prefix indexes for a LIKE parameter, and psycopg prepares a statement run five times."""
-    parts = ["lower(c.name) LIKE %(name_prefix)s", "lower(c.username) LIKE %(name_prefix)s"]
+    name = "lower(c.name || '')" if walked else "lower(c.name)"
+    parts = [f"{name} LIKE %(name_prefix)s", "lower(c.username) LIKE %(name_prefix)s"]
     params["name_prefix"] = search.name_prefix
     if search.phone is not None:
         condition, phone_params = phones.match_sql(search.phone, column="c.phone")

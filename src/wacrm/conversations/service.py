@@ -10,7 +10,15 @@ from psycopg import AsyncConnection, sql
 
 from wacrm.agents.tables import AgentTables
 from wacrm.conversations import cursors
-from wacrm.conversations.filters import TeamFilter, team_columns, team_select, team_where
+from wacrm.conversations.filters import (
+    CUSTOMERS,
+    TeamFilter,
+    Walk,
+    team_columns,
+    team_select,
+    team_where,
+    walk_of,
+)
 from wacrm.conversations.previews import chat_message, preview
 from wacrm.conversations.search import Search, search_condition
 from wacrm.conversations.search import match_ids as find_matches
@@ -99,8 +107,8 @@ SELECT c.id, c.name, c.profile_name, c.name_by_agent, c.phone, c.username, c.pro
        CASE WHEN lm.order_id IS NOT NULL THEN
          (SELECT sum(i.quantity) FROM {orders_items} i WHERE i.order_id = lm.order_id) END
          AS m_order_items
-FROM (SELECT c.* FROM {customers} c WHERE {where}
-      ORDER BY c.last_message_at DESC NULLS LAST, c.id DESC LIMIT %(limit)s) c
+FROM (SELECT c.* FROM {walk} WHERE {where}
+      ORDER BY {order} LIMIT %(limit)s) c
 LEFT JOIN LATERAL (
   (SELECT m.* FROM {messages} m WHERE m.id = c.last_message_id AND {not_reaction})
   UNION ALL
@@ -135,7 +143,7 @@ def _filters(
         params["match_ids"] = match_ids
         where.append(sql.SQL("c.id = ANY(%(match_ids)s)"))
     elif search is not None:
-        where.append(search_condition(search, params))
+        where.append(search_condition(search, params, walked=True))
     return where
 
 
@@ -168,8 +176,9 @@ async def inbox(
         match_ids=match_ids,
         params=base,
     )
+    walk = walk_of(team, few_matches=match_ids is not None)
     if team is not None:
-        filters.extend(team_where(tables, team, base))
+        filters.extend(team_where(tables, team, base, walk))
     rows: list[dict[str, Any]] = []
     phases = []
     if cursor is None or after_at is not None:
@@ -180,19 +189,11 @@ async def inbox(
         if want <= 0:
             break
         params = dict(base, limit=want)
-        where = list(filters)
-        if phase == "active":
-            where.append(sql.SQL("c.last_message_at IS NOT NULL"))
-            if after_at is not None:
-                where.append(sql.SQL("(c.last_message_at, c.id) < (%(after_at)s, %(after_id)s)"))
-                params.update(after_at=after_at, after_id=after_id)
-        else:
-            where.append(sql.SQL("c.last_message_at IS NULL"))
-            if cursor is not None and after_at is None:
-                where.append(sql.SQL("c.id < %(after_id)s"))
-                params["after_id"] = after_id
+        where = [*filters, *_keyset(walk, phase, cursor, after_at, after_id, params)]
         query = tables.query(
             _INBOX_SQL,
+            walk=walk.from_clause(tables),
+            order=_order(walk),
             where=sql.SQL(" AND ").join(where),
             not_reaction=sql.SQL(NOT_REACTION),
             team_columns=team_select(tables),
@@ -208,12 +209,43 @@ async def inbox(
     return {"items": [_conversation(r, now) for r in page], "next_cursor": next_cursor}
 
 
+def _order(walk: Walk) -> sql.Composable:
+    """The inbox's order on the walked rows (so their index gives it)."""
+    return sql.SQL(f"{walk.keys}.last_message_at DESC NULLS LAST, {walk.id} DESC")
+
+
+def _keyset(
+    walk: Walk,
+    phase: str,
+    cursor: str | None,
+    after_at: datetime | None,
+    after_id: int | None,
+    params: dict[str, Any],
+) -> list[sql.Composable]:
+    """The phase's rows (with a last activity, then without) after the cursor's."""
+    at, row_id = f"{walk.keys}.last_message_at", walk.id
+    where: list[sql.Composable]
+    if phase == "active":
+        where = [sql.SQL(f"{at} IS NOT NULL")]
+        if after_at is not None:
+            where.append(sql.SQL(f"({at}, {row_id}) < (%(after_at)s, %(after_id)s)"))
+            params.update(after_at=after_at, after_id=after_id)
+        return where
+    where = [sql.SQL(f"{at} IS NULL")]
+    if cursor is not None and after_at is None:
+        where.append(sql.SQL(f"{row_id} < %(after_id)s"))
+        params["after_id"] = after_id
+    return where
+
+
 async def conversation(
     conn: AsyncConnection[Any], *, tables: AgentTables, customer_id: int
 ) -> dict[str, Any]:
     """The inbox entry of one customer (raises ConversationNotFoundError)."""
     query = tables.query(
         _INBOX_SQL,
+        walk=CUSTOMERS.from_clause(tables),
+        order=_order(CUSTOMERS),
         where=sql.SQL("c.id = %(customer_id)s"),
         not_reaction=sql.SQL(NOT_REACTION),
         team_columns=team_select(tables),
