@@ -58,13 +58,24 @@ def parse_status(value: str | None) -> str:
     return value
 
 
-async def label_id(conn: AsyncConnection[Any], *, agent_id: int, name: str) -> int:
-    """The id of the workspace's label `name` (FilterError when it has none of that name)."""
-    cur = await conn.execute(
-        "SELECT id FROM workspace_labels WHERE agent_id = %s AND name = %s",
-        (agent_id, name.strip().lower()),
-    )
-    row = await cur.fetchone()
+async def label_id(
+    conn: AsyncConnection[Any],
+    *,
+    agent_id: int,
+    name: str,
+    known: list[dict[str, Any]] | None = None,
+) -> int:
+    """The id of the workspace's label `name` (FilterError when it has none of that name);
+    `known`: the workspace's labels already read (no query then)."""
+    wanted = name.strip().lower()
+    if known is not None:
+        row = next((r for r in known if r["name"] == wanted), None)
+    else:
+        cur = await conn.execute(
+            "SELECT id FROM workspace_labels WHERE agent_id = %s AND name = %s",
+            (agent_id, wanted),
+        )
+        row = await cur.fetchone()
     if row is None:
         raise FilterError(
             Text(
@@ -292,9 +303,14 @@ async def team_filter_of(
     assignee: str | None,
     label: str | None,
     mentions: bool,
+    known_labels: list[dict[str, Any]] | None = None,
 ) -> TeamFilter:
     """The checked filters of a request (FilterError names the bad one)."""
-    found = await label_id(conn, agent_id=tables.agent_id, name=label) if label else None
+    found = (
+        await label_id(conn, agent_id=tables.agent_id, name=label, known=known_labels)
+        if label
+        else None
+    )
     who = parse_assignee(assignee)
     if who not in (None, "me", "none") and not await members.is_member(
         conn, agent_id=tables.agent_id, user_id=UUID(who), active_only=False

@@ -83,7 +83,10 @@ async def list_agents(request: Request, user: CurrentUser | None = None) -> list
                 cur = await conn.execute(query + " WHERE a.id = %s", (scope.agent_id,))
                 rows += list(await cur.fetchall())
             return rows
-        found = await members.workspaces(conn, user_id=user.id)
+        # the page's workspace was resolved from this same list (resolve_workspace): not read twice
+        found = getattr(request.state, "user_workspaces", None)
+        if found is None:
+            found = await members.workspaces(conn, user_id=user.id)
     return [{"id": w["id"], "is_active": True, "name": w["label"]} for w in found]
 
 
@@ -101,6 +104,7 @@ async def resolve_workspace(
         if scope is not None:
             return scope
     found = await members.workspaces(conn, user_id=user.id)
+    request.state.user_workspaces = found
     if found:
         role = "admin" if user.is_admin else found[0]["role"]
         return account_deps.resolve_scope_of(user, found[0], role, conn)

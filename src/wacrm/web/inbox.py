@@ -51,7 +51,9 @@ def inbox_query(
     return InboxQuery(q, unread, open_order, status or "open", assignee, label, mentions)
 
 
-async def _team(scope: AgentScope, f: InboxQuery) -> filters.TeamFilter:
+async def _team(
+    scope: AgentScope, f: InboxQuery, labels: list[dict[str, Any]] | None = None
+) -> filters.TeamFilter:
     return await filters.team_filter_of(
         scope.db,
         tables=scope.tables,
@@ -60,11 +62,17 @@ async def _team(scope: AgentScope, f: InboxQuery) -> filters.TeamFilter:
         assignee=f.assignee,
         label=f.label or None,
         mentions=f.mentions,
+        known_labels=labels,
     )
 
 
-async def _page(scope: AgentScope, f: InboxQuery, cursor: str | None) -> dict[str, Any]:
-    team = await _team(scope, f)
+async def _page(
+    scope: AgentScope,
+    f: InboxQuery,
+    cursor: str | None,
+    labels: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    team = await _team(scope, f, labels)
     page = await conversations.inbox(
         scope.db,
         tables=scope.tables,
@@ -93,7 +101,8 @@ async def inbox_page(
     scope: AgentScope = Depends(web_workspace),
     f: InboxQuery = Depends(inbox_query),
 ) -> Response:
-    page = await _page(scope, f, None)
+    choices = await _choices(scope)
+    page = await _page(scope, f, None, choices["all_labels"])
     return await render(
         request,
         "inbox.html",
@@ -106,7 +115,7 @@ async def inbox_page(
         q=f.q,
         unread=f.unread,
         open_order=f.open_order,
-        **await _choices(scope),
+        **choices,
     )
 
 

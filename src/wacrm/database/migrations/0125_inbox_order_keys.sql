@@ -6,8 +6,8 @@
 -- notes mention; indexes (label or member, [status,] last activity, id) let a filtered page walk
 -- the inbox's order and stop at the page's end.
 --
--- Kept in the transaction that changes them: a customer's update copies its new keys to its rows
--- (a row trigger that fires only when the status, assignee or last activity changed); a label row
+-- Kept in the transaction that changes them: an update of customers copies the changed keys to
+-- their rows (a statement trigger, one copy per statement); a label row
 -- takes its keys from the customer when inserted, after a FOR SHARE lock on the customer (a
 -- concurrent change of the customer finishes first, and one that starts later waits and then
 -- copies its keys onto the new row); a note's change recomputes its customer's mentions after a
@@ -20,19 +20,38 @@
 -- workspace label's deletion locks its conversations' customers (the trigger below) before its
 -- rows cascade.
 
--- A customer's status, assignee or last activity changed: copied to its labels and mentions.
-CREATE OR REPLACE FUNCTION wacrm_inbox_keys_customer() RETURNS trigger
+-- Customers whose status, assignee or last activity changed: their keys copied to their label and
+-- mention rows. One statement trigger (transition tables) per UPDATE statement, so an ingest batch
+-- of 50 customers runs one copy statement, not 50; a statement that changed no key (a name, a read
+-- mark) ends at the first, static query.
+CREATE OR REPLACE FUNCTION wacrm_inbox_keys_customers() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
   p text := left(TG_TABLE_NAME, -length('_customers'));
 BEGIN
+  IF NOT EXISTS (
+    SELECT FROM new_rows n JOIN old_rows o ON o.id = n.id
+    WHERE (n.last_message_at, coalesce(n.conversation_status, 'open'), n.assignee_id)
+          IS DISTINCT FROM (o.last_message_at, coalesce(o.conversation_status, 'open'), o.assignee_id)
+  ) THEN
+    RETURN NULL;
+  END IF;
   EXECUTE format($q$
-    WITH l AS (
-      UPDATE %I SET status = $2, assignee_id = $3, last_message_at = $4 WHERE customer_id = $1
+    WITH c AS (
+      SELECT n.id, coalesce(n.conversation_status, 'open') AS status, n.assignee_id,
+             n.last_message_at
+      FROM new_rows n JOIN old_rows o ON o.id = n.id
+      WHERE (n.last_message_at, coalesce(n.conversation_status, 'open'), n.assignee_id)
+            IS DISTINCT FROM (o.last_message_at, coalesce(o.conversation_status, 'open'), o.assignee_id)
+    ), l AS (
+      UPDATE %1$I k SET status = c.status, assignee_id = c.assignee_id,
+        last_message_at = c.last_message_at
+      FROM c WHERE k.customer_id = c.id
     )
-    UPDATE %I SET status = $2, assignee_id = $3, last_message_at = $4 WHERE customer_id = $1
-  $q$, p || '_conversation_labels', p || '_conversation_mentions')
-  USING NEW.id, coalesce(NEW.conversation_status, 'open'), NEW.assignee_id, NEW.last_message_at;
+    UPDATE %2$I k SET status = c.status, assignee_id = c.assignee_id,
+      last_message_at = c.last_message_at
+    FROM c WHERE k.customer_id = c.id
+  $q$, p || '_conversation_labels', p || '_conversation_mentions');
   RETURN NULL;
 END $$;
 
@@ -169,11 +188,8 @@ BEGIN
     CREATE INDEX %8$I ON %3$I (user_id, status, last_message_at DESC NULLS LAST, customer_id DESC);
     CREATE INDEX %9$I ON %3$I (user_id, last_message_at DESC NULLS LAST, customer_id DESC);
     CREATE INDEX %10$I ON %3$I (customer_id);
-    CREATE TRIGGER inbox_keys AFTER UPDATE ON %1$I FOR EACH ROW
-      WHEN (OLD.last_message_at IS DISTINCT FROM NEW.last_message_at
-            OR coalesce(OLD.conversation_status, 'open') IS DISTINCT FROM coalesce(NEW.conversation_status, 'open')
-            OR OLD.assignee_id IS DISTINCT FROM NEW.assignee_id)
-      EXECUTE FUNCTION wacrm_inbox_keys_customer();
+    CREATE TRIGGER inbox_keys AFTER UPDATE ON %1$I REFERENCING OLD TABLE AS old_rows
+      NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wacrm_inbox_keys_customers();
     CREATE TRIGGER inbox_keys BEFORE INSERT OR UPDATE OF customer_id ON %2$I FOR EACH ROW
       EXECUTE FUNCTION wacrm_inbox_keys_label();
     DROP TRIGGER counts_update ON %2$I;
