@@ -172,8 +172,9 @@ CREATE OR REPLACE FUNCTION wacrm_agent_step_0125(p text, a_id bigint) RETURNS vo
 LANGUAGE plpgsql AS $$
 BEGIN
   EXECUTE format($ddl$
-    ALTER TABLE %2$I ADD COLUMN status text NOT NULL DEFAULT 'open',
-      ADD COLUMN assignee_id uuid, ADD COLUMN last_message_at timestamptz;
+    -- nullable without a default (the rule of per-agent steps): the triggers always write it
+    ALTER TABLE %2$I ADD COLUMN status text, ADD COLUMN assignee_id uuid,
+      ADD COLUMN last_message_at timestamptz;
     CREATE INDEX %4$I ON %2$I (label_id, status, last_message_at DESC NULLS LAST, customer_id DESC);
     CREATE INDEX %5$I ON %2$I (label_id, last_message_at DESC NULLS LAST, customer_id DESC);
     CREATE TABLE %3$I (
