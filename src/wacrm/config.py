@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     webhook_processing: Literal["deferred", "inline"] = Field(
         "deferred", validation_alias="WACRM_WEBHOOK_PROCESSING"
     )  # deferred: the 200 follows the journal commit, workers process it; inline: before the 200
+    journal_processors: int = Field(
+        2, ge=1, le=16, validation_alias="WACRM_JOURNAL_PROCESSORS"
+    )  # journal processors per worker process, side by side, each on its share of the numbers
     journal_retention_days: int = Field(
         30, ge=0, le=36500, validation_alias="WACRM_JOURNAL_RETENTION_DAYS"
     )  # processed webhooks leave the journal after this many days (their messages keep `raw`); 0: never

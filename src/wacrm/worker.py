@@ -90,6 +90,7 @@ async def run_all(
             listen_url=settings.session_url(database_url),
             pooled=settings.pooled,
             memory_mib=settings.db_backend_memory_mib,
+            shards=settings.journal_processors,
         ),
     )
 

@@ -95,7 +95,10 @@ async def test_not_json_is_failed_at_once_and_bad_payload_alone(dclient, deferre
 
 async def test_two_processors_share_the_journal_exactly_once(dclient, db_url, conn, agent):
     stop = asyncio.Event()
-    processors = [asyncio.create_task(run_processor(db_url, stop, batch=16)) for _ in range(2)]
+    # two processes' worth: one with a single processor, one with three side by side (shards)
+    processors = [
+        asyncio.create_task(run_processor(db_url, stop, batch=16, shards=n)) for n in (1, 3)
+    ]
     try:
         payloads = [text_from(i) for i in range(150)]
         payloads += [text_from(i) for i in range(0, 150, 5)]  # Meta re-delivers some
@@ -208,3 +211,31 @@ def test_a_slow_full_claim_comes_less_often(monkeypatch):
     assert window.start() == 0
     window.full_claim_took(0.001)  # a cheap one: the 2 s period stands
     assert 0.0 < window.full_due - time.monotonic() <= 2.0
+
+
+async def test_a_claim_by_shard_takes_only_its_numbers_and_the_shards_take_every_one(conn):
+    """Processors side by side each claim the numbers of their shard: disjoint, all covered."""
+    from wacrm.inbound import journal as journal_rows
+
+    numbers = [f"10654035224{i:04d}" for i in range(12)] + [None]
+    for n in numbers * 2:
+        await conn.execute(
+            "INSERT INTO webhook_journal (phone_number_id, body) VALUES (%s, '{}')", (n,)
+        )
+    seen: list[set[int]] = []
+    for shard in range(3):
+        async with conn.transaction():
+            claimed = await journal_rows.claim(
+                conn, start=0, batch=100, numbers=100, shard=shard, shards=3
+            )
+            cur = await conn.execute(
+                "SELECT DISTINCT wacrm_journal_shard(phone_number_id, 3) AS s FROM webhook_journal"
+                " WHERE id = ANY(%s)",
+                ([r.id for r in claimed],),
+            )
+            assert [r["s"] for r in await cur.fetchall()] in ([shard], [])
+            seen.append({r.id for r in claimed})
+    assert sum(len(s) for s in seen) == len(numbers) * 2 == len(set().union(*seen))
+    assert sum(1 for s in seen if s) >= 2  # 13 numbers fall into more than one shard
+    async with conn.transaction():  # one shard of one: every waiting row
+        assert len(await journal_rows.claim(conn, start=0, batch=100, numbers=100)) == 26

@@ -52,6 +52,7 @@ def process(
             listen_url=settings.session_url(url),
             pooled=settings.pooled,
             memory_mib=settings.db_backend_memory_mib,
+            shards=settings.journal_processors,
         )
         return 0
 

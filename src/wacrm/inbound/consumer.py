@@ -81,15 +81,18 @@ async def process_waiting(
     *,
     batch: int = BATCH,
     window: ClaimWindow | None = None,
+    shard: int = 0,
+    shards: int = 1,
 ) -> int:
     """Claim and process up to `batch` waiting journal rows in one transaction; how many were claimed.
 
-    Without a `window` the claim looks at the whole journal.
+    Without a `window` the claim looks at the whole journal; with `shards` > 1, only at the
+    numbers of `shard` (`journal.claim`).
     """
     async with pool.connection() as conn, conn.transaction():
         start = window.start() if window is not None else 0
         began = time.monotonic()
-        rows = await journal.claim(conn, start=start, batch=batch)
+        rows = await journal.claim(conn, start=start, batch=batch, shard=shard, shards=shards)
         if window is not None and start == 0:
             window.full_claim_took(time.monotonic() - began)
         if not rows:
@@ -120,69 +123,143 @@ async def run_processor(
     listen_url: str | None = None,
     pooled: bool = False,
     memory_mib: int = 0,
+    shards: int = 1,
 ) -> None:
     """Process the journal until `stop` is set; survives database restarts (reconnects with back-off).
 
-    `listen_url` (default `database_url`) is where LISTEN goes: a direct session when
-    `database_url` is a transaction-mode pooler (`pooled`: no prepared statements on it).
-    `memory_mib`: its connection is replaced when its server process holds more (0: never).
+    `shards` processors work side by side, each on the numbers of its shard (`journal.claim`)
+    with a connection of its own: different agents at the same time, and each connection keeps
+    only its own agents' table caches. `listen_url` (default `database_url`) is where LISTEN goes:
+    a direct session when `database_url` is a transaction-mode pooler (`pooled`: no prepared
+    statements on it). `memory_mib`: a connection is replaced when its server process holds more
+    (0: never).
     """
     from wacrm.db.pool import create_pool
 
     gc.collect()
     gc.freeze()  # what the process holds so far stays out of later full collections (their pauses)
     routes = RouteCache()
-    window = ClaimWindow()
+    wakeups = [asyncio.Event() for _ in range(shards)]
     # every batch touches up to journal.CLAIM_NUMBERS agents: the backend's memory is looked at
     # after each one
-    pool = create_pool(
-        database_url,
-        max_size=2,
-        min_size=1,
-        name="wacrm-journal",
-        pooled=pooled,
-        memory_mib=memory_mib,
-        memory_check_every=1,
-    )
-    await pool.open(wait=False)
-    delay = 0.5
+    pools = [
+        create_pool(
+            database_url,
+            max_size=1,
+            min_size=1,
+            name=f"wacrm-journal-{shard}",
+            pooled=pooled,
+            memory_mib=memory_mib,
+            memory_check_every=1,
+        )
+        for shard in range(shards)
+    ]
+    for pool in pools:
+        await pool.open(wait=False)
     try:
-        while not stop.is_set():
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    listen_url or database_url, autocommit=True
-                ) as listen:
-                    await listen.execute(f"LISTEN {journal.JOURNAL_CHANNEL}")
-                    delay = 0.5
-                    while not stop.is_set():
-                        n = await process_waiting(pool, routes, batch=batch, window=window)
-                        if n >= batch or window.numbers_full:
-                            await asyncio.sleep(0)  # a backlog: on at once
-                        elif n:
-                            # caught up: let the next batch gather (each batch has a fixed cost:
-                            # a transaction, a commit, a claim; small ones take the CPU the web
-                            # processes need to answer webhooks during a burst)
-                            await asyncio.sleep(linger)
-                        else:
-                            await _wait(listen, stop, poll)
-            except (psycopg.Error, PoolTimeout, OSError) as exc:
-                if stop.is_set():
-                    return
-                log.warning(
-                    "journal processor interrupted (%s); restarting in %.1f s",
-                    type(exc).__name__,
-                    delay,
-                )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
-                delay = min(delay * 2, 30.0)
-            except Exception:  # a bug must not stop ingest for good: logged, and it carries on
-                log.exception("journal processor failed; restarting in %.1f s", delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
-                delay = min(delay * 2, 30.0)
+        await asyncio.gather(
+            _listen(listen_url or database_url, stop, wakeups, poll),
+            *(
+                _process_shard(pool, routes, stop, wakeups[shard], shard, shards, batch, linger)
+                for shard, pool in enumerate(pools)
+            ),
+        )
     finally:
-        await pool.close()
+        for pool in pools:
+            await pool.close()
+
+
+async def _process_shard(
+    pool: AsyncConnectionPool,
+    routes: RouteCache,
+    stop: asyncio.Event,
+    wakeup: asyncio.Event,
+    shard: int,
+    shards: int,
+    batch: int,
+    linger: float,
+) -> None:
+    """One processor: its shard's waiting rows, batch after batch; waits for `wakeup` when idle."""
+    window = ClaimWindow()
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            wakeup.clear()
+            n = await process_waiting(
+                pool, routes, batch=batch, window=window, shard=shard, shards=shards
+            )
+            delay = 0.5
+            if n >= batch or window.numbers_full:
+                await asyncio.sleep(0)  # a backlog: on at once
+            elif n:
+                # caught up: let the next batch gather (each batch has a fixed cost: a
+                # transaction, a commit, a claim; small ones take the CPU the web processes need
+                # to answer webhooks during a burst)
+                await asyncio.sleep(linger)
+            else:
+                await _until(wakeup, stop)
+        except (psycopg.Error, PoolTimeout, OSError) as exc:
+            if stop.is_set():
+                return
+            log.warning(
+                "journal processor %d interrupted (%s); restarting in %.1f s",
+                shard,
+                type(exc).__name__,
+                delay,
+            )
+            delay = await _back_off(stop, delay)
+        except Exception:  # a bug must not stop ingest for good: logged, and it carries on
+            log.exception("journal processor %d failed; restarting in %.1f s", shard, delay)
+            delay = await _back_off(stop, delay)
+
+
+async def _listen(url: str, stop: asyncio.Event, wakeups: list[asyncio.Event], poll: float) -> None:
+    """Wake every processor at each journal NOTIFY and at least every `poll` seconds."""
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as listen:
+                await listen.execute(f"LISTEN {journal.JOURNAL_CHANNEL}")
+                delay = 0.5
+                for wakeup in wakeups:  # what was journaled while nobody listened
+                    wakeup.set()
+                while not stop.is_set():
+                    await _wait(listen, stop, poll)
+                    for wakeup in wakeups:
+                        wakeup.set()
+        except (psycopg.Error, OSError) as exc:
+            if stop.is_set():
+                return
+            log.warning(
+                "journal LISTEN interrupted (%s); polling, reconnecting in %.1f s",
+                type(exc).__name__,
+                delay,
+            )
+            # meanwhile the processors look every `poll` seconds
+            until = time.monotonic() + delay
+            while not stop.is_set() and (left := until - time.monotonic()) > 0:
+                for wakeup in wakeups:
+                    wakeup.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), min(poll, left))
+            delay = min(delay * 2, 30.0)
+
+
+async def _until(event: asyncio.Event, stop: asyncio.Event) -> None:
+    """Until `event` or `stop` is set."""
+    waits = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(stop.wait())]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
+
+
+async def _back_off(stop: asyncio.Event, delay: float) -> float:
+    """Wait `delay` seconds (less if `stop` is set); the next, doubled delay (at most 30 s)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), delay)
+    return min(delay * 2, 30.0)
 
 
 async def _wait(listen: AsyncConnection[Any], stop: asyncio.Event, poll: float) -> None:

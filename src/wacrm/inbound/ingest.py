@@ -329,14 +329,17 @@ async def _write_part(conn: AsyncConnection[Any], part: _Part, who: customers.Se
     first, rounds = (part.statuses[0], part.statuses[1:]) if part.statuses else ([], [])
     if any(s["wamid"] in part.wamids for s in first):
         first, rounds = [], part.statuses  # a status of a message stored here: after it
-    if part.messages or profiles or first:
+    if part.messages or profiles:
         params = {
             "messages": _json(part.messages),
             "profiles": _json([dict(p, o=i) for i, p in enumerate(profiles)]),
-            "statuses": _json(first),
             "agent_id": part.agent_id,
         }
-        await conn.execute(sql.messages, params, prepare=True)
+        if first:
+            params["statuses"] = _json(first)
+        await conn.execute(sql.messages if first else sql.messages_only, params, prepare=True)
+    elif first:
+        rounds = [first, *rounds]  # statuses alone
     for rnd in rounds:
         params = {"statuses": _json(rnd), "agent_id": part.agent_id}
         await conn.execute(sql.statuses, params, prepare=True)

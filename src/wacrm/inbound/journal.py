@@ -35,7 +35,9 @@ _FAILED_ON_RECEIPT = (
     "INSERT INTO webhook_journal (phone_number_id, body, status, error, attempts)"
     " VALUES (%s, %s, 'failed', %s, 1) RETURNING id"
 )
-_CLAIM = "SELECT id, body, phone_number_id FROM wacrm_claim_journal_by_number(%s, %s, %s, %s)"  # migration 0106
+_CLAIM = (  # migrations 0106, 0135
+    "SELECT id, body, phone_number_id FROM wacrm_claim_journal_by_number(%s, %s, %s, %s, %s, %s)"
+)
 CLAIM_NUMBERS = 20  # numbers (agents) per claim: each costs its own statements and ~20 locks
 CLAIM_SCAN = 5000  # waiting rows a claim looks through for those numbers' webhooks
 _DONE = (
@@ -164,11 +166,19 @@ async def journal_failed(conn: AsyncConnection[Any], hook: Webhook, error: str) 
 
 
 async def claim(
-    conn: AsyncConnection[Any], *, start: int, batch: int, numbers: int = CLAIM_NUMBERS
+    conn: AsyncConnection[Any],
+    *,
+    start: int,
+    batch: int,
+    numbers: int = CLAIM_NUMBERS,
+    shard: int = 0,
+    shards: int = 1,
 ) -> list[JournalRow]:
     """Lock up to `batch` waiting rows of at most `numbers` numbers from id `start` on (in the
-    caller's transaction): the numbers of the oldest waiting rows, their rows oldest first."""
-    cur = await conn.execute(_CLAIM, (start, batch, numbers, CLAIM_SCAN), prepare=True)
+    caller's transaction): the numbers of the oldest waiting rows, their rows oldest first; only
+    numbers of `shard` (of `shards`, by a hash of the number) when there are several."""
+    params = (start, batch, numbers, CLAIM_SCAN, shard, shards)
+    cur = await conn.execute(_CLAIM, params, prepare=True)
     return _decoded(await cur.fetchall())
 
 

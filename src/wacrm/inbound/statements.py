@@ -57,7 +57,7 @@ _SEARCH_DOC = """CASE
 # statuses of one agent's part of a batch: ONE statement (one snapshot; no row touched twice: one
 # UPDATE of each customer). Profile fields are written only where they change something; a name
 # the agent gave (name_by_agent) is kept, the WhatsApp profile name goes beside it.
-MESSAGES = (
+_MESSAGES_CTES = (
     """
     WITH x AS (
       SELECT * FROM json_to_recordset(%(messages)s::json) AS x(o int, phone text, bsuid text,
@@ -127,21 +127,33 @@ MESSAGES = (
           OR (t.name IS NOT NULL AND c.name_by_agent IS NOT TRUE AND t.name IS DISTINCT FROM c.name)
           OR (t.username IS NOT NULL AND t.username IS DISTINCT FROM c.username)
           OR (t.parent IS NOT NULL AND t.parent IS DISTINCT FROM c.parent_bsuid))
-    ), """
+    )"""
+)
+_EVENTS = " SELECT " + notify_sql(
+    agent_id="%(agent_id)s",
+    kind="ev.kind",
+    customer_id="ev.customer_id",
+    message_id="ev.id",
+    order_id="ev.order_id",
+)
+MESSAGES = (
+    _MESSAGES_CTES
+    + ", "
     + _STATUS_CTES
     + """, ev AS (
       SELECT 'message' AS kind, 0 AS k, id, customer_id, order_id FROM ins
       UNION ALL SELECT 'status', 1, id, customer_id, NULL FROM upd
-    )
-    SELECT """
-    + notify_sql(
-        agent_id="%(agent_id)s",
-        kind="ev.kind",
-        customer_id="ev.customer_id",
-        message_id="ev.id",
-        order_id="ev.order_id",
-    )
+    )"""
+    + _EVENTS
     + " FROM ev ORDER BY ev.k, ev.id"
+)
+# the same without statuses (most parts have none): less to plan, and no UPDATE of the messages
+# (whose statement triggers would run for no row)
+MESSAGES_ONLY = (
+    _MESSAGES_CTES
+    + """, ev AS (SELECT 'message' AS kind, id, customer_id, order_id FROM ins)"""
+    + _EVENTS
+    + " FROM ev ORDER BY ev.id"
 )
 
 # a further round of statuses (one per repeated wamid in the batch, so that they apply in order)
@@ -301,6 +313,7 @@ ADDRESS_BOOK = (
 @dataclass(frozen=True)
 class AgentStatements:
     messages: str
+    messages_only: str
     statuses: str
     order: str
     reaction: str
@@ -318,6 +331,7 @@ def for_agent(tables: AgentTables) -> AgentStatements:
             tables.query(q).as_string(None)
             for q in (
                 MESSAGES,
+                MESSAGES_ONLY,
                 STATUSES,
                 ORDER,
                 REACTION,
