@@ -256,7 +256,7 @@ def main() -> None:
                     continue
                 out = run_case(url, name, subset, args, seed=1000 * r + len(subset) + os.getpid())
                 print(json.dumps(out), flush=True)
-        for r in range(args.rounds if args.live else 0):
+        for _r in range(args.rounds if args.live else 0):
             out = live(url, agents, args)
             print(json.dumps({**out, "load": os.getloadavg()}), flush=True)
     finally:
