@@ -333,14 +333,11 @@ async def _write_part(conn: AsyncConnection[Any], part: _Part, who: customers.Se
         params = {
             "messages": _json(part.messages),
             "profiles": _json([dict(p, o=i) for i, p in enumerate(profiles)]),
+            "statuses": _json(first),  # unused by messages_only
             "agent_id": part.agent_id,
         }
-        if first:
-            params["statuses"] = _json(first)
         await conn.execute(sql.messages if first else sql.messages_only, params, prepare=True)
-    elif first:
-        rounds = [first, *rounds]  # statuses alone
-    for rnd in rounds:
+    for rnd in rounds if part.messages or profiles else part.statuses:  # else statuses alone
         params = {"statuses": _json(rnd), "agent_id": part.agent_id}
         await conn.execute(sql.statuses, params, prepare=True)
     for reaction in part.reactions:
