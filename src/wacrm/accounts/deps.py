@@ -18,6 +18,7 @@ from psycopg import AsyncConnection
 
 from wacrm.accounts import sessions, tokens
 from wacrm.agents.tables import AgentTables
+from wacrm.i18n.text import Text
 from wacrm.members import service as members
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -108,8 +109,11 @@ async def _check_csrf(request: Request, expected: str | None) -> None:
     if not expected or not sessions.csrf_matches(expected, given):
         raise HTTPException(
             403,
-            detail="missing or wrong CSRF token: send the page's csrf_token form field "
-            f"or the {CSRF_HEADER} header",
+            detail=Text(
+                "missing or wrong CSRF token: send the page's csrf_token form field or the "
+                "{header} header",
+                header=CSRF_HEADER,
+            ),
         )
 
 
@@ -168,7 +172,7 @@ async def require_csrf(request: Request, user: CurrentUser = Depends(current_use
 
 async def require_admin(user: CurrentUser = Depends(current_user)) -> CurrentUser:
     if not user.is_admin:
-        raise HTTPException(403, detail="this action is for administrators only")
+        raise HTTPException(403, detail=Text("this action is for administrators only"))
     return user
 
 
@@ -185,7 +189,7 @@ class WorkspaceChoiceError(HTTPException):
 
 
 def _no_workspace(agent_id: int) -> HTTPException:
-    return HTTPException(404, detail=f"no agent with id {agent_id}")
+    return HTTPException(404, detail=Text("no agent with id {agent_id}", agent_id=agent_id))
 
 
 async def resolve_scope(
@@ -243,11 +247,17 @@ async def agent_scope(
     if scope is None:
         if user.is_admin:
             raise HTTPException(
-                400, detail="administrators must choose the agent with the agent_id query parameter"
+                400,
+                detail=Text(
+                    "administrators must choose the agent with the agent_id query parameter"
+                ),
             )
         raise HTTPException(
             403,
-            detail="your user is not linked to an active agent nor a member of one; ask an administrator to add you",
+            detail=Text(
+                "your user is not linked to an active agent nor a member of one; ask an "
+                "administrator to add you"
+            ),
         )
     return scope
 

@@ -10,6 +10,7 @@ from uuid import UUID
 from psycopg import AsyncConnection
 
 from wacrm.accounts.service import AccountError, AccountNotFoundError
+from wacrm.i18n.text import Text
 from wacrm.realtime import credentials as realtime
 
 TOKEN_PREFIX = "wacrm_"  # noqa: S105 (a prefix, not a secret)
@@ -24,15 +25,17 @@ async def create_token(conn: AsyncConnection[Any], *, user_id: UUID, name: str) 
     """Create a named API token for the user and return it (the only time it is shown)."""
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise AccountError("the token name must have 1 to 100 characters")
+        raise AccountError(Text("the token name must have 1 to 100 characters"))
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     async with conn.transaction():
         cur = await conn.execute("SELECT is_active FROM users WHERE id = %s", (user_id,))
         user = await cur.fetchone()
         if user is None:
-            raise AccountNotFoundError(f"no user with id {user_id}")
+            raise AccountNotFoundError(Text("no user with id {user_id}", user_id=user_id))
         if not user["is_active"]:
-            raise AccountError("this user is deactivated; reactivate it before creating tokens")
+            raise AccountError(
+                Text("this user is deactivated; reactivate it before creating tokens")
+            )
         await conn.execute(
             "INSERT INTO api_tokens (user_id, name, token_hash, token_hint) VALUES (%s, %s, %s, %s)",
             (user_id, name, hash_token(token), token[-4:]),
@@ -60,7 +63,9 @@ async def revoke_token(
         )
         row = await cur.fetchone()
         if row is None:
-            raise AccountNotFoundError(f"you have no API token with id {token_id}")
+            raise AccountNotFoundError(
+                Text("you have no API token with id {token_id}", token_id=token_id)
+            )
         await realtime.credentials_changed(conn, user_id=user_id)
     return dict(row)
 

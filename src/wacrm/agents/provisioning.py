@@ -22,6 +22,7 @@ from wacrm.agents.tables import AgentTables, validate_prefix
 from wacrm.config import DEFAULT_CURRENCY
 from wacrm.db.locks import CAPACITY_SQL, HELD_SQL, next_batch_size
 from wacrm.errors import AppError
+from wacrm.i18n.text import Text
 
 PROVISIONING_LOCK = 0x7761_6372_6D00_0001  # pg_advisory_xact_lock key serialising provisioning
 FIRST_BATCH = 8  # agents in the first transaction of create_agents; later ones sized by locks held
@@ -49,11 +50,15 @@ def _check_list(specs: Sequence[AgentSpec]) -> None:
         if spec.prefix is not None:
             validate_prefix(spec.prefix)
             if spec.prefix in prefixes:
-                raise AgentError(f"the prefix {spec.prefix} is given twice", status=409)
+                raise AgentError(
+                    Text("the prefix {prefix} is given twice", prefix=spec.prefix), status=409
+                )
             prefixes.add(spec.prefix)
         if spec.user_id is not None:
             if spec.user_id in users:
-                raise AgentError(f"the user {spec.user_id} is given twice", status=409)
+                raise AgentError(
+                    Text("the user {user_id} is given twice", user_id=spec.user_id), status=409
+                )
             users.add(spec.user_id)
 
 
@@ -71,10 +76,14 @@ async def _check_database(conn: AsyncConnection[Any], specs: Sequence[AgentSpec]
         )
         for row in await cur.fetchall():
             if not row["found"]:
-                raise AgentError(f"no user with id {row['id']}", status=404)
+                raise AgentError(Text("no user with id {id}", id=row["id"]), status=404)
             if row["agent_prefix"] is not None:
                 raise AgentError(
-                    f"this user is already linked to agent {row['agent_prefix']}", status=409
+                    Text(
+                        "this user is already linked to agent {agent_prefix}",
+                        agent_prefix=row["agent_prefix"],
+                    ),
+                    status=409,
                 )
     prefixes = [s.prefix for s in specs if s.prefix is not None]
     if prefixes:
@@ -84,7 +93,9 @@ async def _check_database(conn: AsyncConnection[Any], specs: Sequence[AgentSpec]
         taken = {r["agent_prefix"] for r in await cur.fetchall()}
         for prefix in prefixes:
             if prefix in taken:
-                raise AgentError(f"an agent with prefix {prefix} already exists", status=409)
+                raise AgentError(
+                    Text("an agent with prefix {prefix} already exists", prefix=prefix), status=409
+                )
 
 
 async def _takeover_versions(conn: AsyncConnection[Any], prefixes: list[str]) -> dict[str, int]:
@@ -167,7 +178,9 @@ async def _provision(
             ),
         )
     except psycopg.errors.UniqueViolation as exc:
-        raise AgentError("an agent with this prefix or user already exists", status=409) from exc
+        raise AgentError(
+            Text("an agent with this prefix or user already exists"), status=409
+        ) from exc
     for agent_id, spec in zip(ids, specs, strict=True):
         if spec.prefix in takeover:
             await conn.execute(

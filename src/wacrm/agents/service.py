@@ -16,6 +16,7 @@ from wacrm.agents.provisioning import (
     create_agents,
 )
 from wacrm.agents.tables import AgentTables, validate_prefix
+from wacrm.i18n.text import Text
 
 __all__ = [
     "PROVISIONING_LOCK",
@@ -43,7 +44,7 @@ async def get_agent(conn: AsyncConnection[Any], *, agent_id: int) -> dict[str, A
     )
     row = await cur.fetchone()
     if row is None:
-        raise AgentNotFoundError(f"no agent with id {agent_id}")
+        raise AgentNotFoundError(Text("no agent with id {agent_id}", agent_id=agent_id))
     return dict(row)
 
 
@@ -120,7 +121,7 @@ async def link_user(conn: AsyncConnection[Any], *, agent_id: int, user_id: UUID)
         await get_agent(conn, agent_id=agent_id)
         cur = await conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,))
         if await cur.fetchone() is None:
-            raise AgentNotFoundError(f"no user with id {user_id}")
+            raise AgentNotFoundError(Text("no user with id {user_id}", user_id=user_id))
         cur = await conn.execute(
             "SELECT id, agent_prefix FROM agents WHERE user_id = %s AND id <> %s",
             (user_id, agent_id),
@@ -128,7 +129,10 @@ async def link_user(conn: AsyncConnection[Any], *, agent_id: int, user_id: UUID)
         other = await cur.fetchone()
         if other is not None:
             raise AgentError(
-                f"this user is already linked to agent {other['agent_prefix']}; unlink it first",
+                Text(
+                    "this user is already linked to agent {agent_prefix}; unlink it first",
+                    agent_prefix=other["agent_prefix"],
+                ),
                 status=409,
             )
         try:
@@ -137,7 +141,9 @@ async def link_user(conn: AsyncConnection[Any], *, agent_id: int, user_id: UUID)
                 (user_id, agent_id),
             )
         except psycopg.errors.UniqueViolation as exc:
-            raise AgentError("this user is already linked to another agent", status=409) from exc
+            raise AgentError(
+                Text("this user is already linked to another agent"), status=409
+            ) from exc
     return await get_agent(conn, agent_id=agent_id)
 
 
@@ -166,11 +172,14 @@ async def drop_agent(conn: AsyncConnection[Any], *, agent_id: int, confirm: str)
         )
         row = await cur.fetchone()
         if row is None:
-            raise AgentNotFoundError(f"no agent with id {agent_id}")
+            raise AgentNotFoundError(Text("no agent with id {agent_id}", agent_id=agent_id))
         prefix = validate_prefix(row["agent_prefix"])
         if confirm != prefix:
             raise AgentError(
-                f"to drop this agent's tables and data, confirm with its prefix {prefix!r}"
+                Text(
+                    "to drop this agent's tables and data, confirm with its prefix '{prefix}'",
+                    prefix=prefix,
+                )
             )
         cur = await conn.execute(
             """SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -187,8 +196,11 @@ async def drop_agent(conn: AsyncConnection[Any], *, agent_id: int, confirm: str)
             await conn.execute("DELETE FROM agents WHERE id = %s", (agent_id,))
         except psycopg.errors.ForeignKeyViolation as exc:
             raise AgentError(
-                f"agent {prefix} is still referenced elsewhere ({exc.diag.table_name}); "
-                "deactivate it instead",
+                Text(
+                    "agent {prefix} is still referenced elsewhere ({table_name}); deactivate it instead",
+                    prefix=prefix,
+                    table_name=exc.diag.table_name,
+                ),
                 status=409,
             ) from exc
     return names

@@ -9,6 +9,7 @@ from functools import cached_property
 from psycopg import sql
 
 from wacrm.errors import AppError
+from wacrm.i18n.text import Text
 
 PREFIX_PATTERN = re.compile(r"^agt_[a-z0-9]{1,32}$")
 
@@ -21,7 +22,10 @@ def validate_prefix(prefix: str) -> str:
     """Return `prefix` if it is a valid agent prefix, else raise InvalidPrefixError."""
     if not isinstance(prefix, str) or not PREFIX_PATTERN.fullmatch(prefix):
         raise InvalidPrefixError(
-            f"invalid agent prefix {prefix!r}: it must match ^agt_[a-z0-9]{{1,32}}$ (e.g. agt_3784)"
+            Text(
+                "invalid agent prefix '{prefix}': it must match ^agt_[a-z0-9]{{1,32}}$ (e.g. agt_3784)",
+                prefix=prefix,
+            )
         )
     return prefix
 

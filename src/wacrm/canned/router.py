@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wacrm.accounts.deps import AgentScope, agent_scope
 from wacrm.canned import service as canned
+from wacrm.i18n.text import Text
 
 router = APIRouter(prefix="/api/v1/canned-responses", tags=["canned responses"])
 CannedId = Path(..., ge=1, le=2**63 - 1)
@@ -105,7 +106,7 @@ async def render_canned(
     """The response's text with the conversation's values filled in (nothing is sent)."""
     found = await canned.get_canned(scope.db, agent_id=scope.agent_id, canned_id=canned_id)
     if customer_id is None:
-        raise canned.CannedError("customer_id: the conversation to fill the variables from")
+        raise canned.CannedError(Text("customer_id: the conversation to fill the variables from"))
     values = await canned.variables(
         scope.db, tables=scope.tables, customer_id=customer_id, agent_name=scope.user.name
     )

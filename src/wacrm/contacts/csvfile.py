@@ -12,6 +12,7 @@ from typing import Any
 
 import phonenumbers
 
+from wacrm.i18n.labels import N_
 from wacrm.i18n.text import Text
 
 MAX_NAME = 200
@@ -70,6 +71,40 @@ class CsvError(Exception):
     """The file as a whole cannot be read (no header, no phone column, not text)."""
 
 
+# What is wrong with one row, by code: the import keeps the code and its values with each row
+# error and shows it in the viewer's language (row_message); `message` is kept in English too.
+ROW_ERRORS = {
+    "no_country": N_("no country code: write it as +<country code> or choose a default country"),
+    "not_a_phone": N_("not a phone number"),
+    "invalid_phone": N_("not a valid phone number for {region}"),
+    "yes_or_no": N_("write yes or no (or leave it empty when unknown)"),
+    "bad_label": N_("label '{label}': letters, digits, - and _ only, at most 40 characters"),
+    "name_too_long": N_("longer than {most} characters"),
+    "bad_bsuid": N_("expected a WhatsApp user id such as US.13491208655302741918"),
+    "no_phone": N_("missing (a row needs a phone number or a bsuid)"),
+}
+
+
+class RowError(ValueError):
+    """One row's fault: its column, a code of ROW_ERRORS and the code's values."""
+
+    def __init__(self, code: str, column: str = "", **params: Any) -> None:
+        self.code, self.column, self.params = code, column, params
+        super().__init__(Text(ROW_ERRORS[code], **params).english())
+
+    def at(self, column: str) -> RowError:
+        """The same fault, found in `column`."""
+        return RowError(self.code, column, **self.params)
+
+
+def row_message(error: dict[str, Any]) -> Text | str:
+    """A stored row error's reason in the viewer's language (rows stored before codes: English)."""
+    code = error.get("code")
+    if code in ROW_ERRORS:
+        return Text(ROW_ERRORS[code], **(error.get("params") or {}))
+    return str(error.get("message") or "")
+
+
 @dataclass
 class Contact:
     line: int
@@ -123,14 +158,14 @@ def normalize_phone(value: str, country: str | None) -> str:
     if text.startswith("00"):
         text = "+" + text[2:]
     if not text.startswith("+") and not country:
-        raise ValueError("no country code: write it as +<country code> or choose a default country")
+        raise RowError("no_country")
     try:
         parsed = phonenumbers.parse(text, None if text.startswith("+") else country)
     except phonenumbers.NumberParseException:
-        raise ValueError("not a phone number") from None
+        raise RowError("not_a_phone") from None
     if not phonenumbers.is_valid_number(parsed):
-        region = phonenumbers.region_code_for_number(parsed) or country or "any country"
-        raise ValueError(f"not a valid phone number for {region}")
+        region = phonenumbers.region_code_for_number(parsed) or country or "?"
+        raise RowError("invalid_phone", region=region)
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -142,7 +177,7 @@ def _opt_in(value: str) -> bool | None:
         return True
     if text in NO:
         return False
-    raise ValueError("write yes or no (or leave it empty when unknown)")
+    raise RowError("yes_or_no")
 
 
 def _labels(value: str) -> list[str]:
@@ -152,15 +187,13 @@ def _labels(value: str) -> list[str]:
         if not name:
             continue
         if not LABEL.match(name):
-            raise ValueError(
-                f"label {part.strip()!r}: letters, digits, - and _ only, at most 40 characters"
-            )
+            raise RowError("bad_label", label=part.strip())
         out.append(name)
     return sorted(set(out))
 
 
 def _row(cells: list[str], columns: dict[str, int], line: int, country: str | None) -> Contact:
-    """One contact, or ValueError('column: reason')."""
+    """One contact, or RowError (its column, code and values)."""
 
     def cell(name: str) -> str:
         index = columns.get(name)
@@ -168,27 +201,27 @@ def _row(cells: list[str], columns: dict[str, int], line: int, country: str | No
 
     name = cell("name") or " ".join(x for x in (cell("first_name"), cell("last_name")) if x)
     if len(name) > MAX_NAME:
-        raise ValueError(f"name: longer than {MAX_NAME} characters")
+        raise RowError("name_too_long", "name", most=MAX_NAME)
     phone = bsuid = None
     if cell("phone"):
         try:
             phone = normalize_phone(cell("phone"), country)
-        except ValueError as exc:
-            raise ValueError(f"phone: {exc}") from None
+        except RowError as exc:
+            raise exc.at("phone") from None
     if cell("bsuid"):
         if not BSUID.match(cell("bsuid")):
-            raise ValueError("bsuid: expected a WhatsApp user id such as US.13491208655302741918")
+            raise RowError("bad_bsuid", "bsuid")
         bsuid = cell("bsuid")
     if phone is None and bsuid is None:
-        raise ValueError("phone: missing (a row needs a phone number or a bsuid)")
+        raise RowError("no_phone", "phone")
     try:
         labels = _labels(cell("labels"))
-    except ValueError as exc:
-        raise ValueError(f"labels: {exc}") from None
+    except RowError as exc:
+        raise exc.at("labels") from None
     try:
         opted_in = _opt_in(cell("opt_in"))
-    except ValueError as exc:
-        raise ValueError(f"opt_in: {exc}") from None
+    except RowError as exc:
+        raise exc.at("opt_in") from None
     return Contact(line, name, phone, bsuid, labels, opted_in)
 
 
@@ -237,17 +270,24 @@ def parse(
             progress(out.total_rows)
         try:
             contact = _row(cells, columns, line, country)
-        except ValueError as exc:
+        except RowError as exc:
             out.error_rows += 1
             if len(out.errors) < MAX_ERRORS_KEPT:
-                column, _, message = str(exc).partition(": ")
+                column = exc.column
                 value = (
                     cells[columns[column]]
                     if column in columns and columns[column] < len(cells)
                     else ""
                 )
                 out.errors.append(
-                    {"line": line, "column": column, "value": value[:80], "message": message}
+                    {
+                        "line": line,
+                        "column": column,
+                        "value": value[:80],
+                        "message": str(exc),
+                        "code": exc.code,
+                        "params": exc.params,
+                    }
                 )
             continue
         earlier = (contact.bsuid and by_key.get("b:" + contact.bsuid)) or (

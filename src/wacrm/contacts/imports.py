@@ -15,9 +15,13 @@ from wacrm.agents.tables import AgentTables
 from wacrm.contacts import csvfile
 from wacrm.contacts import service as contacts
 from wacrm.errors import AppError
+from wacrm.i18n.labels import N_
+from wacrm.i18n.text import Text
 from wacrm.jobs import enqueue
 
 IMPORT_JOB = "contacts.import"
+# Why an import failed, by code (kept with its values: shown in the viewer's language).
+FAILURES = {"not_written": N_("nothing was imported: {error}")}
 PREVIEW_ROWS = 10
 ERRORS_KEPT = 200
 
@@ -39,7 +43,7 @@ async def check_upload(
 ) -> dict[str, Any]:
     """Read the whole file (in a thread: CPU work) and keep it with its preview; nothing is written."""
     if not data:
-        raise ImportError_("choose a CSV file", field="file")
+        raise ImportError_(Text("choose a CSV file"), field="file")
     try:
         parsed = await asyncio.to_thread(csvfile.parse, data, country=country)
     except csvfile.CsvError as exc:
@@ -80,6 +84,7 @@ async def get_import(
     cur = await conn.execute(
         """SELECT id, agent_id, filename, country, skip_invalid, state, total_rows, valid_rows,
              error_rows, errors, preview, done_rows, created_count, merged_count, failure,
+             failure_code, failure_params,
              created_at, finished_at FROM contact_imports WHERE id = %s AND agent_id = %s""",
         (import_id, agent_id),
     )
@@ -110,17 +115,21 @@ async def start(
         )
         row = await cur.fetchone()
         if row is None:
-            raise ImportError_(f"no import {import_id}", status=404)
+            raise ImportError_(Text("no import {import_id}", import_id=import_id), status=404)
         if row["state"] != "previewed":
-            raise ImportError_(f"this import is already {row['state']}", status=409)
+            raise ImportError_(
+                Text("this import is already {state}", state=row["state"]), status=409
+            )
         if row["error_rows"] and not skip_invalid:
             raise ImportError_(
-                f"{row['error_rows']} rows have errors: fix the file and upload it again, "
-                "or tick 'skip the rows with errors'",
+                Text(
+                    "{error_rows} rows have errors: fix the file and upload it again, or tick 'skip the rows with errors'",
+                    error_rows=row["error_rows"],
+                ),
                 field="skip_invalid",
             )
         if not row["valid_rows"]:
-            raise ImportError_("the file has no valid rows to import")
+            raise ImportError_(Text("the file has no valid rows to import"))
         await conn.execute(
             "UPDATE contact_imports SET state = 'queued', skip_invalid = %s WHERE id = %s",
             (skip_invalid, import_id),
@@ -176,9 +185,20 @@ async def run(pool: Any, *, import_id: int) -> None:
                     (counts["created"], counts["merged"], import_id),
                 )
         except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:450]
+            why = Text(FAILURES["not_written"], error=error)
             await progress_conn.execute(
                 """UPDATE contact_imports SET state = 'failed', done_rows = 0, finished_at = now(),
-                     failure = %s WHERE id = %s""",
-                (f"nothing was imported: {type(exc).__name__}: {exc}"[:500], import_id),
+                     failure = %s, failure_code = 'not_written', failure_params = %s
+                   WHERE id = %s""",
+                (why.english(), json.dumps(why.values), import_id),
             )
             raise
+
+
+def failure_message(imp: dict[str, Any]) -> Text | str | None:
+    """Why an import failed, in the viewer's language (imports failed before codes: English)."""
+    code = imp.get("failure_code")
+    if code in FAILURES:
+        return Text(FAILURES[code], **(imp.get("failure_params") or {}))
+    return imp.get("failure")

@@ -24,6 +24,7 @@ from wacrm.conversations.search import Search, search_condition
 from wacrm.conversations.search import match_ids as find_matches
 from wacrm.errors import NotFoundError
 from wacrm.i18n import gettext as _
+from wacrm.i18n.text import Text
 from wacrm.realtime import events as realtime
 
 WINDOW = timedelta(hours=24)
@@ -301,7 +302,7 @@ async def chat(
     if cursor:
         before_at, before_id = cursors.decode(cursor)
         if before_at is None:
-            raise cursors.InvalidCursorError("the cursor is not valid for a chat page")
+            raise cursors.InvalidCursorError(Text("the cursor is not valid for a chat page"))
         keyset = sql.SQL('AND (m."timestamp", m.id) < (%(before_at)s, %(before_id)s)')
         params.update(before_at=before_at, before_id=before_id)
     query = tables.query(

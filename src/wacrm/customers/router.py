@@ -11,12 +11,15 @@ from wacrm.accounts.deps import AgentScope, agent_scope, db_conn, require_csrf
 from wacrm.customers import service
 from wacrm.customers.schemas import CustomerOut, CustomerPatch
 from wacrm.errors import NotFoundError
+from wacrm.i18n.text import Text
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 
 
 def _not_found(customer_id: int) -> NotFoundError:
-    return NotFoundError(f"no customer with id {customer_id} for this agent")
+    return NotFoundError(
+        Text("no customer with id {customer_id} for this agent", customer_id=customer_id)
+    )
 
 
 @router.get("/{customer_id:int}", response_model=CustomerOut)

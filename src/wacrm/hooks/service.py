@@ -135,7 +135,9 @@ async def create_endpoint(
         )
     cur = await conn.execute("SELECT 1 FROM agents WHERE id = %s", (agent_id,))
     if await cur.fetchone() is None:
-        raise HookError(f"no workspace (agent) {agent_id}", status=404, field="agent_id")
+        raise HookError(
+            Text("no workspace (agent) {agent_id}", agent_id=agent_id), status=404, field="agent_id"
+        )
     secret = "whsec_" + secrets.token_urlsafe(32)
     cur = await conn.execute(
         """INSERT INTO hook_endpoints (agent_id, url, description, events, secret, created_by)
@@ -199,7 +201,7 @@ async def update_endpoint(
     """Change an endpoint; enabling it again clears the failure streak and the reason."""
     endpoint = await get_endpoint(conn, endpoint_id)
     if endpoint is None:
-        raise HookError(f"no endpoint {endpoint_id}", status=404)
+        raise HookError(Text("no endpoint {endpoint_id}", endpoint_id=endpoint_id), status=404)
     cur = await conn.execute(
         """UPDATE hook_endpoints SET url = %(url)s, events = %(events)s,
              enabled = %(enabled)s, updated_at = now(),
@@ -226,7 +228,7 @@ async def delete_endpoint(conn: AsyncConnection[Any], *, endpoint_id: int) -> No
         "DELETE FROM hook_endpoints WHERE id = %s RETURNING id", (endpoint_id,)
     )
     if await cur.fetchone() is None:
-        raise HookError(f"no endpoint {endpoint_id}", status=404)
+        raise HookError(Text("no endpoint {endpoint_id}", endpoint_id=endpoint_id), status=404)
 
 
 async def emit(
@@ -267,8 +269,8 @@ async def replay(conn: AsyncConnection[Any], *, delivery_id: int) -> dict[str, A
     if row is None:
         cur = await conn.execute("SELECT 1 FROM hook_deliveries WHERE id = %s", (delivery_id,))
         if await cur.fetchone() is None:
-            raise HookError(f"no delivery {delivery_id}", status=404)
-        raise HookError("the endpoint is disabled: enable it first, then replay", status=409)
+            raise HookError(Text("no delivery {delivery_id}", delivery_id=delivery_id), status=404)
+        raise HookError(Text("the endpoint is disabled: enable it first, then replay"), status=409)
     return dict(row)
 
 

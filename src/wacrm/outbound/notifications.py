@@ -165,7 +165,7 @@ async def notify_order_status(
     )
     order = await cur.fetchone()
     if order is None:
-        raise service.OutboundError(f"no order {order_id}", 404)
+        raise service.OutboundError(Text("no order {order_id}", order_id=order_id), 404)
     settings = await get_settings(conn, agent_id=agent_id)
     content: TextContent | TemplateContent
     language = settings.get("language") or DEFAULT_LANGUAGE

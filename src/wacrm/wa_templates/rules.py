@@ -6,6 +6,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from wacrm.i18n.labels import N_
+from wacrm.i18n.text import Text
+
 NAME = re.compile(r"^[a-z0-9_]{1,512}$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2,4})?$")
 VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
@@ -17,6 +20,12 @@ MEDIA_SAMPLES: dict[str, tuple[tuple[str, ...], int]] = {
     "IMAGE": (("image/jpeg", "image/png"), 5 * 1024 * 1024),
     "VIDEO": (("video/mp4",), 16 * 1024 * 1024),
     "DOCUMENT": (("application/pdf",), 100 * 1024 * 1024),
+}
+EXAMPLE = "{{1}}, {{2}}, ..."
+SAMPLE_NEEDED = {
+    "IMAGE": N_("upload a sample image for review"),
+    "VIDEO": N_("upload a sample video for review"),
+    "DOCUMENT": N_("upload a sample document for review"),
 }
 BODY_MAX, HEADER_MAX, FOOTER_MAX, BUTTON_TEXT_MAX, QUICK_REPLIES_MAX = 1024, 60, 60, 25, 10
 
@@ -46,75 +55,85 @@ def _variables(text: str) -> list[str]:
     return VARIABLE.findall(text)
 
 
-def _check_variables(text: str, where: str, errors: dict[str, str]) -> int:
+def _check_variables(text: str, where: str, errors: dict[str, Text]) -> int:
     """Positional variables {{1}}..{{n}}, each once or more, none missing; returns n."""
     found = _variables(text)
     if any(not v.isdigit() for v in found):
-        errors[where] = "variables are numbers in double braces: {{1}}, {{2}}, ..."
+        errors[where] = Text("variables are numbers in double braces: {example}", example=EXAMPLE)
         return 0
     numbers = sorted({int(v) for v in found})
     if numbers and numbers != list(range(1, len(numbers) + 1)):
-        errors[where] = "number the variables {{1}}, {{2}}, ... in order, without gaps"
+        errors[where] = Text(
+            "number the variables {example} in order, without gaps", example=EXAMPLE
+        )
         return 0
     return len(numbers)
 
 
-def check(draft: Draft, *, editing: bool = False) -> dict[str, str]:  # noqa: C901 - one rule per line
+def check(draft: Draft, *, editing: bool = False) -> dict[str, Text]:  # noqa: C901 - one rule per line
     """Field -> what is wrong, by Meta's rules (empty when the draft can be submitted)."""
-    errors: dict[str, str] = {}
+    errors: dict[str, Text] = {}
     if not editing and not NAME.match(draft.name):
-        errors["name"] = "lower-case letters, digits and underscores only (at most 512)"
+        errors["name"] = Text("lower-case letters, digits and underscores only (at most 512)")
     if not editing and not LANGUAGE.match(draft.language):
-        errors["language"] = "a language code such as en_US, pt_BR or de"
+        errors["language"] = Text("a language code such as en_US, pt_BR or de")
     if draft.category not in CATEGORIES:
-        errors["category"] = "choose MARKETING or UTILITY"
+        errors["category"] = Text("choose MARKETING or UTILITY")
     body = draft.body.strip()
     if not body:
-        errors["body"] = "write the message body"
+        errors["body"] = Text("write the message body")
     elif len(body) > BODY_MAX:
-        errors["body"] = f"at most {BODY_MAX:,} characters"
+        errors["body"] = Text("at most {n} characters", n=BODY_MAX)
     else:
         n = _check_variables(body, "body", errors)
         if "body" not in errors and n:
             if re.match(r"^\s*\{\{", body) or re.search(r"\}\}\s*[.!?]?\s*$", body):
-                errors["body"] = "a variable cannot be at the very start or end of the body"
+                errors["body"] = Text("a variable cannot be at the very start or end of the body")
             elif re.search(r"\}\}\s*\{\{", body):
-                errors["body"] = "two variables cannot be next to each other: put words between"
+                errors["body"] = Text(
+                    "two variables cannot be next to each other: put words between"
+                )
             elif len([e for e in draft.body_examples if e.strip()]) < n:
-                errors["body_examples"] = f"give an example for each of the {n} variables"
+                errors["body_examples"] = Text("give an example for each of the {n} variables", n=n)
     header = draft.header.strip()
     if draft.header_format not in HEADER_FORMATS:
-        errors["header_format"] = "choose text, image, video or document"
+        errors["header_format"] = Text("choose text, image, video or document")
     elif draft.header_format != "TEXT":
         if not draft.header_handle:
-            errors["header_file"] = f"upload a sample {draft.header_format.lower()} for review"
+            errors["header_file"] = Text(SAMPLE_NEEDED[draft.header_format])
     elif header:
         if len(header) > HEADER_MAX:
-            errors["header"] = f"at most {HEADER_MAX} characters"
+            errors["header"] = Text("at most {n} characters", n=HEADER_MAX)
         elif (n := _check_variables(header, "header", errors)) > 1:
-            errors["header"] = "a header has at most one variable, {{1}}"
+            errors["header"] = Text(
+                "a header has at most one variable, {variable}", variable="{{1}}"
+            )
         elif n == 1 and not draft.header_example.strip():
-            errors["header_example"] = "give an example for the header's variable"
+            errors["header_example"] = Text("give an example for the header's variable")
     if draft.footer.strip():
         if len(draft.footer.strip()) > FOOTER_MAX:
-            errors["footer"] = f"at most {FOOTER_MAX} characters"
+            errors["footer"] = Text("at most {n} characters", n=FOOTER_MAX)
         elif _variables(draft.footer):
-            errors["footer"] = "a footer cannot have variables"
+            errors["footer"] = Text("a footer cannot have variables")
     replies = [r.strip() for r in draft.quick_replies if r.strip()]
     if len(replies) > QUICK_REPLIES_MAX:
-        errors["quick_replies"] = f"at most {QUICK_REPLIES_MAX} quick replies"
+        errors["quick_replies"] = Text("at most {n} quick replies", n=QUICK_REPLIES_MAX)
     elif any(len(r) > BUTTON_TEXT_MAX for r in replies):
-        errors["quick_replies"] = f"each quick reply at most {BUTTON_TEXT_MAX} characters"
+        errors["quick_replies"] = Text("each quick reply at most {n} characters", n=BUTTON_TEXT_MAX)
     if draft.url_text.strip() or draft.url.strip():
         if not draft.url.strip().startswith("https://") or len(draft.url.strip()) > 2000:
-            errors["url"] = "an https:// address (at most 2,000 characters)"
+            errors["url"] = Text("an https:// address (at most {n} characters)", n=2000)
         if not draft.url_text.strip() or len(draft.url_text.strip()) > BUTTON_TEXT_MAX:
-            errors["url_text"] = f"the button's text, at most {BUTTON_TEXT_MAX} characters"
+            errors["url_text"] = Text(
+                "the button's text, at most {n} characters", n=BUTTON_TEXT_MAX
+            )
     if draft.phone_text.strip() or draft.phone.strip():
         if not PHONE.match(draft.phone.strip()):
-            errors["phone"] = "a phone number with its country code, such as +4915123456789"
+            errors["phone"] = Text("a phone number with its country code, such as +4915123456789")
         if not draft.phone_text.strip() or len(draft.phone_text.strip()) > BUTTON_TEXT_MAX:
-            errors["phone_text"] = f"the button's text, at most {BUTTON_TEXT_MAX} characters"
+            errors["phone_text"] = Text(
+                "the button's text, at most {n} characters", n=BUTTON_TEXT_MAX
+            )
     return errors
 
 
@@ -159,13 +178,15 @@ def components(draft: Draft) -> list[dict[str, Any]]:
     return out
 
 
-def check_sample(header_format: str, content_type: str, size: int) -> str | None:
+def check_sample(header_format: str, content_type: str, size: int) -> Text | None:
     """What is wrong with a media header's sample file (None when Meta accepts it)."""
     kinds, largest = MEDIA_SAMPLES[header_format]
     if content_type not in kinds:
-        return f"a {header_format.lower()} header takes {' or '.join(kinds)}, not {content_type}"
+        return Text(
+            "this header takes {kinds}, not {given}", kinds=kinds, given=content_type or "?"
+        )
     if not 0 < size <= largest:
-        return f"the sample must be at most {largest // (1024 * 1024)} MB (and not empty)"
+        return Text("the sample must be at most {mb} MB (and not empty)", mb=largest // 1024**2)
     return None
 
 

@@ -10,6 +10,7 @@ from psycopg import AsyncConnection
 
 from wacrm.config import GraphApi
 from wacrm.errors import AppError
+from wacrm.i18n.labels import N_
 from wacrm.i18n.text import Text
 from wacrm.outbound import errors as send_errors
 from wacrm.outbound.client import client_for
@@ -17,14 +18,14 @@ from wacrm.wa_templates import rules
 
 STATUS_FIELDS = ("message_template_status_update", "template_category_update")
 REASONS = {
-    "NONE": "",
-    "INVALID_FORMAT": "the format is not valid (variables, length or formatting)",
-    "ABUSIVE_CONTENT": "the content breaks WhatsApp's policies",
-    "INCORRECT_CATEGORY": "the category does not match the content",
-    "PROMOTIONAL": "promotional content in a template that is not MARKETING",
-    "TAG_CONTENT_MISMATCH": "the content does not match the category",
-    "SCAM": "it looks like a scam",
+    "INVALID_FORMAT": N_("the format is not valid (variables, length or formatting)"),
+    "ABUSIVE_CONTENT": N_("the content breaks WhatsApp's policies"),
+    "INCORRECT_CATEGORY": N_("the category does not match the content"),
+    "PROMOTIONAL": N_("promotional content in a template that is not MARKETING"),
+    "TAG_CONTENT_MISMATCH": N_("the content does not match the category"),
+    "SCAM": N_("it looks like a scam"),
 }
+FIX_FIELDS = Text("fix the fields marked")
 
 
 class TemplateError(AppError):
@@ -37,10 +38,10 @@ class TemplateError(AppError):
         self,
         message: str | Text,
         status: int | None = None,
-        errors: dict[str, str] | None = None,
+        errors: dict[str, Text] | dict[str, str] | None = None,
     ) -> None:
         super().__init__(message, status)
-        self.errors = errors or {"form": str(message)}
+        self.errors: dict[str, Text | str] = dict(errors or {"form": message})
 
 
 def _meta(exc: send_errors.SendError) -> str:
@@ -48,10 +49,11 @@ def _meta(exc: send_errors.SendError) -> str:
     return f"{exc.explanation}: {exc.details}" if exc.details else exc.explanation
 
 
-def explain_reason(reason: str | None) -> str | None:
+def explain_reason(reason: str | None) -> Text | str | None:
+    """Meta's rejection reason code as a sentence (translated where shown)."""
     if not reason or reason == "NONE":
         return None
-    return REASONS.get(reason, reason.replace("_", " ").lower())
+    return Text(REASONS[reason]) if reason in REASONS else reason.replace("_", " ").lower()
 
 
 async def _store(
@@ -83,7 +85,7 @@ async def submit(
     """Check the draft by Meta's rules and create it at Meta (it starts PENDING)."""
     problems = rules.check(draft)
     if problems:
-        raise TemplateError("fix the fields marked", errors=problems)
+        raise TemplateError(FIX_FIELDS, errors=problems)
     body = {
         "name": draft.name,
         "language": draft.language,
@@ -114,15 +116,15 @@ async def attach_sample(
         return
     problem = rules.check_sample(draft.header_format, content_type, len(data))
     if problem:
-        raise TemplateError("fix the fields marked", errors={"header_file": problem})
+        raise TemplateError(FIX_FIELDS, errors={"header_file": problem})
     try:
         async with client_for(config, graph) as client:
             draft.header_handle = await client.upload_sample(data, content_type, file_name)
     except send_errors.SendError as exc:
         raise TemplateError(
-            "fix the fields marked",
+            FIX_FIELDS,
             502,
-            errors={"header_file": f"WhatsApp did not take the sample: {_meta(exc)}"},
+            errors={"header_file": Text("WhatsApp did not take the sample: {why}", why=_meta(exc))},
         ) from None
 
 
@@ -153,7 +155,7 @@ async def edit(
         )
     problems = rules.check(draft, editing=True)
     if problems:
-        raise TemplateError("fix the fields marked", errors=problems)
+        raise TemplateError(FIX_FIELDS, errors=problems)
     try:
         async with client_for(config, graph) as client:
             await client.update_template(

@@ -14,6 +14,8 @@ from wacrm.contacts import service as contacts
 from wacrm.conversations.service import ConversationNotFoundError
 from wacrm.customers import service as customers
 from wacrm.i18n import gettext as _
+from wacrm.i18n import validation
+from wacrm.i18n.text import Text
 from wacrm.orders import money
 from wacrm.orders import queries as order_queries
 from wacrm.orders import service as orders
@@ -107,7 +109,7 @@ def _kind_of(mime: str) -> str:
     return "document"
 
 
-SENDABLE = (
+SENDABLE = Text(
     "an image (JPEG, PNG), a video (MP4, 3GP), audio, a PDF, an Office document or a text file"
 )
 
@@ -131,7 +133,13 @@ async def media_content(
     except outbound.OutboundError as exc:
         if exc.status == 415:
             raise outbound.OutboundError(
-                f"WhatsApp cannot send {file.filename} ({mime}); attach {SENDABLE}. ({exc})",
+                Text(
+                    "WhatsApp cannot send {filename} ({mime}); attach {kinds}. ({why})",
+                    filename=file.filename,
+                    mime=mime,
+                    kinds=SENDABLE,
+                    why=exc,
+                ),
                 415,
             ) from exc
         raise
@@ -141,11 +149,13 @@ async def media_content(
 
 
 def first_error(exc: ValueError) -> str:
+    """A ValueError's message for the page (pydantic's first error in the viewer's language)."""
     errors = getattr(exc, "errors", None)
     if callable(errors):
         first = errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
-        return f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+        text = validation.message(first)
+        return f"{where}: {text}" if where else str(text)
     return str(exc)
 
 

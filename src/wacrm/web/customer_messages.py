@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from wacrm import i18n
 from wacrm.accounts.deps import AgentScope
+from wacrm.i18n import validation
 from wacrm.numbers import service as numbers
 from wacrm.orders.errors import OrderError
 from wacrm.orders.money import check_currency
@@ -146,7 +147,7 @@ async def save_customer_messages(
         except service.OutboundError as exc:
             errors["texts"] = str(exc)
         except ValidationError as exc:
-            errors["form"] = str(exc.errors()[0]["msg"])
+            errors["form"] = str(validation.message(exc.errors()[0]))
     if errors:
         shown = {**values, "template_name": name, "template_language": language}
         return await _page(request, scope, shown, errors, status_code=400)

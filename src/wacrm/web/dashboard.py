@@ -12,6 +12,7 @@ from wacrm.accounts.deps import AgentScope
 from wacrm.agents.tables import AgentTables
 from wacrm.errors import AppError
 from wacrm.i18n import gettext as _
+from wacrm.i18n import labels
 from wacrm.i18n.text import Text
 from wacrm.reports import everyone as all_agents
 from wacrm.reports import members as member_reports
@@ -158,9 +159,17 @@ def _chart(data: dict[str, Any]) -> dict[str, Any]:
         "messagesIn": data["messages_in"],
         "messagesOut": data["messages_out"],
         "newCustomers": data["new_customers"],
+        "text": {
+            "in": _("In"),
+            "out": _("Out"),
+            "newCustomers": _("New customers"),
+            "orders": _("Orders"),
+            "revenue": _("Revenue"),
+        },
         "orders": [
             {
                 "status": o["status"],
+                "statusLabel": labels.order_status(o["status"]),
                 "currency": o["currency"],
                 "count": o["count"],
                 "total": float(o["total"]),

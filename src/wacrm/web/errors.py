@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from wacrm.accounts import deps as account_deps
 from wacrm.accounts.deps import CurrentUser
 from wacrm.i18n import gettext as _
+from wacrm.i18n import validation
 from wacrm.i18n.labels import N_
 from wacrm.i18n.text import Text
 
@@ -87,6 +88,8 @@ def _sentence(detail: Any) -> str:
 async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if not is_web(request) or exc.status_code < 400:
+        if isinstance(exc.detail, Text):  # the JSON API answers in English
+            exc.detail = exc.detail.english()
         return await http_exception_handler(request, exc)
     detail = _sentence(exc.detail)
     if exc.status_code == 404 and detail == "Not Found":
@@ -103,12 +106,10 @@ async def on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if not is_web(request):
         return await request_validation_exception_handler(request, exc)
-    first = (exc.errors() or [{}])[0]
-    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "form")]
-    field = loc[-1] if loc else None
+    field, message = validation.first_message(list(exc.errors()))
     label = _(FIELD_NAMES[field]) if field in FIELD_NAMES else field
-    message = str(first.get("msg") or _("is not valid"))
-    detail = f"{label}: {message}" if label else message
+    beside_field = field and request.headers.get("hx-request")  # the field names it already
+    detail = f"{label}: {message}" if label and not beside_field else str(message)
     return await error_page(request, 422, detail, field=field)
 
 

@@ -16,6 +16,7 @@ from wacrm.canned import service as canned
 from wacrm.conversations import labels as label_service
 from wacrm.conversations import names
 from wacrm.conversations import state as conv_state
+from wacrm.i18n.text import Text
 from wacrm.members import service as members
 from wacrm.notes import service as notes
 from wacrm.web.deps import web_workspace
@@ -87,7 +88,7 @@ def _parse_local(text: str) -> datetime | None:
         naive = datetime.fromisoformat(text.strip())
     except ValueError as exc:
         raise conv_state.StateError(
-            "snooze until: give a date and a time", field="snoozed_until"
+            Text("snooze until: give a date and a time"), field="snoozed_until"
         ) from exc
     return naive.replace(tzinfo=i18n.viewer().tz) if naive.tzinfo is None else naive
 
@@ -160,7 +161,7 @@ def members_id(value: str) -> Any:
         return UUID(value)
     except ValueError as exc:
         raise conv_state.StateError(
-            "choose a member of this workspace", field="assignee_id"
+            Text("choose a member of this workspace"), field="assignee_id"
         ) from exc
 
 

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 
 from wacrm import i18n
 from wacrm.accounts.deps import AgentScope, CurrentUser, request_connection
+from wacrm.contacts import csvfile, imports
 from wacrm.i18n import labels
 from wacrm.numbers import health
 from wacrm.web.deps import list_agents
@@ -60,6 +61,8 @@ env.globals.update(
     LANGUAGES=i18n.LANGUAGES,
     status_label=labels.order_status,
     media_state=labels.media_state,
+    import_row_error=csvfile.row_message,
+    import_failure=imports.failure_message,
 )
 
 

@@ -3,6 +3,7 @@ edit, delete, refresh from WhatsApp."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -105,7 +106,7 @@ async def _page(
     scope: AgentScope,
     *,
     draft: rules.Draft | None = None,
-    errors: dict[str, str] | None = None,
+    errors: Mapping[str, Text | str] | None = None,
     status_code: int = 200,
     editing: bool = False,
     notice: str | None = None,
@@ -246,7 +247,9 @@ async def refresh(request: Request, scope: AgentScope = Depends(web_workspace)) 
         return await _page(
             request,
             scope,
-            errors={"list": f"WhatsApp did not list the templates: {exc.explanation}"},
+            errors={
+                "list": Text("WhatsApp did not list the templates: {why}", why=exc.explanation)
+            },
             status_code=502,
         )
     return RedirectResponse("/templates?done=refreshed", status_code=303)

@@ -180,6 +180,9 @@
     form.querySelectorAll(".form-error").forEach(function (old) { old.remove(); });
     form.querySelectorAll("[aria-invalid]").forEach(function (f) { f.removeAttribute("aria-invalid"); });
   }
+  function bodyText(key) {  // a sentence the page gave in the viewer's language (base.html)
+    return document.body.getAttribute("data-text-" + key) || "";
+  }
   function showError(elt, html, fallback) {
     if (!(elt instanceof Element)) { return; }
     var tpl = document.createElement("template");
@@ -216,10 +219,10 @@
     evt.detail.shouldSwap = false;
     evt.detail.isError = false; // shown here: no htmx:responseError logged to the console
     showError(evt.detail.requestConfig ? evt.detail.requestConfig.elt : evt.detail.elt,
-      xhr.responseText, "The server refused this (error " + xhr.status + "). Please try again.");
+      xhr.responseText, bodyText("refused").replace("{status}", String(xhr.status)));
   });
   document.addEventListener("htmx:sendError", function (evt) {
-    showError(evt.detail.elt, "", "The server could not be reached: check the connection and try again.");
+    showError(evt.detail.elt, "", bodyText("unreachable"));
   });
   document.addEventListener("htmx:afterRequest", function (evt) {
     var form = evt.detail.elt instanceof Element ? evt.detail.elt.closest("form") : null;

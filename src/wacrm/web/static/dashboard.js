@@ -29,23 +29,24 @@
     var holder = document.getElementById("dashboard-data");
     if (!holder || !window.Chart) { return; }
     var data = JSON.parse(holder.getAttribute("data-report") || "{}");
+    var text = data.text || {};  // the series' names in the viewer's language
     draw("chart-messages", { type: "bar", data: { labels: data.days, datasets: [
-      { label: "In", data: data.messagesIn, backgroundColor: COLORS.in },
-      { label: "Out", data: data.messagesOut, backgroundColor: COLORS.out }] } });
+      { label: text.in, data: data.messagesIn, backgroundColor: COLORS.in },
+      { label: text.out, data: data.messagesOut, backgroundColor: COLORS.out }] } });
     draw("chart-customers", { type: "line", data: { labels: data.days, datasets: [
-      { label: "New customers", data: data.newCustomers, borderColor: COLORS.customers,
+      { label: text.newCustomers, data: data.newCustomers, borderColor: COLORS.customers,
         backgroundColor: COLORS.customers, tension: 0 }] } });
     var orders = data.orders || [];
     var currencies = {};
     orders.forEach(function (o) { currencies[o.currency] = true; });
     var several = Object.keys(currencies).length > 1;
-    var labels = orders.map(function (o) { return o.status + (several ? " (" + o.currency + ")" : ""); });
+    var labels = orders.map(function (o) { return o.statusLabel + (several ? " (" + o.currency + ")" : ""); });
     var colors = orders.map(function (o) { return COLORS.status[o.status] || "#4d5661"; });
     draw("chart-orders", { type: "bar", data: { labels: labels, datasets: [
-      { label: "Orders", data: orders.map(function (o) { return o.count; }), backgroundColor: colors }] },
+      { label: text.orders, data: orders.map(function (o) { return o.count; }), backgroundColor: colors }] },
       options: { plugins: { legend: { display: false } } } });
     draw("chart-revenue", { type: "bar", data: { labels: labels, datasets: [
-      { label: "Revenue", data: orders.map(function (o) { return o.total; }), backgroundColor: colors }] },
+      { label: text.revenue, data: orders.map(function (o) { return o.total; }), backgroundColor: colors }] },
       options: { plugins: { legend: { display: false } } } });
     document.documentElement.setAttribute("data-charts", "drawn");
   });
