@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,15 +31,15 @@ from wacrm.agents.tables import AgentTables
 # window is inbound (open) and the start of the run it left open (NULL: answered in 0 s already).
 _AGENT_DAYS = """
 SELECT day, sum(n_in) AS n_in, sum(n_out) AS n_out, sum(n_new) AS n_new, NULL::float8 AS seconds FROM (
-  SELECT ("timestamp" AT TIME ZONE %(zone)s)::date AS day, count(*) FILTER (WHERE direction = 'inbound') AS n_in,
+  SELECT @bucket("timestamp")@ AS day, count(*) FILTER (WHERE direction = 'inbound') AS n_in,
     count(*) FILTER (WHERE direction <> 'inbound') AS n_out, 0 AS n_new
   FROM {messages} WHERE "timestamp" >= %(lo)s AND "timestamp" < %(hi)s GROUP BY 1
   UNION ALL
-  SELECT (created_at AT TIME ZONE %(zone)s)::date, 0, 0, count(*)
+  SELECT @bucket(created_at)@, 0, 0, count(*)
   FROM {customers} WHERE created_at >= %(lo)s AND created_at < %(hi)s GROUP BY 1) c
 GROUP BY day
 UNION ALL
-SELECT (a.at AT TIME ZONE %(zone)s)::date, 0, 0, 0, a.seconds FROM (
+SELECT @bucket(a.at)@, 0, 0, 0, a.seconds FROM (
   SELECT CASE WHEN x.same THEN x.first_in ELSE x.reply END AS at,
     CASE WHEN x.same THEN 0::float8
       ELSE extract(epoch FROM x.reply - CASE WHEN b.open THEN b.start ELSE x.first_in END)::float8
@@ -59,6 +59,18 @@ SELECT (a.at AT TIME ZONE %(zone)s)::date, 0, 0, 0, a.seconds FROM (
   WHERE (x.same OR x.reply IS NOT NULL)
     AND CASE WHEN b.open THEN b.start ELSE x.first_in END IS NOT NULL) a
 """
+# A row's day in the zone asked for, or its UTC quarter hour (wacrm.reports.quarters).
+_BY_DAY = "({column} AT TIME ZONE %(zone)s)::date"
+_BY_QUARTER = "date_bin('15 minutes', {column}, TIMESTAMPTZ '2000-01-01 00:00+00')"
+QUARTER = timedelta(minutes=15)
+
+
+def _grouped(template: str, by: str) -> str:
+    for column in ('"timestamp"', "created_at", "a.at"):
+        template = template.replace(f"@bucket({column})@", by.format(column=column))
+    return template
+
+
 # Three index probes for customer x.customer_id: the message just before %(lo)s; when it is
 # inbound, the customer's last outbound message before %(lo)s and the message just after that one
 # (the run's start; no start when both have the same timestamp: the run was answered in 0 s).
@@ -111,13 +123,13 @@ def instant(day: date, zone: str = "UTC") -> datetime:
     return datetime.combine(day, time(), UTC if zone == "UTC" else ZoneInfo(zone))
 
 
-def _agent_days(tables: AgentTables, kept: bool) -> sql.Composed:
+def _agent_days(tables: AgentTables, kept: bool, by: str = _BY_DAY) -> sql.Composed:
     before = (
         sql.SQL(_BEFORE_KEPT).format(agent=sql.Literal(tables.agent_id))
         if kept
         else tables.query(_BEFORE_PROBED)
     )
-    return tables.query(_AGENT_DAYS, before=before)
+    return tables.query(_grouped(_AGENT_DAYS, by), before=before)
 
 
 async def count_days(
@@ -133,11 +145,35 @@ async def count_days(
 
     With `kept_open_runs`, the runs open at `lo` come from report_open_runs (lo must be every
     target's filled_until, its open runs kept), otherwise from index probes."""
-    out: dict[date, DayFigures] = defaultdict(DayFigures)
+    return await _count(conn, targets, lo, hi, kept_open_runs, zone, _BY_DAY)
+
+
+async def count_quarters(
+    conn: AsyncConnection[Any],
+    *,
+    targets: list[AgentTables],
+    lo: date,
+    hi: date,
+    kept_open_runs: bool = False,
+) -> dict[datetime, DayFigures]:
+    """The figures of the UTC days [lo, hi) per quarter hour (its start), as count_days."""
+    return await _count(conn, targets, lo, hi, kept_open_runs, "UTC", _BY_QUARTER)
+
+
+async def _count(
+    conn: AsyncConnection[Any],
+    targets: list[AgentTables],
+    lo: date,
+    hi: date,
+    kept_open_runs: bool,
+    zone: str,
+    by: str,
+) -> dict[Any, DayFigures]:
+    out: dict[Any, DayFigures] = defaultdict(DayFigures)
     if not targets or lo >= hi:
         return out
     query = sql.SQL(" UNION ALL ").join(
-        sql.SQL("(") + _agent_days(t, kept_open_runs) + sql.SQL(")") for t in targets
+        sql.SQL("(") + _agent_days(t, kept_open_runs, by) + sql.SQL(")") for t in targets
     )
     params = {"lo": instant(lo, zone), "hi": instant(hi, zone), "zone": zone}
     cur = await conn.execute(query, params)

@@ -1,13 +1,14 @@
-"""The all-agents rollup: each agent's days since its settled rollup, and its orders per day.
+"""The all-agents rollup: each agent's quarter hours since its settled days, and its orders.
 
 The all-agents dashboard reads shared tables only (wacrm.reports.everyone): one statement over
 every agent's own tables takes ~15 locks per agent and exhausted PostgreSQL's lock table at a few
 hundred agents. `refresh_everything` (the periodic job of wacrm.reports.tasks, every minute) brings
 the settled rollup up to date (wacrm.reports.rollup), then counts, one agent per transaction, the
-days from each agent's filled_until to today into report_recent_days and its orders per creation
-day, status and currency into report_order_days. An agent is counted again only when the
-statistics counters of its tables (rows inserted, updated, deleted) moved since its last count,
-when its filled_until moved, or after RECOUNT_AFTER anyway.
+quarter hours from each agent's filled_until to today into report_quarters and its orders per
+quarter of their creation, status and currency into report_order_quarters
+(wacrm.reports.quarters), then sums the changed UTC days over every agent. An agent is counted
+again only when the statistics counters of its tables (rows inserted, updated, deleted) moved
+since its last count, when its filled_until moved, or after RECOUNT_AFTER anyway.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from wacrm.agents.tables import AgentTables
 from wacrm.db.pool import dedicated_connection
-from wacrm.reports import rollup
-from wacrm.reports.figures import count_days
+from wacrm.reports import quarters, rollup
+from wacrm.reports.figures import count_quarters, instant
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +43,32 @@ SELECT a.id, a.agent_prefix, s.filled_until, s.recent_from, s.counted_at, s.chan
    WHERE r IS NOT NULL) AS changes
 FROM agents a JOIN report_agents s ON s.agent_id = a.id
 ORDER BY a.id"""
+
+
 _ORDER_DAYS = """
 INSERT INTO report_order_days (agent_id, day, status, currency, orders, total)
 SELECT {agent}, (o.created_at AT TIME ZONE 'UTC')::date, o.status, btrim(o.currency), count(*),
   coalesce(sum(o.total_amount), 0)
 FROM {orders} o GROUP BY 2, 3, 4"""
+
+
+async def _save_utc_days(conn: AsyncConnection[Any], tables: AgentTables, figures: Any) -> None:
+    """The agent's recent UTC days and orders per UTC day (the agents page's totals read them)."""
+    agent = tables.agent_id
+    await conn.execute("DELETE FROM report_recent_days WHERE agent_id = %s", (agent,))
+    rows = [
+        (agent, day, f.messages_in, f.messages_out, f.new_customers, sorted(f.response_seconds))
+        for day, f in sorted(figures.items())
+    ]
+    if rows:
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                """INSERT INTO report_recent_days (agent_id, day, messages_in, messages_out,
+                     new_customers, response_seconds) VALUES (%s, %s, %s, %s, %s, %s::float8[])""",
+                rows,
+            )
+    await conn.execute("DELETE FROM report_order_days WHERE agent_id = %s", (agent,))
+    await conn.execute(tables.query(_ORDER_DAYS, agent=sql.Literal(agent)))
 
 
 @dataclass(frozen=True)
@@ -78,27 +100,16 @@ async def recount(conn: AsyncConnection[Any], tables: AgentTables, *, changes: i
         if state is None:
             return False
         lo, today = state["filled_until"], await rollup.today_utc(conn)
-        figures = await count_days(
+        by_quarter = await count_quarters(
             conn,
             targets=[tables],
             lo=lo,
             hi=today + timedelta(days=1),
             kept_open_runs=state["open_runs"],
         )
-        await conn.execute("DELETE FROM report_recent_days WHERE agent_id = %s", (agent,))
-        rows = [
-            (agent, day, f.messages_in, f.messages_out, f.new_customers, sorted(f.response_seconds))
-            for day, f in sorted(figures.items())
-        ]
-        if rows:
-            async with conn.cursor() as cur:
-                await cur.executemany(
-                    """INSERT INTO report_recent_days (agent_id, day, messages_in, messages_out,
-                         new_customers, response_seconds) VALUES (%s, %s, %s, %s, %s, %s::float8[])""",
-                    rows,
-                )
-        await conn.execute("DELETE FROM report_order_days WHERE agent_id = %s", (agent,))
-        await conn.execute(tables.query(_ORDER_DAYS, agent=sql.Literal(agent)))
+        await quarters.save(conn, agent, by_quarter, lo=instant(lo))
+        await quarters.save_orders(conn, tables)
+        await _save_utc_days(conn, tables, quarters.utc_days(by_quarter))
         await conn.execute(
             """UPDATE report_agents SET recent_from = %s, counted_at = now(), changes = %s
                WHERE agent_id = %s""",
@@ -117,7 +128,8 @@ def _due(row: dict[str, Any], now: Any) -> bool:
 
 
 async def recount_changed(conn: AsyncConnection[Any], *, every: bool = False) -> int:
-    """Count again each agent whose tables changed since its last count (all with `every`)."""
+    """Count again each agent whose tables changed since its last count (all with `every`), then
+    sum the days that changed (settled ones too) over every agent."""
     cur = await conn.execute("SELECT now() AS now")
     now = (await cur.fetchone() or {})["now"]
     cur = await conn.execute(_CHANGES)
@@ -130,6 +142,7 @@ async def recount_changed(conn: AsyncConnection[Any], *, every: bool = False) ->
             counted += await recount(conn, tables, changes=row["changes"])
         except psycopg.Error:  # one agent's failure (logged) does not hold up the others
             log.exception("agent %s: the all-agents rollup could not be counted", row["id"])
+    await quarters.rebuild(conn)  # the changed days summed over every agent
     return counted
 
 

@@ -19,7 +19,8 @@ import psycopg
 from psycopg import AsyncConnection, sql
 
 from wacrm.agents.tables import AgentTables
-from wacrm.reports.figures import OPEN_RUNS, count_days, instant
+from wacrm.reports import quarters
+from wacrm.reports.figures import OPEN_RUNS, count_quarters, instant
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ async def _state(
     marked = min((r["day"] for r in await cur.fetchall()), default=None)
     if row is None:
         await conn.execute("DELETE FROM report_days WHERE agent_id = %s", (agent,))
+        await conn.execute("DELETE FROM report_quarters WHERE agent_id = %s", (agent,))
         first = await _earliest_day(conn, tables)
         return (min(first, until) if first else until), False
     filled, open_runs = row["filled_until"], row["open_runs"]
@@ -110,7 +112,11 @@ async def _state(
 async def _save_days(
     conn: AsyncConnection[Any], tables: AgentTables, lo: date, hi: date, open_runs: bool
 ) -> None:
-    figures = await count_days(conn, targets=[tables], lo=lo, hi=hi, kept_open_runs=open_runs)
+    by_quarter = await count_quarters(
+        conn, targets=[tables], lo=lo, hi=hi, kept_open_runs=open_runs
+    )
+    await quarters.save(conn, tables.agent_id, by_quarter, lo=instant(lo), hi=instant(hi))
+    figures = quarters.utc_days(by_quarter)
     rows = [
         (
             tables.agent_id,

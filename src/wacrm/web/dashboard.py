@@ -83,16 +83,15 @@ async def dashboard(
     viewer = await resolve_viewer(request)
     data = None
     async with request.app.state.reads.connection("dashboard") as conn:
-        # Days follow the viewer's time zone, counted live from the agents' tables; all agents'
-        # beyond MAX_LIVE_AGENTS come from the shared rollup, which keeps UTC days (the page
-        # says so).
+        # Days follow the viewer's time zone: counted live from the agents' tables, or (all
+        # agents, beyond MAX_LIVE_AGENTS) summed from the shared quarter-hour rollup.
         targets = (
             await all_agents.few_agents(conn, reports.MAX_LIVE_AGENTS)
             if everyone
             else [scope.tables]
         )
-        zone = viewer.time_zone if targets is not None else "UTC"
-        today = datetime.now(UTC).astimezone(viewer.tz if zone != "UTC" else UTC).date()
+        zone = viewer.time_zone
+        today = datetime.now(UTC).astimezone(viewer.tz).date()
         days, first, last, error = period(days, start, end, today)
         if error is None:
             assert first is not None and last is not None
@@ -113,7 +112,6 @@ async def dashboard(
         periods=PERIODS,
         error=error,
         zone=zone,
-        max_live_agents=reports.MAX_LIVE_AGENTS,
     )
     if data is None:  # the form with its error, inside the layout
         return await render(request, "dashboard.html", status_code=400, data=None, **common)
@@ -142,7 +140,7 @@ async def _figures(
     """The figures of the workspace, or of all agents (`targets` None: the shared rollup, as of
     each agent's last count)."""
     if targets is None:
-        return await all_agents.report(conn, start=start, end=end)
+        return await all_agents.report(conn, start=start, end=end, zone=zone)
     data = await reports.report(conn, targets=targets, start=start, end=end, zone=zone)
     data["as_of"] = None  # counted now
     if not everyone:
