@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from wacrm import i18n
 from wacrm.accounts.deps import AgentScope
 from wacrm.i18n import validation
+from wacrm.i18n.text import Text
 from wacrm.numbers import service as numbers
 from wacrm.orders.errors import OrderError
 from wacrm.orders.money import check_currency
@@ -162,7 +163,7 @@ def _check(values: dict[str, Any]) -> dict[str, str]:
     try:
         values["default_currency"] = check_currency(values["default_currency"])
         if not is_currency(values["default_currency"]):
-            raise OrderError("not an ISO 4217 currency")
+            raise OrderError(Text("not an ISO 4217 currency"))
     except OrderError:
         errors["default_currency"] = i18n.gettext(
             "Give an ISO 4217 currency code of three letters, such as BRL, EUR or USD."
