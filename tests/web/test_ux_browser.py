@@ -99,7 +99,7 @@ def test_decimal_comma_and_a_generic_error_in_the_panel(ann: Any, crm: dict[str,
     page.fill("#customer-name", "x" * 401)
     page.click("form.rename button[type=submit]")
     placed = page.locator("form.rename .form-error")
-    expect(placed).to_contain_text("name")
+    expect(placed).to_contain_text("too long: write at most 400 characters")  # beside "name"
     expect(page.locator("#customer-name")).to_have_attribute("aria-invalid", "true")
 
 
