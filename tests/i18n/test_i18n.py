@@ -67,6 +67,17 @@ def test_translations_follow_the_viewer(as_viewer):
     assert i18n.gettext("Inbox") == "Inbox"
 
 
+def test_stored_values_shown_by_name_in_the_viewers_language(as_viewer):
+    from wacrm.i18n import labels
+
+    as_viewer("es")
+    assert labels.broadcast_state("running") == "enviándose"
+    assert labels.order_source("whatsapp_catalog") == "pedido del catálogo de WhatsApp"
+    assert labels.order_source("legacy-import") == "legacy-import"  # unknown: shown as stored
+    as_viewer("en")
+    assert labels.broadcast_state("running") == "sending"
+
+
 def test_times_are_shown_in_the_viewer_zone(as_viewer):
     instant = datetime(2026, 3, 10, 9, 21, tzinfo=UTC)
     as_viewer("pt_BR", "America/Sao_Paulo")

@@ -104,3 +104,21 @@ async def test_sign_in_and_password_errors_follow_the_browser_language(client, c
         headers=headers,
     )
     assert wrong.status_code == 401 and "e-mail ou senha incorretos" in wrong.text
+
+
+async def test_an_orders_history_and_source_are_in_the_users_language(client, conn):
+    ana = await user_with_password(conn, "ana@example.com")
+    order_id = await _order(conn, ana)
+    csrf = await sign_in(client, "ana@example.com")
+    headers = {"Accept-Language": "de"}
+    moved = await client.post(
+        f"/orders/{order_id}/status",
+        data={"csrf_token": csrf, "status": "confirmed"},
+        headers=headers,
+    )
+    assert moved.status_code in (200, 303)
+    page = await client.get(f"/orders/{order_id}", headers=headers)
+    history = page.text.split('id="order-history"')[1].split("</ol>")[0]
+    assert "offen → <strong>bestätigt</strong>" in history
+    assert "pending" not in history and "confirmed" not in history.replace("bestätigt", "")
+    assert "von Hand erfasst" in page.text and "Quelle: manual" not in page.text

@@ -19,6 +19,18 @@ ORDER_STATUSES = {
     "delivered": N_("delivered"),
     "cancelled": N_("cancelled"),
 }
+ORDER_SOURCES = {
+    "manual": N_("entered by hand"),
+    "chat": N_("from a chat message"),
+    "whatsapp_catalog": N_("WhatsApp catalog order"),
+}
+BROADCAST_STATES = {
+    "scheduled": N_("scheduled"),
+    "running": N_("sending"),
+    "sent": N_("sent"),
+    "cancelled": N_("cancelled"),
+    "failed": N_("failed"),
+}
 MEDIA_STATES = {
     "pending": N_("downloading"),
     "retrying": N_("retrying the download"),
@@ -52,3 +64,11 @@ def order_status_text(status: str | None) -> Text | str:
 
 def media_state(state: str | None) -> str:
     return _(MEDIA_STATES[state]) if state in MEDIA_STATES else (state or "")
+
+
+def order_source(source: str | None) -> str:
+    return _(ORDER_SOURCES[source]) if source in ORDER_SOURCES else (source or "")
+
+
+def broadcast_state(state: str | None) -> str:
+    return _(BROADCAST_STATES[state]) if state in BROADCAST_STATES else (state or "")

@@ -61,6 +61,8 @@ env.globals.update(
     LANGUAGES=i18n.LANGUAGES,
     status_label=labels.order_status,
     media_state=labels.media_state,
+    order_source=labels.order_source,
+    broadcast_state=labels.broadcast_state,
     import_row_error=csvfile.row_message,
     import_failure=imports.failure_message,
 )
