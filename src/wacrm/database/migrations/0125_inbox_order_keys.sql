@@ -22,20 +22,14 @@
 
 -- Customers whose status, assignee or last activity changed: their keys copied to their label and
 -- mention rows. One statement trigger (transition tables) per UPDATE statement, so an ingest batch
--- of 50 customers runs one copy statement, not 50; a statement that changed no key (a name, a read
--- mark) ends at the first, static query.
+-- of 50 customers runs one copy statement, not 50.
 CREATE OR REPLACE FUNCTION wacrm_inbox_keys_customers() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
   p text := left(TG_TABLE_NAME, -length('_customers'));
 BEGIN
-  IF NOT EXISTS (
-    SELECT FROM new_rows n JOIN old_rows o ON o.id = n.id
-    WHERE (n.last_message_at, coalesce(n.conversation_status, 'open'), n.assignee_id)
-          IS DISTINCT FROM (o.last_message_at, coalesce(o.conversation_status, 'open'), o.assignee_id)
-  ) THEN
-    RETURN NULL;
-  END IF;
+  -- dynamic, so planned for each statement's row counts (a static query's plan is cached from
+  -- the session's first call: a nested loop of old and new rows, fatal for a bulk update)
   EXECUTE format($q$
     WITH c AS (
       SELECT n.id, coalesce(n.conversation_status, 'open') AS status, n.assignee_id,
