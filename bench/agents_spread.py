@@ -23,7 +23,7 @@ import psutil
 import psycopg
 
 from bench import env
-from bench.fixtures import Agent, Payload, build_payloads, journal_waiting, stored
+from bench.fixtures import Agent, build_payloads, journal_waiting, redeliver, stored
 from bench.load import open_loop
 from bench.report import row
 
@@ -94,20 +94,6 @@ def _wait_processed(url: str, started: float) -> None:
         time.sleep(0.05)
 
 
-def _redeliver(base: str, payloads: list[Payload]) -> int:
-    """POST payloads again (as Meta does when it got no 200); the number answered 200."""
-    ok = 0
-    with httpx.Client(base_url=base, timeout=30, trust_env=False) as client:
-        for p in payloads:
-            r = client.post(
-                "/webhooks/whatsapp",
-                content=p.body,
-                headers={"Content-Type": "application/json", "X-Hub-Signature-256": p.signature},
-            )
-            ok += r.status_code == 200
-    return ok
-
-
 def _journal_counts(url: str, first_id: int) -> dict[str, int]:
     with psycopg.connect(url) as conn:
         rows = conn.execute(
@@ -141,7 +127,7 @@ def _case(
     # a webhook not answered 200 is delivered again, as Meta does; then each exactly once
     found, _ = stored(url, agents, payloads)
     missing = [p for p in payloads if p.wamid not in found]
-    redelivered = _redeliver(base, missing)
+    redelivered = redeliver(base, missing)
     _wait_processed(url, time.monotonic())
     found, duplicates = stored(url, agents, payloads)
     counts = _journal_counts(url, first_id)

@@ -5,11 +5,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
 import psycopg
 
 from bench import env
-from bench.fixtures import Agent, Payload, build_payloads, journal_waiting, make_agents, stored
+from bench.fixtures import (
+    Agent,
+    Payload,
+    build_payloads,
+    journal_waiting,
+    make_agents,
+    redeliver,
+    stored,
+)
 from bench.load import open_loop, run_wrk
 from bench.report import row
 
@@ -18,20 +25,6 @@ SIZES: dict[str, dict[str, Any]] = {
     "quick": {"agents": 3, "seconds": 3, "rate": 500, "rate_seconds": 3, "max_rate": 8000},
     "tiny": {"agents": 2, "seconds": 1, "rate": 100, "rate_seconds": 1, "max_rate": 6000},
 }
-
-
-def _redeliver(base: str, payloads: list[Payload]) -> int:
-    """POST payloads again (as Meta does when unsure); the number answered 200."""
-    ok = 0
-    with httpx.Client(base_url=base, timeout=30, trust_env=False) as client:
-        for p in payloads:
-            r = client.post(
-                "/webhooks/whatsapp",
-                content=p.body,
-                headers={"Content-Type": "application/json", "X-Hub-Signature-256": p.signature},
-            )
-            ok += r.status_code == 200
-    return ok
 
 
 def _journal_max_id(url: str) -> int:
@@ -128,7 +121,7 @@ def _one_configuration(
         missing = [p for p in sent if p.wamid not in found]
         # Meta re-delivers what was not answered 200 (wrk drops its in-flight requests at the end),
         # and sometimes what was: both must leave exactly one row per message.
-        redelivered = _redeliver(base, missing + sent[:50])
+        redelivered = redeliver(base, missing + sent[:50])
     return (
         {
             "workers": workers,
